@@ -1,0 +1,3 @@
+from infgw_postrender.postrender import main
+
+main()

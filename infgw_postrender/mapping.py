@@ -1,0 +1,22 @@
+"""The alpha -> GA mapping, loaded once from mapping.yaml beside this module."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+
+@lru_cache(maxsize=1)
+def mapping() -> dict[str, Any]:
+    from infgw_postrender.yamlio import load_plain
+
+    return load_plain(resources.files(__package__).joinpath("mapping.yaml").read_text())
+
+
+def alpha_group() -> str:
+    return mapping()["groups"]["alpha"]
+
+
+def ga_group() -> str:
+    return mapping()["groups"]["ga"]

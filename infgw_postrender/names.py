@@ -1,0 +1,31 @@
+"""Kubernetes name rules and the chart's own naming, so that names we derive are valid and predictable."""
+
+from __future__ import annotations
+
+import re
+
+from infgw_postrender.errors import InputError
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LABEL_MAX = 63
+
+
+def check_label(value: str, flag: str) -> str:
+    """A DNS-1123 label, or an InputError naming the flag."""
+    if len(value) > LABEL_MAX or not _LABEL.match(value):
+        raise InputError(
+            f"{flag} {value!r}: not a DNS-1123 label (lower-case letters, digits and '-', "
+            f"starting and ending with a letter or digit, at most {LABEL_MAX} characters)"
+        )
+    return value
+
+
+def epp_name(release: str) -> str:
+    """The chart's `<release truncated to 40>-epp` (gateway-api-inference-extension.name)."""
+    return release.lower().strip()[:40] + "-epp"
+
+
+def with_suffix(name: str, suffix: str = "-ga") -> str:
+    """`name` + suffix, the base cut so that the result stays a valid label."""
+    base = name[: LABEL_MAX - len(suffix)].rstrip("-")
+    return base + suffix

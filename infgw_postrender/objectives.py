@@ -1,0 +1,154 @@
+"""InferenceModel (alpha) -> InferenceObjective, and targetModels -> InferenceModelRewrite where the target
+version has it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import semver
+
+from infgw_postrender.errors import InputError
+from infgw_postrender.mapping import ga_group, mapping
+from infgw_postrender.names import check_label
+from infgw_postrender.report import Loss
+
+
+@dataclass
+class Generated:
+    """An object to add to the stream, with what the report should say of it."""
+
+    obj: dict
+    changes: list[str] = field(default_factory=list)
+    assumed: list[str] = field(default_factory=list)
+    not_carried_over: list[Loss] = field(default_factory=list)
+
+
+def parse_priority_map(text: str | None) -> dict[str, int]:
+    """`Critical=3,Standard=1,Sheddable=-1` over the default map."""
+    priorities = dict(mapping()["objective"]["priorities"])
+    if not text:
+        return priorities
+    for item in text.split(","):
+        criticality, _, value = item.partition("=")
+        criticality = criticality.strip()
+        if criticality not in priorities:
+            raise InputError(
+                f"--priority-map {text!r}: unknown criticality {criticality!r}; use {', '.join(priorities)}"
+            )
+        priorities[criticality] = parse_priority(value.strip(), f"--priority-map {criticality}")
+    return priorities
+
+
+def parse_priority(value: str, flag: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"{flag}: priority {value!r} is not an integer (e.g. 2, 0 or -1)") from None
+
+
+def parse_objective_flag(text: str) -> tuple[str, int]:
+    name, equals, value = text.partition("=")
+    if not equals:
+        raise InputError(f"--objective {text!r}: expected NAME=PRIORITY, e.g. --objective food-review=2")
+    return check_label(name, "--objective"), parse_priority(value, f"--objective {name}")
+
+
+def target_has_rewrites(target_version: str) -> bool:
+    since = semver.Version.parse(mapping()["model_rewrite"]["since"])
+    return parse_target_version(target_version) >= since
+
+
+def parse_target_version(text: str) -> semver.Version:
+    try:
+        return semver.Version.parse(text.removeprefix("v"))
+    except ValueError:
+        raise InputError(f"--target-version {text!r}: expected a release such as v1.0.0 or v1.2.0") from None
+
+
+def objective(name: str, priority: int | None, pool: str, namespace: str | None) -> dict:
+    table = mapping()["objective"]
+    metadata: dict[str, Any] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    spec: dict[str, Any] = {}
+    if priority is not None:
+        spec["priority"] = priority
+    spec["poolRef"] = {"group": ga_group(), "name": pool}
+    return {"apiVersion": table["api_version"], "kind": table["kind"], "metadata": metadata, "spec": spec}
+
+
+def from_flag(name: str, priority: int, pool: str, namespace: str | None) -> Generated:
+    return Generated(objective(name, priority, pool, namespace), [f"priority {priority} (from --objective)"])
+
+
+def from_model(
+    model: dict, pool: str, namespace: str | None, priorities: dict[str, int], rewrites: bool
+) -> list[Generated]:
+    """The objective (and rewrite) that carry one InferenceModel over to the GA pool."""
+    table = mapping()["objective"]
+    name = (model.get("metadata") or {}).get("name") or ""
+    spec = model.get("spec") or {}
+    criticality = spec.get("criticality")
+    effective = criticality or table["unset_criticality"]
+    if effective not in priorities:
+        raise InputError(
+            f"InferenceModel {name}: criticality {effective!r} is not one of {', '.join(priorities)}; "
+            "fix the InferenceModel or extend --priority-map"
+        )
+    made = Generated(objective(name, priorities[effective], pool, namespace))
+    made.changes.append(f"from InferenceModel {name}: poolRef -> {ga_group()}/{pool}")
+    made.assumed.append(
+        f"criticality {criticality or 'unset (meant Standard)'} -> priority {priorities[effective]} "
+        "(no numeric twin in v1alpha2; override with --priority-map)"
+    )
+    model_name = spec.get("modelName")
+    made.not_carried_over.append(
+        Loss(
+            f"modelName {model_name}",
+            "the v1 Endpoint Picker picks an objective by the request header "
+            f"{table['header']}, not by the body's model; without it a request gets priority 0.",
+            f"clients (or an HTTPRoute RequestHeaderModifier on X-Gateway-Model-Name: {model_name}) "
+            f"must send {table['header']}: {name}.",
+        )
+    )
+    result = [made]
+    targets = spec.get("targetModels") or []
+    if targets:
+        if rewrites:
+            result.append(_rewrite(name, model_name, targets, pool, namespace))
+            made.changes.append(f"targetModels -> InferenceModelRewrite {name}")
+        else:
+            made.not_carried_over.append(
+                Loss(
+                    "targetModels " + ", ".join(f"{t.get('name')}:{t.get('weight', '-')}" for t in targets),
+                    "weighted model rewrites have no equivalent before v1.2.0; requests for "
+                    f"{model_name} reach the pool unchanged.",
+                    "pass --target-version v1.2.0 (or later) to generate an InferenceModelRewrite, "
+                    "or route the target models explicitly.",
+                )
+            )
+    return result
+
+
+def _rewrite(name: str, model_name: str, targets: list, pool: str, namespace: str | None) -> Generated:
+    table = mapping()["model_rewrite"]
+    metadata: dict[str, Any] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    split = []
+    for target in targets:
+        entry: dict[str, Any] = {"modelRewrite": target.get("name")}
+        if "weight" in target:
+            entry["weight"] = target["weight"]
+        split.append(entry)
+    obj = {
+        "apiVersion": table["api_version"],
+        "kind": table["kind"],
+        "metadata": metadata,
+        "spec": {
+            "poolRef": {"group": ga_group(), "name": pool},
+            "rules": [{"matches": [{"model": {"value": model_name}}], "split": split}],
+        },
+    }
+    return Generated(obj, [f"from InferenceModel {name} targetModels"])

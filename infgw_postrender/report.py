@@ -1,0 +1,78 @@
+"""What the post-renderer did, object by object: converted, renamed, generated, assumed, not carried over."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ACTIONS = ("converted", "renamed", "updated", "generated", "not carried over")
+
+
+@dataclass
+class Loss:
+    what: str
+    why: str
+    fix: str
+
+
+@dataclass
+class Entry:
+    kind: str
+    name: str
+    namespace: str | None
+    actions: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    assumed: list[str] = field(default_factory=list)
+    not_carried_over: list[Loss] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+class Report:
+    def __init__(self) -> None:
+        self._entries: dict[int, Entry] = {}
+        self.notes: list[str] = []
+
+    def entry(self, key: int, kind: str, name: str, namespace: str | None) -> Entry:
+        """The entry of one object; `key` follows the object through renames (its document index)."""
+        if key not in self._entries:
+            self._entries[key] = Entry(kind, name, namespace)
+        found = self._entries[key]
+        found.kind, found.name, found.namespace = kind, name, namespace
+        return found
+
+    def record(self, entry: Entry, action: str, change: str) -> None:
+        if action not in entry.actions:
+            entry.actions.append(action)
+        entry.changes.append(change)
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [self._entries[key] for key in sorted(self._entries)]
+
+    def as_dict(self) -> dict[str, Any]:
+        entries = self.entries
+        counts = {action: sum(action in entry.actions for entry in entries) for action in ACTIONS}
+        counts["assumed"] = sum(bool(entry.assumed) for entry in entries)
+        return {"summary": counts, "objects": [asdict(entry) for entry in entries], "notes": self.notes}
+
+    def as_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2) + "\n"
+
+    def as_text(self) -> str:
+        """The short summary for people, on stderr."""
+        lines = []
+        for entry in self.entries:
+            lines.append(f"{', '.join(entry.actions) or 'checked':<18} {entry.ref}")
+            lines.extend(f"    - {change}" for change in entry.changes)
+            lines.extend(f"    assumed: {assumption}" for assumption in entry.assumed)
+            lines.extend(
+                f"    NOT CARRIED OVER: {loss.what}: {loss.why} Fix: {loss.fix}" for loss in entry.not_carried_over
+            )
+        lines.extend(f"note: {note}" for note in self.notes)
+        counts = self.as_dict()["summary"]
+        lines.append("infgw-postrender: " + ", ".join(f"{count} {action}" for action, count in counts.items()))
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,121 @@
+"""The weighted HTTPRoute of the guide's traffic split: alpha pool at 100-N, GA pool at N."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from infgw_postrender.errors import InputError
+from infgw_postrender.mapping import alpha_group, ga_group, mapping
+from infgw_postrender.objectives import Generated
+
+# Fields the API server owns: an HTTPRoute read back from a cluster carries them, a manifest must not.
+_SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink")
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def check_weight(weight: int) -> int:
+    if not 0 <= weight <= 100:
+        raise InputError(f"--ga-weight {weight}: out of range; give a percentage from 0 to 100")
+    return weight
+
+
+def backend(group: str, name: str, weight: int) -> dict:
+    return {"group": group, "kind": mapping()["pool"]["kind"], "name": name, "weight": weight}
+
+
+def split_backends(alpha_pool: str, ga_pool: str, weight: int) -> list[dict]:
+    """At 100 only the GA pool remains, as in the guide's last step."""
+    backends = [] if weight == 100 else [backend(alpha_group(), alpha_pool, 100 - weight)]
+    return backends + [backend(ga_group(), ga_pool, weight)]
+
+
+def new_route(
+    name: str, namespace: str | None, gateway: str, gateway_namespace: str | None, alpha_pool: str, ga_pool: str, weight: int
+) -> Generated:
+    table = mapping()["route"]
+    parent: dict[str, Any] = {"group": table["gateway_group"], "kind": "Gateway", "name": gateway}
+    if gateway_namespace:
+        parent["namespace"] = gateway_namespace
+    metadata: dict[str, Any] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    obj = {
+        "apiVersion": table["api_version"],
+        "kind": table["kind"],
+        "metadata": metadata,
+        "spec": {"parentRefs": [parent], "rules": [{"backendRefs": split_backends(alpha_pool, ga_pool, weight)}]},
+    }
+    return Generated(obj, [f"traffic split: {alpha_pool} (alpha) {100 - weight}%, {ga_pool} (GA) {weight}%"])
+
+
+def _points_at(ref: Any, group: str, name: str) -> bool:
+    return (
+        isinstance(ref, dict)
+        and ref.get("kind") == mapping()["pool"]["kind"]
+        and ref.get("group") == group
+        and ref.get("name") == name
+    )
+
+
+def rewrite_route(route: dict, source: str, alpha_pool: str, ga_pool: str, weight: int) -> Generated:
+    """Change only the backendRefs that point at the alpha pool (and the GA twin we add beside them)."""
+    if not isinstance(route, dict) or route.get("kind") != mapping()["route"]["kind"]:
+        raise InputError(f"--route-from {source}: not an HTTPRoute; pass the YAML of one HTTPRoute")
+    obj = copy.deepcopy(route)
+    obj.pop("status", None)
+    metadata = obj.get("metadata") or {}
+    for key in _SERVER_METADATA:
+        metadata.pop(key, None)
+    (metadata.get("annotations") or {}).pop(_LAST_APPLIED, None)
+    if metadata.get("annotations") == {}:
+        del metadata["annotations"]
+    made = Generated(obj)
+    touched = 0
+    for number, rule in enumerate((obj.get("spec") or {}).get("rules") or []):
+        refs = rule.get("backendRefs") or []
+        alpha = [ref for ref in refs if _points_at(ref, alpha_group(), alpha_pool)]
+        if not alpha:
+            continue
+        touched += 1
+        share = sum(int(ref.get("weight", 1)) for ref in alpha)
+        mine = {id(ref) for ref in alpha} | {id(ref) for ref in refs if _points_at(ref, ga_group(), ga_pool)}
+        others = [ref for ref in refs if id(ref) not in mine]
+        kept = []
+        for ref in refs:
+            if ref is alpha[0]:
+                kept.extend(_split_ref(ref, ga_pool, weight, share, others, number, made))
+            elif id(ref) not in mine:
+                kept.append(ref)
+        rule["backendRefs"] = kept
+    if not touched:
+        raise InputError(
+            f"--route-from {source}: no backendRef points at the alpha pool {alpha_pool} "
+            f"(group {alpha_group()}); check --alpha-pool"
+        )
+    return made
+
+
+def _split_ref(ref: dict, ga_pool: str, weight: int, share: int, others: list, rule: int, made: Generated) -> list[dict]:
+    if others:
+        # Other backends keep their weights, so the pools split the alpha pool's own share.
+        alpha_weight, ga_weight = round(share * (100 - weight) / 100), round(share * weight / 100)
+        made.assumed.append(
+            f"rule {rule}: the alpha pool's weight {share} is split {alpha_weight} (alpha) / {ga_weight} (GA); "
+            "other backends keep their weights"
+        )
+    else:
+        alpha_weight, ga_weight = 100 - weight, weight
+    result = []
+    if weight < 100:
+        alpha_ref = copy.deepcopy(ref)
+        alpha_ref["weight"] = alpha_weight
+        result.append(alpha_ref)
+    ga_ref = copy.deepcopy(ref)
+    ga_ref.update(group=ga_group(), name=ga_pool, weight=ga_weight)
+    result.append(ga_ref)
+    made.changes.append(
+        f"rule {rule}: {ref.get('name')} (alpha) weight {alpha_weight if weight < 100 else 'removed'}, "
+        f"{ga_pool} (GA) weight {ga_weight}"
+    )
+    return result

@@ -1,0 +1,64 @@
+"""YAML reading and writing. Round-trip mode keeps comments, key order and quoting of what we rewrite."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from infgw_postrender.errors import InputError
+
+
+def _round_trip() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=2, offset=0)
+    # A key given twice is an error, not a silent last-one-wins.
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+_RT = _round_trip()
+
+
+def load_document(text: str) -> Any:
+    """One document, round-trip (comments and order kept). Raises YAMLError on malformed input."""
+    return _RT.load(text)
+
+
+def dump_document(data: Any) -> str:
+    out = io.StringIO()
+    _RT.dump(data, out)
+    return out.getvalue()
+
+
+def load_plain(text: str) -> Any:
+    return YAML(typ="safe", pure=True).load(text)
+
+
+def load_file_documents(path: str, what: str) -> list[Any]:
+    """Every non-empty document of a user's YAML file; a `kind: List` is flattened to its items."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise InputError(f"{what} {path}: cannot read it ({exc.strerror}); pass a readable YAML file") from None
+    try:
+        documents = [doc for doc in YAML(typ="rt").load_all(text) if doc is not None]
+    except YAMLError as exc:
+        raise InputError(f"{what} {path}: not valid YAML ({one_line(exc)}); fix the file") from None
+    items: list[Any] = []
+    for doc in documents:
+        if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+            items.extend(doc["items"])
+        else:
+            items.append(doc)
+    return items
+
+
+def one_line(exc: BaseException) -> str:
+    """A YAML error squeezed onto one line."""
+    return " ".join(str(exc).split())
