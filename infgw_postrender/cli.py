@@ -7,6 +7,8 @@ import click
 from infgw_postrender import __version__
 from infgw_postrender.postrender import EXAMPLE, options_decorator, run, standalone, fail
 from infgw_postrender.errors import MigrateError
+from infgw_postrender.helm import Helm
+from infgw_postrender.postrenderer_plugin import PLUGIN_NAME, install
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,6 +30,31 @@ def postrender(report_path: str | None, quiet: bool, **flags) -> None:
         run(report_path, quiet, **flags)
     except MigrateError as error:
         fail(error)
+
+
+@cli.command("install-postrenderer")
+def install_postrenderer() -> None:
+    """Make the post-renderer usable by the Helm in HELM_BIN.
+
+    On Helm 4 it installs the postrenderer/v1 plugin `infgw-postrender`; on Helm 3 it installs nothing
+    (a v1 plugin.yaml breaks Helm 3's plugin loading) and prints the path to pass to --post-renderer.
+
+    \b
+    Example:
+      helm infgw-migrate install-postrenderer
+      helm install vllm-ga CHART --post-renderer infgw-postrender          # Helm 4
+      helm install vllm-ga CHART --post-renderer "$(helm infgw-migrate install-postrenderer)"   # Helm 3
+    """
+    try:
+        wiring = install(Helm.from_env())
+    except MigrateError as error:
+        fail(error)
+    if wiring.installed_plugin:
+        click.echo(f"installed Helm {wiring.helm_major} post-renderer plugin {PLUGIN_NAME} from {wiring.installed_plugin}", err=True)
+        click.echo(f"use: --post-renderer {wiring.post_renderer}", err=True)
+    else:
+        click.echo(f"Helm {wiring.helm_major}: nothing installed; pass this path to --post-renderer:", err=True)
+    click.echo(wiring.post_renderer)
 
 
 def main() -> None:

@@ -70,7 +70,7 @@ def post_render(text: str, options: Options) -> tuple[str, Report]:
     priorities = parse_priority_map(options.priority_map)
     rewrites = target_has_rewrites(options.target_version)
     flagged = [parse_objective_flag(item) for item in options.objectives]
-    models = _models(options.objectives_from, options.alpha_pool) if options.objectives_from else []
+    models = _models(options.objectives_from, options.alpha_pool, report) if options.objectives_from else []
     route_source = _route_source(options.route_from) if options.route_from else None
 
     documents = [document for document in split(text) if not _generated_earlier(document)]
@@ -124,7 +124,7 @@ def _generated_earlier(document: Document) -> bool:
     return key in annotations
 
 
-def _models(path: str, alpha_pool: str | None) -> list[dict]:
+def _models(path: str, alpha_pool: str | None, report: Report) -> list[dict]:
     kind = mapping()["alpha_model"]["kind"]
     models = []
     for position, item in enumerate(load_file_documents(path, "--objectives-from")):
@@ -136,6 +136,9 @@ def _models(path: str, alpha_pool: str | None) -> list[dict]:
         pool_ref = ((item.get("spec") or {}).get("poolRef") or {}).get("name")
         if alpha_pool is None or pool_ref == alpha_pool:
             models.append(item)
+        else:
+            name = (item.get("metadata") or {}).get("name")
+            report.notes.append(f"InferenceModel {name} skipped: its pool is {pool_ref}, not --alpha-pool {alpha_pool}")
     return models
 
 

@@ -25,6 +25,7 @@ class Document:
     index: int
     separator: str
     body: str
+    line: int = 1  # the body's first line in the stream, for messages
     _data: Any = field(default=None, repr=False)
     _parsed: bool = field(default=False, repr=False)
     changed: bool = False
@@ -52,7 +53,9 @@ class Document:
             try:
                 data = load_document(self.body)
             except YAMLError as exc:
-                raise InputError(f"{where(self.index, self.source)}: malformed YAML: {one_line(exc)}") from None
+                raise InputError(
+                    f"{where(self.index, self.source)}: malformed YAML: {one_line(exc, self.line)}"
+                ) from None
             if not isinstance(data, dict) or not isinstance(data.get("apiVersion"), str) or not isinstance(
                 data.get("kind"), str
             ):
@@ -78,12 +81,14 @@ def _keep_ending(text: str, original: str) -> str:
 def split(text: str) -> list[Document]:
     """Split on `---` lines; what precedes the first one is document 0 (often empty)."""
     documents: list[Document] = []
-    start, separator = 0, ""
+    start, separator, line = 0, "", 1
     for match in _SEPARATOR.finditer(text):
         line_end = match.end() + 1 if text[match.end() : match.end() + 1] == "\n" else match.end()
-        documents.append(Document(len(documents), separator, text[start : match.start()]))
+        body = text[start : match.start()]
+        documents.append(Document(len(documents), separator, body, line))
+        line += body.count("\n") + 1
         separator, start = text[match.start() : line_end], line_end
-    documents.append(Document(len(documents), separator, text[start:]))
+    documents.append(Document(len(documents), separator, text[start:], line))
     return documents
 
 
@@ -93,4 +98,4 @@ def join(documents: list[Document]) -> str:
 
 def new_document(index: int, data: Any) -> Document:
     """A document the post-renderer generates."""
-    return Document(index, "---\n", "", data, True, changed=True)
+    return Document(index, "---\n", "", 0, data, True, changed=True)

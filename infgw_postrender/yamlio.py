@@ -59,6 +59,10 @@ def load_file_documents(path: str, what: str) -> list[Any]:
     return items
 
 
-def one_line(exc: BaseException) -> str:
-    """A YAML error squeezed onto one line."""
+def one_line(exc: BaseException, first_line: int = 1) -> str:
+    """A YAML error on one line: the problem and where, as a line number counted from `first_line`."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem.splitlines()[0]} at line {mark.line + first_line}, column {mark.column + 1}"
     return " ".join(str(exc).split())

@@ -1,0 +1,53 @@
+"""The Helm binary the user runs (HELM_BIN), its major version, and its plugin folders."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+
+from infgw_postrender.errors import MigrateError
+
+
+class HelmError(MigrateError):
+    """Helm could not be run or refused a command."""
+
+
+@dataclass(frozen=True)
+class Helm:
+    binary: str
+
+    @classmethod
+    def from_env(cls) -> "Helm":
+        return cls(os.environ.get("HELM_BIN") or "helm")
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        try:
+            done = subprocess.run([self.binary, *args], capture_output=True, text=True)
+        except OSError as exc:
+            raise HelmError(
+                f"helm ({self.binary}): cannot run it ({exc.strerror}); install Helm or set HELM_BIN"
+            ) from None
+        if check and done.returncode != 0:
+            message = " ".join((done.stderr or done.stdout).split()) or f"exit status {done.returncode}"
+            raise HelmError(f"helm {' '.join(args[:3])}: {message}")
+        return done
+
+    def major(self) -> int:
+        version = self.run("version", "--template", "{{.Version}}").stdout.strip()
+        found = re.match(r"v?(\d+)\.", version)
+        if not found:
+            raise HelmError(f"helm ({self.binary}) reported version {version!r}; expected v3.x or v4.x")
+        return int(found.group(1))
+
+    def env(self) -> dict[str, str]:
+        values = {}
+        for line in self.run("env").stdout.splitlines():
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip().strip('"')
+        return values
+
+    def plugin_names(self) -> list[str]:
+        lines = self.run("plugin", "list").stdout.splitlines()[1:]
+        return [line.split()[0] for line in lines if line.strip()]

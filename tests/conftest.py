@@ -1,0 +1,142 @@
+"""Shared test fixtures: the real helm/kubectl binaries, upstream's charts and CRD schemas.
+
+Outputs are parsed with PyYAML, not with the ruamel.yaml the tool uses, so a test reads what a user's
+tooling would read.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("INFGW_SHARED", REPO.parent / "shared"))
+FIXTURES = SHARED / "fixtures"
+CHARTS = FIXTURES / "charts"
+TOOLS = REPO / ".tools"
+POSTRENDER = Path(sys.executable).parent / "infgw-postrender"
+MIGRATE = Path(sys.executable).parent / "infgw-migrate"
+
+ALPHA_GROUP = "inference.networking.x-k8s.io"
+GA_GROUP = "inference.networking.k8s.io"
+
+# Every chart release of the fixtures, and v1.0.0 once more with its alpha apiVersion.
+CHART_VARIANTS = {
+    "v0.3.0": ("inferencepool-v0.3.0", []),
+    "v1.0.0": ("inferencepool-v1.0.0", []),
+    "v1.0.0-alpha": ("inferencepool-v1.0.0", ["--set", f"inferencePool.apiVersion={ALPHA_GROUP}/v1alpha2"]),
+    "v1.1.0": ("inferencepool-v1.1.0", []),
+    "v1.2.0": ("inferencepool-v1.2.0", []),
+    "v1.3.0": ("inferencepool-v1.3.0", []),
+    "v1.4.0": ("inferencepool-v1.4.0", []),
+    "v1.5.0": ("inferencepool-v1.5.0", []),
+}
+
+
+def tool(name: str) -> str:
+    path = TOOLS / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run scripts/test (it fetches helm3, helm4 and kubectl)")
+    return str(path)
+
+
+def docs(text: str) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def group_of(obj: dict) -> str:
+    return obj["apiVersion"].rpartition("/")[0]
+
+
+@dataclass
+class HelmEnv:
+    """One Helm binary with its own empty data, config and cache folders."""
+
+    major: int
+    binary: str
+    env: dict
+
+    def run(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+        done = subprocess.run([self.binary, *args], capture_output=True, text=True, env=self.env, input=input)
+        if check and done.returncode != 0:
+            raise AssertionError(f"helm {' '.join(args)} failed:\n{done.stderr}")
+        return done
+
+    def template(self, release: str, chart: str, *extra: str, post_render: list[str] | None = None, namespace: str = "default") -> str:
+        args = ["template", release, str(CHARTS / chart), "-n", namespace,
+                "--set", "inferencePool.modelServers.matchLabels.app=vllm-llama3-8b-instruct", *extra]
+        if post_render is not None:
+            args += ["--post-renderer", str(POSTRENDER) if self.major == 3 else "infgw-postrender"]
+            for arg in post_render:
+                args += ["--post-renderer-args", arg]
+        return self.run(*args).stdout
+
+
+def helm_env(tmp: Path, major: int) -> HelmEnv:
+    env = dict(os.environ)
+    for key in ("HELM_DATA_HOME", "HELM_CONFIG_HOME", "HELM_CACHE_HOME"):
+        (tmp / key).mkdir(parents=True, exist_ok=True)
+        env[key] = str(tmp / key)
+    env.pop("HELM_PLUGINS", None)
+    binary = tool(f"helm{major}")
+    env["HELM_BIN"] = binary
+    return HelmEnv(major, binary, env)
+
+
+@pytest.fixture(scope="session")
+def helm3(tmp_path_factory) -> HelmEnv:
+    return helm_env(tmp_path_factory.mktemp("helm3"), 3)
+
+
+@pytest.fixture(scope="session")
+def helm4(tmp_path_factory) -> HelmEnv:
+    """Helm 4 with the post-renderer plugin installed the way users do it."""
+    helm = helm_env(tmp_path_factory.mktemp("helm4"), 4)
+    done = subprocess.run([str(MIGRATE), "install-postrenderer"], capture_output=True, text=True, env=helm.env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "infgw-postrender"
+    return helm
+
+
+@pytest.fixture(params=[3, 4], ids=["helm3", "helm4"])
+def helm(request) -> HelmEnv:
+    return request.getfixturevalue(f"helm{request.param}")
+
+
+class Schemas:
+    """openAPIV3Schema of every CRD in the fixtures, by (apiVersion, kind)."""
+
+    def __init__(self) -> None:
+        self.by_type: dict[tuple[str, str], dict] = {}
+        for path in sorted((FIXTURES / "crds").glob("*.yaml")):
+            for crd in docs(path.read_text()):
+                group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+                for version in crd["spec"]["versions"]:
+                    if version.get("served"):
+                        self.by_type[(f"{group}/{version['name']}", kind)] = version["schema"]["openAPIV3Schema"]
+
+    def validate(self, obj: dict) -> None:
+        schema = self.by_type.get((obj["apiVersion"], obj["kind"]))
+        assert schema is not None, f"no served CRD version for {obj['apiVersion']} {obj['kind']}"
+        jsonschema.Draft7Validator(schema).validate(obj)
+        if obj["kind"] == "InferencePool" and obj["apiVersion"] == f"{GA_GROUP}/v1":
+            # The CRD's CEL rule, after its defaults: `self.kind != 'Service' || has(self.port)`.
+            picker = obj["spec"]["endpointPickerRef"]
+            assert picker.get("kind", "Service") != "Service" or "port" in picker, f"CEL rule fails: {picker}"
+
+
+@pytest.fixture(scope="session")
+def schemas() -> Schemas:
+    return Schemas()
+
+
+def run_postrender(stdin: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(POSTRENDER), *args], input=stdin, capture_output=True, text=True)

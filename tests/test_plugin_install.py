@@ -1,0 +1,55 @@
+"""`helm plugin install <repo>` on a fresh HELM_DATA_HOME, with Helm 3 and Helm 4, as a user does it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import CHARTS, REPO, docs, helm_env
+
+
+@pytest.fixture(scope="module")
+def repo_copy(tmp_path_factory) -> Path:
+    """The repository's files (as a clone has them), so the install hook's venv lands in a scratch folder."""
+    target = tmp_path_factory.mktemp("plugin") / "infgw-migrate"
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    for name in listed:
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).write_bytes(source.read_bytes())
+            (target / name).chmod(source.stat().st_mode)
+    return target
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_plugin_installs_and_wires_the_post_renderer(tmp_path, repo_copy, major):
+    helm = helm_env(tmp_path, major)
+    helm.run("plugin", "install", str(repo_copy))
+    listed = helm.run("plugin", "list").stdout
+    assert "infgw-migrate" in listed
+
+    usage = helm.run("infgw-migrate", "--help").stdout
+    assert "install-postrenderer" in usage and "postrender" in usage
+
+    wired = helm.run("infgw-migrate", "install-postrenderer")
+    after = helm.run("plugin", "list")  # Helm 3 must still load its plugins (no v1 plugin.yaml was added)
+    assert "infgw-migrate" in after.stdout
+    post_renderer = wired.stdout.strip()
+    if major == 3:
+        assert os.path.isabs(post_renderer) and os.access(post_renderer, os.X_OK)
+        assert "infgw-postrender" not in after.stdout.replace("infgw-migrate", "")
+    else:
+        assert post_renderer == "infgw-postrender"
+        assert "postrenderer/v1" in after.stdout
+
+    rendered = helm.run("template", "vllm-ga", str(CHARTS / "inferencepool-v0.3.0"),
+                        "--set", "inferencePool.modelServers.matchLabels.app=vllm",
+                        "--post-renderer", post_renderer, "--post-renderer-args", "--objective=chat=2").stdout
+    kinds = {(o["apiVersion"], o["kind"]) for o in docs(rendered)}
+    assert ("inference.networking.k8s.io/v1", "InferencePool") in kinds
+    assert ("inference.networking.x-k8s.io/v1alpha2", "InferenceObjective") in kinds

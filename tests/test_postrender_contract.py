@@ -1,0 +1,179 @@
+"""What a user of the post-renderer relies on: errors are one line with exit status 2 and nothing on stdout;
+untouched documents pass through byte for byte; a second run changes nothing; the report says per object
+what happened."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import ALPHA_GROUP, FIXTURES, GA_GROUP, docs, run_postrender
+
+MODELS = str(FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml")
+ROUTE = str(FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml")
+
+
+@pytest.fixture(scope="module")
+def alpha_stream(helm3) -> str:
+    """The v1.0.0 chart rendered for the alpha API, with GKE policies: the guide's GA install, as text."""
+    return helm3.template("vllm-ga", "inferencepool-v1.0.0", "--set", "provider.name=gke",
+                          "--set", f"inferencePool.apiVersion={ALPHA_GROUP}/v1alpha2")
+
+
+def split_raw(text: str) -> list[str]:
+    return text.split("\n---\n")
+
+
+@pytest.mark.parametrize("args, stdin, needle", [
+    (["--ga-weight", "150", "--alpha-pool", "vllm"], None, "--ga-weight 150"),
+    (["--ga-weight", "-1", "--alpha-pool", "vllm"], None, "--ga-weight -1"),
+    (["--objective", "food-review=x"], None, "priority 'x'"),
+    (["--pool-name", "Not_A_Label"], None, "DNS-1123"),
+    (["--pool-name", "a\nb"], None, "DNS-1123"),
+    (["--gateway", "gw/Bad"], None, "--gateway namespace"),
+    (["--priority-map", "Urgent=5"], None, "unknown criticality"),
+    (["--ga-weight", "ten", "--alpha-pool", "vllm"], None, "--ga-weight"),
+    (["--ga-weight", "10"], None, "needs --alpha-pool"),
+    (["--objectives-from", "/nonexistent.yaml"], None, "/nonexistent.yaml"),
+    (["--route-from", MODELS, "--alpha-pool", "vllm", "--ga-weight", "10"], None, "HTTPRoute"),
+    (["--alpha-pool", "vllm", "--ga-weight", "50"], "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+     "no InferencePool"),
+    ([], "---\n# Source: chart/templates/a.yaml\napiVersion: inference.networking.x-k8s.io/v1alpha2\n"
+         "kind: InferencePool\nmetadata: {name: [c\n", "document 1 (chart/templates/a.yaml): malformed YAML"),
+    ([], "---\n# Source: chart/templates/c.yaml\nmetadata: {name: c}\n", "document 1 (chart/templates/c.yaml): not a Kubernetes"),
+    ([], "---\n# Source: chart/templates/b.yaml\n- a\n- list\n", "document 1 (chart/templates/b.yaml): not a Kubernetes object"),
+    ([], "---\napiVersion: v1\nkind: InferencePool\nmetadata:\n  name: a\n  name: b\n", "duplicate key"),
+])
+def test_bad_input_is_one_line_exit_2_and_nothing_on_stdout(alpha_stream, args, stdin, needle):
+    done = run_postrender(alpha_stream if stdin is None else stdin, *args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and needle in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_two_pools_need_release_to_pick_one(helm3):
+    both = helm3.template("pool-a", "inferencepool-v1.0.0") + "\n" + helm3.template("pool-b", "inferencepool-v1.0.0")
+    done = run_postrender(both, "--pool-name", "renamed")
+    assert done.returncode == 2 and "--release" in done.stderr
+    done = run_postrender(both, "--pool-name", "renamed", "--release", "pool-b")
+    assert done.returncode == 0, done.stderr
+    names = sorted(o["metadata"]["name"] for o in docs(done.stdout) if o["kind"] == "InferencePool")
+    assert names == ["pool-a", "renamed"]
+
+
+def test_untouched_documents_pass_through_byte_for_byte(alpha_stream, tmp_path):
+    report = tmp_path / "report.json"
+    done = run_postrender(alpha_stream, "--report", str(report))
+    assert done.returncode == 0, done.stderr
+    reported = {(o["kind"], o["name"]) for o in json.loads(report.read_text())["objects"]}
+    before, after = split_raw(alpha_stream), split_raw(done.stdout)
+    assert len(before) == len(after)
+    untouched = 0
+    for original, result in zip(before, after):
+        obj = docs(original)
+        if obj and (obj[0]["kind"], obj[0]["metadata"]["name"]) in reported:
+            continue
+        assert result == original  # comments, quoting, key order and `# Source:` lines kept
+        untouched += 1
+    assert untouched >= 6
+
+
+@pytest.mark.parametrize("flags", [
+    [],
+    ["--pool-name", "vllm", "--alpha-pool", "vllm", "--ga-weight", "50", "--objectives-from", MODELS],
+    ["--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", "30", "--route-from", ROUTE, "--target-version", "v1.2.0",
+     "--objectives-from", MODELS],
+])
+def test_idempotent_and_deterministic(alpha_stream, flags):
+    once = run_postrender(alpha_stream, *flags)
+    again = run_postrender(alpha_stream, *flags)
+    twice = run_postrender(once.stdout, *flags)
+    assert once.returncode == again.returncode == twice.returncode == 0, once.stderr + twice.stderr
+    assert once.stdout == again.stdout
+    assert twice.stdout == once.stdout
+
+
+def test_report_says_what_was_converted_assumed_and_lost(alpha_stream, tmp_path):
+    report_path = tmp_path / "report.json"
+    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", "50",
+                          "--objectives-from", MODELS, "--report", str(report_path))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_path.read_text())
+    by_ref = {(o["kind"], o["name"]): o for o in report["objects"]}
+    pool = by_ref[("InferencePool", "vllm-ga")]
+    assert "converted" in pool["actions"]
+    food = by_ref[("InferenceObjective", "food-review")]
+    assert "generated" in food["actions"]
+    assert any("Standard" in a and "priority 1" in a for a in food["assumed"])
+    lost = {loss["what"].split()[0]: loss for loss in food["not_carried_over"]}
+    assert "x-gateway-inference-objective" in lost["modelName"]["fix"]
+    assert "v1.2.0" in lost["targetModels"]["fix"]  # no InferenceModelRewrite before v1.2.0
+    assert report["summary"]["generated"] == 4  # three objectives and the route
+    # The human summary on stderr names the same objects.
+    assert "InferenceObjective default/food-review" in done.stderr
+
+
+def test_models_of_other_pools_are_skipped_and_said(alpha_stream, tmp_path):
+    report_path = tmp_path / "report.json"
+    done = run_postrender(alpha_stream, "--alpha-pool", "another-pool", "--objectives-from", MODELS, "--report", str(report_path))
+    assert done.returncode == 0, done.stderr
+    assert not [o for o in docs(done.stdout) if o["kind"] == "InferenceObjective"]
+    notes = json.loads(report_path.read_text())["notes"]
+    assert any("food-review" in note and "another-pool" in note for note in notes)
+
+
+def test_target_models_become_a_rewrite_from_v1_2_0(alpha_stream, schemas):
+    done = run_postrender(alpha_stream, "--objectives-from", MODELS, "--target-version", "v1.2.0")
+    assert done.returncode == 0, done.stderr
+    rewrites = [o for o in docs(done.stdout) if o["kind"] == "InferenceModelRewrite"]
+    assert [r["metadata"]["name"] for r in rewrites] == ["food-review"]
+    schemas.validate(rewrites[0])
+    rule = rewrites[0]["spec"]["rules"][0]
+    assert rule["matches"] == [{"model": {"value": "food-review"}}]
+    assert rule["split"] == [{"modelRewrite": "food-review", "weight": 100}]
+
+
+def test_priority_map_overrides_the_default(alpha_stream):
+    done = run_postrender(alpha_stream, "--objectives-from", MODELS, "--priority-map", "Critical=10,Standard=-2")
+    priorities = {o["metadata"]["name"]: o["spec"]["priority"] for o in docs(done.stdout) if o["kind"] == "InferenceObjective"}
+    assert priorities == {"food-review": -2, "base-model": 10, "base-model-cpu": 10}
+
+
+@pytest.mark.parametrize("weight, expected", [
+    (0, [(ALPHA_GROUP, "vllm-llama3-8b-instruct", 100), (GA_GROUP, "vllm-ga", 0)]),
+    (30, [(ALPHA_GROUP, "vllm-llama3-8b-instruct", 70), (GA_GROUP, "vllm-ga", 30)]),
+    (100, [(GA_GROUP, "vllm-ga", 100)]),
+])
+def test_route_from_changes_only_the_alpha_backends(alpha_stream, schemas, weight, expected):
+    original = docs(open(ROUTE).read())[0]
+    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", str(weight),
+                          "--route-from", ROUTE)
+    assert done.returncode == 0, done.stderr
+    (route,) = [o for o in docs(done.stdout) if o["kind"] == "HTTPRoute"]
+    schemas.validate(route)
+    rule = route["spec"]["rules"][0]
+    assert [(r["group"], r["name"], r["weight"]) for r in rule["backendRefs"]] == expected
+    assert rule["matches"] == original["spec"]["rules"][0]["matches"]
+    assert route["spec"]["parentRefs"] == original["spec"]["parentRefs"]
+    assert route["metadata"]["name"] == original["metadata"]["name"]
+
+
+def test_route_from_a_cluster_keeps_other_backends_and_drops_server_fields(alpha_stream, tmp_path):
+    live = docs(open(ROUTE).read())[0]
+    live["metadata"].update(resourceVersion="42", uid="abc", generation=3, creationTimestamp="2025-01-01T00:00:00Z")
+    live["status"] = {"parents": []}
+    live["spec"]["rules"][0]["backendRefs"].append({"name": "fallback", "port": 80, "weight": 1})
+    live["spec"]["rules"].append({"backendRefs": [{"name": "static", "port": 8080}],
+                                  "matches": [{"path": {"type": "PathPrefix", "value": "/static"}}]})
+    path = tmp_path / "route.yaml"
+    path.write_text(json.dumps(live))
+    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", "50",
+                          "--route-from", str(path))
+    assert done.returncode == 0, done.stderr
+    (route,) = [o for o in docs(done.stdout) if o["kind"] == "HTTPRoute"]
+    assert "status" not in route and not {"resourceVersion", "uid", "generation", "creationTimestamp"} & set(route["metadata"])
+    assert {"name": "fallback", "port": 80, "weight": 1} in route["spec"]["rules"][0]["backendRefs"]
+    assert route["spec"]["rules"][1] == live["spec"]["rules"][1]
