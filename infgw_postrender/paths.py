@@ -1,6 +1,7 @@
 """A tiny path language for the mapping file: `a.b[].c[kind=X].d`.
 
 `[]` walks every item of a list; `[k=v]` keeps the items (or the mapping itself) whose k equals v.
+Each match comes with its path from the root, so that a change can be made through Document.set().
 """
 
 from __future__ import annotations
@@ -20,30 +21,33 @@ def _steps(path: str) -> list[tuple[str, bool, tuple[str, str] | None]]:
     return steps
 
 
-def containers(obj: Any, path: str) -> Iterator[dict]:
-    """The mappings a path ends at (its last step included), for reading or changing them."""
-    nodes = [obj]
+def containers(obj: Any, path: str) -> Iterator[tuple[tuple, dict]]:
+    """(path, mapping) for each mapping the path ends at."""
+    nodes: list[tuple[tuple, Any]] = [((), obj)]
     for key, brackets, where in _steps(path):
         following = []
-        for node in nodes:
+        for at, node in nodes:
             if not isinstance(node, dict) or key not in node:
                 continue
             value = node[key]
-            if brackets:
-                items = value if isinstance(value, list) else [value]
+            if not brackets:
+                following.append((at + (key,), value))
+            elif isinstance(value, list):
                 following.extend(
-                    item for item in items if isinstance(item, dict) and (where is None or item.get(where[0]) == where[1])
+                    (at + (key, index), item)
+                    for index, item in enumerate(value)
+                    if isinstance(item, dict) and (where is None or item.get(where[0]) == where[1])
                 )
-            else:
-                following.append(value)
+            elif isinstance(value, dict) and (where is None or value.get(where[0]) == where[1]):
+                following.append((at + (key,), value))
         nodes = following
-    yield from (node for node in nodes if isinstance(node, dict))
+    yield from ((at, node) for at, node in nodes if isinstance(node, dict))
 
 
-def slots(obj: Any, path: str) -> Iterator[tuple[dict, str]]:
-    """(mapping, key) pairs of the scalars a path names: the last step is the key."""
+def slots(obj: Any, path: str) -> Iterator[tuple[tuple, Any]]:
+    """(path, value) of the scalars a path names: the last step is the key."""
     head, _, last = path.rpartition(".")
-    parents = containers(obj, head) if head else iter([obj] if isinstance(obj, dict) else [])
-    for parent in parents:
+    parents = containers(obj, head) if head else iter([((), obj)] if isinstance(obj, dict) else [])
+    for at, parent in parents:
         if last in parent:
-            yield parent, last
+            yield at + (last,), parent[last]

@@ -1,10 +1,14 @@
-"""The GA release in the stream: its pools, what refers to them, its EPP, and the names it must not share
-with the alpha release."""
+"""The GA release(s) in the stream: pools, what refers to them, their EPP, and the names they must not share
+with the alpha release.
+
+Documents are indexed once by kind and by name, so that the work per pool does not grow with the stream.
+"""
 
 from __future__ import annotations
 
+import bisect
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import semver
@@ -13,32 +17,27 @@ from infgw_postrender.errors import InputError
 from infgw_postrender.mapping import alpha_group, ga_group, mapping
 from infgw_postrender.names import epp_name, with_suffix
 from infgw_postrender.paths import containers, slots
-from infgw_postrender.pool import convert_pool, is_alpha_pool, is_ga_pool
-from infgw_postrender.report import Loss, Report
+from infgw_postrender.pool import convert_pool, is_alpha_pool
+from infgw_postrender.report import Entry, Loss, Report
 from infgw_postrender.stream import Document
+
+Identity = tuple[str, "str | None", str]  # kind, namespace (None when cluster-scoped), name
 
 
 @dataclass
 class Unit:
-    """One InferencePool of the stream and the names the chart derived from its release."""
+    """One InferencePool of the stream and the objects the chart derived from its release name."""
 
     document: Document
     pool: str  # the pool's name as rendered: the release name
     namespace: str | None
     epp: str | None  # the EPP Service the pool points at
+    documents: list[Document] = field(default_factory=list)
     new_pool: str | None = None
 
     @property
     def final_pool(self) -> str:
         return self.new_pool or self.pool
-
-
-def _name(obj: Any) -> str:
-    return (obj.get("metadata") or {}).get("name") or ""
-
-
-def _namespace(obj: Any) -> str | None:
-    return (obj.get("metadata") or {}).get("namespace")
 
 
 class GaRelease:
@@ -48,25 +47,61 @@ class GaRelease:
         self.documents = documents
         self.report = report
         self.kinds: dict[int, str] = {}
+        self.by_kind: dict[str, list[Document]] = {}
         for document in documents:
             if not document.is_empty:
-                self.kinds[document.index] = document.header()[1]
-        self.units = [self._unit(document) for document in self.of_kind(mapping()["pool"]["kind"])]
+                kind = document.header()[1]
+                self.kinds[document.index] = kind
+                self.by_kind.setdefault(kind, []).append(document)
+        self._names: dict[int, tuple[str | None, str | None]] = {}
+        self._sorted_names: list[tuple[str, int]] = []
+        for document in documents:
+            if document.index in self.kinds:
+                name, namespace = document.identity()
+                self._names[document.index] = (name, namespace)
+                if name:
+                    self._sorted_names.append((name, document.index))
+        self._sorted_names.sort()
+        self.units = [self._unit(document) for document in self.by_kind.get(mapping()["pool"]["kind"], [])]
 
     # -- reading ---------------------------------------------------------------------------------------------
-    def of_kind(self, kind: str, mentioning: str | None = None) -> list[Document]:
-        """Documents of a kind, optionally only those whose text mentions a name (a cheap pre-filter)."""
-        return [
-            document
-            for document in self.documents
-            if self.kinds.get(document.index) == kind and (mentioning is None or mentioning in document.body)
-        ]
+    def of_kind(self, kind: str, within: list[Document] | None = None) -> list[Document]:
+        if within is None:
+            return self.by_kind.get(kind, [])
+        return [document for document in within if self.kinds.get(document.index) == kind]
+
+    def name(self, document: Document) -> str:
+        return self._names[document.index][0] or ""
+
+    def namespace(self, document: Document) -> str | None:
+        return self._names[document.index][1]
+
+    def _named(self, name: str, prefix: bool = False) -> list[Document]:
+        """Documents named `name` (or, with prefix, named `name` or `name-...`), in stream order."""
+        found = []
+        at = bisect.bisect_left(self._sorted_names, (name, -1))
+        while at < len(self._sorted_names) and self._sorted_names[at][0].startswith(name):
+            candidate, index = self._sorted_names[at]
+            if candidate == name or (prefix and candidate.startswith(name + "-")):
+                found.append(self.documents[index])
+            at += 1
+        return sorted(found, key=lambda document: document.index)
 
     def _unit(self, document: Document) -> Unit:
-        obj = document.data
-        spec = obj.get("spec") or {}
+        spec = document.data.get("spec") or {}
         picker = spec.get("endpointPickerRef") or spec.get("extensionRef") or {}
-        return Unit(document, _name(obj), _namespace(obj), picker.get("name"))
+        unit = Unit(document, self.name(document), self.namespace(document), picker.get("name"))
+        namespace = unit.namespace or "default"
+        derived = self._named(unit.pool) + self._named(f"{namespace}-{unit.pool}")
+        derived += self._named(epp_name(unit.pool), prefix=True)
+        if unit.epp and unit.epp != epp_name(unit.pool):
+            derived += self._named(unit.epp, prefix=True)
+        seen = {document.index}
+        for candidate in sorted(derived, key=lambda d: d.index):
+            if candidate.index not in seen:
+                seen.add(candidate.index)
+                unit.documents.append(candidate)
+        return unit
 
     def select(self, release: str | None, needed_by: str) -> Unit:
         """The pool that per-pool flags act on."""
@@ -84,108 +119,93 @@ class GaRelease:
             raise InputError(f"{needed_by}: the stream has no InferencePool; render the inferencepool chart")
         raise InputError(
             f"{needed_by}: the stream has {len(self.units)} InferencePools "
-            f"({', '.join(u.pool for u in self.units)}); pick one with --release NAME"
+            f"({', '.join(u.pool for u in self.units[:5])}{', ...' if len(self.units) > 5 else ''}); "
+            "pick one with --release NAME, or use {release} in the flag values to act on every pool"
         )
 
-    def entry(self, document: Document):
-        obj = document.data
-        return self.report.entry(document.index, obj["kind"], _name(obj), _namespace(obj))
+    def entry(self, document: Document) -> Entry:
+        return self.report.entry(document.index, self.kinds[document.index], self.name(document), self.namespace(document))
+
+    def _record(self, document: Document, action: str, change: str) -> None:
+        self.report.record(self.entry(document), action, change)
 
     # -- converting --------------------------------------------------------------------------------------------
     def convert_pools(self) -> None:
         for unit in self.units:
-            obj = unit.document.data
-            if not is_alpha_pool(obj):
+            if not is_alpha_pool(unit.document.data):
                 continue
-            changes, assumed = convert_pool(obj, self._epp_port(unit))
-            unit.document.changed = True
+            changes, assumed = convert_pool(unit.document.edit(), self._epp_port(unit))
             entry = self.entry(unit.document)
             for change in changes:
                 self.report.record(entry, "converted", change)
             entry.assumed.extend(assumed)
 
     def _epp_port(self, unit: Unit) -> int | None:
-        if not unit.epp:
-            return None
-        for document in self.of_kind("Service", unit.epp):
-            obj = document.data
-            if _name(obj) == unit.epp:
-                ports = (obj.get("spec") or {}).get("ports") or []
+        for document in self.of_kind("Service", unit.documents):
+            if self.name(document) == unit.epp:
+                ports = (document.data.get("spec") or {}).get("ports") or []
                 named = [p for p in ports if p.get("name") == "grpc-ext-proc"] or ports[:1]
                 return named[0].get("port") if named else None
         return None
 
-    def rename_pool(self, unit: Unit, new_name: str, taken: set[tuple[str, str | None, str]]) -> None:
+    def rename_pool(self, unit: Unit, new_name: str, taken: set[Identity]) -> None:
         """Rename the pool; objects named after it follow unless the alpha release already has that name."""
         if new_name == unit.pool:
             return
         unit.new_pool = new_name
-        unit.document.data["metadata"]["name"] = new_name
-        unit.document.changed = True
-        self.report.record(self.entry(unit.document), "renamed", f"name {unit.pool} -> {new_name}")
+        self._rename(unit.document, new_name, unit)
+        namespace = unit.namespace or "default"
         for rule in mapping()["named_after_pool"]:
-            old = rule["pattern"].format(pool=unit.pool, namespace=unit.namespace or "default")
-            new = rule["pattern"].format(pool=new_name, namespace=unit.namespace or "default")
-            for document in self.of_kind(rule["kind"], old):
-                if _name(document.data) != old:
+            old = rule["pattern"].format(pool=unit.pool, namespace=namespace)
+            new = rule["pattern"].format(pool=new_name, namespace=namespace)
+            for document in self.of_kind(rule["kind"], unit.documents):
+                if self.name(document) != old:
                     continue
                 if self._identity(unit, document)[:2] + (new,) in taken:
-                    self.entry(document).assumed.append(
-                        f"kept the name {old}: the alpha release has a {rule['kind']} {new}"
-                    )
+                    self.entry(document).assumed.append(f"kept the name {old}: the alpha release has a {rule['kind']} {new}")
                 else:
-                    self._rename_object(document, new)
+                    self._rename(document, new, unit)
 
     def follow_pool_references(self) -> None:
         """Every reference to a pool of the stream names the GA group and the pool's final name."""
         by_name = {(unit.pool, unit.namespace): unit for unit in self.units}
         by_name.update({(unit.final_pool, unit.namespace): unit for unit in self.units})
+        pool_kind = mapping()["pool"]["kind"]
         for rule in mapping()["pool_references"]:
             for document in self.of_kind(rule["kind"]):
                 obj = document.data
-                for ref in containers(obj, rule["ref"]):
-                    if ref.get("kind", mapping()["pool"]["kind"]) != mapping()["pool"]["kind"]:
+                for at, ref in list(containers(obj, rule["ref"])):
+                    if ref.get("kind", pool_kind) != pool_kind:
                         continue
-                    unit = by_name.get((ref.get("name"), ref.get("namespace") or _namespace(obj)))
-                    if unit is None:
-                        continue
+                    unit = by_name.get((ref.get("name"), ref.get("namespace") or self.namespace(document)))
                     group = ref.get("group", rule["default_group"])
-                    if group not in (alpha_group(), ga_group()):
+                    if unit is None or group not in (alpha_group(), ga_group()):
                         continue
-                    changes = []
-                    if group != ga_group():
-                        ref["group"] = ga_group()
-                        changes.append(f"{rule['ref']} group {group or '(core)'} -> {ga_group()}")
-                    if ref["name"] != unit.final_pool:
-                        changes.append(f"{rule['ref']} name {ref['name']} -> {unit.final_pool}")
-                        ref["name"] = unit.final_pool
-                    if changes:
-                        document.changed = True
-                        entry = self.entry(document)
-                        for change in changes:
-                            self.report.record(entry, "updated", change)
+                    old_name = ref.get("name")
+                    if document.set(at + ("group",), ga_group()):
+                        self._record(document, "updated", f"{rule['ref']} group {group or '(core)'} -> {ga_group()}")
+                    if document.set(at + ("name",), unit.final_pool):
+                        self._record(document, "updated", f"{rule['ref']} name {old_name} -> {unit.final_pool}")
 
     def update_epp(self) -> None:
         """The EPP's pool flags name the GA pool; an EPP too old to serve v1 pools is reported."""
-        epp = mapping()["epp"]
+        flags = mapping()["epp"]["pool_name_flags"]
         for unit in self.units:
-            for document in self.of_kind("Deployment", unit.pool):
-                obj = document.data
-                for container in containers(obj, "spec.template.spec.containers[]"):
+            for document in self.of_kind("Deployment", unit.documents):
+                for at, container in list(containers(document.data, "spec.template.spec.containers[]")):
                     args = container.get("args")
-                    if not isinstance(args, list) or _flag_value(args, epp["pool_name_flags"]) not in (
-                        unit.pool,
-                        unit.final_pool,
-                    ):
-                        continue
-                    self._update_epp_container(unit, document, container, args)
+                    if isinstance(args, list) and _flag_value(args, flags)[1] in (unit.pool, unit.final_pool):
+                        self._update_epp_container(unit, document, at, container)
 
-    def _update_epp_container(self, unit: Unit, document: Document, container: dict, args: list) -> None:
+    def _update_epp_container(self, unit: Unit, document: Document, at: tuple, container: dict) -> None:
         epp = mapping()["epp"]
+        args = container["args"]
         changes = []
-        if _set_flag(args, epp["pool_name_flags"], unit.final_pool):
+        position, value = _flag_value(args, epp["pool_name_flags"])
+        if document.set(at + ("args", position), _flag_text(args[position], value, unit.final_pool)):
             changes.append(f"EPP pool name flag -> {unit.final_pool}")
-        if _set_flag(args, epp["pool_group_flags"], ga_group()):
+        position, value = _flag_value(args, epp["pool_group_flags"])
+        if position is not None and document.set(at + ("args", position), _flag_text(args[position], value, ga_group())):
             changes.append(f"--pool-group -> {ga_group()}")
         legacy = [flag for flag in epp["legacy_flags"] if flag in args]
         tag = _image_version(container.get("image") or "")
@@ -195,7 +215,6 @@ class GaRelease:
         entry = self.entry(document)
         for change in changes:
             self.report.record(entry, "updated", change)
-        document.changed = document.changed or bool(changes)
         if legacy or too_old:
             why = (
                 f"the EPP image {container.get('image')} predates v{epp['ga_image_since']}"
@@ -214,82 +233,59 @@ class GaRelease:
         """The EPP's Role (or ClusterRole) may read GA pools."""
         rule = mapping()["epp"]["rbac_rule"]
         for unit in self.units:
-            if not unit.epp:
-                continue
             for kind in ("Role", "ClusterRole"):
-                for document in self.of_kind(kind, "inferencepools"):
-                    obj = document.data
-                    if not _name(obj).startswith(unit.epp):
+                for document in self.of_kind(kind, unit.documents):
+                    if "inferencepools" not in document.body:
                         continue
-                    rules = obj.get("rules")
+                    rules = document.data.get("rules")
                     if not isinstance(rules, list) or any(_grants(r, rule) for r in rules):
                         continue
-                    rules.append(copy.deepcopy(rule))
-                    document.changed = True
-                    self.report.record(
-                        self.entry(document),
-                        "updated",
-                        f"rule added: {', '.join(rule['verbs'])} {rule['resources'][0]} in {ga_group()}",
+                    document.edit()["rules"].append(copy.deepcopy(rule))
+                    self._record(
+                        document, "updated", f"rule added: {', '.join(rule['verbs'])} {rule['resources'][0]} in {ga_group()}"
                     )
 
     # -- names the alpha release already has -------------------------------------------------------------
-    def _identity(self, unit: Unit, document: Document) -> tuple[str, str | None, str]:
+    def _identity(self, unit: Unit, document: Document) -> Identity:
         """(kind, namespace or None when cluster-scoped, name) as the API server tells objects apart."""
         kind = self.kinds[document.index]
-        obj = document.data
         scoped = kind in mapping()["cluster_scoped_kinds"]
-        return kind, None if scoped else (_namespace(obj) or unit.namespace or "default"), _name(obj)
+        return kind, None if scoped else (self.namespace(document) or unit.namespace or "default"), self.name(document)
 
-    def _derived(self, unit: Unit) -> list[Document]:
-        """The documents whose names the chart may have derived from this release's name."""
-        return [
-            document
-            for document in self.documents
-            if document.index in self.kinds
-            and document is not unit.document
-            and (unit.pool in document.body or (unit.epp or unit.pool) in document.body)
-        ]
-
-    def alpha_names(self, unit: Unit, alpha_pool: str, alpha_namespace: str | None) -> set[tuple[str, str | None, str]]:
+    def alpha_names(self, unit: Unit, alpha_pool: str, alpha_namespace: str | None) -> set[Identity]:
         """The identities the alpha release's objects have: the chart's own name patterns evaluated for the
         alpha release name, for every object of this release (computed before anything is renamed)."""
         ga_ns = unit.namespace or "default"
         alpha_ns = alpha_namespace or ga_ns
         taken = set()
-        for document in self._derived(unit):
+        for document in unit.documents:
             kind, ns, name = self._identity(unit, document)
             alpha_name = _template(unit, name, ga_ns, alpha_pool, alpha_ns)
             if alpha_name is not None:
                 taken.add((kind, None if ns is None else alpha_ns, alpha_name))
         return taken
 
-    def avoid_alpha_names(self, unit: Unit, taken: set[tuple[str, str | None, str]], alpha_pool: str) -> None:
+    def avoid_alpha_names(self, unit: Unit, taken: set[Identity], alpha_pool: str) -> None:
         """No object of this release may take the kind, namespace and name of an alpha release object."""
-        for document in self._derived(unit):
+        for document in unit.documents:
             kind, ns, name = self._identity(unit, document)
             if (kind, ns, name) not in taken:
                 continue
             new = with_suffix(name)
             while (kind, ns, new) in taken:
                 new = with_suffix(new)
-            self._rename_object(document, new, reason=f"the alpha release {alpha_pool} has a {kind} {name}")
+            self._rename(document, new, unit, reason=f"the alpha release {alpha_pool} has a {kind} {name}")
 
-    def _rename_object(self, document: Document, new: str, reason: str | None = None) -> None:
-        obj = document.data
-        kind, old = obj["kind"], _name(obj)
-        obj["metadata"]["name"] = new
-        document.changed = True
-        self.report.record(self.entry(document), "renamed", f"name {old} -> {new}" + (f" ({reason})" if reason else ""))
+    def _rename(self, document: Document, new: str, unit: Unit, reason: str | None = None) -> None:
+        kind, old = self.kinds[document.index], self.name(document)
+        document.set(("metadata", "name"), new)
+        self._names[document.index] = (new, self.namespace(document))
+        self._record(document, "renamed", f"name {old} -> {new}" + (f" ({reason})" if reason else ""))
         for reference in mapping()["name_references"].get(kind, []):
-            for referrer in self.of_kind(reference["kind"], old):
-                changed = False
-                for parent, key in slots(referrer.data, reference["path"]):
-                    if parent[key] == old:
-                        parent[key] = new
-                        changed = True
-                if changed:
-                    referrer.changed = True
-                    self.report.record(self.entry(referrer), "updated", f"{reference['path']} {old} -> {new}")
+            for referrer in self.of_kind(reference["kind"], unit.documents + [unit.document]):
+                for at, value in list(slots(referrer.data, reference["path"])):
+                    if value == old and referrer.set(at, new):
+                        self._record(referrer, "updated", f"{reference['path']} {old} -> {new}")
 
 
 def _template(unit: Unit, name: str, ga_ns: str, alpha_pool: str, alpha_ns: str) -> str | None:
@@ -304,33 +300,22 @@ def _template(unit: Unit, name: str, ga_ns: str, alpha_pool: str, alpha_ns: str)
     return None
 
 
-def _flag_value(args: list, flags: list[str]) -> Any:
+def _flag_value(args: list, flags: list[str]) -> tuple[int | None, Any]:
+    """(index of the argument that holds the value, the value) for `--flag value` or `--flag=value`."""
     for position, arg in enumerate(args):
         text = str(arg)
         for flag in flags:
             if text == flag and position + 1 < len(args):
-                return args[position + 1]
+                return position + 1, args[position + 1]
             if text.startswith(flag + "="):
-                return text[len(flag) + 1 :]
-    return None
+                return position, text[len(flag) + 1 :]
+    return None, None
 
 
-def _set_flag(args: list, flags: list[str], value: str) -> bool:
-    """Set a present flag's value in place (`--flag value` or `--flag=value`); True if anything changed."""
-    for position, arg in enumerate(args):
-        text = str(arg)
-        for flag in flags:
-            if text == flag and position + 1 < len(args):
-                if args[position + 1] == value:
-                    return False
-                args[position + 1] = value
-                return True
-            if text.startswith(flag + "="):
-                if text == f"{flag}={value}":
-                    return False
-                args[position] = f"{flag}={value}"
-                return True
-    return False
+def _flag_text(arg: Any, old_value: Any, new_value: str) -> str:
+    """The argument with its value replaced, in the same form (`value` or `--flag=value`)."""
+    text = str(arg)
+    return new_value if text == str(old_value) else text[: len(text) - len(str(old_value))] + new_value
 
 
 def _image_version(image: str) -> semver.Version | None:
@@ -344,8 +329,9 @@ def _image_version(image: str) -> semver.Version | None:
 def _grants(existing: Any, wanted: dict) -> bool:
     if not isinstance(existing, dict):
         return False
+    resources, verbs = existing.get("resources") or [], existing.get("verbs") or []
     return (
         set(wanted["apiGroups"]) <= set(existing.get("apiGroups") or [])
-        and (set(wanted["resources"]) <= set(existing.get("resources") or []) or "*" in (existing.get("resources") or []))
-        and (set(wanted["verbs"]) <= set(existing.get("verbs") or []) or "*" in (existing.get("verbs") or []))
+        and (set(wanted["resources"]) <= set(resources) or "*" in resources)
+        and (set(wanted["verbs"]) <= set(verbs) or "*" in verbs)
     )

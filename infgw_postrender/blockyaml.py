@@ -1,0 +1,415 @@
+"""A fast reader for the block-style YAML that Helm charts render, with the position of every scalar.
+
+It reads only a strict subset (block mappings and sequences, plain and quoted one-line scalars, `|`/`|-`
+block scalars, one-line flow collections). Anything else raises Unsupported and the caller falls back to
+ruamel.yaml, so the subset only has to be right, not complete. The positions let a changed scalar be
+spliced into the original text instead of re-emitting the document.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+class Unsupported(Exception):
+    """Outside the subset: parse this document with the full YAML library instead."""
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    style: str  # "plain", "'" or '"'
+
+
+_KEY = re.compile(
+    r"""(?P<key>"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s'"#\-?:,\[\]{}&*!|>%@`][^:#]*?)[ \t]*:(?:[ \t]+|$)"""
+)
+_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_NUMBERISH = re.compile(r"[-+]?[.0-9]")
+_NULLS = {"null", "Null", "NULL", "~"}
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INDICATORS = set("#&*!|>%@`'\"[]{},?:")
+_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029", "\ufeff")
+_SAFE_PLAIN = re.compile(r"[A-Za-z_/][-A-Za-z0-9._/]*")
+
+
+class _Lines:
+    """The document's lines, with a cursor that skips blank and comment lines unless asked for raw lines."""
+
+    def __init__(self, text: str) -> None:
+        self.raw: list[tuple[int, int, str]] = []  # (offset, indent, line)
+        offset = 0
+        for line in text.split("\n"):
+            stripped = line.lstrip(" ")
+            if stripped[:1] == "\t" or line.startswith("%") or line.rstrip() == "...":
+                raise Unsupported("tab, directive or document end")
+            self.raw.append((offset, len(line) - len(stripped), line))
+            offset += len(line) + 1
+        self.position = 0
+        self.column: int | None = None  # where the current line's content starts, when not at its indent
+
+    def current(self) -> tuple[int, int, str] | None:
+        """(offset, column, text) of the current content line, the column moved when inside a `- ` item."""
+        while self.position < len(self.raw):
+            offset, indent, line = self.raw[self.position]
+            rest = line[indent:]
+            if rest and not rest.startswith("#"):
+                return offset, indent if self.column is None else self.column, line
+            self.position += 1
+            self.column = None
+        return None
+
+    def advance(self) -> None:
+        self.position += 1
+        self.column = None
+
+
+def parse(text: str) -> tuple[Any, dict[int, dict[Any, Span]]]:
+    """The document's value, and for each container (by id) the spans of its scalar children."""
+    if any(mark in text for mark in _OTHER_BREAKS):
+        raise Unsupported("a line break other than LF")
+    lines = _Lines(text)
+    spans: dict[int, dict[Any, Span]] = {}
+    if lines.current() is None:
+        return None, spans
+    value = _node(lines, spans)
+    if lines.current() is not None:
+        raise Unsupported("content after the top-level node")
+    return value, spans
+
+
+def _node(lines: _Lines, spans: dict) -> Any:
+    offset, column, line = lines.current()
+    content = line[column:]
+    if content == "-" or content.startswith("- "):
+        return _sequence(lines, column, spans)
+    if _KEY.match(content):
+        return _mapping(lines, column, spans)
+    raise Unsupported("a scalar on its own line")
+
+
+def _mapping(lines: _Lines, indent: int, spans: dict) -> dict:
+    result: dict = {}
+    own: dict[Any, Span] = {}
+    spans[id(result)] = own
+    while (current := lines.current()) is not None:
+        offset, column, line = current
+        if column < indent:
+            break
+        if column > indent:
+            raise Unsupported("unexpected indentation")
+        content = line[column:]
+        if content == "-" or content.startswith("- "):
+            break
+        found = _KEY.match(content)
+        if not found:
+            raise Unsupported("not a key")
+        key = _key(found.group("key"))
+        if key in result:
+            raise Unsupported("duplicate key")
+        rest_at = column + found.end()
+        rest = line[rest_at:]
+        lines.advance()
+        result[key] = _value(lines, indent, rest, offset + rest_at, own, key, spans, in_sequence=False)
+    return result
+
+
+def _sequence(lines: _Lines, indent: int, spans: dict) -> list:
+    result: list = []
+    own: dict[Any, Span] = {}
+    spans[id(result)] = own
+    while (current := lines.current()) is not None:
+        offset, column, line = current
+        if column != indent:
+            if column > indent:
+                raise Unsupported("unexpected indentation")
+            break
+        content = line[column:]
+        if not (content == "-" or content.startswith("- ")):
+            break
+        after = content[1:]
+        inner = column + 1 + (len(after) - len(after.lstrip(" ")))
+        rest = line[inner:]
+        if rest and not rest.startswith("#") and _KEY.match(rest):
+            lines.column = inner  # `- key: value`: a mapping that starts on this line
+            result.append(_mapping(lines, inner, spans))
+            continue
+        if rest.startswith("- ") or rest == "-":
+            raise Unsupported("nested sequence on one line")
+        lines.advance()
+        result.append(_value(lines, indent, rest, offset + inner, own, len(result), spans, in_sequence=True))
+    return result
+
+
+def _value(lines: _Lines, indent: int, rest: str, at: int, own: dict, key: Any, spans: dict, in_sequence: bool) -> Any:
+    """The value after `key:` or `- ` (`rest`, starting at offset `at`), and any nested block below it."""
+    if rest == "" or rest.startswith("#"):
+        following = lines.current()
+        if following is None:
+            return None
+        if following[1] > indent:
+            return _node(lines, spans)
+        content = following[2][following[1]:]
+        if not in_sequence and following[1] == indent and (content == "-" or content.startswith("- ")):
+            return _sequence(lines, indent, spans)
+        return None
+    first = rest[0]
+    if first in "|>":
+        return _block_scalar(lines, indent, rest)
+    if first in "[{":
+        value, end = _flow(rest, 0)
+        if rest[end:].strip() and not rest[end:].lstrip().startswith("#"):
+            raise Unsupported("text after a flow collection")
+        _no_continuation(lines, indent)
+        return value
+    if first in "'\"":
+        value, end = _quoted(rest)
+        tail = rest[end:]
+        if tail.strip() and not re.match(r"[ \t]+#", tail):
+            raise Unsupported("text after a quoted scalar")
+        own[key] = Span(at, at + end, first)
+        _no_continuation(lines, indent)
+        return value
+    if first in _INDICATORS or (first == "-" and rest[1:2] in ("", " ")):
+        raise Unsupported("indicator")
+    comment = re.search(r"[ \t]+#", rest)
+    text = (rest[: comment.start()] if comment else rest).rstrip(" \t")
+    if ": " in text or text.endswith(":") or " #" in text:
+        raise Unsupported("plain scalar with ': '")
+    own[key] = Span(at, at + len(text), "plain")
+    _no_continuation(lines, indent)
+    return _resolve(text)
+
+
+def _no_continuation(lines: _Lines, indent: int) -> None:
+    following = lines.current()
+    if following is not None and following[1] > indent:
+        raise Unsupported("multi-line scalar")
+
+
+def _block_scalar(lines: _Lines, indent: int, header: str) -> str:
+    """`|` (keep one final newline) or `|-` (none); other block scalar forms go to the full parser."""
+    chomp = header.split("#", 1)[0].strip()
+    if chomp not in ("|", "|-") or (header.strip() != chomp and not re.match(r"\|-?[ \t]+#", header)):
+        raise Unsupported("folded or indented block scalar")
+    body: list[str] = []
+    block_indent = None
+    while lines.position < len(lines.raw):
+        offset, line_indent, line = lines.raw[lines.position]
+        if line.strip() == "":
+            body.append("")
+        elif line_indent > indent and (block_indent is None or line_indent >= block_indent):
+            block_indent = block_indent or line_indent
+            body.append(line[block_indent:])
+        elif line_indent > indent:
+            raise Unsupported("block scalar indentation")
+        else:
+            break
+        lines.position += 1
+    while body and body[-1] == "":
+        body.pop()
+        lines.position -= 1  # trailing blank lines belong to what follows
+    text = "\n".join(body)
+    return text + "\n" if chomp == "|" and body else text
+
+
+def _key(text: str) -> str:
+    if text[0] in "'\"":
+        value, end = _quoted(text)
+        return value
+    return text
+
+
+def _quoted(text: str) -> tuple[str, int]:
+    quote = text[0]
+    if quote == "'":
+        end = 1
+        while True:
+            end = text.find("'", end)
+            if end < 0:
+                raise Unsupported("unterminated quote")
+            if text[end + 1 : end + 2] == "'":
+                end += 2
+                continue
+            return text[1:end].replace("''", "'"), end + 1
+    found = re.match(r'"((?:[^"\\]|\\.)*)"', text)
+    if not found:
+        raise Unsupported("unterminated quote")
+    if re.search(r"\\u[dD][89a-fA-F]", found.group(1)):
+        raise Unsupported("surrogate escape")  # JSON pairs them, YAML does not
+    try:
+        return json.loads(found.group(0)), found.end()
+    except ValueError:
+        raise Unsupported("escape outside JSON's") from None
+
+
+def _flow(text: str, at: int) -> tuple[Any, int]:
+    """A one-line flow collection starting at text[at] (`[` or `{`): (value, index after it)."""
+    opening = text[at]
+    closing = "]" if opening == "[" else "}"
+    result: Any = [] if opening == "[" else {}
+    at += 1
+    while True:
+        at = _skip_spaces(text, at)
+        if at >= len(text):
+            raise Unsupported("flow collection over several lines")
+        if text[at] == closing:
+            return result, at + 1
+        if opening == "{":
+            key, at = _flow_scalar(text, at, key=True)
+            at = _skip_spaces(text, at)
+            if text[at : at + 1] != ":":
+                raise Unsupported("flow mapping without ':'")
+            value, at = _flow_item(text, _skip_spaces(text, at + 1))
+            if key in result:
+                raise Unsupported("duplicate key")
+            result[key] = value
+        else:
+            value, at = _flow_item(text, at)
+            result.append(value)
+        at = _skip_spaces(text, at)
+        if text[at : at + 1] == ",":
+            at += 1
+        elif text[at : at + 1] != closing:
+            raise Unsupported("flow collection syntax")
+
+
+def _flow_item(text: str, at: int) -> tuple[Any, int]:
+    if text[at : at + 1] in ("[", "{"):
+        return _flow(text, at)
+    return _flow_scalar(text, at, key=False)
+
+
+def _flow_scalar(text: str, at: int, key: bool) -> tuple[Any, int]:
+    if text[at : at + 1] in ("'", '"'):
+        value, length = _quoted(text[at:])
+        return value, at + length
+    found = re.compile(r"[^,\[\]{}:#]*" if key else r"[^,\[\]{}#]*").match(text, at)
+    plain = found.group(0).rstrip()
+    if not plain or plain[0] in _INDICATORS or ": " in plain or plain.endswith(":"):
+        raise Unsupported("flow scalar")
+    value = plain if key else _resolve(plain)
+    return value, at + len(plain)
+
+
+def _skip_spaces(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t":
+        at += 1
+    return at
+
+
+def _resolve(text: str) -> Any:
+    """Plain scalar -> value, as YAML 1.2's core schema does; anything doubtful is Unsupported."""
+    if text in _NULLS:
+        return None
+    if text in _BOOLS:
+        return _BOOLS[text]
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if _NUMBERISH.match(text) and re.fullmatch(r"[-+.0-9eExXoO_a-fA-F]+", text):
+        raise Unsupported("number-like scalar")  # octal, hex, leading zeros: leave to the full parser
+    if text.lower() in (".inf", "-.inf", "+.inf", ".nan"):
+        raise Unsupported("special float")
+    return text
+
+
+def scalar_text(value: Any, style: str) -> str:
+    """A string as a YAML scalar, in the original style where that is safe."""
+    if style == "'" and "\n" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    if style == "plain" and _SAFE_PLAIN.fullmatch(value) and _resolve_safely(value) == value:
+        return value
+    return double_quoted(value)
+
+
+def double_quoted(value: str) -> str:
+    """A YAML double-quoted scalar: non-printable characters escaped, everything else as it is."""
+    out = ['"']
+    for char in value:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif _printable(code):
+            out.append(char)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def _printable(code: int) -> bool:
+    return (
+        0x20 <= code <= 0x7E
+        or 0xA0 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    ) and code not in (0xFEFF, 0x2028, 0x2029)  # line breaks to YAML 1.1 readers, and the byte order mark
+
+
+def _resolve_safely(text: str) -> Any:
+    try:
+        return _resolve(text)
+    except Unsupported:
+        return None
+
+
+def dump(obj: Any) -> str:
+    """Block YAML for the plain objects the post-renderer generates (dicts, lists, str, int, bool, None)."""
+    lines: list[str] = []
+    _emit(obj, 0, lines)
+    return "\n".join(lines) + "\n"
+
+
+def _emit(obj: Any, indent: int, lines: list[str], first_prefix: str | None = None) -> None:
+    pad = " " * indent
+    prefix = pad if first_prefix is None else first_prefix
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            head = f"{prefix}{scalar_text(str(key), 'plain')}:"
+            prefix = pad
+            if isinstance(value, (dict, list)) and value:
+                lines.append(head)
+                _emit(value, indent + 2 if isinstance(value, dict) else indent, lines)
+            else:
+                lines.append(f"{head} {_scalar(value)}")
+    elif isinstance(obj, list):
+        if first_prefix is not None:  # a list inside a list: its dash alone on the line above
+            lines.append(first_prefix.rstrip())
+        for item in obj:
+            if isinstance(item, (dict, list)) and item:
+                _emit(item, indent + 2, lines, first_prefix=f"{pad}- ")
+            else:
+                lines.append(f"{pad}- {_scalar(item)}")
+    else:
+        lines.append(prefix + _scalar(obj))
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(float(value)) if value == value and abs(value) != float("inf") else double_quoted(str(value))
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return scalar_text(str(value), "plain")

@@ -1,0 +1,235 @@
+"""One post-render: read the stream, convert the GA release(s) in it, generate what was asked for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from infgw_postrender import blockyaml
+from infgw_postrender.errors import InputError
+from infgw_postrender.mapping import mapping
+from infgw_postrender.names import check_label
+from infgw_postrender.objectives import (
+    Generated,
+    from_flag,
+    from_model,
+    parse_objective_flag,
+    parse_priority_map,
+    target_has_rewrites,
+)
+from infgw_postrender.release import GaRelease
+from infgw_postrender.report import Report
+from infgw_postrender.route import check_weight, new_route, rewrite_route
+from infgw_postrender.stream import Document, join, new_document, split
+from infgw_postrender.yamlio import load_file_documents
+
+TEMPLATE = "{release}"
+
+
+@dataclass
+class Options:
+    pool_name: str | None = None
+    release: str | None = None
+    alpha_pool: str | None = None
+    alpha_namespace: str | None = None
+    ga_weight: int | None = None
+    route_name: str = "llm-route"
+    gateway: str = "inference-gateway"
+    route_from: str | None = None
+    objectives: list[str] = field(default_factory=list)
+    objectives_from: str | None = None
+    priority_map: str | None = None
+    target_version: str = "v1.0.0"
+
+    @property
+    def templated(self) -> bool:
+        """Per-pool values with {release} act on every pool of the stream (umbrella charts)."""
+        values = [self.pool_name, self.alpha_pool, self.route_name, *self.objectives]
+        return any(TEMPLATE in value for value in values if value)
+
+    def for_release(self, release: str) -> "Options":
+        def fill(value: str | None) -> str | None:
+            return value.replace(TEMPLATE, release) if value else value
+
+        return replace(
+            self,
+            pool_name=fill(self.pool_name),
+            alpha_pool=fill(self.alpha_pool),
+            route_name=fill(self.route_name),
+            objectives=[fill(item) for item in self.objectives],
+        )
+
+    def check(self) -> None:
+        """Every flag value, before any document is read (templates checked as if the release were `x`)."""
+        filled = self.for_release("x")
+        for flag, value in (
+            ("--pool-name", filled.pool_name),
+            ("--release", self.release),
+            ("--alpha-pool", filled.alpha_pool),
+            ("--alpha-namespace", self.alpha_namespace),
+            ("--route-name", filled.route_name),
+        ):
+            if value is not None:
+                check_label(value, flag)
+        gateway, _, gateway_ns = self.gateway.partition("/")
+        check_label(gateway, "--gateway")
+        if gateway_ns:
+            check_label(gateway_ns, "--gateway namespace")
+        for item in filled.objectives:
+            parse_objective_flag(item)
+        if self.ga_weight is not None:
+            check_weight(self.ga_weight)
+            if not self.alpha_pool:
+                raise InputError("--ga-weight: needs --alpha-pool NAME, the pool that keeps the rest of the traffic")
+        if self.route_from and self.ga_weight is None:
+            raise InputError("--route-from: needs --ga-weight N (0 to 100) and --alpha-pool NAME")
+        if self.route_from and self.templated:
+            raise InputError("--route-from: names one HTTPRoute, so it cannot be combined with {release} templates")
+
+
+def post_render(text: str, options: Options) -> tuple[str, Report]:
+    """Convert a rendered stream. Raises InputError (nothing is written) on bad input."""
+    options.check()
+    report = Report()
+    priorities = parse_priority_map(options.priority_map)
+    rewrites = target_has_rewrites(options.target_version)
+    models = _models(options.objectives_from, options.alpha_pool, report) if options.objectives_from else []
+    route_source = _route_source(options.route_from) if options.route_from else None
+
+    documents = [document for document in split(text) if not _generated_earlier(document)]
+    release = GaRelease(documents, report)
+    needs_pool = _per_pool_flag(options)
+    if not needs_pool:
+        targets = []
+    elif options.templated and not options.release:
+        if not release.units:
+            raise InputError(f"{needs_pool}: the stream has no InferencePool; render the inferencepool chart")
+        targets = [(unit, options.for_release(unit.pool)) for unit in release.units]
+    else:
+        unit = release.select(options.release, needs_pool)
+        targets = [(unit, options.for_release(unit.pool))]
+
+    release.convert_pools()
+    for unit, own in targets:
+        taken = release.alpha_names(unit, own.alpha_pool, own.alpha_namespace) if own.alpha_pool else set()
+        if own.pool_name:
+            release.rename_pool(unit, own.pool_name, taken)
+        if own.alpha_pool:
+            release.avoid_alpha_names(unit, taken, own.alpha_pool)
+    release.follow_pool_references()
+    release.update_epp()
+    release.grant_ga_pools()
+
+    generated: list[Generated] = []
+    for unit, own in targets:
+        pool, namespace = unit.final_pool, unit.namespace
+        mine = [from_flag(*parse_objective_flag(item), pool, namespace) for item in own.objectives]
+        for model in models:
+            mine += from_model(model, pool, namespace, priorities, rewrites)
+        generated += _without_twins(mine, release)
+        if own.ga_weight is not None:
+            generated.append(_route(own, route_source, pool, namespace))
+    _append(documents, generated, report)
+    return join(documents), report
+
+
+def _per_pool_flag(options: Options) -> str | None:
+    """The first flag given that acts on one pool (for the error message), or None."""
+    for flag, value in (
+        ("--pool-name", options.pool_name),
+        ("--alpha-pool", options.alpha_pool),
+        ("--objective", options.objectives),
+        ("--objectives-from", options.objectives_from),
+        ("--ga-weight", options.ga_weight is not None),
+    ):
+        if value:
+            return flag
+    return None
+
+
+def _generated_earlier(document: Document) -> bool:
+    """A document an earlier run generated: dropped, then generated again, so that a second run is a no-op."""
+    key = mapping()["generated_annotation"]
+    if key not in document.body:
+        return False
+    annotations = (document.data.get("metadata") or {}).get("annotations") or {}
+    return key in annotations
+
+
+def _models(path: str, alpha_pool: str | None, report: Report) -> list[dict]:
+    kind = mapping()["alpha_model"]["kind"]
+    models = []
+    for position, item in enumerate(load_file_documents(path, "--objectives-from")):
+        if not isinstance(item, dict) or item.get("kind") != kind:
+            raise InputError(
+                f"--objectives-from {path}: item {position} is not an InferenceModel; "
+                "pass the output of `kubectl get inferencemodels.inference.networking.x-k8s.io -o yaml`"
+            )
+        pool_ref = ((item.get("spec") or {}).get("poolRef") or {}).get("name")
+        if alpha_pool is None or TEMPLATE in alpha_pool or pool_ref == alpha_pool:
+            models.append(item)
+        else:
+            name = (item.get("metadata") or {}).get("name")
+            report.notes.append(f"InferenceModel {name} skipped: its pool is {pool_ref}, not --alpha-pool {alpha_pool}")
+    return models
+
+
+def _route_source(path: str) -> dict:
+    items = load_file_documents(path, "--route-from")
+    routes = [item for item in items if isinstance(item, dict) and item.get("kind") == mapping()["route"]["kind"]]
+    if len(routes) != 1:
+        raise InputError(f"--route-from {path}: expected exactly one HTTPRoute, found {len(routes)}")
+    return routes[0]
+
+
+def _route(options: Options, source: dict | None, pool: str, namespace: str | None) -> Generated:
+    if source is not None:
+        return rewrite_route(source, options.route_from, options.alpha_pool, pool, options.ga_weight)
+    gateway, _, gateway_ns = options.gateway.partition("/")
+    return new_route(
+        options.route_name, namespace, gateway, gateway_ns or None, options.alpha_pool, pool, options.ga_weight
+    )
+
+
+def _without_twins(generated: list[Generated], release: GaRelease) -> list[Generated]:
+    """A chart's own object wins over a generated one of the same kind and name (v1.5.0 renders objectives)."""
+    present = set()
+    for kind in (mapping()["objective"]["kind"], mapping()["model_rewrite"]["kind"]):
+        present.update((kind, release.name(document)) for document in release.of_kind(kind))
+    kept, seen = [], set()
+    for item in generated:
+        key = (item.obj["kind"], item.obj["metadata"]["name"])
+        if key in present:
+            release.report.notes.append(f"{key[0]} {key[1]}: the chart renders it already; kept the chart's")
+        elif key in seen:
+            raise InputError(f"{key[0]} {key[1]}: asked for twice (--objective and --objectives-from); give it once")
+        else:
+            seen.add(key)
+            kept.append(item)
+    return kept
+
+
+def _append(documents: list[Document], generated: list[Generated], report: Report) -> None:
+    key = mapping()["generated_annotation"]
+    if generated and documents and not documents[-1].text().endswith("\n"):
+        documents[-1].body += "\n"
+    for item in generated:
+        metadata = item.obj["metadata"]
+        metadata.setdefault("annotations", {})[key] = "true"
+        document = new_document(len(documents), blockyaml.dump(_plain(item.obj)))
+        documents.append(document)
+        entry = report.entry(document.index, item.obj["kind"], metadata["name"], metadata.get("namespace"))
+        for change in item.changes or ["generated"]:
+            report.record(entry, "generated", change)
+        entry.assumed.extend(item.assumed)
+        entry.not_carried_over.extend(item.not_carried_over)
+        if item.not_carried_over:
+            entry.actions.append("not carried over")
+
+
+def _plain(value):
+    """Round-trip containers (from a user's file) as plain dicts and lists, for the emitter."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value

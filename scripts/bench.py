@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Time infgw-postrender beside `cat`, a libyaml round trip and `kubectl kustomize`, on three streams:
+
+  (a) one chart: the v1.0.0 chart rendered with provider gke (12 documents)
+  (b) umbrella: 12,000 documents, 10 inferencepool releases, the rest ordinary Deployments/Services/ConfigMaps
+  (c) 1,000 inferencepool releases (12,000 documents), every one renamed, given objectives and a traffic split
+
+Prints medians of several runs, the ratios the targets are stated in, and peak memory (max RSS of the child).
+Checks that (b)'s untouched documents come out byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CHARTS = Path(os.environ.get("INFGW_SHARED", REPO.parent / "shared")) / "fixtures" / "charts"
+VENV = Path(sys.executable).parent
+HELM = REPO / ".tools" / "helm3"
+KUBECTL = REPO / ".tools" / "kubectl"
+RELEASE_FLAGS = ["--pool-name={release}-v1", "--alpha-pool={release}-alpha", "--ga-weight=50",
+                 "--objective={release}-chat=2", "--objective={release}-batch=0", "--route-name={release}-route"]
+
+
+def render(release: str, namespace: str = "default") -> str:
+    return subprocess.run([str(HELM), "template", release, str(CHARTS / "inferencepool-v1.0.0"), "-n", namespace,
+                           "--set", "inferencePool.modelServers.matchLabels.app=vllm", "--set", "provider.name=gke"],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def ordinary(number: int) -> str:
+    """A Deployment, a Service and a ConfigMap of an ordinary application."""
+    name = f"app-{number:05d}"
+    return f"""---
+# Source: umbrella/charts/app/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  labels:
+    app.kubernetes.io/name: {name}
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: {name}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: {name}
+    spec:
+      containers:
+        - name: web
+          image: "registry.example/web:1.{number % 7}.0"
+          args: ["--port", "8080"]
+          ports:
+            - containerPort: 8080
+---
+# Source: umbrella/charts/app/templates/service.yaml
+apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+spec:
+  selector:
+    app.kubernetes.io/name: {name}
+  ports:
+    - port: 80
+      targetPort: 8080
+---
+# Source: umbrella/charts/app/templates/configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}
+data:
+  settings.yaml: |
+    level: info   # comment kept
+    workers: {number % 16}
+"""
+
+
+def one_release(template: str, release: str) -> str:
+    return template.replace("bench-pool", release)
+
+
+def build_streams(workdir: Path) -> dict[str, Path]:
+    template = render("bench-pool")
+    streams = {"a": template}
+    pools = [one_release(template, f"pool-{n:02d}") for n in range(10)]
+    apps = [ordinary(n) for n in range((12_000 - 10 * 12) // 3)]
+    step = len(apps) // 10
+    umbrella = []
+    for n, pool in enumerate(pools):
+        umbrella.extend(apps[n * step:(n + 1) * step])
+        umbrella.append(pool)
+    umbrella.extend(apps[10 * step:])
+    streams["b"] = "".join(part if part.endswith("\n") else part + "\n" for part in umbrella)
+    streams["c"] = "".join(one_release(template, f"pool-{n:04d}") + "\n" for n in range(1000))
+    streams["c1200"] = "".join(one_release(template, f"pool-{n:04d}") + "\n" for n in range(100))
+    streams["c3600"] = "".join(one_release(template, f"pool-{n:04d}") + "\n" for n in range(300))
+    paths = {}
+    for key, text in streams.items():
+        paths[key] = workdir / f"{key}.yaml"
+        paths[key].write_text(text)
+    return paths
+
+
+def run(command: list[str], stdin: Path, cwd: Path | None = None) -> tuple[float, int, bytes]:
+    """Wall time, this child's own peak RSS (KiB, from wait4) and its stdout."""
+    with open(stdin, "rb") as source, tempfile.TemporaryFile() as sink:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, stdin=source, stdout=sink, stderr=subprocess.PIPE, cwd=cwd)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            raise SystemExit(f"{command[0]} failed: {child.stderr.read().decode()[-2000:]}")
+        sink.seek(0)
+        return elapsed, usage.ru_maxrss, sink.read()
+
+
+def median_of(runs: int, command: list[str], stdin: Path, cwd: Path | None = None) -> tuple[float, int, bytes]:
+    results = [run(command, stdin, cwd) for _ in range(runs)]
+    return statistics.median(r[0] for r in results), max(r[1] for r in results), results[-1][2]
+
+
+def kustomize(stream: Path, workdir: Path, runs: int) -> float:
+    folder = workdir / f"kustomize-{stream.stem}"
+    folder.mkdir(exist_ok=True)
+    (folder / "all.yaml").write_text(stream.read_text())
+    (folder / "kustomization.yaml").write_text("resources: [all.yaml]\nnamePrefix: ga-\n")
+    return median_of(runs, [str(KUBECTL), "kustomize", str(folder)], Path(os.devnull))[0]
+
+
+LIBYAML = ("import sys, yaml; docs = list(yaml.load_all(sys.stdin, Loader=yaml.CSafeLoader)); "
+           "sys.stdout.write(yaml.dump_all(docs, Dumper=yaml.CSafeDumper))")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="runs per measurement (median)")
+    parser.add_argument("--kustomize-all", action="store_true", help="also run kustomize on 12,000 documents (minutes)")
+    args = parser.parse_args()
+    post = [str(VENV / "infgw-postrender"), "-q"]
+    python = str(VENV / "python")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        streams = build_streams(workdir)
+        rows = []
+        figures: dict[str, float] = {}
+        for key, flags in (("a", []), ("b", []), ("c", RELEASE_FLAGS), ("c1200", RELEASE_FLAGS)):
+            stream = streams[key]
+            cat = median_of(args.runs, ["cat"], stream)[0]
+            libyaml = median_of(args.runs, [python, "-c", LIBYAML], stream)[0]
+            ours, peak, output = median_of(args.runs, post + flags, stream)
+            figures[key], figures[f"{key}-libyaml"] = ours, libyaml
+            size = stream.stat().st_size
+            rows.append((key, stream.read_text().count("\nkind:") + stream.read_text().startswith("kind:"),
+                         size, cat, libyaml, ours, peak))
+            if key == "b":
+                check_untouched(stream.read_text(), output.decode())
+        start_floor = median_of(args.runs, [python, "-c", "import click, ruamel.yaml"], Path(os.devnull))[0]
+        kustomize_3600 = kustomize(streams["c3600"], workdir, 1)
+        kustomize_12000 = kustomize(streams["c"], workdir, 1) if args.kustomize_all else None
+
+    print(f"{'stream':<7}{'docs':>7}{'MB':>7}{'cat s':>9}{'libyaml s':>11}{'ours s':>9}{'ours/libyaml':>14}{'peak MiB':>10}")
+    for key, count, size, cat, libyaml, ours, peak in rows:
+        print(f"{key:<7}{count:>7}{size / 1e6:>7.2f}{cat:>9.3f}{libyaml:>11.3f}{ours:>9.3f}{ours / libyaml:>14.2f}{peak / 1024:>10.1f}")
+    extrapolated = kustomize_3600 * (12_000 / 3_600) ** 2.6  # measured growth of kustomize, see issue 4
+    measured = f"{kustomize_12000:.1f} s measured" if kustomize_12000 else f"{extrapolated:.0f} s extrapolated"
+    c_size = next(r[2] for r in rows if r[0] == "c")
+    c_peak = next(r[6] for r in rows if r[0] == "c")
+    print()
+    print(f"(a) whole process vs `python -c 'import click, ruamel.yaml'` ({start_floor:.3f} s): "
+          f"{figures['a'] / start_floor:.2f}x   target <= 2")
+    print(f"(b) vs libyaml round trip: {figures['b'] / figures['b-libyaml']:.2f}x   target <= 0.25")
+    print(f"(c) vs libyaml round trip: {figures['c'] / figures['c-libyaml']:.2f}x   target <= 0.75")
+    print(f"(c) linearity, time(12,000 docs) / time(1,200 docs): {figures['c'] / figures['c1200']:.2f}   target <= 12")
+    print(f"(c) vs kustomize on 12,000 documents ({measured}; 3,600 took {kustomize_3600:.1f} s): "
+          f"{(kustomize_12000 or extrapolated) / figures['c']:.0f}x faster   target >= 300")
+    print(f"(c) peak memory {c_peak / 1024:.0f} MiB for {c_size / 2**20:.1f} MiB of input; "
+          f"interpreter alone ~{interpreter_rss(python) / 1024:.0f} MiB; "
+          f"(peak - interpreter) / input = {(c_peak - interpreter_rss(python)) / (c_size / 1024):.2f}   target <= 3")
+
+
+def interpreter_rss(python: str) -> int:
+    return run([python, "-c", "import click, ruamel.yaml, semver"], Path(os.devnull))[1]
+
+
+def check_untouched(before: str, after: str) -> None:
+    """Every ordinary document of (b) comes out byte for byte."""
+    missing = [chunk for chunk in before.split("---\n") if "umbrella/charts/app" in chunk and chunk not in after]
+    if missing:
+        raise SystemExit(f"(b): {len(missing)} untouched documents changed, e.g.:\n{missing[0][:400]}")
+
+
+if __name__ == "__main__":
+    main()

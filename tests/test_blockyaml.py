@@ -1,0 +1,100 @@
+"""The fast block-YAML reader and emitter agree with ruamel.yaml: on every fixture document, and on
+generated documents. The reader may refuse (Unsupported) but never reads a value differently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+from conftest import CHART_VARIANTS, FIXTURES
+from infgw_postrender import blockyaml
+from infgw_postrender.stream import split
+
+SAFE = YAML(typ="safe", pure=True)
+
+
+def ruamel_value(text: str):
+    return SAFE.load(text)
+
+
+def fixture_texts() -> list[tuple[str, str]]:
+    texts = []
+    for path in sorted(FIXTURES.rglob("*.yaml")):
+        for document in split(path.read_text()):
+            if not document.is_empty:
+                texts.append((f"{path.relative_to(FIXTURES)}#{document.index}", document.body))
+    return texts
+
+
+def test_reads_fixture_documents_as_ruamel_does():
+    """CRDs and values files may be refused (multi-line descriptions); what is read is read right, and
+    upstream's example objects (plain block YAML, like what users export) are all read."""
+    for name, text in fixture_texts():
+        try:
+            value, _ = blockyaml.parse(text)
+        except blockyaml.Unsupported:
+            assert not name.startswith("objects/"), name
+            continue
+        assert value == ruamel_value(text), name
+
+
+@pytest.mark.parametrize("variant", list(CHART_VARIANTS))
+def test_reads_every_rendered_chart_document(helm3, variant):
+    chart, extra = CHART_VARIANTS[variant]
+    for document in split(helm3.template("r", chart, *extra, "--set", "provider.name=gke")):
+        if document.is_empty:
+            continue
+        value, _ = blockyaml.parse(document.body)  # every document Helm renders is in the subset
+        assert value == ruamel_value(document.body), document.source
+
+
+def test_splice_keeps_the_rest_of_the_text():
+    text = '# Source: x\nmetadata:\n  name: "old"  # keep me\n  labels: {a: b}\nspec:\n  args:\n  - --pool-name\n  - old\n'
+    value, spans = blockyaml.parse(text)
+    name = spans[id(value["metadata"])]["name"]
+    arg = spans[id(value["spec"]["args"])][1]
+    assert text[name.start:name.end] == '"old"' and name.style == '"'
+    assert text[arg.start:arg.end] == "old"
+
+
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
+    st.sampled_from(["true", "null", "8000", "0.0.0", "v1.0.0", "a: b", "- x", "#c", "'q'", '"d"', "", " ", "yes", "0x1F",
+                     "inference.networking.k8s.io", "{release}", "$(rm -rf /)", "é", "a\nb"]),
+)
+keys = st.one_of(st.from_regex(r"[a-z][a-zA-Z0-9./-]{0,15}", fullmatch=True), st.sampled_from(["a b", "true", "1", "k: v", "-x"]))
+trees = st.recursive(scalars, lambda children: st.one_of(
+    st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=4)), max_leaves=25)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(keys, trees, min_size=1, max_size=5))
+def test_emitted_yaml_reads_back_the_same(obj):
+    text = blockyaml.dump(obj)
+    assert ruamel_value(text) == obj
+    try:
+        value, _ = blockyaml.parse(text)
+    except blockyaml.Unsupported:
+        return
+    assert value == obj
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(keys, trees, min_size=1, max_size=5), st.sampled_from([(2, 2, 0), (2, 4, 2), (4, 4, 2)]))
+def test_reader_agrees_with_ruamel_on_ruamel_block_output(obj, indents):
+    import io
+    emitter = YAML()
+    emitter.indent(mapping=indents[0], sequence=indents[1], offset=indents[2])
+    out = io.StringIO()
+    emitter.dump(obj, out)
+    text = out.getvalue()
+    try:
+        value, _ = blockyaml.parse(text)
+    except blockyaml.Unsupported:
+        return
+    assert value == ruamel_value(text), text
