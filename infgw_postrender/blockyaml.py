@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Unsupported(Exception):
     """Outside the subset: parse this document with the full YAML library instead."""
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):  # a tuple: one is made per scalar, a frozen dataclass is several times slower
     start: int
     end: int
     style: str  # "plain", "'" or '"'
@@ -30,12 +28,21 @@ _KEY = re.compile(
 )
 _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-_NUMBERISH = re.compile(r"[-+]?[.0-9]")
+# Forms that YAML 1.1/1.2 readers disagree on or that need more than int()/float(): leave them to ruamel.
+_DOUBTFUL_NUMBER = re.compile(
+    r"[-+]?(?:0[xXoObB][0-9a-fA-F_]*|0[0-9_]+|[0-9][0-9_]*_[0-9_]*|[0-9]+[eE][-+]?[0-9]+|[0-9]+(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)"
+    r"|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)|\.(?:nan|NaN|NAN)"
+)
 _NULLS = {"null", "Null", "NULL", "~"}
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _INDICATORS = set("#&*!|>%@`'\"[]{},?:")
 _OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029", "\ufeff")
 _SAFE_PLAIN = re.compile(r"[A-Za-z_/][-A-Za-z0-9._/]*")
+_COMMENT = re.compile(r"[ \t]+#")
+_DOUBLE_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_FLOW_KEY = re.compile(r"[^,\[\]{}:#]*")
+_FLOW_VALUE = re.compile(r"[^,\[\]{}#]*")
 
 
 class _Lines:
@@ -43,26 +50,34 @@ class _Lines:
 
     def __init__(self, text: str) -> None:
         self.raw: list[tuple[int, int, str]] = []  # (offset, indent, line)
+        is_content: list[bool] = []
         offset = 0
         for line in text.split("\n"):
             stripped = line.lstrip(" ")
-            if stripped[:1] == "\t" or line.startswith("%") or line.rstrip() == "...":
+            if stripped[:1] == "\t" or line[:1] == "%" or (line[:3] == "..." and line.rstrip() == "..."):
                 raise Unsupported("tab, directive or document end")
             self.raw.append((offset, len(line) - len(stripped), line))
+            is_content.append(stripped != "" and stripped[0] != "#")
             offset += len(line) + 1
+        # the first content line at or after each line (len(raw) when none): current() is the hot path
+        self.count = len(self.raw)
+        self.next_content = [self.count] * (self.count + 1)
+        for position in range(self.count - 1, -1, -1):
+            self.next_content[position] = position if is_content[position] else self.next_content[position + 1]
         self.position = 0
         self.column: int | None = None  # where the current line's content starts, when not at its indent
 
     def current(self) -> tuple[int, int, str] | None:
         """(offset, column, text) of the current content line, the column moved when inside a `- ` item."""
-        while self.position < len(self.raw):
-            offset, indent, line = self.raw[self.position]
-            rest = line[indent:]
-            if rest and not rest.startswith("#"):
-                return offset, indent if self.column is None else self.column, line
-            self.position += 1
-            self.column = None
-        return None
+        position = self.next_content[self.position]
+        if position == self.count:
+            return None
+        if position != self.position:
+            self.position, self.column = position, None
+        if self.column is None:
+            return self.raw[position]
+        offset, _, line = self.raw[position]
+        return offset, self.column, line
 
     def advance(self) -> None:
         self.position += 1
@@ -103,16 +118,17 @@ def _mapping(lines: _Lines, indent: int, spans: dict) -> dict:
             break
         if column > indent:
             raise Unsupported("unexpected indentation")
-        content = line[column:]
-        if content == "-" or content.startswith("- "):
+        if line.startswith("- ", column) or line.endswith("-") and len(line) == column + 1:
             break
-        found = _KEY.match(content)
+        found = _KEY.match(line, column)
         if not found:
             raise Unsupported("not a key")
-        key = _key(found.group("key"))
+        key = found.group("key")
+        if key[0] in "'\"":
+            key = _key(key)
         if key in result:
             raise Unsupported("duplicate key")
-        rest_at = column + found.end()
+        rest_at = found.end()
         rest = line[rest_at:]
         lines.advance()
         result[key] = _value(lines, indent, rest, offset + rest_at, own, key, spans, in_sequence=False)
@@ -170,14 +186,14 @@ def _value(lines: _Lines, indent: int, rest: str, at: int, own: dict, key: Any, 
     if first in "'\"":
         value, end = _quoted(rest)
         tail = rest[end:]
-        if tail.strip() and not re.match(r"[ \t]+#", tail):
+        if tail.strip() and not _COMMENT.match(tail):
             raise Unsupported("text after a quoted scalar")
         own[key] = Span(at, at + end, first)
         _no_continuation(lines, indent)
         return value
     if first in _INDICATORS or (first == "-" and rest[1:2] in ("", " ")):
         raise Unsupported("indicator")
-    comment = re.search(r"[ \t]+#", rest)
+    comment = _COMMENT.search(rest)
     text = (rest[: comment.start()] if comment else rest).rstrip(" \t")
     if ": " in text or text.endswith(":") or " #" in text:
         raise Unsupported("plain scalar with ': '")
@@ -237,10 +253,12 @@ def _quoted(text: str) -> tuple[str, int]:
                 end += 2
                 continue
             return text[1:end].replace("''", "'"), end + 1
-    found = re.match(r'"((?:[^"\\]|\\.)*)"', text)
+    found = _DOUBLE_QUOTED.match(text)
     if not found:
         raise Unsupported("unterminated quote")
-    if re.search(r"\\u[dD][89a-fA-F]", found.group(1)):
+    if "\\" not in found.group(1) and found.group(1).isprintable():
+        return found.group(1), found.end()  # nothing to unescape
+    if _SURROGATE_ESCAPE.search(found.group(1)):
         raise Unsupported("surrogate escape")  # JSON pairs them, YAML does not
     try:
         return json.loads(found.group(0)), found.end()
@@ -289,7 +307,7 @@ def _flow_scalar(text: str, at: int, key: bool) -> tuple[Any, int]:
     if text[at : at + 1] in ("'", '"'):
         value, length = _quoted(text[at:])
         return value, at + length
-    found = re.compile(r"[^,\[\]{}:#]*" if key else r"[^,\[\]{}#]*").match(text, at)
+    found = (_FLOW_KEY if key else _FLOW_VALUE).match(text, at)
     plain = found.group(0).rstrip()
     if not plain or plain[0] in _INDICATORS or ": " in plain or plain.endswith(":"):
         raise Unsupported("flow scalar")
@@ -309,14 +327,14 @@ def _resolve(text: str) -> Any:
         return None
     if text in _BOOLS:
         return _BOOLS[text]
+    if text[:1].isalpha():  # no number starts with a letter
+        return text
     if _INT.fullmatch(text):
         return int(text)
     if _FLOAT.fullmatch(text):
         return float(text)
-    if _NUMBERISH.match(text) and re.fullmatch(r"[-+.0-9eExXoO_a-fA-F]+", text):
-        raise Unsupported("number-like scalar")  # octal, hex, leading zeros: leave to the full parser
-    if text.lower() in (".inf", "-.inf", "+.inf", ".nan"):
-        raise Unsupported("special float")
+    if _DOUBTFUL_NUMBER.fullmatch(text):
+        raise Unsupported("number in a form readers disagree on")
     return text
 
 
@@ -324,7 +342,7 @@ def scalar_text(value: Any, style: str) -> str:
     """A string as a YAML scalar, in the original style where that is safe."""
     if style == "'" and "\n" not in value:
         return "'" + value.replace("'", "''") + "'"
-    if style == "plain" and _SAFE_PLAIN.fullmatch(value) and _resolve_safely(value) == value:
+    if style == "plain" and plain_string(value) is not None:
         return value
     return double_quoted(value)
 
@@ -359,6 +377,11 @@ def _printable(code: int) -> bool:
         or 0xE000 <= code <= 0xFFFD
         or 0x10000 <= code <= 0x10FFFF
     ) and code not in (0xFEFF, 0x2028, 0x2029)  # line breaks to YAML 1.1 readers, and the byte order mark
+
+
+def plain_string(text: str) -> str | None:
+    """The plain scalar `text` when it reads as that same string (not a number, bool or null, no indicator)."""
+    return text if _SAFE_PLAIN.fullmatch(text) and _resolve_safely(text) == text else None
 
 
 def _resolve_safely(text: str) -> Any:

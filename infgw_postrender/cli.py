@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
+
 import click
 
 from infgw_postrender import __version__
 from infgw_postrender.postrender import EXAMPLE, options_decorator, run, standalone, fail
 from infgw_postrender.errors import MigrateError
 from infgw_postrender.helm import Helm
+from infgw_postrender.helm_install import helm_command, post_renderer_args, run_helm
 from infgw_postrender.postrenderer_plugin import PLUGIN_NAME, install
 
 
@@ -55,6 +59,70 @@ def install_postrenderer() -> None:
     else:
         click.echo(f"Helm {wiring.helm_major}: nothing installed; pass this path to --post-renderer:", err=True)
     click.echo(wiring.post_renderer)
+
+
+def _chart_command(verb: str, example: str) -> None:
+    """`install`, `upgrade` and `template`: the same command but for Helm's verb."""
+
+    @click.pass_context
+    def command(ctx: click.Context, release_name: str, chart: str, dry_run: bool = False, **flags) -> None:
+        try:
+            helm = Helm.from_env()
+            renderer_args = post_renderer_args(ctx.command.params, {**flags, "quiet": flags.pop("quiet")})
+            line = helm_command(helm, verb, release_name, chart, list(ctx.args), renderer_args, dry_run)
+        except MigrateError as error:
+            fail(error)
+        click.echo(f"+ {shlex.join(line)}", err=True)
+        sys.exit(run_helm(line))
+
+    if verb != "template":  # helm template changes nothing already
+        command = click.option(
+            "--dry-run", is_flag=True, help="Print the Helm command and run it with Helm's --dry-run=client (no change)."
+        )(command)
+    command = options_decorator(command)
+    command = click.argument("chart")(command)
+    command = click.argument("release_name", metavar="RELEASE")(command)
+    cli.command(
+        verb,
+        epilog=example,
+        help=(
+            f"helm {verb} the GA inferencepool chart with the post-renderer wired in: a path on Helm 3, the "
+            f"infgw-postrender plugin on Helm 4. RELEASE and CHART first; the post-renderer's flags (--alpha-pool, "
+            f"--ga-weight, --objective...) are this command's, every other flag goes to helm {verb} as it is."
+        ),
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": ["-h", "--help"]},
+    )(command)
+
+
+_chart_command(
+    "install",
+    """
+\b
+Example:
+  helm infgw-migrate install vllm-ga oci://registry.k8s.io/gateway-api-inference-extension/charts/inferencepool \\
+    --version v1.0.0 -n llm --set inferencePool.modelServers.matchLabels.app=vllm \\
+    --alpha-pool vllm --ga-weight 0 --objective food-review=2 --dry-run
+""",
+)
+_chart_command(
+    "upgrade",
+    """
+\b
+Example (a pipeline walking the split):
+  for weight in 0 50 100; do
+    helm infgw-migrate upgrade vllm-ga ./inferencepool --install -n llm --reuse-values --alpha-pool vllm --ga-weight $weight
+  done
+""",
+)
+
+_chart_command(
+    "template",
+    """
+\b
+Example (also the generate command of the Argo CD plugin, scripts/argocd/plugin.yaml):
+  helm infgw-migrate template vllm-ga ./inferencepool -n llm --alpha-pool vllm --ga-weight 50 -q
+""",
+)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TextIO
 
 from infgw_postrender import blockyaml
 from infgw_postrender.errors import InputError
@@ -19,7 +20,7 @@ from infgw_postrender.objectives import (
 from infgw_postrender.release import GaRelease
 from infgw_postrender.report import Report
 from infgw_postrender.route import check_weight, new_route, rewrite_route
-from infgw_postrender.stream import Document, join, new_document, split
+from infgw_postrender.stream import Document, join, new_document, split, write
 from infgw_postrender.yamlio import load_file_documents
 
 TEMPLATE = "{release}"
@@ -86,8 +87,25 @@ class Options:
             raise InputError("--route-from: names one HTTPRoute, so it cannot be combined with {release} templates")
 
 
-def post_render(text: str, options: Options) -> tuple[str, Report]:
+@dataclass
+class Result:
+    documents: list[Document]
+    report: Report
+
+    def text(self) -> str:
+        return join(self.documents)
+
+    def write(self, out: TextIO) -> None:
+        write(self.documents, out)
+
+
+def post_render(text: str, options: Options) -> Result:
     """Convert a rendered stream. Raises InputError (nothing is written) on bad input."""
+    return post_render_documents(split(text), options)
+
+
+def post_render_documents(documents: list[Document], options: Options) -> Result:
+    """Convert a stream already split into documents."""
     options.check()
     report = Report()
     priorities = parse_priority_map(options.priority_map)
@@ -95,41 +113,35 @@ def post_render(text: str, options: Options) -> tuple[str, Report]:
     models = _models(options.objectives_from, options.alpha_pool, report) if options.objectives_from else []
     route_source = _route_source(options.route_from) if options.route_from else None
 
-    documents = [document for document in split(text) if not _generated_earlier(document)]
+    documents = [document for document in documents if not _generated_earlier(document)]
     release = GaRelease(documents, report)
     needs_pool = _per_pool_flag(options)
     if not needs_pool:
-        targets = []
+        targets = {}
     elif options.templated and not options.release:
         if not release.units:
             raise InputError(f"{needs_pool}: the stream has no InferencePool; render the inferencepool chart")
-        targets = [(unit, options.for_release(unit.pool)) for unit in release.units]
+        targets = {unit.document.index: options.for_release(unit.pool) for unit in release.units}
     else:
         unit = release.select(options.release, needs_pool)
-        targets = [(unit, options.for_release(unit.pool))]
+        targets = {unit.document.index: options.for_release(unit.pool)}
 
-    release.convert_pools()
-    for unit, own in targets:
-        taken = release.alpha_names(unit, own.alpha_pool, own.alpha_namespace) if own.alpha_pool else set()
-        if own.pool_name:
-            release.rename_pool(unit, own.pool_name, taken)
-        if own.alpha_pool:
-            release.avoid_alpha_names(unit, taken, own.alpha_pool)
-    release.follow_pool_references()
-    release.update_epp()
-    release.grant_ga_pools()
-
-    generated: list[Generated] = []
-    for unit, own in targets:
+    release.plan({index: own.pool_name for index, own in targets.items() if own.pool_name})
+    for unit in release.units:
+        own = targets.get(unit.document.index)
+        if own is None:
+            release.process(unit)
+            continue
+        release.process(unit, own.alpha_pool, own.alpha_namespace)
         pool, namespace = unit.final_pool, unit.namespace
         mine = [from_flag(*parse_objective_flag(item), pool, namespace) for item in own.objectives]
         for model in models:
             mine += from_model(model, pool, namespace, priorities, rewrites)
-        generated += _without_twins(mine, release)
         if own.ga_weight is not None:
-            generated.append(_route(own, route_source, pool, namespace))
-    _append(documents, generated, report)
-    return join(documents), report
+            mine.append(_route(own, route_source, pool, namespace))
+        _append(documents, _without_twins(mine, release), report)  # as text now: dicts of every pool would add up
+    release.finish()
+    return Result(documents, report)
 
 
 def _per_pool_flag(options: Options) -> str | None:
@@ -149,7 +161,7 @@ def _per_pool_flag(options: Options) -> str | None:
 def _generated_earlier(document: Document) -> bool:
     """A document an earlier run generated: dropped, then generated again, so that a second run is a no-op."""
     key = mapping()["generated_annotation"]
-    if key not in document.body:
+    if not document.contains(key):
         return False
     annotations = (document.data.get("metadata") or {}).get("annotations") or {}
     return key in annotations
@@ -210,20 +222,17 @@ def _without_twins(generated: list[Generated], release: GaRelease) -> list[Gener
 
 def _append(documents: list[Document], generated: list[Generated], report: Report) -> None:
     key = mapping()["generated_annotation"]
-    if generated and documents and not documents[-1].text().endswith("\n"):
-        documents[-1].body += "\n"
     for item in generated:
         metadata = item.obj["metadata"]
         metadata.setdefault("annotations", {})[key] = "true"
-        document = new_document(len(documents), blockyaml.dump(_plain(item.obj)))
+        ends_line = not documents or documents[-1].text().endswith("\n")
+        document = new_document(len(documents), blockyaml.dump(_plain(item.obj)), "---\n" if ends_line else "\n---\n")
         documents.append(document)
         entry = report.entry(document.index, item.obj["kind"], metadata["name"], metadata.get("namespace"))
         for change in item.changes or ["generated"]:
-            report.record(entry, "generated", change)
-        entry.assumed.extend(item.assumed)
-        entry.not_carried_over.extend(item.not_carried_over)
-        if item.not_carried_over:
-            entry.actions.append("not carried over")
+            entry.record("generated", change)
+        entry.assume(*item.assumed)
+        entry.lose(*item.not_carried_over)
 
 
 def _plain(value):

@@ -9,9 +9,10 @@ from typing import Any
 
 @lru_cache(maxsize=1)
 def mapping() -> dict[str, Any]:
-    from infgw_postrender.yamlio import load_plain
+    from infgw_postrender import blockyaml
 
-    return load_plain(resources.files(__package__).joinpath("mapping.yaml").read_text())
+    value, _ = blockyaml.parse(resources.files(__package__).joinpath("mapping.yaml").read_text())
+    return value
 
 
 def alpha_group() -> str:

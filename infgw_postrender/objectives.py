@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import semver
-
 from infgw_postrender.errors import InputError
 from infgw_postrender.mapping import ga_group, mapping
 from infgw_postrender.names import check_label
@@ -55,11 +53,13 @@ def parse_objective_flag(text: str) -> tuple[str, int]:
 
 
 def target_has_rewrites(target_version: str) -> bool:
-    since = semver.Version.parse(mapping()["model_rewrite"]["since"])
-    return parse_target_version(target_version) >= since
+    target = parse_target_version(target_version)
+    return target >= type(target).parse(mapping()["model_rewrite"]["since"])
 
 
-def parse_target_version(text: str) -> semver.Version:
+def parse_target_version(text: str):
+    import semver
+
     try:
         return semver.Version.parse(text.removeprefix("v"))
     except ValueError:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import sys
 
 import click
 
-from infgw_postrender.convert import Options, post_render
+from infgw_postrender.convert import Options, post_render_documents
+from infgw_postrender.stream import split_lines
 from infgw_postrender.errors import InputError, MigrateError
 EXAMPLE = """
 \b
@@ -50,17 +52,18 @@ def run(report_path: str | None, quiet: bool, **flags) -> None:
     options = Options(**{key: value for key, value in flags.items()})
     options.objectives = list(options.objectives)
     try:
-        text = sys.stdin.buffer.read().decode("utf-8")
+        documents = split_lines(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n"))
     except UnicodeDecodeError as exc:
-        raise InputError(f"stdin: not UTF-8 text (byte {exc.start}); pass the rendered manifests") from None
-    output, report = post_render(text, options)
+        raise InputError(f"stdin: not UTF-8 text ({exc.reason}); pass the rendered manifests") from None
+    result = post_render_documents(documents, options)
+    report = result.report
     if report_path:
         try:
             with open(report_path, "w", encoding="utf-8") as handle:
                 handle.write(report.as_json())
         except OSError as exc:
             raise InputError(f"--report {report_path}: cannot write it ({exc.strerror})") from None
-    sys.stdout.write(output)
+    result.write(sys.stdout)
     sys.stdout.flush()
     if not quiet:
         sys.stderr.write(report.as_text())

@@ -30,6 +30,14 @@ def executable() -> Path:
     return Path(found).resolve() if found else beside
 
 
+def ensure(helm: Helm) -> Wiring:
+    """The wiring, installing the Helm 4 plugin only when it is not there yet."""
+    major = helm.major()
+    if major >= 4 and PLUGIN_NAME in helm.plugin_names():
+        return Wiring(major, PLUGIN_NAME, None)
+    return install(helm)
+
+
 def install(helm: Helm) -> Wiring:
     """On Helm 4 install (or refresh) the postrenderer/v1 plugin; on Helm 3 install nothing."""
     major = helm.major()

@@ -11,8 +11,6 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-import semver
-
 from infgw_postrender.errors import InputError
 from infgw_postrender.mapping import alpha_group, ga_group, mapping
 from infgw_postrender.names import epp_name, with_suffix
@@ -24,7 +22,7 @@ from infgw_postrender.stream import Document
 Identity = tuple[str, "str | None", str]  # kind, namespace (None when cluster-scoped), name
 
 
-@dataclass
+@dataclass(slots=True)
 class Unit:
     """One InferencePool of the stream and the objects the chart derived from its release name."""
 
@@ -46,35 +44,31 @@ class GaRelease:
     def __init__(self, documents: list[Document], report: Report) -> None:
         self.documents = documents
         self.report = report
-        self.kinds: dict[int, str] = {}
         self.by_kind: dict[str, list[Document]] = {}
-        for document in documents:
-            if not document.is_empty:
-                kind = document.header()[1]
-                self.kinds[document.index] = kind
-                self.by_kind.setdefault(kind, []).append(document)
-        self._names: dict[int, tuple[str | None, str | None]] = {}
         self._sorted_names: list[tuple[str, int]] = []
         for document in documents:
-            if document.index in self.kinds:
-                name, namespace = document.identity()
-                self._names[document.index] = (name, namespace)
-                if name:
-                    self._sorted_names.append((name, document.index))
+            if not document.is_empty:
+                document.identify()
+                self.by_kind.setdefault(document.kind, []).append(document)
+                if document.name:
+                    self._sorted_names.append((document.name, document.index))
         self._sorted_names.sort()
         self.units = [self._unit(document) for document in self.by_kind.get(mapping()["pool"]["kind"], [])]
+        del self._sorted_names  # only needed to find each release's documents
+        self._by_pool: dict[tuple[str, str | None], Unit] = {}
+        self._claimed = bytearray(len(documents))  # by document index; a set of thousands of ints costs more
 
     # -- reading ---------------------------------------------------------------------------------------------
     def of_kind(self, kind: str, within: list[Document] | None = None) -> list[Document]:
         if within is None:
             return self.by_kind.get(kind, [])
-        return [document for document in within if self.kinds.get(document.index) == kind]
+        return [document for document in within if document.kind == kind]
 
     def name(self, document: Document) -> str:
-        return self._names[document.index][0] or ""
+        return document.name or ""
 
     def namespace(self, document: Document) -> str | None:
-        return self._names[document.index][1]
+        return document.namespace
 
     def _named(self, name: str, prefix: bool = False) -> list[Document]:
         """Documents named `name` (or, with prefix, named `name` or `name-...`), in stream order."""
@@ -88,9 +82,13 @@ class GaRelease:
         return sorted(found, key=lambda document: document.index)
 
     def _unit(self, document: Document) -> Unit:
-        spec = document.data.get("spec") or {}
-        picker = spec.get("endpointPickerRef") or spec.get("extensionRef") or {}
-        unit = Unit(document, self.name(document), self.namespace(document), picker.get("name"))
+        picker = document.peek("spec", "endpointPickerRef", "name") or document.peek("spec", "extensionRef", "name")
+        if picker is None:  # not in the plain layout: parse, and drop the tree until the pool is processed
+            spec = document.data.get("spec")
+            ref = (spec.get("endpointPickerRef") or spec.get("extensionRef")) if isinstance(spec, dict) else None
+            picker = ref.get("name") if isinstance(ref, dict) else None
+            document.release()
+        unit = Unit(document, self.name(document), self.namespace(document), picker)
         namespace = unit.namespace or "default"
         derived = self._named(unit.pool) + self._named(f"{namespace}-{unit.pool}")
         derived += self._named(epp_name(unit.pool), prefix=True)
@@ -124,21 +122,49 @@ class GaRelease:
         )
 
     def entry(self, document: Document) -> Entry:
-        return self.report.entry(document.index, self.kinds[document.index], self.name(document), self.namespace(document))
+        return self.report.entry(document.index, document.kind, self.name(document), document.namespace)
 
     def _record(self, document: Document, action: str, change: str) -> None:
-        self.report.record(self.entry(document), action, change)
+        self.entry(document).record(action, change)
 
     # -- converting --------------------------------------------------------------------------------------------
-    def convert_pools(self) -> None:
+    def plan(self, new_names: dict[int, str]) -> None:
+        """Decide every pool's final name before any document changes (by pool document index)."""
         for unit in self.units:
-            if not is_alpha_pool(unit.document.data):
-                continue
-            changes, assumed = convert_pool(unit.document.edit(), self._epp_port(unit))
-            entry = self.entry(unit.document)
-            for change in changes:
-                self.report.record(entry, "converted", change)
-            entry.assumed.extend(assumed)
+            new_name = new_names.get(unit.document.index)
+            if new_name and new_name != unit.pool:
+                unit.new_pool = new_name
+        self._by_pool = {(unit.pool, unit.namespace): unit for unit in self.units}
+        self._by_pool.update({(unit.final_pool, unit.namespace): unit for unit in self.units})
+
+    def process(self, unit: Unit, alpha_pool: str | None = None, alpha_namespace: str | None = None) -> None:
+        """Everything for one release, then its parsed trees are dropped (memory stays flat)."""
+        self._convert(unit)
+        taken = self.alpha_names(unit, alpha_pool, alpha_namespace) if alpha_pool else set()
+        if unit.new_pool:
+            self._rename_pool(unit, taken)
+        if alpha_pool:
+            self._avoid_alpha_names(unit, taken, alpha_pool)
+        mine = unit.documents + [unit.document]
+        self._follow_pool_references(mine)
+        self._update_epp(unit)
+        self._grant_ga_pools(unit)
+        for document in mine:
+            self._claimed[document.index] = 1
+            document.release()
+
+    def finish(self) -> None:
+        """References to the pools from documents no release claimed (routes or objectives of other charts)."""
+        self._follow_pool_references([d for d in self.documents if d.kind and not self._claimed[d.index]])
+
+    def _convert(self, unit: Unit) -> None:
+        if not is_alpha_pool(unit.document.data):
+            return
+        changes, assumed = convert_pool(unit.document.edit(), self._epp_port(unit))
+        entry = self.entry(unit.document)
+        for change in changes:
+            entry.record("converted", change)
+        entry.assume(*assumed)
 
     def _epp_port(self, unit: Unit) -> int | None:
         for document in self.of_kind("Service", unit.documents):
@@ -148,11 +174,9 @@ class GaRelease:
                 return named[0].get("port") if named else None
         return None
 
-    def rename_pool(self, unit: Unit, new_name: str, taken: set[Identity]) -> None:
+    def _rename_pool(self, unit: Unit, taken: set[Identity]) -> None:
         """Rename the pool; objects named after it follow unless the alpha release already has that name."""
-        if new_name == unit.pool:
-            return
-        unit.new_pool = new_name
+        new_name = unit.final_pool
         self._rename(unit.document, new_name, unit)
         namespace = unit.namespace or "default"
         for rule in mapping()["named_after_pool"]:
@@ -162,40 +186,39 @@ class GaRelease:
                 if self.name(document) != old:
                     continue
                 if self._identity(unit, document)[:2] + (new,) in taken:
-                    self.entry(document).assumed.append(f"kept the name {old}: the alpha release has a {rule['kind']} {new}")
+                    self.entry(document).assume(f"kept the name {old}: the alpha release has a {rule['kind']} {new}")
                 else:
                     self._rename(document, new, unit)
 
-    def follow_pool_references(self) -> None:
+    def _follow_pool_references(self, documents: list[Document]) -> None:
         """Every reference to a pool of the stream names the GA group and the pool's final name."""
-        by_name = {(unit.pool, unit.namespace): unit for unit in self.units}
-        by_name.update({(unit.final_pool, unit.namespace): unit for unit in self.units})
         pool_kind = mapping()["pool"]["kind"]
-        for rule in mapping()["pool_references"]:
-            for document in self.of_kind(rule["kind"]):
-                obj = document.data
-                for at, ref in list(containers(obj, rule["ref"])):
-                    if ref.get("kind", pool_kind) != pool_kind:
-                        continue
-                    unit = by_name.get((ref.get("name"), ref.get("namespace") or self.namespace(document)))
-                    group = ref.get("group", rule["default_group"])
-                    if unit is None or group not in (alpha_group(), ga_group()):
-                        continue
-                    old_name = ref.get("name")
-                    if document.set(at + ("group",), ga_group()):
-                        self._record(document, "updated", f"{rule['ref']} group {group or '(core)'} -> {ga_group()}")
-                    if document.set(at + ("name",), unit.final_pool):
-                        self._record(document, "updated", f"{rule['ref']} name {old_name} -> {unit.final_pool}")
+        rules = {rule["kind"]: rule for rule in mapping()["pool_references"]}
+        for document in documents:
+            rule = rules.get(document.kind)
+            if rule is None:
+                continue
+            for at, ref in list(containers(document.data, rule["ref"])):
+                if ref.get("kind", pool_kind) != pool_kind:
+                    continue
+                unit = self._by_pool.get((ref.get("name"), ref.get("namespace") or self.namespace(document)))
+                group = ref.get("group", rule["default_group"])
+                if unit is None or group not in (alpha_group(), ga_group()):
+                    continue
+                old_name = ref.get("name")
+                if document.set(at + ("group",), ga_group()):
+                    self._record(document, "updated", f"{rule['ref']} group {group or '(core)'} -> {ga_group()}")
+                if document.set(at + ("name",), unit.final_pool):
+                    self._record(document, "updated", f"{rule['ref']} name {old_name} -> {unit.final_pool}")
 
-    def update_epp(self) -> None:
+    def _update_epp(self, unit: Unit) -> None:
         """The EPP's pool flags name the GA pool; an EPP too old to serve v1 pools is reported."""
         flags = mapping()["epp"]["pool_name_flags"]
-        for unit in self.units:
-            for document in self.of_kind("Deployment", unit.documents):
-                for at, container in list(containers(document.data, "spec.template.spec.containers[]")):
-                    args = container.get("args")
-                    if isinstance(args, list) and _flag_value(args, flags)[1] in (unit.pool, unit.final_pool):
-                        self._update_epp_container(unit, document, at, container)
+        for document in self.of_kind("Deployment", unit.documents):
+            for at, container in list(containers(document.data, "spec.template.spec.containers[]")):
+                args = container.get("args")
+                if isinstance(args, list) and _flag_value(args, flags)[1] in (unit.pool, unit.final_pool):
+                    self._update_epp_container(unit, document, at, container)
 
     def _update_epp_container(self, unit: Unit, document: Document, at: tuple, container: dict) -> None:
         epp = mapping()["epp"]
@@ -209,12 +232,12 @@ class GaRelease:
             changes.append(f"--pool-group -> {ga_group()}")
         legacy = [flag for flag in epp["legacy_flags"] if flag in args]
         tag = _image_version(container.get("image") or "")
-        too_old = tag is not None and tag < semver.Version.parse(epp["ga_image_since"])
+        too_old = tag is not None and tag < type(tag).parse(epp["ga_image_since"])
         if not (changes or legacy or too_old):
             return
         entry = self.entry(document)
         for change in changes:
-            self.report.record(entry, "updated", change)
+            entry.record("updated", change)
         if legacy or too_old:
             why = (
                 f"the EPP image {container.get('image')} predates v{epp['ga_image_since']}"
@@ -225,30 +248,27 @@ class GaRelease:
                 f"install the GA inferencepool chart (v{epp['ga_image_since']} or later) for this release, "
                 f"or set inferenceExtension.image.tag to v{epp['ga_image_since']} or later."
             )
-            entry.not_carried_over.append(Loss("Endpoint Picker", why, fix))
-            if "not carried over" not in entry.actions:
-                entry.actions.append("not carried over")
+            entry.lose(Loss("Endpoint Picker", why, fix))
 
-    def grant_ga_pools(self) -> None:
+    def _grant_ga_pools(self, unit: Unit) -> None:
         """The EPP's Role (or ClusterRole) may read GA pools."""
         rule = mapping()["epp"]["rbac_rule"]
-        for unit in self.units:
-            for kind in ("Role", "ClusterRole"):
-                for document in self.of_kind(kind, unit.documents):
-                    if "inferencepools" not in document.body:
-                        continue
-                    rules = document.data.get("rules")
-                    if not isinstance(rules, list) or any(_grants(r, rule) for r in rules):
-                        continue
-                    document.edit()["rules"].append(copy.deepcopy(rule))
-                    self._record(
-                        document, "updated", f"rule added: {', '.join(rule['verbs'])} {rule['resources'][0]} in {ga_group()}"
-                    )
+        for kind in ("Role", "ClusterRole"):
+            for document in self.of_kind(kind, unit.documents):
+                if not document.contains("inferencepools"):
+                    continue
+                rules = document.data.get("rules")
+                if not isinstance(rules, list) or any(_grants(r, rule) for r in rules):
+                    continue
+                document.edit()["rules"].append(copy.deepcopy(rule))
+                self._record(
+                    document, "updated", f"rule added: {', '.join(rule['verbs'])} {rule['resources'][0]} in {ga_group()}"
+                )
 
     # -- names the alpha release already has -------------------------------------------------------------
     def _identity(self, unit: Unit, document: Document) -> Identity:
         """(kind, namespace or None when cluster-scoped, name) as the API server tells objects apart."""
-        kind = self.kinds[document.index]
+        kind = document.kind
         scoped = kind in mapping()["cluster_scoped_kinds"]
         return kind, None if scoped else (self.namespace(document) or unit.namespace or "default"), self.name(document)
 
@@ -265,7 +285,7 @@ class GaRelease:
                 taken.add((kind, None if ns is None else alpha_ns, alpha_name))
         return taken
 
-    def avoid_alpha_names(self, unit: Unit, taken: set[Identity], alpha_pool: str) -> None:
+    def _avoid_alpha_names(self, unit: Unit, taken: set[Identity], alpha_pool: str) -> None:
         """No object of this release may take the kind, namespace and name of an alpha release object."""
         for document in unit.documents:
             kind, ns, name = self._identity(unit, document)
@@ -277,9 +297,9 @@ class GaRelease:
             self._rename(document, new, unit, reason=f"the alpha release {alpha_pool} has a {kind} {name}")
 
     def _rename(self, document: Document, new: str, unit: Unit, reason: str | None = None) -> None:
-        kind, old = self.kinds[document.index], self.name(document)
+        kind, old = document.kind, self.name(document)
         document.set(("metadata", "name"), new)
-        self._names[document.index] = (new, self.namespace(document))
+        document.name = new
         self._record(document, "renamed", f"name {old} -> {new}" + (f" ({reason})" if reason else ""))
         for reference in mapping()["name_references"].get(kind, []):
             for referrer in self.of_kind(reference["kind"], unit.documents + [unit.document]):
@@ -318,7 +338,9 @@ def _flag_text(arg: Any, old_value: Any, new_value: str) -> str:
     return new_value if text == str(old_value) else text[: len(text) - len(str(old_value))] + new_value
 
 
-def _image_version(image: str) -> semver.Version | None:
+def _image_version(image: str):
+    import semver
+
     tag = image.rsplit("/", 1)[-1].partition("@")[0].partition(":")[2]
     try:
         return semver.Version.parse(tag.removeprefix("v"))

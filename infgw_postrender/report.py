@@ -3,28 +3,43 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 ACTIONS = ("converted", "renamed", "updated", "generated", "not carried over")
 
 
-@dataclass
+@dataclass(slots=True)
 class Loss:
     what: str
     why: str
     fix: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
+    """Tuples, not lists: a stream has thousands of entries, most with one change and nothing else."""
+
     kind: str
     name: str
     namespace: str | None
-    actions: list[str] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
-    assumed: list[str] = field(default_factory=list)
-    not_carried_over: list[Loss] = field(default_factory=list)
+    actions: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
+    assumed: tuple[str, ...] = ()
+    not_carried_over: tuple[Loss, ...] = ()
+
+    def record(self, action: str, change: str) -> None:
+        if action not in self.actions:
+            self.actions += (action,)
+        self.changes += (change,)
+
+    def assume(self, *assumptions: str) -> None:
+        self.assumed += assumptions
+
+    def lose(self, *losses: Loss) -> None:
+        if losses and "not carried over" not in self.actions:
+            self.actions += ("not carried over",)
+        self.not_carried_over += losses
 
     @property
     def ref(self) -> str:
@@ -43,11 +58,6 @@ class Report:
         found = self._entries[key]
         found.kind, found.name, found.namespace = kind, name, namespace
         return found
-
-    def record(self, entry: Entry, action: str, change: str) -> None:
-        if action not in entry.actions:
-            entry.actions.append(action)
-        entry.changes.append(change)
 
     @property
     def entries(self) -> list[Entry]:

@@ -4,11 +4,13 @@ structural change re-emits the document through ruamel.yaml (comments and key or
 
 from __future__ import annotations
 
+import functools
+import io
 import re
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
-
-from ruamel.yaml.error import YAMLError
+from typing import Any, TextIO
 
 from infgw_postrender import blockyaml
 from infgw_postrender.errors import InputError, where
@@ -18,65 +20,98 @@ _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
 _SOURCE = re.compile(r"^# Source: (.+?)[ \t]*$", re.MULTILINE)
 _TOP_KEY = re.compile(r"^(apiVersion|kind):[ \t]*['\"]?([^'\"#\s]+)['\"]?[ \t]*(?:#.*)?$", re.MULTILINE)
 _CONTENT = re.compile(r"^[ \t]*[^#\s]", re.MULTILINE)
-_METADATA = re.compile(r"^metadata:[ \t]*\n((?:[ \t]*(?:#.*)?\n| .*\n?)*)", re.MULTILINE)
-_META_KEY = re.compile(r"^  (name|namespace):[ \t]*([-a-z0-9.]+)[ \t]*(?:#.*)?$", re.MULTILINE)
+_CONTENT_INDENT = re.compile(r"^( *)[^ \n#]", re.MULTILINE)
 
 Path = tuple  # keys and list indexes from the document's root
 
 
-@dataclass
+@dataclass(slots=True)
 class Document:
-    """One document of the stream: its separator line and its body, as they came."""
+    """One document of the stream: its separator line and its body, as offsets into the stream's text."""
 
     index: int
     separator: str
-    body: str
+    _text: str = field(repr=False)
+    start: int = 0
+    end: int = 0
     line: int = 1  # the body's first line in the stream, for messages
+    kind: str | None = None  # kind, name and namespace once identify() has read them
+    name: str | None = None
+    namespace: str | None = None
     _data: Any = field(default=None, repr=False)
     _spans: dict | None = field(default=None, repr=False)  # fast-read positions; None once round-tripped
     _parsed: bool = field(default=False, repr=False)
-    _splices: list = field(default_factory=list, repr=False)
+    _splices: list | None = field(default=None, repr=False)  # None, not [], saves a list per document
     _round_trip: bool = field(default=False, repr=False)
+    _edited: bool = field(default=False, repr=False)  # splices committed into a text of its own
+
+    @property
+    def body(self) -> str:
+        return self._text[self.start : self.end]
+
+    def contains(self, text: str) -> bool:
+        return self._text.find(text, self.start, self.end) >= 0
 
     @property
     def changed(self) -> bool:
-        return self._round_trip or bool(self._splices)
+        return self._round_trip or self._edited or bool(self._splices)
 
     @property
     def source(self) -> str | None:
-        found = _SOURCE.search(self.body)
+        found = _SOURCE.search(self._text, self.start, self.end)
         return found.group(1) if found else None
 
     @property
     def is_empty(self) -> bool:
-        return not _CONTENT.search(self.body)
+        return not _CONTENT.search(self._text, self.start, self.end)
 
     def header(self) -> tuple[str, str]:
         """(apiVersion, kind) read from the text without parsing; falls back to parsing when in doubt."""
-        found = dict(match.groups() for match in _TOP_KEY.finditer(self.body))
+        found = dict(match.groups() for match in _TOP_KEY.finditer(self._text, self.start, self.end))
         if "apiVersion" in found and "kind" in found:
             return found["apiVersion"], found["kind"]
         data = self.data
         return data["apiVersion"], data["kind"]
 
-    def identity(self) -> tuple[str | None, str | None]:
-        """(name, namespace) from the text when it is plain block YAML, else from parsing."""
-        block = _METADATA.search(self.body)
-        if block:
-            found = dict(match.groups() for match in _META_KEY.finditer(block.group(1)))
-            if "name" in found:
-                return found["name"], found.get("namespace")
-        metadata = self.data.get("metadata") or {}
-        return metadata.get("name"), metadata.get("namespace")
+    def identify(self) -> None:
+        """Set kind, name and namespace, from the text when it is plain block YAML, else from parsing."""
+        self.kind = sys.intern(self.header()[1])  # a few kinds, thousands of documents
+        name = self.peek("metadata", "name")
+        if name is not None:
+            namespace = self.peek("metadata", "namespace")
+        else:
+            metadata = self.data.get("metadata") or {}
+            name, namespace = metadata.get("name"), metadata.get("namespace")
+        self.name, self.namespace = name, sys.intern(namespace) if isinstance(namespace, str) else namespace
+
+    def peek(self, *keys: str) -> str | None:
+        """The plain string at a path of block-mapping keys, read off the text without parsing when the
+        document has the two-space block layout charts render. None when not found that way: parse then."""
+        text, start, end = self._text, self.start, self.end
+        for depth, key in enumerate(keys[:-1]):
+            found = _block_key(depth, key).search(text, start, end)
+            if found is None:
+                return None
+            block_end = _block_end(depth).search(text, found.end(), end)  # the next line indented no more
+            start, end = found.end(), block_end.start() if block_end else end
+        found = _scalar_key(len(keys) - 1, keys[-1]).search(text, start, end)
+        if found is None:
+            return None
+        following = _CONTENT_INDENT.search(text, found.end(), end)
+        if following is not None and len(following.group(1)) > 2 * (len(keys) - 1):
+            return None  # a plain scalar continued on the next lines
+        return blockyaml.plain_string(found.group(1))
 
     @property
     def data(self) -> Any:
         """The document's value. Read it; change it only through set() and edit()."""
         if not self._parsed:
+            self._commit()
+            body = self.body
             try:
-                self._data, self._spans = blockyaml.parse(self.body)
+                self._data, self._spans = blockyaml.parse(body)
             except blockyaml.Unsupported:
-                self._data, self._spans = self._load(self.body), None
+                self._data, self._spans = self._load(body), None
             if not isinstance(self._data, dict) or not isinstance(self._data.get("apiVersion"), str) or not isinstance(
                 self._data.get("kind"), str
             ):
@@ -86,7 +121,20 @@ class Document:
             self._parsed = True
         return self._data
 
+    def release(self) -> None:
+        """Forget the parsed tree (memory); pending splices are kept, a later read parses the result."""
+        if self._parsed and not self._round_trip:
+            self._data, self._spans, self._parsed = None, None, False
+
+    def _commit(self) -> None:
+        """Apply pending splices to a text of this document's own, so that positions start afresh."""
+        if self._splices:
+            self._text, self.start = self._spliced(), 0
+            self.end, self._splices, self._edited = len(self._text), None, True
+
     def _load(self, text: str) -> Any:
+        from ruamel.yaml.error import YAMLError
+
         try:
             return load_document(text)
         except YAMLError as exc:
@@ -105,6 +153,7 @@ class Document:
             pass
         span = self._spans.get(id(parent), {}).get(key) if self._spans is not None else None
         if span is not None and isinstance(value, str):
+            self._splices = self._splices or []
             self._splices.append((span.start, span.end, blockyaml.scalar_text(value, span.style)))
             parent[key] = value
             return True
@@ -119,12 +168,12 @@ class Document:
         self.data
         if not self._round_trip:
             self._data = self._load(self._spliced())
-            self._spans, self._splices, self._round_trip = None, [], True
+            self._spans, self._splices, self._round_trip = None, None, True
         return self._data
 
     def _spliced(self) -> str:
         text = self.body
-        for start, end, replacement in sorted(self._splices, reverse=True):
+        for start, end, replacement in sorted(self._splices or (), reverse=True):
             text = text[:start] + replacement + text[end:]
         return text
 
@@ -132,6 +181,21 @@ class Document:
         if self._round_trip:
             return self.separator + _keep_ending(dump_document(self._data), self.body)
         return self.separator + (self._spliced() if self._splices else self.body)
+
+
+@functools.cache
+def _block_key(depth: int, key: str) -> re.Pattern:
+    return re.compile(rf"^{'  ' * depth}{re.escape(key)}:[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+@functools.cache
+def _scalar_key(depth: int, key: str) -> re.Pattern:
+    return re.compile(rf"^{'  ' * depth}{re.escape(key)}:[ \t]+([^\s'\"#][^\n]*?)(?:[ \t]+#.*)?[ \t]*$", re.MULTILINE)
+
+
+@functools.cache
+def _block_end(depth: int) -> re.Pattern:
+    return re.compile(rf"^ {{0,{2 * depth}}}[^ \n#]", re.MULTILINE)
 
 
 def _keep_ending(text: str, original: str) -> str:
@@ -143,22 +207,39 @@ def _keep_ending(text: str, original: str) -> str:
 
 def split(text: str) -> list[Document]:
     """Split on `---` lines; what precedes the first one is document 0 (often empty)."""
+    return split_lines(io.StringIO(text, newline="\n"))
+
+
+def split_lines(lines: Iterable[str]) -> list[Document]:
+    """Split a stream read line by line; each document keeps its own text (no copy of the whole stream)."""
     documents: list[Document] = []
-    start, separator, line = 0, "", 1
-    for match in _SEPARATOR.finditer(text):
-        line_end = match.end() + 1 if text[match.end() : match.end() + 1] == "\n" else match.end()
-        body = text[start : match.start()]
-        documents.append(Document(len(documents), separator, body, line))
-        line += body.count("\n") + 1
-        separator, start = text[match.start() : line_end], line_end
-    documents.append(Document(len(documents), separator, text[start:], line))
+    body: list[str] = []
+    separator, first_line, line_number = "", 1, 0
+    for line in lines:
+        line_number += 1
+        if line.startswith("---") and _SEPARATOR.match(line.rstrip("\n")):
+            documents.append(_document(len(documents), separator, "".join(body), first_line))
+            separator, body, first_line = sys.intern(line), [], line_number + 1
+        else:
+            body.append(line)
+    documents.append(_document(len(documents), separator, "".join(body), first_line))
     return documents
+
+
+def _document(index: int, separator: str, body: str, line: int) -> Document:
+    return Document(index, separator, body, 0, len(body), line)
 
 
 def join(documents: list[Document]) -> str:
     return "".join(document.text() for document in documents)
 
 
-def new_document(index: int, text: str) -> Document:
+def write(documents: list[Document], out: TextIO) -> None:
+    """Document by document, so that the whole output never sits in memory at once."""
+    for document in documents:
+        out.write(document.text())
+
+
+def new_document(index: int, text: str, separator: str = "---\n") -> Document:
     """A document the post-renderer generates, already as text."""
-    return Document(index, "---\n", text, 0)
+    return Document(index, separator, text, 0, len(text), 0)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from infgw_postrender.errors import InputError
 
+# ruamel.yaml is imported where it is used: most post-renders never need it, and it costs start-up time.
 
-def _round_trip() -> YAML:
+
+@lru_cache(maxsize=1)
+def _round_trip():
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096
@@ -21,26 +24,22 @@ def _round_trip() -> YAML:
     return yaml
 
 
-_RT = _round_trip()
-
-
 def load_document(text: str) -> Any:
     """One document, round-trip (comments and order kept). Raises YAMLError on malformed input."""
-    return _RT.load(text)
+    return _round_trip().load(text)
 
 
 def dump_document(data: Any) -> str:
     out = io.StringIO()
-    _RT.dump(data, out)
+    _round_trip().dump(data, out)
     return out.getvalue()
-
-
-def load_plain(text: str) -> Any:
-    return YAML(typ="safe", pure=True).load(text)
 
 
 def load_file_documents(path: str, what: str) -> list[Any]:
     """Every non-empty document of a user's YAML file; a `kind: List` is flattened to its items."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()

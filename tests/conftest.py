@@ -140,3 +140,44 @@ def schemas() -> Schemas:
 
 def run_postrender(stdin: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(POSTRENDER), *args], input=stdin, capture_output=True, text=True)
+
+
+@dataclass
+class Cluster:
+    """A Kubernetes API on loopback and the environment that points kubectl and helm at it."""
+
+    api: "KubeAPI"
+    env: dict
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+        done = subprocess.run([tool("kubectl"), *args], capture_output=True, text=True, env=self.env, input=input)
+        if check and done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
+        return done
+
+    def migrate(self, *args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([str(MIGRATE), *args], capture_output=True, text=True, env=self.env, input=input,
+                              timeout=timeout)
+
+
+@pytest.fixture
+def cluster(tmp_path) -> Cluster:
+    """An API server with the alpha (v0.3.0) and Gateway API CRDs; kubectl and helm on PATH."""
+    from kube_api import KubeAPI
+
+    api = KubeAPI().start()
+    api.load(FIXTURES / "crds" / "inference-extension-v0.3.0-manifests.yaml",
+             FIXTURES / "crds" / "gateway-api-v1.4.1-standard-httproutes.yaml",
+             FIXTURES / "crds" / "gateway-api-v1.4.1-standard-gateways.yaml")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kubectl").symlink_to(tool("kubectl"))
+    (bin_dir / "helm").symlink_to(tool("helm3"))
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HELM_", "KUBE"))}
+    env.update(KUBECONFIG=str(api.kubeconfig(tmp_path / "kubeconfig")), HOME=str(tmp_path),
+               PATH=f"{bin_dir}:{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    for key in ("HELM_DATA_HOME", "HELM_CONFIG_HOME", "HELM_CACHE_HOME"):
+        (tmp_path / key).mkdir()
+        env[key] = str(tmp_path / key)
+    yield Cluster(api, env)
+    api.stop()

@@ -65,7 +65,9 @@ scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-10**6, 10**6),
     st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
     st.sampled_from(["true", "null", "8000", "0.0.0", "v1.0.0", "a: b", "- x", "#c", "'q'", '"d"', "", " ", "yes", "0x1F",
-                     "inference.networking.k8s.io", "{release}", "$(rm -rf /)", "é", "a\nb"]),
+                     "inference.networking.k8s.io", "{release}", "$(rm -rf /)", "é", "a\nb",
+                     "1e3", "1.2.0", "0123", "1_000", "0o17", "1:20", ".5", "+1", "-0", "0.", "1.", "+.5e-3", ".inf",
+                     "-.Inf", ".NaN", "0x", "1.0e+3", "~", "Null", "TRUE", "on", "off", "y", "n"]),
 )
 keys = st.one_of(st.from_regex(r"[a-z][a-zA-Z0-9./-]{0,15}", fullmatch=True), st.sampled_from(["a b", "true", "1", "k: v", "-x"]))
 trees = st.recursive(scalars, lambda children: st.one_of(

@@ -1,0 +1,59 @@
+"""`install` and `upgrade`: the GA inferencepool chart through the user's Helm, with the post-renderer wired in
+the way that Helm needs (an executable's path on Helm 3, the plugin's name on Helm 4)."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+
+import click
+
+from infgw_postrender.errors import InputError
+from infgw_postrender.helm import Helm, HelmError
+from infgw_postrender.postrenderer_plugin import ensure
+
+# Flags that this command sets itself; given among the Helm flags they would fight with it.
+_OWN_HELM_FLAGS = ("--post-renderer", "--post-renderer-args", "--dry-run")
+
+
+def post_renderer_args(params: list[click.Parameter], values: dict) -> list[str]:
+    """The post-renderer's flags that were given, spelled as its command line (one `--flag=value` each)."""
+    args = []
+    for param in params:
+        if not isinstance(param, click.Option) or param.name not in values:
+            continue
+        value, flag = values[param.name], max(param.opts, key=len)
+        if param.is_flag:
+            args += [flag] if value else []
+        elif param.multiple:
+            args += [f"{flag}={item}" for item in value]
+        elif value is not None and value != param.default:
+            args.append(f"{flag}={value}")
+    return args
+
+
+def helm_command(
+    helm: Helm, verb: str, release: str, chart: str, helm_args: list[str], renderer_args: list[str], dry_run: bool
+) -> list[str]:
+    """The Helm command line that installs (or upgrades) `chart` as `release` through the post-renderer."""
+    if release.startswith("-") or chart.startswith("-"):
+        raise InputError(f"{verb}: RELEASE and CHART come first, Helm's flags after them (got {release!r} {chart!r})")
+    for arg in helm_args:
+        if arg.split("=", 1)[0] in _OWN_HELM_FLAGS:
+            raise InputError(f"{verb}: {arg.split('=', 1)[0]} is set by infgw-migrate {verb}; leave it out")
+    wiring = ensure(helm)
+    command = [helm.binary, verb, release, chart, *helm_args, "--post-renderer", wiring.post_renderer]
+    command += [f"--post-renderer-args={arg}" for arg in renderer_args]
+    if dry_run:
+        command.append("--dry-run=client")  # renders without touching the cluster
+    return command
+
+
+def run_helm(command: list[str]) -> int:
+    """Run Helm with this process's stdin, stdout and stderr; its exit status is ours."""
+    sys.stdout.flush()
+    try:
+        return subprocess.run(command).returncode
+    except OSError as exc:
+        raise HelmError(f"helm ({command[0]}): cannot run it ({exc.strerror}); install Helm or set HELM_BIN") from None
