@@ -10,6 +10,7 @@ import click
 from infgw_postrender import __version__
 from infgw_postrender.postrender import EXAMPLE, options_decorator, run, standalone, fail
 from infgw_postrender.errors import MigrateError
+from infgw_postrender.cluster_commands import register
 from infgw_postrender.helm import Helm
 from infgw_postrender.helm_install import helm_command, post_renderer_args, run_helm
 from infgw_postrender.postrenderer_plugin import PLUGIN_NAME, install
@@ -123,6 +124,8 @@ Example (also the generate command of the Argo CD plugin, scripts/argocd/plugin.
   helm infgw-migrate template vllm-ga ./inferencepool -n llm --alpha-pool vllm --ga-weight 50 -q
 """,
 )
+
+register(cli)
 
 
 def main() -> None:

@@ -139,7 +139,7 @@ def post_render_documents(documents: list[Document], options: Options) -> Result
             mine += from_model(model, pool, namespace, priorities, rewrites)
         if own.ga_weight is not None:
             mine.append(_route(own, route_source, pool, namespace))
-        _append(documents, _without_twins(mine, release), report)  # as text now: dicts of every pool would add up
+        append_generated(documents, _without_twins(mine, release), report)  # as text now: dicts of every pool would add up
     release.finish()
     return Result(documents, report)
 
@@ -195,7 +195,7 @@ def _route_source(path: str) -> dict:
 
 def _route(options: Options, source: dict | None, pool: str, namespace: str | None) -> Generated:
     if source is not None:
-        return rewrite_route(source, options.route_from, options.alpha_pool, pool, options.ga_weight)
+        return rewrite_route(source, f"--route-from {options.route_from}", options.alpha_pool, pool, options.ga_weight)
     gateway, _, gateway_ns = options.gateway.partition("/")
     return new_route(
         options.route_name, namespace, gateway, gateway_ns or None, options.alpha_pool, pool, options.ga_weight
@@ -220,7 +220,7 @@ def _without_twins(generated: list[Generated], release: GaRelease) -> list[Gener
     return kept
 
 
-def _append(documents: list[Document], generated: list[Generated], report: Report) -> None:
+def append_generated(documents: list[Document], generated: list[Generated], report: Report) -> None:
     key = mapping()["generated_annotation"]
     for item in generated:
         metadata = item.obj["metadata"]

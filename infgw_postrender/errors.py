@@ -18,3 +18,13 @@ class InputError(MigrateError):
 def where(index: int, source: str | None) -> str:
     """How a document of the stream is named in messages."""
     return f"document {index}" + (f" ({source})" if source else "")
+
+
+class Refused(MigrateError):
+    """A safety check said no (traffic still on the alpha pool, GA pool not accepted...); nothing was changed."""
+
+    exit_code = 3
+
+
+# `detect --exit-code`: a migration is needed (distinct from errors 1, 2 and refusals 3).
+EXIT_MIGRATION_NEEDED = 4

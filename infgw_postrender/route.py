@@ -59,9 +59,9 @@ def _points_at(ref: Any, group: str, name: str) -> bool:
 
 
 def rewrite_route(route: dict, source: str, alpha_pool: str, ga_pool: str, weight: int) -> Generated:
-    """Change only the backendRefs that point at the alpha pool (and the GA twin we add beside them)."""
+    """Change only the backendRefs that point at the alpha pool or its GA twin; both move to the new weights."""
     if not isinstance(route, dict) or route.get("kind") != mapping()["route"]["kind"]:
-        raise InputError(f"--route-from {source}: not an HTTPRoute; pass the YAML of one HTTPRoute")
+        raise InputError(f"{source}: not an HTTPRoute; pass the YAML of one HTTPRoute")
     obj = copy.deepcopy(route)
     obj.pop("status", None)
     metadata = obj.get("metadata") or {}
@@ -74,32 +74,34 @@ def rewrite_route(route: dict, source: str, alpha_pool: str, ga_pool: str, weigh
     touched = 0
     for number, rule in enumerate((obj.get("spec") or {}).get("rules") or []):
         refs = rule.get("backendRefs") or []
-        alpha = [ref for ref in refs if _points_at(ref, alpha_group(), alpha_pool)]
-        if not alpha:
+        mine = [ref for ref in refs if _points_at(ref, alpha_group(), alpha_pool) or _points_at(ref, ga_group(), ga_pool)]
+        if not mine:
             continue
         touched += 1
-        share = sum(int(ref.get("weight", 1)) for ref in alpha)
-        mine = {id(ref) for ref in alpha} | {id(ref) for ref in refs if _points_at(ref, ga_group(), ga_pool)}
-        others = [ref for ref in refs if id(ref) not in mine]
+        share = sum(int(ref.get("weight", 1)) for ref in mine)
+        others = [ref for ref in refs if all(ref is not own for own in mine)]
         kept = []
         for ref in refs:
-            if ref is alpha[0]:
-                kept.extend(_split_ref(ref, ga_pool, weight, share, others, number, made))
-            elif id(ref) not in mine:
+            if ref is mine[0]:
+                kept.extend(_split_ref(ref, alpha_pool, ga_pool, weight, share, others, number, made))
+            elif all(ref is not own for own in mine):
                 kept.append(ref)
         rule["backendRefs"] = kept
     if not touched:
         raise InputError(
-            f"--route-from {source}: no backendRef points at the alpha pool {alpha_pool} "
-            f"(group {alpha_group()}); check --alpha-pool"
+            f"{source}: no backendRef points at the alpha pool {alpha_pool} (group {alpha_group()}) "
+            f"or the GA pool {ga_pool}; check --alpha-pool"
         )
     return made
 
 
-def _split_ref(ref: dict, ga_pool: str, weight: int, share: int, others: list, rule: int, made: Generated) -> list[dict]:
+def _split_ref(
+    ref: dict, alpha_pool: str, ga_pool: str, weight: int, share: int, others: list, rule: int, made: Generated
+) -> list[dict]:
     if others:
         # Other backends keep their weights, so the pools split the alpha pool's own share.
-        alpha_weight, ga_weight = round(share * (100 - weight) / 100), round(share * weight / 100)
+        ga_weight = round(share * weight / 100)
+        alpha_weight = share - ga_weight  # the two always add up to the share, whatever the rounding
         made.assumed.append(
             f"rule {rule}: the alpha pool's weight {share} is split {alpha_weight} (alpha) / {ga_weight} (GA); "
             "other backends keep their weights"
@@ -109,13 +111,13 @@ def _split_ref(ref: dict, ga_pool: str, weight: int, share: int, others: list, r
     result = []
     if weight < 100:
         alpha_ref = copy.deepcopy(ref)
-        alpha_ref["weight"] = alpha_weight
+        alpha_ref.update(group=alpha_group(), name=alpha_pool, weight=alpha_weight)
         result.append(alpha_ref)
     ga_ref = copy.deepcopy(ref)
     ga_ref.update(group=ga_group(), name=ga_pool, weight=ga_weight)
     result.append(ga_ref)
     made.changes.append(
-        f"rule {rule}: {ref.get('name')} (alpha) weight {alpha_weight if weight < 100 else 'removed'}, "
+        f"rule {rule}: {alpha_pool} (alpha) weight {alpha_weight if weight < 100 else 'removed'}, "
         f"{ga_pool} (GA) weight {ga_weight}"
     )
     return result

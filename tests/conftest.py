@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,3 +182,39 @@ def cluster(tmp_path) -> Cluster:
         env[key] = str(tmp_path / key)
     yield Cluster(api, env)
     api.stop()
+
+
+ALPHA_RELEASE = "vllm-llama3-8b-instruct"
+
+
+def install_alpha_stack(cluster: Cluster) -> None:
+    """The guide's starting point: the alpha release (v0.3.0 chart, installed by the real Helm 3), its three
+    InferenceModels, the Gateway and the HTTPRoute that sends all traffic to the alpha pool."""
+    done = subprocess.run([tool("helm3"), "install", ALPHA_RELEASE, str(CHARTS / "inferencepool-v0.3.0"),
+                           "--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}"],
+                          capture_output=True, text=True, env=cluster.env)
+    assert done.returncode == 0, done.stderr
+    cluster.kubectl("apply", "-f", str(FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml"),
+                    "-f", str(FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml"),
+                    "-f", str(FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml"))
+
+
+def gateway_controller(gateway: str = "inference-gateway") -> Callable[[dict], None]:
+    """A stand-in for GKE's Gateway controller: it accepts every InferencePool and HTTPRoute written."""
+    def reconcile(obj: dict) -> None:
+        accepted = {"type": "Accepted", "status": "True", "reason": "Accepted",
+                    "observedGeneration": obj["metadata"].get("generation", 1)}
+        resolved = dict(accepted, type="ResolvedRefs", reason="ResolvedRefs")
+        parent = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway}
+        if obj["kind"] == "InferencePool" and obj["apiVersion"].startswith(GA_GROUP):
+            obj["status"] = {"parents": [{"parentRef": parent, "conditions": [accepted, resolved]}]}
+        elif obj["kind"] == "HTTPRoute":
+            obj["status"] = {"parents": [{"parentRef": parent, "controllerName": "networking.gke.io/gateway",
+                                          "conditions": [accepted, resolved]}]}
+    return reconcile
+
+
+def ga_pool(name: str = f"{ALPHA_RELEASE}-ga", namespace: str = "default") -> dict:
+    return {"apiVersion": f"{GA_GROUP}/v1", "kind": "InferencePool", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"selector": {"matchLabels": {"app": ALPHA_RELEASE}}, "targetPorts": [{"number": 8000}],
+                     "endpointPickerRef": {"name": f"{name}-epp", "port": {"number": 9002}}}}

@@ -68,6 +68,8 @@ class KubeAPI:
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     revision: int = 1
+    # Stand-ins for controllers: called with each object written through the API, they may set its status.
+    controllers: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -222,6 +224,8 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if not raw:
             return {}
+        if "protobuf" in (self.headers.get("Content-Type") or ""):
+            return _from_protobuf(raw)
         text = raw.decode()
         return json.loads(text) if text.lstrip()[:1] in "{[" else yaml.safe_load(text)
 
@@ -262,7 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
             # swagger = "2.0"): Helm 3 validates against it, and finds no schema for any kind, as for a CRD.
             data = b"\x0a\x032.0"
             self.send_response(200)
-            self.send_header("Content-Type", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+            self.send_header("Content-Type", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             return self.wfile.write(data)
@@ -288,6 +292,14 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(201, self._served(resource, self._create(resource, namespace, body, dry_run)))
             if method == "PUT":
                 return self._send(200, self._served(resource, self._update(resource, namespace, name, body, dry_run, found.group("sub"))))
+            if method == "PATCH" and "apply-patch" in self.headers.get("Content-Type", ""):
+                # server-side apply, modelled as create-or-merge (field ownership is not)
+                key = (resource.group, resource.plural, namespace if resource.namespaced else "", name)
+                if key not in api.objects:
+                    return self._send(201, self._served(resource, self._create(resource, namespace, body, dry_run)))
+                merged = _merge(copy.deepcopy(api.objects[key]), body)
+                merged["metadata"].pop("resourceVersion", None)
+                return self._send(200, self._served(resource, self._update(resource, namespace, name, merged, dry_run, None)))
             if method == "PATCH":
                 current = self._existing(resource, namespace, name)
                 patched = _patch(current, body, self.headers.get("Content-Type", ""))
@@ -340,6 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.api.objects[key] = obj
             if resource.kind == "CustomResourceDefinition":
                 self.api._register(obj)
+            for controller in self.api.controllers:
+                controller(obj)
         return obj
 
     def _update(self, resource: Resource, namespace: str, name: str, body: dict, dry_run: bool, sub: str | None) -> dict:
@@ -363,6 +377,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.api.objects[(resource.group, resource.plural, namespace if resource.namespaced else "", name)] = obj
         if resource.kind == "CustomResourceDefinition":
             self.api._register(obj)
+        for controller in self.api.controllers:
+            controller(obj)
         return obj
 
     # -- discovery and OpenAPI ----------------------------------------------------------------------------------
@@ -489,3 +505,82 @@ def _json_patch(doc: dict, operations: list) -> dict:
         except (KeyError, IndexError):
             raise _Error(422, "Invalid", f"path {op['path']} does not exist") from None
     return doc
+
+
+# Helm writes its release records (Secrets) in Kubernetes' protobuf encoding. The fields it uses, by number:
+_OBJECT_META = {1: "name", 2: "generateName", 3: "namespace", 6: "resourceVersion", 5: "uid", 11: "labels", 12: "annotations"}
+
+
+def _from_protobuf(raw: bytes) -> dict:
+    """A Secret or ConfigMap from the `k8s\\0` envelope (runtime.Unknown: typeMeta=1, raw=2)."""
+    if not raw.startswith(b"k8s\x00"):
+        raise _Error(415, "UnsupportedMediaType", "protobuf without the k8s envelope")
+    envelope = _fields(raw[4:])
+    type_meta = _fields(envelope[1][0])
+    api_version, kind = type_meta[1][0].decode(), type_meta[2][0].decode()
+    if kind == "DeleteOptions":
+        return {}  # Helm's uninstall sends them with its deletes; their content does not matter here
+    body = _fields(envelope[2][0])
+    obj: dict = {"apiVersion": api_version, "kind": kind, "metadata": _object_meta(body.get(1, [b""])[0])}
+    if kind == "Secret":
+        import base64
+        obj["data"] = {k: base64.b64encode(v).decode() for k, v in _map(body.get(2, []))}
+        if 3 in body:
+            obj["type"] = body[3][0].decode()
+    elif kind == "ConfigMap":
+        obj["data"] = {k: v.decode() for k, v in _map(body.get(2, []))}
+    else:
+        raise _Error(415, "UnsupportedMediaType", f"protobuf {kind} is not modelled; send JSON")
+    return obj
+
+
+def _object_meta(raw: bytes) -> dict:
+    meta: dict = {}
+    for number, values in _fields(raw).items():
+        name = _OBJECT_META.get(number)
+        if name in ("labels", "annotations"):
+            meta[name] = {k: v.decode() for k, v in _map(values)}
+        elif name:
+            meta[name] = values[0].decode()
+    return meta
+
+
+def _map(entries: list[bytes]) -> list[tuple[str, bytes]]:
+    pairs = []
+    for entry in entries:
+        fields = _fields(entry)
+        pairs.append((fields.get(1, [b""])[0].decode(), fields.get(2, [b""])[0]))
+    return pairs
+
+
+def _fields(data: bytes) -> dict[int, list]:
+    """Protobuf wire format: field number -> values (bytes for length-delimited, int for varints)."""
+    fields: dict[int, list] = {}
+    at = 0
+    while at < len(data):
+        key, at = _varint(data, at)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, at = _varint(data, at)
+        elif wire == 2:
+            length, at = _varint(data, at)
+            value, at = data[at:at + length], at + length
+        elif wire == 1:
+            value, at = data[at:at + 8], at + 8
+        elif wire == 5:
+            value, at = data[at:at + 4], at + 4
+        else:
+            raise _Error(400, "BadRequest", f"protobuf wire type {wire}")
+        fields.setdefault(number, []).append(value)
+    return fields
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return result, at

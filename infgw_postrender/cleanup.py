@@ -1,0 +1,169 @@
+"""Remove the alpha stack once nothing routes to it, after writing a backup of everything it deletes; and
+restore such a backup."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infgw_postrender import blockyaml
+from infgw_postrender.detect import accepted_parents
+from infgw_postrender.errors import InputError, Refused
+from infgw_postrender.helm import Helm
+from infgw_postrender.kube import ALL_NAMESPACES, Kubectl, NotFound, resource_name
+from infgw_postrender.mapping import alpha_group, mapping
+from infgw_postrender.yamlio import load_file_documents
+
+# Fields the server owns: a restored object must not carry them.
+_SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink")
+
+
+@dataclass
+class CleanupPlan:
+    namespace: str
+    alpha_pool: str
+    helm_release: str | None = None
+    objects: list[dict] = field(default_factory=list)  # what will be deleted, in deletion order
+    crds: list[dict] = field(default_factory=list)  # alpha CRDs to delete (with --delete-crds)
+
+    def describe(self) -> list[str]:
+        lines = [f"helm uninstall {self.helm_release} -n {self.namespace}"] if self.helm_release else []
+        lines += [f"delete {o['kind']} {o['metadata'].get('namespace', '')}/{o['metadata']['name']}".replace(" /", " ")
+                  for o in self.objects + self.crds]
+        return lines
+
+
+def plan_cleanup(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, ga_pool: str, delete_crds: bool) -> CleanupPlan:
+    """Every check before anything changes: no route to the alpha pool, the GA pool serving."""
+    resources = mapping()["cluster"]["resources"]
+    namespace = kubectl.default_namespace
+    plan = CleanupPlan(namespace, alpha_pool)
+    try:
+        pool = kubectl.get_one(resources["alpha_pool"], alpha_pool, namespace, f"read the alpha pool {namespace}/{alpha_pool}")
+    except NotFound:
+        pool = None
+    routes = kubectl.get([resources["route"]], "list HTTPRoutes", ALL_NAMESPACES)
+    for route in routes:
+        for rule in route["spec"].get("rules") or []:
+            for ref in rule.get("backendRefs") or []:
+                if (ref.get("group"), ref.get("name"), ref.get("namespace") or route["metadata"]["namespace"]) == (
+                        alpha_group(), alpha_pool, namespace):
+                    raise Refused(
+                        f"HTTPRoute {route['metadata']['namespace']}/{route['metadata']['name']} still routes to the alpha "
+                        f"pool {alpha_pool}; shift it to GA weight 100 first (infgw-migrate shift ... --ga-weight 100)"
+                    )
+    try:
+        ga = kubectl.get_one(resources["ga_pool"], ga_pool, namespace, f"read the GA pool {namespace}/{ga_pool}")
+    except NotFound:
+        raise Refused(f"GA InferencePool {namespace}/{ga_pool} does not exist; the alpha stack is the only one serving") from None
+    if not accepted_parents(ga):
+        raise Refused(f"GA InferencePool {namespace}/{ga_pool} is not accepted by any Gateway; it is not serving yet")
+    if pool is not None:
+        plan.objects = alpha_objects(kubectl, pool, namespace)
+        if helm is not None and is_helm_release(helm, alpha_pool, namespace, kubectl.context):
+            plan.helm_release = alpha_pool
+    if delete_crds:
+        plan.crds = _deletable_crds(kubectl, plan)
+    return plan
+
+
+def alpha_objects(kubectl: Kubectl, pool: dict, namespace: str) -> list[dict]:
+    """The pool, its InferenceModels, and its EPP Deployment and Service."""
+    resources = mapping()["cluster"]["resources"]
+    name = pool["metadata"]["name"]
+    models = [m for m in kubectl.get([resources["alpha_model"]], "list InferenceModels", namespace)
+              if (m["spec"].get("poolRef") or {}).get("name") == name]
+    epp = (pool["spec"].get("extensionRef") or {}).get("name")
+    found = []
+    if epp:
+        for resource in ("deployments.apps", "services"):
+            try:
+                found.append(kubectl.get_one(resource, epp, namespace, f"read the EPP {resource} {epp}"))
+            except NotFound:
+                pass
+    return models + found + [pool]
+
+
+def is_helm_release(helm: Helm, name: str, namespace: str, context: str | None) -> bool:
+    args = ["status", name, "-n", namespace, "-o", "json"] + (["--kube-context", context] if context else [])
+    return helm.run(*args, check=False).returncode == 0
+
+
+def _deletable_crds(kubectl: Kubectl, plan: CleanupPlan) -> list[dict]:
+    """The alpha CRDs, only if no object of them is left anywhere once the plan's objects are gone."""
+    table = mapping()["cluster"]
+    going = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in plan.objects}
+    crds = [c for c in kubectl.get([table["resources"]["crd"]], "list CRDs", ALL_NAMESPACES)
+            if c["metadata"]["name"] in table["alpha_crds"]]
+    for crd in crds:
+        left = [o for o in kubectl.get([crd["metadata"]["name"]], f"list {crd['metadata']['name']}", ALL_NAMESPACES)
+                if (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) not in going]
+        if left:
+            where = ", ".join(f"{o['metadata'].get('namespace')}/{o['metadata']['name']}" for o in left[:5])
+            raise Refused(f"--delete-crds: {crd['metadata']['name']} still has objects ({where}); deleting the CRD would delete them")
+    return crds
+
+
+def write_backup(plan: CleanupPlan, path: str) -> None:
+    """Written whole (to a temporary file, then renamed) before anything is deleted."""
+    items = [_restorable(o) for o in plan.crds + plan.objects]
+    text = blockyaml.dump({"apiVersion": "v1", "kind": "List", "items": items})
+    temporary = f"{path}.partial"
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise InputError(f"--backup {path}: cannot write it ({exc.strerror}); nothing was deleted") from None
+
+
+def run_cleanup(kubectl: Kubectl, helm: Helm | None, plan: CleanupPlan) -> list[str]:
+    done = []
+    if plan.helm_release and helm is not None:
+        args = ["uninstall", plan.helm_release, "-n", plan.namespace] + (["--kube-context", kubectl.context] if kubectl.context else [])
+        helm.run(*args)
+        done.append(f"helm uninstall {plan.helm_release}")
+    for obj in plan.objects + plan.crds:  # after the Helm release, whatever it left (InferenceModels made by hand)
+        metadata = obj["metadata"]
+        resource = resource_name(obj["apiVersion"], obj["kind"])
+        namespace = metadata.get("namespace")
+        kubectl.delete(resource, metadata["name"], namespace, f"delete {obj['kind']} {metadata['name']}")
+        done.append(f"deleted {obj['kind']} {namespace + '/' if namespace else ''}{metadata['name']}")
+    return done
+
+
+def restore(kubectl: Kubectl, path: str) -> list[str]:
+    """Create what the backup holds and the cluster lacks (CRDs first); objects still there are left alone."""
+    items = [json.loads(json.dumps(o)) for o in load_file_documents(path, "restore")]
+    if not items or not all(isinstance(o, dict) and "kind" in o and "metadata" in o for o in items):
+        raise InputError(f"restore {path}: not a backup written by infgw-migrate cleanup")
+    done = []
+    for obj in sorted(items, key=lambda o: o["kind"] != "CustomResourceDefinition"):
+        metadata = obj["metadata"]
+        resource = resource_name(obj["apiVersion"], obj["kind"])
+        namespace = metadata.get("namespace")
+        try:
+            kubectl.get_one(resource, metadata["name"], namespace, f"read {obj['kind']} {metadata['name']}")
+            done.append(f"kept {obj['kind']} {metadata['name']} (already there)")
+            continue
+        except NotFound:
+            pass
+        kubectl.create(json.dumps(_restorable(obj)), f"restore {obj['kind']} {metadata['name']}")
+        done.append(f"restored {obj['kind']} {namespace + '/' if namespace else ''}{metadata['name']}")
+        if obj["kind"] == "CustomResourceDefinition":
+            from infgw_postrender.crds import wait_established
+            wait_established(lambda: kubectl.get([mapping()["cluster"]["resources"]["crd"]], "list CRDs", ALL_NAMESPACES),
+                             [metadata["name"]], 60, lambda _: None)
+    return done
+
+
+def _restorable(obj: dict) -> dict:
+    clean = json.loads(json.dumps(obj))
+    clean.pop("status", None)
+    for key in _SERVER_FIELDS:
+        clean["metadata"].pop(key, None)
+    return clean

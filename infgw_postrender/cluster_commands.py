@@ -1,0 +1,385 @@
+"""The commands that talk to a cluster: detect, crds, objectives, shift, verify, cleanup, restore, plan, migrate.
+Each is a thin click wrapper over the plain functions of its module."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from dataclasses import asdict
+from typing import Any, Callable
+
+import click
+
+from infgw_postrender import blockyaml
+from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, InputError, MigrateError
+from infgw_postrender.helm import Helm
+from infgw_postrender.kube import ALL_NAMESPACES, Kubectl
+from infgw_postrender.mapping import mapping
+from infgw_postrender.postrender import fail
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def cluster_options(func: Callable) -> Callable:
+    """-n/--namespace and --kube-context, as kubectl and helm spell them (HELM_NAMESPACE/HELM_KUBECONTEXT honoured)."""
+    func = click.option("--kube-context", help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")(func)
+    return click.option("-n", "--namespace", help="Namespace (default: HELM_NAMESPACE, then default).")(func)
+
+
+def output_option(func: Callable) -> Callable:
+    return click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table",
+                        show_default=True, help="table for people, json or yaml for scripts.")(func)
+
+
+def user_errors(func: Callable) -> Callable:
+    """A MigrateError becomes its one line and exit status; never a traceback."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except MigrateError as error:
+            fail(error)
+    return wrapper
+
+
+def emit(data: Any, output: str, text: str) -> None:
+    if output == "json":
+        click.echo(json.dumps(data, indent=2))
+    elif output == "yaml":
+        click.echo(blockyaml.dump(data), nl=False)
+    else:
+        click.echo(text, nl=False)
+
+
+def progress(message: str) -> None:
+    click.echo(f"... {message}", err=True)
+
+
+def kubectl_for(namespace: str | None, kube_context: str | None) -> Kubectl:
+    return Kubectl.from_options(kube_context, namespace)
+
+
+def register(cli: click.Group) -> None:
+    for command in (detect, crds, objectives, shift, verify, cleanup, restore, plan, migrate):
+        cli.add_command(command)
+
+
+# -- detect --------------------------------------------------------------------------------------------------
+@click.command(context_settings=CONTEXT, epilog="""
+\b
+Examples:
+  helm infgw-migrate detect                     # every namespace
+  helm infgw-migrate detect -n llm -o json --exit-code
+  kubectl get crd,inferencepools.inference.networking.x-k8s.io,inferencemodels.inference.networking.x-k8s.io,httproutes -A -o yaml > snapshot.yaml
+  helm infgw-migrate detect --from-file snapshot.yaml --server-version v1.33.5-gke.1080000
+""")
+@cluster_options
+@output_option
+@click.option("--exit-code", is_flag=True, help=f"Exit {EXIT_MIGRATION_NEEDED} when a migration is needed, 0 when not.")
+@click.option("--from-file", type=click.Path(dir_okay=False), help="Read a snapshot (kubectl get ... -o yaml), not a cluster.")
+@click.option("--server-version", help="With --from-file: the cluster's version, for the CRD advice.")
+@user_errors
+def detect(namespace, kube_context, output, exit_code, from_file, server_version) -> None:
+    """What is alpha: v1alpha2 pools and models, the routes to them (with weights), inferencepool Helm
+    releases, the server version and the inference CRDs (and who installed them); and the path to take."""
+    from infgw_postrender.detect import read_cluster, read_snapshot, table
+
+    if from_file:
+        findings = read_snapshot(from_file, server_version, namespace)
+    else:
+        kubectl = kubectl_for(namespace, kube_context)
+        findings = read_cluster(kubectl, Helm.from_env(), namespace)
+    emit(findings.as_dict(), output, table(findings))
+    if exit_code and findings.migration_needed:
+        sys.exit(EXIT_MIGRATION_NEEDED)
+
+
+# -- crds ----------------------------------------------------------------------------------------------------
+@click.command(context_settings=CONTEXT, epilog="""
+\b
+Examples:
+  helm infgw-migrate crds --server-version v1.34.1-gke.100     # the decision, without a cluster
+  helm infgw-migrate crds --apply                               # download, check, apply, wait until Established
+  helm infgw-migrate crds --apply --source /mirror/inference-extension   # air-gapped: a folder laid out as upstream
+""")
+@cluster_options
+@output_option
+@click.option("--server-version", help="Decide for this version instead of asking the cluster.")
+@click.option("--target-version", default="v1.0.0", show_default=True, help="GA release to install.")
+@click.option("--apply", "apply_", is_flag=True, help="Download, check the pinned SHA-256, apply, wait until Established.")
+@click.option("--dry-run", is_flag=True, help="With --apply: download and check, then apply with --dry-run=server.")
+@click.option("--source", help="A mirror URL or folder laid out as upstream's paths, instead of github.com.")
+@click.option("--insecure-unpinned", is_flag=True, help="Accept files this tool has no pinned SHA-256 for.")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for Established.")
+@user_errors
+def crds(namespace, kube_context, output, server_version, target_version, apply_, dry_run, source, insecure_unpinned, timeout) -> None:
+    """Decide which inference CRDs to install (whole bundle, or only InferenceObjective on GKE that serves the v1
+    InferencePool), and with --apply install them. A GKE-managed CRD is never overwritten."""
+    from infgw_postrender.crds import decide, fetch, wait_established
+    from infgw_postrender.detect import crd_owner
+
+    kubectl = kubectl_for(namespace, kube_context)
+    crd_resource = mapping()["cluster"]["resources"]["crd"]
+    installed: dict[str, str] = {}
+    if server_version is None or apply_:
+        server_version = server_version or kubectl.server_version()
+        installed = {c["metadata"]["name"]: crd_owner(c) for c in kubectl.get([crd_resource], "list the CRDs", ALL_NAMESPACES)}
+    decision = decide(server_version, installed, target_version)
+    emit(decision.as_dict(), output, decision.text())
+    if not apply_ or not decision.files:
+        return
+    texts = fetch(decision, source, insecure_unpinned)  # every file checked before any is applied
+    for crd_file, text in texts:
+        progress(f"applying {crd_file.name} ({crd_file.url})")
+        click.echo(kubectl.apply(text, f"apply the {crd_file.name} CRDs", dry_run=dry_run), err=True, nl=False)
+    if not dry_run:
+        names = [name for crd_file in decision.files for name in crd_file.defines]
+        wait_established(lambda: kubectl.get([crd_resource], "list the CRDs", ALL_NAMESPACES), names, timeout, progress)
+        progress("all Established")
+
+
+# -- objectives ----------------------------------------------------------------------------------------------
+@click.command(context_settings=CONTEXT, epilog="""
+\b
+Example:
+  helm infgw-migrate objectives -n llm --alpha-pool vllm --ga-pool vllm-ga            # print them
+  helm infgw-migrate objectives -n llm --alpha-pool vllm --ga-pool vllm-ga --apply
+""")
+@cluster_options
+@click.option("--alpha-pool", required=True, help="The alpha InferencePool whose InferenceModels to carry over.")
+@click.option("--ga-pool", required=True, help="The GA InferencePool the objectives point at.")
+@click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=0", help="Criticality to priority.")
+@click.option("--target-version", default="v1.0.0", show_default=True, help="v1.2.0+ adds InferenceModelRewrites.")
+@click.option("--apply", "apply_", is_flag=True, help="Apply them (kubectl apply) instead of printing.")
+@click.option("--dry-run", is_flag=True, help="With --apply: kubectl apply --dry-run=server.")
+@user_errors
+def objectives(namespace, kube_context, alpha_pool, ga_pool, priority_map, target_version, apply_, dry_run) -> None:
+    """InferenceObjectives (and InferenceModelRewrites) for the GA pool from the alpha pool's InferenceModels,
+    with the post-renderer's report on stderr."""
+    from infgw_postrender.objective_sync import objectives_from_cluster
+
+    kubectl = kubectl_for(namespace, kube_context)
+    text, report = objectives_from_cluster(kubectl, alpha_pool, ga_pool, priority_map, target_version)
+    click.echo(report, err=True, nl=False)
+    if apply_:
+        click.echo(kubectl.apply(text, "apply the InferenceObjectives", dry_run=dry_run), nl=False)
+    else:
+        click.echo(text, nl=False)
+
+
+# -- shift ---------------------------------------------------------------------------------------------------
+@click.command(context_settings=CONTEXT, epilog="""
+\b
+Examples:
+  helm infgw-migrate shift -n llm --route llm-route --alpha-pool vllm --ga-pool vllm-ga --ga-weight 50 --dry-run
+  helm infgw-migrate shift -n llm --route llm-route --alpha-pool vllm --ga-pool vllm-ga --ga-weight 50 --wait
+  helm infgw-migrate shift -n llm --route llm-route --alpha-pool vllm --ga-pool vllm-ga --ga-weight 0   # back
+""")
+@cluster_options
+@click.option("--route", "route_name", required=True, help="The live HTTPRoute.")
+@click.option("--alpha-pool", required=True)
+@click.option("--ga-pool", required=True)
+@click.option("--ga-weight", type=int, required=True, help="Percentage for the GA pool, 0 to 100.")
+@click.option("--dry-run", is_flag=True, help="Print the change as a diff; change nothing.")
+@click.option("--force", is_flag=True, help="Shift even though no Gateway has accepted the GA pool yet.")
+@click.option("--wait", is_flag=True, help="Wait until the route reports Accepted and ResolvedRefs for the change.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds for --wait.")
+@user_errors
+def shift(namespace, kube_context, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, wait, timeout) -> None:
+    """Rewrite the live HTTPRoute's backendRefs for the alpha and GA pools only (matches, filters and other
+    backends stay). Refuses while the route's Gateway has not accepted the GA pool, unless --force."""
+    from infgw_postrender.shift import shift as run_shift, wait_accepted
+
+    kubectl = kubectl_for(namespace, kube_context)
+    result = run_shift(kubectl, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force)
+    click.echo(result.diff or f"HTTPRoute {result.route} already sends {ga_weight}% to {ga_pool}; nothing to change\n", nl=False)
+    if result.applied:
+        click.echo(f"HTTPRoute {result.route}: GA weight {ga_weight} (generation {result.generation})", err=True)
+        if wait:
+            wait_accepted(kubectl, route_name, result.generation, timeout, progress)
+            click.echo(f"HTTPRoute {result.route}: Accepted and ResolvedRefs", err=True)
+
+
+# -- verify --------------------------------------------------------------------------------------------------
+@click.command(context_settings=CONTEXT, epilog="""
+\b
+Examples:
+  helm infgw-migrate verify --gateway inference-gateway --model food-review
+  helm infgw-migrate verify --url http://10.0.0.8/v1/completions --model food-review -o json
+""")
+@cluster_options
+@output_option
+@click.option("--gateway", default="inference-gateway", show_default=True)
+@click.option("--model", default="food-review", show_default=True, help="The model to ask.")
+@click.option("--prompt", default="Write as if you were a critic: San Francisco", show_default=True)
+@click.option("--url", help="Ask this URL instead of the Gateway's address (no cluster read).")
+@click.option("--port", default=80, show_default=True)
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds for the completion.")
+@user_errors
+def verify(namespace, kube_context, output, gateway, model, prompt, url, port, timeout) -> None:
+    """The guide's check: the Gateway is PROGRAMMED and has an address, and POST /v1/completions answers 200."""
+    from infgw_postrender.verify import VerifyFailed, verify as run_verify
+
+    kubectl = None if url else kubectl_for(namespace, kube_context)
+    verdict = run_verify(kubectl, gateway, url, port, model, prompt, timeout)
+    latency = f"{verdict.latency_ms:.0f} ms" if verdict.latency_ms is not None else "-"
+    emit(asdict(verdict), output,
+         f"gateway {gateway}: {'PROGRAMMED' if verdict.programmed else 'not PROGRAMMED'}, address {verdict.address or '-'}\n"
+         f"POST {verdict.url or '-'}: {verdict.status or '-'} in {latency}: {verdict.detail}\n")
+    if not verdict.ok:
+        raise VerifyFailed(f"verify: {verdict.detail}")
+
+
+# -- cleanup and restore -------------------------------------------------------------------------------------
+@click.command(context_settings=CONTEXT, epilog="""
+\b
+Examples:
+  helm infgw-migrate cleanup -n llm --alpha-pool vllm --ga-pool vllm-ga --dry-run
+  helm infgw-migrate cleanup -n llm --alpha-pool vllm --ga-pool vllm-ga --backup alpha-backup.yaml --delete-crds
+  helm infgw-migrate restore alpha-backup.yaml
+""")
+@cluster_options
+@click.option("--alpha-pool", required=True)
+@click.option("--ga-pool", required=True, help="The GA pool that must be serving before anything is deleted.")
+@click.option("--backup", "backup_path", default="infgw-alpha-backup.yaml", show_default=True,
+              help="Written before anything is deleted.")
+@click.option("--delete-crds", is_flag=True, help="Also delete the v1alpha2 CRDs, when no object of them is left anywhere.")
+@click.option("--dry-run", is_flag=True, help="Print what would be deleted; write and delete nothing.")
+@user_errors
+def cleanup(namespace, kube_context, alpha_pool, ga_pool, backup_path, delete_crds, dry_run) -> None:
+    """Remove the alpha stack (helm uninstall of its release, or the pool, its InferenceModels and EPP), after a
+    backup. Refuses while any HTTPRoute routes to the alpha pool or while the GA pool is not serving."""
+    from infgw_postrender.cleanup import plan_cleanup, run_cleanup, write_backup
+
+    kubectl = kubectl_for(namespace, kube_context)
+    helm = Helm.from_env()
+    cleanup_plan = plan_cleanup(kubectl, helm, alpha_pool, ga_pool, delete_crds)
+    for line in cleanup_plan.describe() or ["nothing to delete: the alpha pool is gone"]:
+        click.echo(("would " if dry_run else "") + line)
+    if dry_run or not (cleanup_plan.objects or cleanup_plan.crds):
+        return
+    write_backup(cleanup_plan, backup_path)
+    click.echo(f"backup written: {backup_path} (restore with: helm infgw-migrate restore {backup_path})", err=True)
+    for line in run_cleanup(kubectl, helm, cleanup_plan):
+        progress(line)
+
+
+@click.command(context_settings=CONTEXT, epilog="""
+\b
+Example:
+  helm infgw-migrate restore infgw-alpha-backup.yaml
+""")
+@cluster_options
+@click.argument("backup", type=click.Path(dir_okay=False))
+@user_errors
+def restore(namespace, kube_context, backup) -> None:
+    """Create again what a cleanup backup holds (CRDs first); objects that exist are left as they are."""
+    from infgw_postrender.cleanup import restore as run_restore
+
+    for line in run_restore(kubectl_for(namespace, kube_context), backup):
+        click.echo(line)
+
+
+# -- plan and migrate ----------------------------------------------------------------------------------------
+def _path_options(func: Callable) -> Callable:
+    options = [
+        click.option("--path", "path_name", type=click.Choice(["simple", "zero-downtime"]), required=True),
+        click.option("--alpha-pool", required=True),
+        click.option("--ga-release", help="The GA release (default: ALPHA-POOL-ga)."),
+        click.option("--chart", default="oci://registry.k8s.io/gateway-api-inference-extension/charts/inferencepool",
+                     show_default=True),
+        click.option("--chart-version", default="v1.0.0", show_default=True),
+        click.option("--route", "route_name", default="llm-route", show_default=True),
+        click.option("--gateway", default="inference-gateway", show_default=True),
+        click.option("--stages", default="", help="Weights to walk (zero-downtime), e.g. 0,50,100."),
+        click.option("--server-version", help="Plan for this version (offline)."),
+        click.option("--set", "chart_values", multiple=True, help="Values for the GA chart (repeatable)."),
+        click.option("--crd-source", help="A mirror URL or folder for the CRD files (see crds --source)."),
+        click.option("--model", default="food-review", show_default=True, help="Model for the verify step."),
+        click.option("--verify-url", help="URL for the verify step instead of the Gateway's address."),
+        click.option("--state-dir", default=".", show_default=True, type=click.Path(file_okay=False),
+                     help="Where the InferenceModels export and the backup are written."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.command(context_settings=CONTEXT, epilog="""
+\b
+Example:
+  helm infgw-migrate plan -n llm --path zero-downtime --alpha-pool vllm --stages 0,50,100 \\
+    --set inferencePool.modelServers.matchLabels.app=vllm
+""")
+@cluster_options
+@output_option
+@_path_options
+@click.option("--from-file", type=click.Path(dir_okay=False), help="Plan from a snapshot (see detect) instead of a cluster.")
+@user_errors
+def plan(output, from_file, **options) -> None:
+    """The guide's steps for this cluster, with the exact commands."""
+    from infgw_postrender.detect import read_cluster, read_snapshot
+    from infgw_postrender.steps import describe_crds, steps
+
+    settings = _settings(**options)
+    if from_file:
+        findings = read_snapshot(from_file, options["server_version"], settings.namespace)
+    else:
+        findings = read_cluster(Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env(),
+                                settings.namespace)
+    pools = [p["name"] for p in findings.alpha_pools]
+    if settings.alpha_pool not in pools:
+        raise InputError(f"--alpha-pool {settings.alpha_pool}: no such v1alpha2 InferencePool in {settings.namespace} "
+                         f"(found: {', '.join(pools) or 'none'})")
+    found = steps(settings)
+    for step in found:
+        if step.key == "crds":
+            step.title += f": {describe_crds(findings)}"
+    emit([{"step": n, "key": step.key, "title": step.title, "command": step.command} for n, step in enumerate(found, 1)],
+         output,
+         "".join(f"{n}. {step.title}\n   {step.command}\n" for n, step in enumerate(found, 1)))
+
+
+@click.command(context_settings=CONTEXT, epilog="""
+\b
+Example:
+  helm infgw-migrate migrate -n llm --path zero-downtime --alpha-pool vllm --stages 0,50,100 \\
+    --set inferencePool.modelServers.matchLabels.app=vllm
+""")
+@cluster_options
+@_path_options
+@click.option("--dry-run", is_flag=True, help="Print the steps; run nothing.")
+@user_errors
+def migrate(dry_run, **options) -> None:
+    """Run the guide's steps in order. Each step is idempotent: after a failure, the same command goes on from
+    where the cluster is. Zero-downtime stops before each traffic stage unless --stages names the weights."""
+    from infgw_postrender.steps import run_steps, steps
+
+    settings = _settings(**options)
+    if dry_run:
+        for n, step in enumerate(steps(settings), 1):
+            click.echo(f"{n}. {step.title}\n   {step.command}")
+        return
+    run_steps(settings, progress)
+
+
+def _settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart, chart_version, route_name, gateway,
+              stages, server_version, chart_values, crd_source, model, verify_url, state_dir):
+    from infgw_postrender.steps import Settings
+
+    # the simple path removes the alpha release first, so the GA one can take its name (and the route its backend name)
+    ga_release = ga_release or (alpha_pool if path_name == "simple" else f"{alpha_pool}-ga")
+    namespace = namespace or Kubectl.from_options(kube_context, None).default_namespace
+    return Settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart, chart_version, route_name, gateway,
+                    _stages(stages), list(chart_values), crd_source, model, verify_url, state_dir)
+
+
+def _stages(text: str) -> list[int]:
+    try:
+        weights = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(f"--stages {text!r}: expected weights such as 0,50,100") from None
+    if any(not 0 <= weight <= 100 for weight in weights):
+        raise InputError(f"--stages {text!r}: weights go from 0 to 100")
+    return weights

@@ -1,0 +1,166 @@
+"""What is alpha in a cluster (or in a snapshot of one), what routes to it, and which path the guide suggests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from infgw_postrender.errors import InputError
+from infgw_postrender.helm import Helm, HelmError
+from infgw_postrender.kube import ALL_NAMESPACES, Kubectl
+from infgw_postrender.mapping import alpha_group, ga_group, mapping
+from infgw_postrender.yamlio import load_file_documents
+
+
+@dataclass
+class Findings:
+    server_version: str | None = None
+    alpha_pools: list[dict] = field(default_factory=list)
+    alpha_models: list[dict] = field(default_factory=list)
+    ga_pools: list[dict] = field(default_factory=list)
+    routes: list[dict] = field(default_factory=list)  # routes with a backend that is an InferencePool
+    releases: list[dict] = field(default_factory=list)  # Helm releases of the inferencepool chart
+    crds: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def migration_needed(self) -> bool:
+        return bool(self.alpha_pools or self.alpha_models)
+
+    @property
+    def live_alpha_routes(self) -> list[dict]:
+        """Routes that send traffic (a weight above 0, or no weight) to an alpha pool."""
+        return [r for r in self.routes if any(b["group"] == alpha_group() and b["weight"] != 0 for b in r["backends"])]
+
+    @property
+    def recommended_path(self) -> str | None:
+        if not self.migration_needed:
+            return None
+        return "zero-downtime" if self.live_alpha_routes else "simple"
+
+    def verdict(self) -> str:
+        if not self.migration_needed:
+            return "no migration needed: no v1alpha2 InferencePool or InferenceModel found; install the v1 API directly"
+        count = f"{len(self.alpha_pools)} v1alpha2 InferencePool(s), {len(self.alpha_models)} InferenceModel(s)"
+        if self.recommended_path == "zero-downtime":
+            routes = ", ".join(f"{r['namespace']}/{r['name']}" for r in self.live_alpha_routes)
+            return f"migration needed: {count}; path: zero-downtime (HTTPRoute {routes} sends live traffic to an alpha pool)"
+        return f"migration needed: {count}; path: simple (no HTTPRoute sends traffic to an alpha pool, a short outage costs nothing)"
+
+    def as_dict(self) -> dict[str, Any]:
+        found = asdict(self)
+        found.update(migration_needed=self.migration_needed, recommended_path=self.recommended_path, verdict=self.verdict())
+        return found
+
+
+def read_cluster(kubectl: Kubectl, helm: Helm | None, namespace: str | None) -> Findings:
+    """Three kubectl calls (version, CRDs, every present inference type at once) and one `helm list`."""
+    scope = namespace or ALL_NAMESPACES
+    table = mapping()["cluster"]["resources"]
+    findings = Findings(server_version=kubectl.server_version())
+    crds = [c for c in kubectl.get([table["crd"]], "list the CRDs", ALL_NAMESPACES)
+            if c["metadata"]["name"] in mapping()["cluster"]["inference_crds"] + [table["route"]]]
+    present = {c["metadata"]["name"] for c in crds}
+    wanted = [table[key] for key in ("alpha_pool", "alpha_model", "ga_pool", "route") if table[key] in present]
+    objects = kubectl.get(wanted, "list the inference objects", scope) if wanted else []
+    _classify(findings, crds + objects)
+    if helm is not None:
+        try:
+            findings.releases = helm_releases(helm, namespace, kubectl.context)
+        except HelmError as error:
+            findings.notes.append(f"Helm releases not listed: {error}")
+    return findings
+
+
+def read_snapshot(path: str, server_version: str | None, namespace: str | None) -> Findings:
+    """A snapshot: the YAML (or JSON) of `kubectl get crd,inferencepools...,httproutes... -A -o yaml`."""
+    items = load_file_documents(path, "--from-file")
+    objects = [json.loads(json.dumps(item)) for item in items if isinstance(item, dict) and "kind" in item]
+    if not objects:
+        raise InputError(f"--from-file {path}: no Kubernetes objects; pass the output of `kubectl get ... -A -o yaml`")
+    if namespace:
+        objects = [o for o in objects if o["kind"] == "CustomResourceDefinition" or o["metadata"].get("namespace") == namespace]
+    findings = Findings(server_version=server_version)
+    _classify(findings, objects)
+    findings.notes.append(f"read from {path}, not from a cluster")
+    return findings
+
+
+def helm_releases(helm: Helm, namespace: str | None, context: str | None) -> list[dict]:
+    args = ["list", "-o", "json", *(["-n", namespace] if namespace else ["-A"])]
+    if context:
+        args += ["--kube-context", context]
+    chart = mapping()["cluster"]["chart_name"]
+    releases = []
+    for release in json.loads(helm.run(*args).stdout or "[]"):
+        name, _, version = release.get("chart", "").rpartition("-")
+        if name == chart:
+            releases.append({"namespace": release["namespace"], "name": release["name"], "chart_version": version,
+                             "status": release.get("status")})
+    return releases
+
+
+def _classify(findings: Findings, objects: list[dict]) -> None:
+    pool_kind = mapping()["pool"]["kind"]
+    for obj in objects:
+        group, kind = obj.get("apiVersion", "").rpartition("/")[0], obj.get("kind")
+        metadata = obj.get("metadata") or {}
+        where = {"namespace": metadata.get("namespace"), "name": metadata.get("name")}
+        spec = obj.get("spec") or {}
+        if kind == "CustomResourceDefinition":
+            findings.crds.append({"name": metadata.get("name"), "owner": crd_owner(obj),
+                                  "versions": [v["name"] for v in spec.get("versions", []) if v.get("served")]})
+        elif kind == pool_kind and group == alpha_group():
+            findings.alpha_pools.append({**where, "epp": (spec.get("extensionRef") or {}).get("name")})
+        elif kind == pool_kind and group == ga_group():
+            findings.ga_pools.append({**where, "accepted_by": accepted_parents(obj)})
+        elif kind == mapping()["alpha_model"]["kind"]:
+            findings.alpha_models.append({**where, "pool": (spec.get("poolRef") or {}).get("name"),
+                                          "criticality": spec.get("criticality")})
+        elif kind == mapping()["route"]["kind"]:
+            backends = [{"group": ref.get("group", ""), "name": ref.get("name"), "weight": ref.get("weight", 1)}
+                        for rule in spec.get("rules") or [] for ref in rule.get("backendRefs") or []
+                        if ref.get("kind") == pool_kind]
+            if backends:
+                findings.routes.append({**where, "backends": backends})
+
+
+def crd_owner(crd: dict) -> str:
+    metadata = crd.get("metadata") or {}
+    labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
+    for rule in mapping()["cluster"]["crd_owners"]:
+        if "label" in rule and rule["label"] in labels and rule.get("value", labels[rule["label"]]) == labels[rule["label"]]:
+            return rule["owner"]
+        if "annotation" in rule and rule["annotation"] in annotations:
+            return rule["owner"]
+    return "unknown"
+
+
+def accepted_parents(pool: dict) -> list[str]:
+    """The Gateways whose status on this pool says Accepted=True."""
+    parents = []
+    for parent in (pool.get("status") or {}).get("parents") or []:
+        if any(c.get("type") == "Accepted" and c.get("status") == "True" for c in parent.get("conditions") or []):
+            parents.append((parent.get("parentRef") or {}).get("name"))
+    return parents
+
+
+def table(findings: Findings) -> str:
+    """The findings for people."""
+    lines = [f"server version: {findings.server_version or 'unknown'}", ""]
+    rows = [("KIND", "NAMESPACE", "NAME", "DETAIL")]
+    rows += [("InferencePool (v1alpha2)", p["namespace"], p["name"], f"EPP {p['epp']}") for p in findings.alpha_pools]
+    rows += [("InferenceModel (v1alpha2)", m["namespace"], m["name"], f"pool {m['pool']}, {m['criticality'] or 'no criticality'}")
+             for m in findings.alpha_models]
+    rows += [("InferencePool (v1)", p["namespace"], p["name"], f"accepted by {', '.join(p['accepted_by']) or 'no Gateway yet'}")
+             for p in findings.ga_pools]
+    rows += [("HTTPRoute", r["namespace"], r["name"],
+              ", ".join(f"{'alpha' if b['group'] == alpha_group() else 'GA'} {b['name']}={b['weight']}" for b in r["backends"]))
+             for r in findings.routes]
+    rows += [("Helm release", r["namespace"], r["name"], f"inferencepool {r['chart_version']} ({r['status']})") for r in findings.releases]
+    rows += [("CRD", "", c["name"], f"{', '.join(c['versions'])}; installed by {c['owner']}") for c in findings.crds]
+    widths = [max(len(str(row[i] or "")) for row in rows) for i in range(3)]
+    lines += [f"{row[0]:<{widths[0]}}  {row[1] or '':<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip() for row in rows]
+    lines += ["", *(f"note: {note}" for note in findings.notes), findings.verdict()]
+    return "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1])) + "\n"

@@ -1,0 +1,111 @@
+"""The cluster, through the user's own kubectl (its configuration, context and auth plugin). Arguments go as
+lists, never through a shell; a failure is one line that names the step."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+
+from infgw_postrender.errors import MigrateError
+
+ALL_NAMESPACES = "*"
+
+
+class ClusterError(MigrateError):
+    """kubectl could not do a step; the cluster is as the step left it (nothing half-applied by us)."""
+
+
+class NotFound(ClusterError):
+    pass
+
+
+class Conflict(ClusterError):
+    """The object changed since it was read (resourceVersion), or already exists."""
+
+
+@dataclass
+class Kubectl:
+    binary: str = "kubectl"
+    context: str | None = None
+    namespace: str | None = None
+    request_timeout: str = "30s"
+
+    @classmethod
+    def from_options(cls, context: str | None, namespace: str | None) -> "Kubectl":
+        """Flags first, then Helm's variables (a plugin runs with HELM_KUBECONTEXT and HELM_NAMESPACE set)."""
+        return cls(
+            os.environ.get("KUBECTL") or "kubectl",
+            context or os.environ.get("HELM_KUBECONTEXT") or None,
+            namespace or os.environ.get("HELM_NAMESPACE") or None,
+        )
+
+    @property
+    def default_namespace(self) -> str:
+        return self.namespace or "default"
+
+    def run(self, args: list[str], step: str, input: str | None = None) -> str:
+        command = [self.binary, f"--request-timeout={self.request_timeout}"]
+        if self.context:
+            command.append(f"--context={self.context}")
+        try:
+            done = subprocess.run(command + args, capture_output=True, text=True, input=input)
+        except OSError as exc:
+            raise ClusterError(f"{step}: cannot run {self.binary} ({exc.strerror}); install kubectl or set KUBECTL") from None
+        if done.returncode != 0:
+            message = _one_line(done.stderr or done.stdout) or f"kubectl exited with status {done.returncode}"
+            missing = ("NotFound", "not found", "doesn't have a resource type")
+            kind = NotFound if any(text in message for text in missing) else ClusterError
+            if "Conflict" in message or "AlreadyExists" in message or "the object has been modified" in message:
+                kind = Conflict
+            raise kind(f"{step}: {message}")
+        return done.stdout
+
+    def _scope(self, namespace: str | None) -> list[str]:
+        if namespace == ALL_NAMESPACES:
+            return ["--all-namespaces"]
+        return [f"--namespace={namespace or self.default_namespace}"]
+
+    def get(self, resources: list[str], step: str, namespace: str | None = None, name: str | None = None) -> list[dict]:
+        """Objects of several resource types in one call (`kubectl get a,b,c -o json`)."""
+        args = ["get", ",".join(resources), *([name] if name else []), *self._scope(namespace), "-o", "json"]
+        found = json.loads(self.run(args, step) or "{}")
+        return found.get("items", [found] if found.get("kind") else [])
+
+    def get_one(self, resource: str, name: str, namespace: str | None, step: str) -> dict:
+        return self.get([resource], step, namespace, name)[0]
+
+    def server_version(self) -> str:
+        found = json.loads(self.run(["version", "-o", "json"], "read the server version"))
+        return (found.get("serverVersion") or {}).get("gitVersion") or ""
+
+    def apply(self, manifests: str, step: str, dry_run: bool = False) -> str:
+        args = ["apply", "-f", "-"] + (["--dry-run=server"] if dry_run else [])
+        return self.run(args, step, input=manifests)
+
+    def create(self, manifests: str, step: str) -> str:
+        return self.run(["create", "-f", "-"], step, input=manifests)
+
+    def patch_json(self, resource: str, name: str, namespace: str | None, operations: list[dict], step: str) -> dict:
+        args = ["patch", resource, name, *self._scope(namespace), "--type=json", "-p", json.dumps(operations), "-o", "json"]
+        return json.loads(self.run(args, step))
+
+    def delete(self, resource: str, name: str, namespace: str | None, step: str) -> None:
+        scope = [] if namespace is None else self._scope(namespace)
+        self.run(["delete", resource, name, *scope, "--ignore-not-found", "--wait=false"], step)
+
+
+def resource_name(api_version: str, kind: str, plural: str | None = None) -> str:
+    """The full name kubectl needs when two groups serve the same kind (`inferencepools.inference.networking.x-k8s.io`)."""
+    group = api_version.rpartition("/")[0]
+    plural = plural or kind.lower() + "s"
+    return f"{plural}.{group}" if group else plural
+
+
+def _one_line(text: str) -> str:
+    """kubectl's message without its `error:` prefix or Go stack noise, on one line, with no credentials."""
+    lines = [line for line in text.splitlines() if line.strip() and not re.match(r"^[IWE]\d{4} ", line)]
+    message = " ".join(" ".join(lines).split()).removeprefix("error: ").removeprefix("Error from server ")
+    return re.sub(r"(?i)(bearer|token[=:]?)\s*\S+", r"\1 [redacted]", message)

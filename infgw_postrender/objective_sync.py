@@ -1,0 +1,29 @@
+"""InferenceObjectives for a GA pool from the InferenceModels an alpha pool has in the cluster, reported as the
+post-renderer reports them."""
+
+from __future__ import annotations
+
+from infgw_postrender.convert import append_generated
+from infgw_postrender.errors import InputError
+from infgw_postrender.kube import Kubectl
+from infgw_postrender.mapping import mapping
+from infgw_postrender.objectives import from_model, parse_priority_map, target_has_rewrites
+from infgw_postrender.report import Report
+from infgw_postrender.stream import join
+
+
+def objectives_from_cluster(kubectl: Kubectl, alpha_pool: str, ga_pool: str, priority_map: str | None,
+                            target_version: str) -> tuple[str, str]:
+    """(manifests, report text)."""
+    priorities = parse_priority_map(priority_map)
+    rewrites = target_has_rewrites(target_version)
+    namespace = kubectl.default_namespace
+    models = [m for m in kubectl.get([mapping()["cluster"]["resources"]["alpha_model"]], "list InferenceModels", namespace)
+              if (m.get("spec", {}).get("poolRef") or {}).get("name") == alpha_pool]
+    if not models:
+        raise InputError(f"--alpha-pool {alpha_pool}: no InferenceModel in {namespace} points at it; check -n and the name")
+    report = Report()
+    documents: list = []
+    generated = [item for model in models for item in from_model(model, ga_pool, namespace, priorities, rewrites)]
+    append_generated(documents, generated, report)
+    return join(documents), report.as_text()

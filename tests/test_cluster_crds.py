@@ -1,0 +1,136 @@
+"""`crds`: the decision over server versions (the guide's rule), and downloads from a real HTTP server on loopback
+checked against the pinned SHA-256 before anything is applied."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import socket
+import threading
+
+import pytest
+
+from conftest import FIXTURES
+
+BUNDLE = "releases/download/v1.0.0/manifests.yaml"
+OBJECTIVE = "raw/v1.0.0/config/crd/bases/inference.networking.x-k8s.io_inferenceobjectives.yaml"
+GA_POOL_CRD = "inferencepools.inference.networking.k8s.io"
+OBJECTIVE_CRD = "inferenceobjectives.inference.networking.x-k8s.io"
+
+# The guide: GKE before 1.34.0-gke.1626000 needs the whole v1.0.0 bundle; GKE at or past it serves the v1
+# InferencePool and needs only the InferenceObjective CRD; a cluster that is not GKE has no managed CRD.
+CASES = {
+    "v1.33.5-gke.1080000": "bundle",
+    "v1.34.0-gke.1625999": "bundle",
+    "v1.34.0-gke.1626000": "objective",
+    "v1.34.1-gke.100": "objective",
+    "v1.35.0-gke.5": "objective",
+    "v1.34.0": "bundle",
+    "v1.32.3-eks-4": "bundle",
+    "v1.31.2+k3s1": "bundle",
+}
+
+
+@pytest.mark.parametrize("version, wanted", CASES.items())
+def test_decision_over_server_versions(cluster, version, wanted):
+    done = cluster.migrate("crds", "--server-version", version, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    decision = json.loads(done.stdout)
+    assert [f["name"] for f in decision["files"]] == [wanted]
+    url = decision["files"][0]["url"]
+    assert url.startswith("https://github.com/kubernetes-sigs/gateway-api-inference-extension/")
+    assert url.endswith(BUNDLE if wanted == "bundle" else OBJECTIVE)
+    assert decision["gke"] == ("-gke." in version)
+    assert cluster.api.requests == [], "--server-version decides without a cluster"
+
+
+@pytest.mark.parametrize("garbage", ["garbage", "1.34", "v1.34.x-gke.1", ""])
+def test_a_version_it_cannot_parse_is_an_error(cluster, garbage):
+    done = cluster.migrate("crds", "--server-version", garbage)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "expected a Kubernetes version such as v1.34.0-gke.1626000" in done.stderr
+
+
+def test_target_with_rewrites_adds_the_rewrite_crd(cluster):
+    done = cluster.migrate("crds", "--server-version", "v1.35.0-gke.5", "--target-version", "v1.2.0", "-o", "json")
+    assert [f["name"] for f in json.loads(done.stdout)["files"]] == ["objective", "model_rewrite"]
+
+
+def test_gke_managed_crd_is_never_overwritten(cluster):
+    """An older GKE version, but the cluster already has a GKE-managed v1 InferencePool CRD."""
+    managed = next(c for c in _crds(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
+                   if c["metadata"]["name"] == GA_POOL_CRD)
+    managed["metadata"]["labels"] = {"addonmanager.kubernetes.io/mode": "Reconcile"}
+    cluster.api.put(managed)
+    done = cluster.migrate("crds", "-o", "json")
+    decision = json.loads(done.stdout)
+    assert [f["name"] for f in decision["files"]] == ["objective"]
+    assert GA_POOL_CRD in decision["kept"]
+
+
+def _crds(path):
+    import yaml
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """A real HTTP server on loopback holding the fixture CRD files at upstream's paths."""
+    root = tmp_path / "mirror"
+    for relative, fixture in ((BUNDLE, "inference-extension-v1.0.0-manifests.yaml"),
+                              (OBJECTIVE, "inference.networking.x-k8s.io_inferenceobjectives-v1.0.0.yaml")):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURES / "crds" / fixture, root / relative)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.root = root
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_apply_downloads_checks_applies_and_waits(cluster, mirror):
+    done = cluster.migrate("crds", "--apply", "--source", mirror.url)
+    assert done.returncode == 0, done.stderr
+    installed = {c["metadata"]["name"] for c in cluster.api.all("apiextensions.k8s.io/v1", "CustomResourceDefinition")}
+    assert {GA_POOL_CRD, OBJECTIVE_CRD} <= installed
+    assert "all Established" in done.stderr
+    # and kubectl can now serve the GA pool type
+    assert cluster.kubectl("get", "inferencepools.inference.networking.k8s.io", "-A").returncode == 0
+
+
+def test_checksum_mismatch_is_refused_before_anything_is_applied(cluster, mirror):
+    bundle = mirror.root / BUNDLE
+    bundle.write_text(bundle.read_text().replace("description:", "description: tampered", 1))
+    before = {c["metadata"]["name"] for c in cluster.api.all("apiextensions.k8s.io/v1", "CustomResourceDefinition")}
+    done = cluster.migrate("crds", "--apply", "--source", mirror.url)
+    assert done.returncode == 1
+    assert "does not match the pinned 1877f7ca" in done.stderr and "nothing applied" in done.stderr
+    after = {c["metadata"]["name"] for c in cluster.api.all("apiextensions.k8s.io/v1", "CustomResourceDefinition")}
+    assert after == before
+    assert not [r for r in cluster.api.requests if r[0] != "GET"], "nothing may be written to the cluster"
+
+
+def test_unreachable_source_is_a_clear_error(cluster):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = cluster.migrate("crds", "--apply", "--source", f"http://127.0.0.1:{port}")
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith(f"Error: http://127.0.0.1:{port}/{BUNDLE}: unreachable")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_folder_mirror_for_air_gapped_clusters(cluster, mirror):
+    done = cluster.migrate("crds", "--apply", "--source", str(mirror.root))
+    assert done.returncode == 0, done.stderr
+
+
+def test_unpinned_release_needs_explicit_consent(cluster, mirror):
+    done = cluster.migrate("crds", "--apply", "--source", mirror.url, "--target-version", "v1.1.0")
+    assert done.returncode == 1 and "no pinned SHA-256 for v1.1.0" in done.stderr and "--insecure-unpinned" in done.stderr

@@ -1,0 +1,106 @@
+"""`detect` and `plan` against a Kubernetes API on loopback (real kubectl and helm), and from a snapshot."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import yaml
+
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, install_alpha_stack, tool
+
+
+def count_kubectl_calls(cluster, tmp_path):
+    """Put a kubectl on PATH that logs each call, then runs the real one."""
+    log = tmp_path / "kubectl.log"
+    shim = tmp_path / "bin" / "kubectl"
+    shim.unlink()
+    shim.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {tool("kubectl")} "$@"\n')
+    shim.chmod(0o755)
+    return log
+
+
+def test_detect_finds_the_alpha_stack_with_few_kubectl_calls(cluster, tmp_path):
+    install_alpha_stack(cluster)
+    log = count_kubectl_calls(cluster, tmp_path)
+    done = cluster.migrate("detect", "-o", "json", "--exit-code")
+    assert done.returncode == 4, done.stderr  # migration needed
+    found = json.loads(done.stdout)
+    assert found["alpha_pools"] == [{"namespace": "default", "name": ALPHA_RELEASE, "epp": f"{ALPHA_RELEASE}-epp"}]
+    assert sorted(m["name"] for m in found["alpha_models"]) == ["base-model", "base-model-cpu", "food-review"]
+    assert found["routes"] == [{"namespace": "default", "name": "llm-route",
+                                "backends": [{"group": ALPHA_GROUP, "name": ALPHA_RELEASE, "weight": 1}]}]
+    chart_version = yaml.safe_load((CHARTS / "inferencepool-v0.3.0" / "Chart.yaml").read_text())["version"]
+    assert found["releases"] == [{"namespace": "default", "name": ALPHA_RELEASE, "chart_version": chart_version,
+                                  "status": "deployed"}]
+    assert found["server_version"] == "v1.33.5-gke.1080000"
+    assert {c["name"] for c in found["crds"]} >= {"inferencepools.inference.networking.x-k8s.io",
+                                                   "inferencemodels.inference.networking.x-k8s.io"}
+    assert found["recommended_path"] == "zero-downtime"  # a route sends live traffic to the alpha pool
+    calls = log.read_text().splitlines()
+    assert len(calls) == 3, calls  # version, CRDs, and every inference type in one get
+    assert any("inferencepools.inference.networking.x-k8s.io,inferencemodels.inference.networking.x-k8s.io" in c for c in calls)
+
+
+def test_detect_table_and_verdict_for_people(cluster):
+    install_alpha_stack(cluster)
+    done = cluster.migrate("detect")
+    assert done.returncode == 0, done.stderr
+    rows = [re.split(r"\s{2,}", line) for line in done.stdout.splitlines()]
+    assert ["InferencePool (v1alpha2)", "default", ALPHA_RELEASE, f"EPP {ALPHA_RELEASE}-epp"] in rows
+    assert ["HTTPRoute", "default", "llm-route", f"alpha {ALPHA_RELEASE}=1"] in rows
+    assert done.stdout.rstrip().splitlines()[-1].startswith("migration needed: 1 v1alpha2 InferencePool(s), 3 InferenceModel(s); path: zero-downtime")
+
+
+def test_nothing_alpha_means_no_migration(cluster):
+    done = cluster.migrate("detect", "--exit-code", "-o", "yaml")
+    assert done.returncode == 0, done.stderr
+    found = yaml.safe_load(done.stdout)
+    assert found["migration_needed"] is False and found["recommended_path"] is None
+
+
+def test_one_namespace_only(cluster):
+    install_alpha_stack(cluster)
+    done = cluster.migrate("detect", "-n", "elsewhere", "-o", "json")
+    found = json.loads(done.stdout)
+    assert found["alpha_pools"] == [] and found["alpha_models"] == [] and not found["migration_needed"]
+
+
+def test_snapshot_without_a_cluster(cluster, tmp_path):
+    install_alpha_stack(cluster)
+    snapshot = cluster.kubectl("get", "crd,inferencepools.inference.networking.x-k8s.io,"
+                               "inferencemodels.inference.networking.x-k8s.io,httproutes", "-A", "-o", "yaml").stdout
+    (tmp_path / "snapshot.yaml").write_text(snapshot)
+    offline = dict(cluster.env, KUBECONFIG=str(tmp_path / "missing-kubeconfig"))
+    cluster.env = offline
+    before = len(cluster.api.requests)
+    done = cluster.migrate("detect", "--from-file", str(tmp_path / "snapshot.yaml"), "--server-version",
+                           "v1.34.1-gke.100", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert [p["name"] for p in found["alpha_pools"]] == [ALPHA_RELEASE] and found["recommended_path"] == "zero-downtime"
+    plan = cluster.migrate("plan", "--from-file", str(tmp_path / "snapshot.yaml"), "--server-version", "v1.34.1-gke.100",
+                           "--path", "zero-downtime", "--alpha-pool", ALPHA_RELEASE, "-o", "json")
+    assert plan.returncode == 0, plan.stderr
+    steps = json.loads(plan.stdout)
+    assert [s["key"] for s in steps] == ["models", "crds", "ga-release", "stage-0", "stage-50", "stage-100", "verify",
+                                         "backup", "remove-alpha"]
+    crds = next(s for s in steps if s["key"] == "crds")
+    assert "only the InferenceObjective CRD" in crds["title"]  # GKE 1.34.1 serves the v1 InferencePool itself
+    assert len(cluster.api.requests) == before, "offline detect and plan must not reach a cluster"
+
+
+def test_snapshot_that_is_not_kubernetes_is_refused(tmp_path, cluster):
+    (tmp_path / "bad.yaml").write_text("just: a mapping\n")
+    done = cluster.migrate("detect", "--from-file", str(tmp_path / "bad.yaml"))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "--from-file" in done.stderr and "kubectl get" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_plan_simple_path_reuses_the_release_name(cluster):
+    install_alpha_stack(cluster)
+    done = cluster.migrate("plan", "--path", "simple", "--alpha-pool", ALPHA_RELEASE)
+    assert done.returncode == 0, done.stderr
+    assert f"helm infgw-migrate upgrade {ALPHA_RELEASE} " in done.stdout
+    assert "the outage starts here" in done.stdout
+    assert "GKE older than 1.34.0-gke.1626000: the whole bundle" in done.stdout

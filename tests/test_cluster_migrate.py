@@ -1,0 +1,111 @@
+"""`migrate`: the zero-downtime and simple paths run against the loopback cluster with the real kubectl and Helm;
+an API failure at any step stops the run with the step's name, and the same command then finishes the job."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import (ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, gateway_controller,
+                      install_alpha_stack, tool)
+from test_cluster_verify import Completions, server  # noqa: F401  (the completion server fixture)
+
+GA_RELEASE = f"{ALPHA_RELEASE}-ga"
+ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
+
+
+@pytest.fixture
+def start(cluster, server, tmp_path):  # noqa: F811
+    """The alpha stack live behind a programmed Gateway whose controller accepts what it is given."""
+    Completions.behaviour = "ok"
+    install_alpha_stack(cluster)
+    cluster.api.controllers.append(gateway_controller())
+    gateway = cluster.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
+    gateway["status"] = {"addresses": [{"value": "127.0.0.1"}], "conditions": [{"type": "Programmed", "status": "True"}]}
+    mirror = tmp_path / "mirror"
+    for relative, fixture in (("releases/download/v1.0.0/manifests.yaml", "inference-extension-v1.0.0-manifests.yaml"),
+                              ("raw/v1.0.0/config/crd/bases/inference.networking.x-k8s.io_inferenceobjectives.yaml",
+                               "inference.networking.x-k8s.io_inferenceobjectives-v1.0.0.yaml")):
+        (mirror / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURES / "crds" / fixture, mirror / relative)
+    (tmp_path / "state").mkdir()
+    cluster.args = ["--alpha-pool", ALPHA_RELEASE, "--chart", str(CHARTS / "inferencepool-v1.0.0"),
+                    "--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}",
+                    "--crd-source", str(mirror), "--state-dir", str(tmp_path / "state"),
+                    "--verify-url", f"http://127.0.0.1:{server.server_address[1]}/v1/completions"]
+    cluster.state = tmp_path / "state"
+    return cluster
+
+
+def helm_status(cluster, release: str) -> int:
+    return subprocess.run([tool("helm3"), "status", release], capture_output=True, env=cluster.env).returncode
+
+
+def assert_zero_downtime_done(cluster) -> None:
+    route = cluster.api.get(*ROUTE)
+    assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [(GA_GROUP, GA_RELEASE, 100)]
+    assert cluster.api.get(f"{GA_GROUP}/v1", "InferencePool", GA_RELEASE) is not None
+    objectives = {o["metadata"]["name"]: o["spec"] for o in cluster.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceObjective")}
+    assert set(objectives) == {"food-review", "base-model", "base-model-cpu"}
+    assert all(spec["poolRef"] == {"group": GA_GROUP, "name": GA_RELEASE} for spec in objectives.values())
+    assert cluster.api.get(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE) is None
+    assert helm_status(cluster, ALPHA_RELEASE) != 0 and helm_status(cluster, GA_RELEASE) == 0
+    saved = yaml.safe_load((cluster.state / f"{ALPHA_RELEASE}-alpha-backup.yaml").read_text())["items"]
+    assert {"InferencePool", "InferenceModel", "HTTPRoute"} <= {o["kind"] for o in saved}
+
+
+def test_zero_downtime_stops_before_traffic_unless_told(start):
+    done = start.migrate("migrate", "--path", "zero-downtime", *start.args)
+    assert done.returncode == 0, done.stderr
+    assert "stopped before step 4: send 0% of llm-route to the GA pool" in done.stderr
+    assert helm_status(start, GA_RELEASE) == 0, "the GA release is installed beside the alpha one"
+    assert helm_status(start, ALPHA_RELEASE) == 0
+    assert [b["group"] for b in start.api.get(*ROUTE)["spec"]["rules"][0]["backendRefs"]] == [ALPHA_GROUP]
+
+
+def test_zero_downtime_walks_the_stages_to_the_end(start):
+    done = start.migrate("migrate", "--path", "zero-downtime", "--stages", "0,50,100", *start.args)
+    assert done.returncode == 0, done.stderr
+    assert "all steps done" in done.stderr
+    assert_zero_downtime_done(start)
+    again = start.migrate("migrate", "--path", "zero-downtime", "--stages", "0,50,100", *start.args)
+    assert again.returncode == 0 and "step 1 done already" in again.stderr  # idempotent
+
+
+# (step, the API call that fails)
+FAULTS = [
+    ("save the alpha pool's InferenceModels", "GET", r"/inferencemodels$"),
+    ("install the GA CRDs", "POST", r"/customresourcedefinitions$"),
+    ("install the GA release", "POST", r"inference.networking.k8s.io/v1/namespaces/default/inferencepools"),
+    ("send 0% of llm-route", "PATCH", r"/httproutes/llm-route$"),
+    ("back up the alpha objects", "GET", r"/deployments/vllm-llama3-8b-instruct-epp$"),
+    ("remove the alpha stack", "DELETE", r"/inferencemodels/"),
+]
+
+
+@pytest.mark.parametrize("step, method, path", FAULTS, ids=[f[0].split()[0] + "-" + f[0].split()[-1] for f in FAULTS])
+def test_a_failure_at_each_step_is_resumable(start, step, method, path):
+    fault = start.api.fail(method, path, 500, times=None)
+    done = start.migrate("migrate", "--path", "zero-downtime", "--stages", "0,50,100", *start.args)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: step ") and step in last and "run the same command again" in last, done.stderr
+    assert "Traceback" not in done.stderr
+    start.api.faults.remove(fault)
+    again = start.migrate("migrate", "--path", "zero-downtime", "--stages", "0,50,100", *start.args)
+    assert again.returncode == 0, again.stderr
+    assert_zero_downtime_done(start)
+
+
+def test_simple_path_takes_over_the_release_name(start):
+    done = start.migrate("migrate", "--path", "simple", *start.args)
+    assert done.returncode == 0, done.stderr
+    pool = start.api.get(f"{GA_GROUP}/v1", "InferencePool", ALPHA_RELEASE)
+    assert pool is not None, "the GA pool has the alpha pool's name"
+    assert start.api.get(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE) is None
+    route = start.api.get(*ROUTE)
+    assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [(GA_GROUP, ALPHA_RELEASE, 100)]
+    assert (start.state / f"{ALPHA_RELEASE}-alpha-backup.yaml").exists()

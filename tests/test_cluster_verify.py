@@ -1,0 +1,87 @@
+"""`verify` against a completion server on loopback: 200, 404, 503, not JSON, and no answer at all."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+
+import pytest
+
+from conftest import FIXTURES
+
+
+class Completions(http.server.BaseHTTPRequestHandler):
+    behaviour = "ok"
+    seen: list = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        Completions.seen.append((self.path, body))
+        if self.behaviour == "never":
+            time.sleep(10)
+            return
+        status, payload = {
+            "ok": (200, json.dumps({"id": "cmpl-1", "object": "text_completion", "choices": [{"text": "Fine."}]})),
+            "404": (404, json.dumps({"error": "model not found"})),
+            "503": (503, "no healthy upstream"),
+            "not-json": (200, "<html>hello</html>"),
+        }[self.behaviour]
+        data = payload.encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def server():
+    Completions.seen = []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Completions)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def url(server) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}/v1/completions"
+
+
+def test_a_200_completion_passes_and_reports_latency(cluster, server):
+    Completions.behaviour = "ok"
+    done = cluster.migrate("verify", "--url", url(server), "--model", "food-review", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    verdict = json.loads(done.stdout)
+    assert verdict["status"] == 200 and verdict["ok"] and verdict["latency_ms"] >= 0
+    assert Completions.seen == [("/v1/completions", {"model": "food-review", "prompt": "Write as if you were a critic: San Francisco",
+                                                     "max_tokens": 100, "temperature": 0})]
+
+
+@pytest.mark.parametrize("behaviour, message", [
+    ("404", "HTTP 404"), ("503", "HTTP 503: no healthy upstream"), ("not-json", "the body is not JSON"),
+    ("never", "no answer within 2s"),
+])
+def test_failures_are_one_line_and_exit_1(cluster, server, behaviour, message):
+    Completions.behaviour = behaviour
+    done = cluster.migrate("verify", "--url", url(server), "--timeout", "2")
+    assert done.returncode == 1
+    assert message in done.stdout and done.stderr.startswith("Error: verify:") and "Traceback" not in done.stderr
+
+
+def test_through_the_gateway_address(cluster, server):
+    Completions.behaviour = "ok"
+    cluster.api.load(FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml")
+    gateway = cluster.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
+    done = cluster.migrate("verify", "--port", str(server.server_address[1]))
+    assert done.returncode == 1 and "is not PROGRAMMED" in done.stdout
+    gateway["status"] = {"addresses": [{"type": "IPAddress", "value": "127.0.0.1"}],
+                         "conditions": [{"type": "Programmed", "status": "True"}]}
+    done = cluster.migrate("verify", "--port", str(server.server_address[1]))
+    assert done.returncode == 0, done.stderr
+    assert "PROGRAMMED, address 127.0.0.1" in done.stdout and ": 200 in " in done.stdout
