@@ -14,6 +14,7 @@ from infgw_postrender.errors import InputError, Refused
 from infgw_postrender.helm import Helm
 from infgw_postrender.kube import ALL_NAMESPACES, Kubectl, NotFound, resource_name
 from infgw_postrender.mapping import alpha_group, mapping
+from infgw_postrender.names import epp_name
 from infgw_postrender.yamlio import load_file_documents
 
 # Fields the server owns: a restored object must not carry them.
@@ -30,8 +31,7 @@ class CleanupPlan:
 
     def describe(self) -> list[str]:
         lines = [f"helm uninstall {self.helm_release} -n {self.namespace}"] if self.helm_release else []
-        lines += [f"delete {o['kind']} {o['metadata'].get('namespace', '')}/{o['metadata']['name']}".replace(" /", " ")
-                  for o in self.objects + self.crds]
+        lines += [f"delete {o['kind']} {_ref(o)}" for o in _unique(self.objects) + self.crds]
         return lines
 
 
@@ -60,33 +60,49 @@ def plan_cleanup(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, ga_pool: 
         raise Refused(f"GA InferencePool {namespace}/{ga_pool} does not exist; the alpha stack is the only one serving") from None
     if not accepted_parents(ga):
         raise Refused(f"GA InferencePool {namespace}/{ga_pool} is not accepted by any Gateway; it is not serving yet")
-    if pool is not None:
-        plan.objects = alpha_objects(kubectl, pool, namespace)
-        if helm is not None and is_helm_release(helm, alpha_pool, namespace, kubectl.context):
-            plan.helm_release = alpha_pool
+    # even with the pool gone (a run stopped half-way), its models, EPP and Helm release may be left
+    plan.helm_release, plan.objects = alpha_stack(kubectl, helm, alpha_pool, pool, namespace)
     if delete_crds:
         plan.crds = _deletable_crds(kubectl, plan)
     return plan
 
 
-def alpha_objects(kubectl: Kubectl, pool: dict, namespace: str) -> list[dict]:
+def alpha_stack(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, pool: dict | None,
+                namespace: str) -> tuple[str | None, list[dict]]:
+    """(the alpha Helm release or None, everything removing the alpha stack deletes). The chart names the
+    release after the pool, so the release is found by the pool's name even when the pool is gone."""
+    objects = _alpha_objects(kubectl, alpha_pool, pool, namespace)
+    if helm is not None and _is_helm_release(helm, alpha_pool, namespace, kubectl.context):
+        return alpha_pool, release_objects(kubectl, helm, alpha_pool, namespace) + objects
+    return None, objects
+
+
+def _alpha_objects(kubectl: Kubectl, alpha_pool: str, pool: dict | None, namespace: str) -> list[dict]:
     """The pool, its InferenceModels, and its EPP Deployment and Service."""
     resources = mapping()["cluster"]["resources"]
-    name = pool["metadata"]["name"]
     models = [m for m in kubectl.get([resources["alpha_model"]], "list InferenceModels", namespace)
-              if (m["spec"].get("poolRef") or {}).get("name") == name]
-    epp = (pool["spec"].get("extensionRef") or {}).get("name")
+              if (m["spec"].get("poolRef") or {}).get("name") == alpha_pool]
+    epp = ((pool or {}).get("spec", {}).get("extensionRef") or {}).get("name") or epp_name(alpha_pool)
     found = []
-    if epp:
-        for resource in ("deployments.apps", "services"):
-            try:
-                found.append(kubectl.get_one(resource, epp, namespace, f"read the EPP {resource} {epp}"))
-            except NotFound:
-                pass
-    return models + found + [pool]
+    for resource in ("deployments.apps", "services"):
+        try:
+            found.append(kubectl.get_one(resource, epp, namespace, f"read the EPP {resource} {epp}"))
+        except NotFound:
+            pass
+    return models + found + ([pool] if pool else [])
 
 
-def is_helm_release(helm: Helm, name: str, namespace: str, context: str | None) -> bool:
+def release_objects(kubectl: Kubectl, helm: Helm, release: str, namespace: str) -> list[dict]:
+    """What `helm uninstall` deletes: every object of the release's manifest, and Helm's own release records."""
+    args = ["get", "manifest", release, "-n", namespace] + (["--kube-context", kubectl.context] if kubectl.context else [])
+    manifest = helm.run(*args).stdout
+    live = kubectl.get_listed(manifest, f"read the objects of Helm release {release}") if manifest.strip() else []
+    records = kubectl.get(["secrets"], f"read the Helm records of {release}", namespace,
+                          selector=f"owner=helm,name={release}")
+    return live + records
+
+
+def _is_helm_release(helm: Helm, name: str, namespace: str, context: str | None) -> bool:
     args = ["status", name, "-n", namespace, "-o", "json"] + (["--kube-context", context] if context else [])
     return helm.run(*args, check=False).returncode == 0
 
@@ -108,7 +124,7 @@ def _deletable_crds(kubectl: Kubectl, plan: CleanupPlan) -> list[dict]:
 
 def write_backup(plan: CleanupPlan, path: str) -> None:
     """Written whole (to a temporary file, then renamed) before anything is deleted."""
-    items = [_restorable(o) for o in plan.crds + plan.objects]
+    items = [_restorable(o) for o in plan.crds + _unique(plan.objects)]
     text = blockyaml.dump({"apiVersion": "v1", "kind": "List", "items": items})
     temporary = f"{path}.partial"
     try:
@@ -127,13 +143,27 @@ def run_cleanup(kubectl: Kubectl, helm: Helm | None, plan: CleanupPlan) -> list[
         args = ["uninstall", plan.helm_release, "-n", plan.namespace] + (["--kube-context", kubectl.context] if kubectl.context else [])
         helm.run(*args)
         done.append(f"helm uninstall {plan.helm_release}")
-    for obj in plan.objects + plan.crds:  # after the Helm release, whatever it left (InferenceModels made by hand)
-        metadata = obj["metadata"]
-        resource = resource_name(obj["apiVersion"], obj["kind"])
-        namespace = metadata.get("namespace")
-        kubectl.delete(resource, metadata["name"], namespace, f"delete {obj['kind']} {metadata['name']}")
-        done.append(f"deleted {obj['kind']} {namespace + '/' if namespace else ''}{metadata['name']}")
+    # after the Helm release: whatever it left (InferenceModels made by hand), then the CRDs
+    for objects, what in ((_unique(plan.objects), "the alpha objects"), (plan.crds, "the v1alpha2 CRDs")):
+        if objects:
+            kubectl.delete_listed(objects, f"delete {what}")
+            done += [f"deleted {o['kind']} {_ref(o)}" for o in objects]
     return done
+
+
+def _unique(objects: list[dict]) -> list[dict]:
+    seen, kept = set(), []
+    for obj in objects:
+        key = (obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
+        if key not in seen:
+            seen.add(key)
+            kept.append(obj)
+    return kept
+
+
+def _ref(obj: dict) -> str:
+    namespace = obj["metadata"].get("namespace")
+    return f"{namespace + '/' if namespace else ''}{obj['metadata']['name']}"
 
 
 def restore(kubectl: Kubectl, path: str) -> list[str]:

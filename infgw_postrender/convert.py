@@ -20,7 +20,7 @@ from infgw_postrender.objectives import (
 from infgw_postrender.release import GaRelease
 from infgw_postrender.report import Report
 from infgw_postrender.route import check_weight, new_route, rewrite_route
-from infgw_postrender.stream import Document, join, new_document, split, write
+from infgw_postrender.stream import shape_error, Document, join, new_document, split, write
 from infgw_postrender.yamlio import load_file_documents
 
 TEMPLATE = "{release}"
@@ -113,7 +113,20 @@ def post_render_documents(documents: list[Document], options: Options) -> Result
     models = _models(options.objectives_from, options.alpha_pool, report) if options.objectives_from else []
     route_source = _route_source(options.route_from) if options.route_from else None
 
-    documents = [document for document in documents if not _generated_earlier(document)]
+    try:
+        _convert(documents, options, report, models, route_source, priorities, rewrites)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as error:
+        raise shape_error(error) from None
+    return Result(documents, report)
+
+
+def _convert(
+    documents: list[Document], options: Options, report: Report, models: list[dict], route_source: dict | None,
+    priorities: dict[str, int], rewrites: bool,
+) -> None:
+    documents[:] = [document for document in documents if not _generated_earlier(document)]
+    for position, document in enumerate(documents):
+        document.index = position  # indexes stay positions once an earlier run's objects are dropped
     release = GaRelease(documents, report)
     needs_pool = _per_pool_flag(options)
     if not needs_pool:
@@ -121,10 +134,10 @@ def post_render_documents(documents: list[Document], options: Options) -> Result
     elif options.templated and not options.release:
         if not release.units:
             raise InputError(f"{needs_pool}: the stream has no InferencePool; render the inferencepool chart")
-        targets = {unit.document.index: options.for_release(unit.pool) for unit in release.units}
+        targets = {unit.document.index: options.for_release(unit.release) for unit in release.units}
     else:
         unit = release.select(options.release, needs_pool)
-        targets = {unit.document.index: options.for_release(unit.pool)}
+        targets = {unit.document.index: options.for_release(unit.release)}
 
     release.plan({index: own.pool_name for index, own in targets.items() if own.pool_name})
     for unit in release.units:
@@ -141,7 +154,8 @@ def post_render_documents(documents: list[Document], options: Options) -> Result
             mine.append(_route(own, route_source, pool, namespace))
         append_generated(documents, _without_twins(mine, release), report)  # as text now: dicts of every pool would add up
     release.finish()
-    return Result(documents, report)
+    for document in documents:
+        document.settle()  # any failure now, before the first byte is written
 
 
 def _per_pool_flag(options: Options) -> str | None:

@@ -40,6 +40,7 @@ class Kubectl:
             os.environ.get("KUBECTL") or "kubectl",
             context or os.environ.get("HELM_KUBECONTEXT") or None,
             namespace or os.environ.get("HELM_NAMESPACE") or None,
+            os.environ.get("INFGW_REQUEST_TIMEOUT") or "30s",
         )
 
     @property
@@ -68,9 +69,11 @@ class Kubectl:
             return ["--all-namespaces"]
         return [f"--namespace={namespace or self.default_namespace}"]
 
-    def get(self, resources: list[str], step: str, namespace: str | None = None, name: str | None = None) -> list[dict]:
+    def get(self, resources: list[str], step: str, namespace: str | None = None, name: str | None = None,
+            selector: str | None = None) -> list[dict]:
         """Objects of several resource types in one call (`kubectl get a,b,c -o json`)."""
         args = ["get", ",".join(resources), *([name] if name else []), *self._scope(namespace), "-o", "json"]
+        args += [f"--selector={selector}"] if selector else []
         found = json.loads(self.run(args, step) or "{}")
         return found.get("items", [found] if found.get("kind") else [])
 
@@ -91,6 +94,18 @@ class Kubectl:
     def patch_json(self, resource: str, name: str, namespace: str | None, operations: list[dict], step: str) -> dict:
         args = ["patch", resource, name, *self._scope(namespace), "--type=json", "-p", json.dumps(operations), "-o", "json"]
         return json.loads(self.run(args, step))
+
+    def get_listed(self, manifests: str, step: str) -> list[dict]:
+        """The live objects a manifest names (`kubectl get -f -`), those that exist."""
+        found = json.loads(self.run(["get", "-f", "-", "--ignore-not-found", "-o", "json"], step, input=manifests) or "{}")
+        return found.get("items", [found] if found.get("kind") else [])
+
+    def delete_listed(self, objects: list[dict], step: str) -> None:
+        """Delete these objects in one call, in their order; those already gone are fine."""
+        listed = {"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": o["apiVersion"], "kind": o["kind"],
+             "metadata": {k: v for k, v in o["metadata"].items() if k in ("name", "namespace")}} for o in objects]}
+        self.run(["delete", "-f", "-", "--ignore-not-found", "--wait=false"], step, input=json.dumps(listed))
 
     def delete(self, resource: str, name: str, namespace: str | None, step: str) -> None:
         scope = [] if namespace is None else self._scope(namespace)

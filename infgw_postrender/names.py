@@ -25,7 +25,10 @@ def epp_name(release: str) -> str:
     return release.lower().strip()[:40] + "-epp"
 
 
-def with_suffix(name: str, suffix: str = "-ga") -> str:
+RENAME_SUFFIX = "-ga"  # what a GA object gets when the alpha release already has its name
+
+
+def with_suffix(name: str, suffix: str = RENAME_SUFFIX) -> str:
     """`name` + suffix, the base cut so that the result stays a valid label."""
     base = name[: LABEL_MAX - len(suffix)].rstrip("-")
     return base + suffix

@@ -55,7 +55,10 @@ def run(report_path: str | None, quiet: bool, **flags) -> None:
         documents = split_lines(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n"))
     except UnicodeDecodeError as exc:
         raise InputError(f"stdin: not UTF-8 text ({exc.reason}); pass the rendered manifests") from None
-    result = post_render_documents(documents, options)
+    try:
+        result = post_render_documents(documents, options)
+    except RecursionError:  # parsing catches its own; this is for a deep tree that parsed but cannot be walked
+        raise InputError("stdin: a document is nested too deeply for a Kubernetes object") from None
     report = result.report
     if report_path:
         try:
@@ -70,7 +73,8 @@ def run(report_path: str | None, quiet: bool, **flags) -> None:
 
 
 def fail(error: MigrateError) -> None:
-    click.echo(f"Error: {error}", err=True)
+    # one line whatever the message quotes (a `# Source:` path or a value may hold line breaks)
+    click.echo(f"Error: {' '.join(str(error).split())}", err=True)
     sys.exit(error.exit_code)
 
 

@@ -11,9 +11,9 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from infgw_postrender.errors import InputError
+from infgw_postrender.errors import InputError, where
 from infgw_postrender.mapping import alpha_group, ga_group, mapping
-from infgw_postrender.names import epp_name, with_suffix
+from infgw_postrender.names import RENAME_SUFFIX, epp_name, with_suffix
 from infgw_postrender.paths import containers, slots
 from infgw_postrender.pool import convert_pool, is_alpha_pool
 from infgw_postrender.report import Entry, Loss, Report
@@ -32,6 +32,7 @@ class Unit:
     epp: str | None  # the EPP Service the pool points at
     documents: list[Document] = field(default_factory=list)
     new_pool: str | None = None
+    release: str = ""  # the Helm release: the pool's first name, kept in an annotation once the pool is renamed
 
     @property
     def final_pool(self) -> str:
@@ -48,6 +49,7 @@ class GaRelease:
         self._sorted_names: list[tuple[str, int]] = []
         for document in documents:
             if not document.is_empty:
+                document.check_aliases()
                 document.identify()
                 self.by_kind.setdefault(document.kind, []).append(document)
                 if document.name:
@@ -88,11 +90,15 @@ class GaRelease:
             ref = (spec.get("endpointPickerRef") or spec.get("extensionRef")) if isinstance(spec, dict) else None
             picker = ref.get("name") if isinstance(ref, dict) else None
             document.release()
-        unit = Unit(document, self.name(document), self.namespace(document), picker)
+        if not document.name:
+            raise InputError(f"{where(document.index, document.source)}: an InferencePool without metadata.name; "
+                             "the chart names it after the release")
+        unit = Unit(document, document.name, self.namespace(document), picker)
+        unit.release = document.peek("metadata", "annotations", mapping()["release_annotation"]) or unit.pool
         namespace = unit.namespace or "default"
         derived = self._named(unit.pool) + self._named(f"{namespace}-{unit.pool}")
-        derived += self._named(epp_name(unit.pool), prefix=True)
-        if unit.epp and unit.epp != epp_name(unit.pool):
+        derived += self._named(epp_name(unit.release), prefix=True)
+        if unit.epp and unit.epp != epp_name(unit.release):
             derived += self._named(unit.epp, prefix=True)
         seen = {document.index}
         for candidate in sorted(derived, key=lambda d: d.index):
@@ -105,7 +111,7 @@ class GaRelease:
         """The pool that per-pool flags act on."""
         if release:
             for unit in self.units:
-                if release in (unit.pool, unit.final_pool) or unit.epp == epp_name(release):
+                if release in (unit.pool, unit.final_pool, unit.release) or unit.epp == epp_name(release):
                     return unit
             raise InputError(
                 f"--release {release}: no InferencePool of that release in the stream "
@@ -178,6 +184,11 @@ class GaRelease:
         """Rename the pool; objects named after it follow unless the alpha release already has that name."""
         new_name = unit.final_pool
         self._rename(unit.document, new_name, unit)
+        metadata = unit.document.edit()["metadata"]
+        if not isinstance(metadata.get("annotations"), dict):
+            metadata["annotations"] = {}
+        # a later run reads the release from here: {release} in its flags must mean the same release again
+        metadata["annotations"].setdefault(mapping()["release_annotation"], unit.release)
         namespace = unit.namespace or "default"
         for rule in mapping()["named_after_pool"]:
             old = rule["pattern"].format(pool=unit.pool, namespace=namespace)
@@ -310,11 +321,15 @@ class GaRelease:
 
 def _template(unit: Unit, name: str, ga_ns: str, alpha_pool: str, alpha_ns: str) -> str | None:
     """The name the same chart template gives the alpha release's object, or None if `name` is not derived."""
+    if name.endswith(RENAME_SUFFIX):  # renamed by an earlier run: its alpha twin is its original's
+        original = _template(unit, name[: -len(RENAME_SUFFIX)], ga_ns, alpha_pool, alpha_ns)
+        if original is not None:
+            return original
     if name == unit.pool:
         return alpha_pool
     if name == f"{ga_ns}-{unit.pool}":
         return f"{alpha_ns}-{alpha_pool}"
-    own_epp = epp_name(unit.pool)
+    own_epp = epp_name(unit.release)
     if name.startswith(own_epp):
         return epp_name(alpha_pool) + name[len(own_epp) :]
     return None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from infgw_postrender.errors import MigrateError, Refused
+from infgw_postrender.errors import MigrateError
 from infgw_postrender.helm import Helm
 from infgw_postrender.kube import ALL_NAMESPACES, Kubectl, NotFound
 from infgw_postrender.mapping import alpha_group, ga_group, mapping
@@ -116,6 +116,10 @@ class _Steps:
 
     def _crd_present(self, name: str) -> bool:
         return self._exists(self.resources["crd"], name, ALL_NAMESPACES) is not None
+
+    def _release_exists(self, name: str) -> bool:
+        args = ["status", name, "-n", self.s.namespace] + (["--kube-context", self.s.kube_context] if self.s.kube_context else [])
+        return self.helm.run(*args, check=False).returncode == 0
 
     def _release_deployed(self, name: str) -> bool:
         """A release whose last install failed half-way exists, but is not done: it is upgraded again."""
@@ -223,12 +227,12 @@ class _Steps:
                     lambda: False, run)
 
     def backup_alpha(self) -> Step:
-        from infgw_postrender.cleanup import CleanupPlan, alpha_objects, write_backup
+        from infgw_postrender.cleanup import CleanupPlan, alpha_stack, write_backup
 
         def run() -> None:
             pool = self._exists(self.resources["alpha_pool"], self.s.alpha_pool, self.s.namespace)
             plan = CleanupPlan(self.s.namespace, self.s.alpha_pool)
-            plan.objects = alpha_objects(self.kubectl, pool, self.s.namespace) if pool else []
+            plan.helm_release, plan.objects = alpha_stack(self.kubectl, self.helm, self.s.alpha_pool, pool, self.s.namespace)
             route = self._exists(self.resources["route"], self.s.route, self.s.namespace)
             plan.objects += [route] if route else []
             write_backup(plan, self.s.backup_file)
@@ -240,7 +244,13 @@ class _Steps:
         from infgw_postrender.cleanup import plan_cleanup, run_cleanup
 
         def done() -> bool:
-            return self._exists(self.resources["alpha_pool"], self.s.alpha_pool, self.s.namespace) is None
+            """Nothing of the alpha stack left: pool, models and Helm release (a stopped run leaves some)."""
+            if self._exists(self.resources["alpha_pool"], self.s.alpha_pool, self.s.namespace) is not None:
+                return False
+            models = self.kubectl.get([self.resources["alpha_model"]], "list InferenceModels", self.s.namespace)
+            if any((m["spec"].get("poolRef") or {}).get("name") == self.s.alpha_pool for m in models):
+                return False
+            return not self._release_exists(self.s.alpha_pool)
 
         def run() -> None:
             if self.s.path == "simple":
@@ -257,12 +267,9 @@ class _Steps:
 
     def _simple_plan(self):
         """The simple path removes the alpha stack before the GA one exists: no serving or route check."""
-        from infgw_postrender.cleanup import CleanupPlan, alpha_objects, is_helm_release
+        from infgw_postrender.cleanup import CleanupPlan, alpha_stack
 
         pool = self._exists(self.resources["alpha_pool"], self.s.alpha_pool, self.s.namespace)
-        if pool is None:
-            raise Refused(f"alpha pool {self.s.namespace}/{self.s.alpha_pool} not found; check --alpha-pool")
-        plan = CleanupPlan(self.s.namespace, self.s.alpha_pool, objects=alpha_objects(self.kubectl, pool, self.s.namespace))
-        if is_helm_release(self.helm, self.s.alpha_pool, self.s.namespace, self.s.kube_context):
-            plan.helm_release = self.s.alpha_pool
+        plan = CleanupPlan(self.s.namespace, self.s.alpha_pool)
+        plan.helm_release, plan.objects = alpha_stack(self.kubectl, self.helm, self.s.alpha_pool, pool, self.s.namespace)
         return plan

@@ -24,6 +24,18 @@ _CONTENT_INDENT = re.compile(r"^( *)[^ \n#]", re.MULTILINE)
 
 Path = tuple  # keys and list indexes from the document's root
 
+# The document whose tree was read last: when a tree turns out not to have its kind's shape (a list where the API
+# has a mapping), the error names this document.
+last_read: "Document | None" = None
+
+# Larger than any object the API server stores (etcd keeps at most 1.5 MiB per object): a document this big that
+# must be parsed is refused rather than round-tripped for minutes.
+MAX_PARSED_BYTES = 3 * 1024 * 1024
+# What a document's aliases may expand to. Real objects have a few thousand nodes; an alias bomb has billions.
+MAX_EXPANDED_NODES = 100_000
+_ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s,\[\]{}]+", re.MULTILINE)
+_ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s,\[\]{}]+", re.MULTILINE)
+
 
 @dataclass(slots=True)
 class Document:
@@ -79,10 +91,36 @@ class Document:
         name = self.peek("metadata", "name")
         if name is not None:
             namespace = self.peek("metadata", "namespace")
+        elif self.end - self.start > MAX_PARSED_BYTES:
+            namespace = None  # too big to parse for its name; it is passed through unless something must change it
         else:
             metadata = self.data.get("metadata") or {}
             name, namespace = metadata.get("name"), metadata.get("namespace")
+            for field_name, value in (("name", name), ("namespace", namespace)):
+                if value is not None and not isinstance(value, str):
+                    raise InputError(
+                        f"{where(self.index, self.source)}: metadata.{field_name} is {value!r}, not a string; quote it"
+                    )
         self.name, self.namespace = name, sys.intern(namespace) if isinstance(namespace, str) else namespace
+
+    def check_aliases(self) -> None:
+        """Refuse an alias bomb (anchors whose aliases expand without bound), counted without expanding it."""
+        if not (self.contains("&") and self.contains("*")):
+            return
+        if not (_ANCHOR.search(self._text, self.start, self.end) and _ALIAS.search(self._text, self.start, self.end)):
+            return
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        try:
+            node = YAML(typ="safe", pure=True).compose(self.body)
+        except YAMLError:
+            return  # malformed: reported where the document is parsed, or passed through for Helm to report
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise InputError(
+                f"{where(self.index, self.source)}: its aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
+                "(an alias bomb?); no Kubernetes object needs that"
+            )
 
     def peek(self, *keys: str) -> str | None:
         """The plain string at a path of block-mapping keys, read off the text without parsing when the
@@ -105,19 +143,31 @@ class Document:
     @property
     def data(self) -> Any:
         """The document's value. Read it; change it only through set() and edit()."""
+        global last_read
+        last_read = self
         if not self._parsed:
+            if self.end - self.start > MAX_PARSED_BYTES:
+                raise InputError(
+                    f"{where(self.index, self.source)}: {(self.end - self.start) / 2**20:.0f} MiB, larger than any "
+                    "object the API server stores (1.5 MiB); check the chart's values"
+                )
             self._commit()
             body = self.body
             try:
-                self._data, self._spans = blockyaml.parse(body)
-            except blockyaml.Unsupported:
-                self._data, self._spans = self._load(body), None
+                try:
+                    self._data, self._spans = blockyaml.parse(body)
+                except blockyaml.Unsupported:
+                    self._data, self._spans = self._load(body), None
+            except RecursionError:
+                raise InputError(f"{where(self.index, self.source)}: nested too deeply for a Kubernetes object") from None
             if not isinstance(self._data, dict) or not isinstance(self._data.get("apiVersion"), str) or not isinstance(
                 self._data.get("kind"), str
             ):
                 raise InputError(
                     f"{where(self.index, self.source)}: not a Kubernetes object (a mapping with apiVersion and kind)"
                 )
+            if not isinstance(self._data.get("metadata", {}), dict):
+                raise InputError(f"{where(self.index, self.source)}: metadata is not a mapping")
             self._parsed = True
         return self._data
 
@@ -179,8 +229,29 @@ class Document:
 
     def text(self) -> str:
         if self._round_trip:
-            return self.separator + _keep_ending(dump_document(self._data), self.body)
+            self.settle()
         return self.separator + (self._spliced() if self._splices else self.body)
+
+    def settle(self) -> None:
+        """Emit a rewritten document once, before anything is written, and check that the text reads back as the
+        same object: ruamel.yaml can emit YAML it cannot read (a comment on an explicit key, say)."""
+        if not self._round_trip:
+            return
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        text = _keep_ending(dump_document(self._data), self.body)
+        try:
+            again = YAML(typ="safe", pure=True).load(text)
+        except YAMLError:
+            again = None
+        expected = self._data
+        if not isinstance(again, dict) or [again.get(k) for k in ("apiVersion", "kind")] != [
+                expected.get(k) for k in ("apiVersion", "kind")] or again.get("metadata") != expected.get("metadata"):
+            raise InputError(f"{where(self.index, self.source)}: its YAML cannot be rewritten faithfully; "
+                             "write it in plain block style (no explicit keys, anchors or tags)")
+        self._text, self.start, self.end = text, 0, len(text)
+        self._data, self._spans, self._parsed, self._round_trip, self._edited = None, None, False, False, True
 
 
 @functools.cache
@@ -196,6 +267,31 @@ def _scalar_key(depth: int, key: str) -> re.Pattern:
 @functools.cache
 def _block_end(depth: int) -> re.Pattern:
     return re.compile(rf"^ {{0,{2 * depth}}}[^ \n#]", re.MULTILINE)
+
+
+def shape_error(error: Exception) -> InputError:
+    """A tree without the shape its kind has in the Kubernetes API, as one line naming the document."""
+    document = last_read
+    place = where(document.index, document.source) if document is not None else "a document"
+    return InputError(f"{place}: not shaped as its kind is in the Kubernetes API ({type(error).__name__}: {error}); "
+                      "check the chart's output")
+
+
+def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
+    """Nodes after expanding every alias: each node's size is counted once and reused (linear in the graph)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = 1  # a cycle counts once
+    value = node.value
+    children = [] if isinstance(value, str) else [n for pair in value for n in (pair if isinstance(pair, tuple) else (pair,))]
+    size = 1
+    for child in children:
+        size += _expanded_size(child, sizes)
+        if size > MAX_EXPANDED_NODES:
+            break
+    sizes[id(node)] = size
+    return size
 
 
 def _keep_ending(text: str, original: str) -> str:

@@ -26,7 +26,11 @@ def _round_trip():
 
 def load_document(text: str) -> Any:
     """One document, round-trip (comments and order kept). Raises YAMLError on malformed input."""
-    return _round_trip().load(text)
+    try:
+        return _round_trip().load(text)
+    except Exception:
+        _round_trip.cache_clear()  # a failed load leaves the parser mid-stream: the next load needs a new one
+        raise
 
 
 def dump_document(data: Any) -> str:

@@ -187,9 +187,23 @@ def cluster(tmp_path) -> Cluster:
 ALPHA_RELEASE = "vllm-llama3-8b-instruct"
 
 
+_ALPHA_STACK: dict = {}
+
+
 def install_alpha_stack(cluster: Cluster) -> None:
     """The guide's starting point: the alpha release (v0.3.0 chart, installed by the real Helm 3), its three
-    InferenceModels, the Gateway and the HTTPRoute that sends all traffic to the alpha pool."""
+    InferenceModels, the Gateway and the HTTPRoute that sends all traffic to the alpha pool.
+
+    The first call in a test process installs it for real; later calls load the API state that install left
+    (Helm keeps its release records in that state too), which saves a Helm install per test."""
+    import copy
+
+    if _ALPHA_STACK and set(cluster.api.resources) == _ALPHA_STACK["resources_before"]:
+        cluster.api.objects.update(copy.deepcopy(_ALPHA_STACK["objects"]))
+        cluster.api.resources.update(_ALPHA_STACK["resources"])
+        cluster.api.revision = max(cluster.api.revision, _ALPHA_STACK["revision"])
+        return
+    resources_before = set(cluster.api.resources)
     done = subprocess.run([tool("helm3"), "install", ALPHA_RELEASE, str(CHARTS / "inferencepool-v0.3.0"),
                            "--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}"],
                           capture_output=True, text=True, env=cluster.env)
@@ -197,6 +211,8 @@ def install_alpha_stack(cluster: Cluster) -> None:
     cluster.kubectl("apply", "-f", str(FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml"),
                     "-f", str(FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml"),
                     "-f", str(FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml"))
+    _ALPHA_STACK.update(objects=copy.deepcopy(cluster.api.objects), resources=dict(cluster.api.resources),
+                        revision=cluster.api.revision, resources_before=resources_before)
 
 
 def gateway_controller(gateway: str = "inference-gateway") -> Callable[[dict], None]:
@@ -218,3 +234,28 @@ def ga_pool(name: str = f"{ALPHA_RELEASE}-ga", namespace: str = "default") -> di
     return {"apiVersion": f"{GA_GROUP}/v1", "kind": "InferencePool", "metadata": {"name": name, "namespace": namespace},
             "spec": {"selector": {"matchLabels": {"app": ALPHA_RELEASE}}, "targetPorts": [{"number": 8000}],
                      "endpointPickerRef": {"name": f"{name}-epp", "port": {"number": 9002}}}}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The fuzzing tally (issue 5 asks how many inputs were tried and how many broke the post-renderer)."""
+    import test_hostile_input
+
+    tally = getattr(test_hostile_input, "TALLY", None)
+    if tally and tally["tried"]:
+        terminalreporter.write_line(
+            f"post-renderer fuzzing: {tally['tried']} inputs tried, {tally['results']} gave a result, "
+            f"{tally['refused']} were refused (exit 2, one line), {tally['broke']} broke it"
+        )
+
+
+def pytest_sessionfinish(session) -> None:
+    """Each xdist worker leaves its part of the fault matrix where the controller can read it."""
+    import json
+
+    import test_cluster_faults
+
+    if test_cluster_faults.MATRIX:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        out = Path(session.config.rootpath) / ".pytest_cache" / f"fault-matrix-{worker}.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps([[list(k), v] for k, v in test_cluster_faults.MATRIX.items()]))

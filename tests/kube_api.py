@@ -12,7 +12,9 @@ from __future__ import annotations
 import copy
 import json
 import re
+import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -86,7 +88,7 @@ class KubeAPI:
             pass
 
         Handler.api = api
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
@@ -178,6 +180,11 @@ class KubeAPI:
             del self.objects[key]  # deleting a CRD deletes every object of it, as on a real server
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """Clients that time out or drop the connection (the faults tests inject) are not server errors."""
+
+
 _PATH = re.compile(
     r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
     r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>status))?$"
@@ -240,10 +247,17 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault.method in (method, "*") and re.search(fault.path, path) and fault.times != 0:
                     if fault.times is not None:
                         fault.times -= 1
-                    if fault.hang:
-                        import time
-                        time.sleep(fault.hang)
-                    return self._status(fault.status, "InjectedFault", f"injected fault {fault.status} on {method} {path}")
+                    break
+            else:
+                fault = None
+        if fault is not None:
+            if fault.hang:
+                time.sleep(fault.hang)
+            if fault.status == 0:  # the server goes away: the connection drops without an answer
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return None
+            return self._status(fault.status, "InjectedFault", f"injected fault {fault.status} on {method} {path}")
         try:
             self._route(method, path, query, body)
         except _Error as error:
@@ -369,6 +383,8 @@ class _Handler(BaseHTTPRequestHandler):
             if updated.get("status") is None:
                 updated.pop("status", None)
         updated.setdefault("metadata", {})["uid"] = current["metadata"]["uid"]
+        if resource.namespaced:
+            updated["metadata"]["namespace"] = namespace
         updated["metadata"]["generation"] = current["metadata"].get("generation", 1)
         if dry_run:
             return updated

@@ -74,10 +74,14 @@ def test_no_backup_no_deletion(migrated, tmp_path):
 
 def test_cleanup_then_restore_gives_back_the_same_objects(migrated, tmp_path):
     backup = tmp_path / "backup.yaml"
+    # what the alpha release owns (Helm's own view of it, and its release records), and the models made by hand
+    manifest = subprocess.run([tool("helm3"), "get", "manifest", ALPHA_RELEASE], capture_output=True, text=True,
+                              env=migrated.env, check=True).stdout
+    owned = [(o["apiVersion"], o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(manifest) if o]
+    records = [o for o in migrated.api.all("v1", "Secret") if o["metadata"].get("labels", {}).get("owner") == "helm"]
     originals = {(o["kind"], o["metadata"]["name"]): o for o in
-                 [migrated.api.get(*ALPHA_POOL), *migrated.api.all(MODEL, "InferenceModel"),
-                  migrated.api.get("apps/v1", "Deployment", f"{ALPHA_RELEASE}-epp"),
-                  migrated.api.get("v1", "Service", f"{ALPHA_RELEASE}-epp")]}
+                 [*(migrated.api.get(*key) for key in owned), *records, *migrated.api.all(MODEL, "InferenceModel")]}
+    assert len(originals) == len(owned) + len(records) + 3
     done = migrated.migrate(*CLEANUP, "--backup", str(backup))
     assert done.returncode == 0, done.stderr
     saved = yaml.safe_load(backup.read_text())["items"]
@@ -92,8 +96,10 @@ def test_cleanup_then_restore_gives_back_the_same_objects(migrated, tmp_path):
         api_version = original["apiVersion"]
         back = migrated.api.get(api_version, kind, name)
         assert back is not None, f"{kind} {name} not restored"
-        assert back["spec"] == original["spec"]
+        for part in ("spec", "data", "rules", "subjects", "roleRef"):
+            assert back.get(part) == original.get(part), f"{kind} {name}: {part}"
         assert back["metadata"].get("labels") == original["metadata"].get("labels")
+    assert helm_status(migrated) == 0, "with its records back, Helm knows the alpha release again"
     again = migrated.migrate("restore", str(backup))
     assert again.returncode == 0 and "already there" in again.stdout
 

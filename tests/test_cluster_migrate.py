@@ -75,31 +75,6 @@ def test_zero_downtime_walks_the_stages_to_the_end(start):
     assert again.returncode == 0 and "step 1 done already" in again.stderr  # idempotent
 
 
-# (step, the API call that fails)
-FAULTS = [
-    ("save the alpha pool's InferenceModels", "GET", r"/inferencemodels$"),
-    ("install the GA CRDs", "POST", r"/customresourcedefinitions$"),
-    ("install the GA release", "POST", r"inference.networking.k8s.io/v1/namespaces/default/inferencepools"),
-    ("send 0% of llm-route", "PATCH", r"/httproutes/llm-route$"),
-    ("back up the alpha objects", "GET", r"/deployments/vllm-llama3-8b-instruct-epp$"),
-    ("remove the alpha stack", "DELETE", r"/inferencemodels/"),
-]
-
-
-@pytest.mark.parametrize("step, method, path", FAULTS, ids=[f[0].split()[0] + "-" + f[0].split()[-1] for f in FAULTS])
-def test_a_failure_at_each_step_is_resumable(start, step, method, path):
-    fault = start.api.fail(method, path, 500, times=None)
-    done = start.migrate("migrate", "--path", "zero-downtime", "--stages", "0,50,100", *start.args)
-    assert done.returncode != 0
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("Error: step ") and step in last and "run the same command again" in last, done.stderr
-    assert "Traceback" not in done.stderr
-    start.api.faults.remove(fault)
-    again = start.migrate("migrate", "--path", "zero-downtime", "--stages", "0,50,100", *start.args)
-    assert again.returncode == 0, again.stderr
-    assert_zero_downtime_done(start)
-
-
 def test_simple_path_takes_over_the_release_name(start):
     done = start.migrate("migrate", "--path", "simple", *start.args)
     assert done.returncode == 0, done.stderr

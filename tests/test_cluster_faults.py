@@ -1,0 +1,150 @@
+"""Faults at each step of `migrate`, `shift` and `cleanup`: the API answering 500, 409 or 403, timing out, or
+going away. Each run stops with one line naming the step, deletes nothing that is not in the backup, and the
+same command run again finishes the job. The matrix is printed at the end of the test run."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP, gateway_controller, ga_pool, install_alpha_stack
+from test_cluster_migrate import assert_zero_downtime_done, start  # noqa: F401  (the migration fixture)
+from test_cluster_verify import server  # noqa: F401
+
+# fault -> (status, seconds the API hangs first); 0 closes the connection without an answer
+FAULTS = {"500": (500, 0.0), "409": (409, 0.0), "403": (403, 0.0), "timeout": (504, 2.0), "gone": (0, 0.0)}
+MATRIX: dict[tuple[str, str], dict[str, str]] = {}
+GA_POOL = f"{ALPHA_RELEASE}-ga"
+
+
+def record(command: str, step: str, fault: str, outcome: str) -> None:
+    MATRIX.setdefault((command, step), {})[fault] = outcome
+
+
+def objects(api) -> dict:
+    return {key: copy.deepcopy(obj) for key, obj in api.objects.items()}
+
+
+def nothing_lost(before: dict, after: dict, backup) -> None:
+    """Every object that is gone is in the backup."""
+    gone = {(obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
+            for key, obj in before.items() if key not in after}
+    saved = set()
+    if backup.exists():
+        saved = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
+                 for o in yaml.safe_load(backup.read_text())["items"]}
+    assert gone <= saved, f"deleted without a backup: {sorted(gone - saved)}"
+
+
+def run_with_fault(cluster, fault: str, method: str, path: str, args: list[str], step: str, backup=None):
+    status, hang = FAULTS[fault]
+    cluster.env["INFGW_REQUEST_TIMEOUT"] = "1s"
+    before = objects(cluster.api)
+    injected = cluster.api.fail(method, path, status, times=None, hang=hang)
+    done = cluster.migrate(*args)
+    cluster.api.faults.remove(injected)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode not in (0, 2), f"the fault went unnoticed: {done.stderr}"
+    assert lines and lines[-1].startswith("Error: ") and step in lines[-1], done.stderr
+    assert "Traceback" not in done.stderr and "test-token-not-a-secret" not in done.stderr + done.stdout
+    if backup is not None:
+        nothing_lost(before, cluster.api.objects, backup)
+    again = cluster.migrate(*args)
+    assert again.returncode == 0, again.stderr
+    return done
+
+
+# -- migrate --------------------------------------------------------------------------------------------------
+MIGRATE_STEPS = {  # step key: (what the error names, the call that fails)
+    "models": ("save the alpha pool's InferenceModels", "GET", r"/inferencemodels$"),
+    "crds": ("install the GA CRDs", "POST", r"/customresourcedefinitions$"),
+    "ga-release": ("install the GA release", "POST", r"inference.networking.k8s.io/v1/namespaces/default/inferencepools"),
+    "stage-0": ("send 0% of llm-route", "PATCH", r"/httproutes/llm-route$"),
+    "backup": ("back up the alpha objects", "GET", r"/deployments/vllm-llama3-8b-instruct-epp$"),
+    "remove-alpha": ("remove the alpha stack", "DELETE", r"/inferencemodels/"),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("key", MIGRATE_STEPS)
+def test_migrate(start, key, fault):
+    step, method, path = MIGRATE_STEPS[key]
+    args = ["migrate", "--path", "zero-downtime", "--stages", "0,50,100", *start.args]
+    run_with_fault(start, fault, method, path, args, step, backup=start.state / f"{ALPHA_RELEASE}-alpha-backup.yaml")
+    assert_zero_downtime_done(start)
+    record("migrate", key, fault, "stopped, resumed")
+
+
+# -- shift ----------------------------------------------------------------------------------------------------
+@pytest.fixture
+def live(cluster):
+    from conftest import FIXTURES
+    cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
+                     FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml")
+    pool = ga_pool(GA_POOL)
+    gateway_controller()(pool)
+    cluster.api.put(pool)
+    return cluster
+
+
+SHIFT_STEPS = [
+    ("read HTTPRoute", "GET", r"/httproutes/llm-route$"),
+    ("read the GA InferencePool", "GET", rf"inference.networking.k8s.io/v1/namespaces/default/inferencepools/{GA_POOL}$"),
+    ("shift HTTPRoute", "PATCH", r"/httproutes/llm-route$"),
+]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("step, method, path", SHIFT_STEPS, ids=[s[0] for s in SHIFT_STEPS])
+def test_shift(live, step, method, path, fault):
+    route = ("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
+    before = copy.deepcopy(live.api.get(*route)["spec"])
+    args = ["shift", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", GA_POOL, "--ga-weight", "50"]
+    status, hang = FAULTS[fault]
+    injected = live.api.fail(method, path, status, times=None, hang=hang)
+    live.env["INFGW_REQUEST_TIMEOUT"] = "1s"
+    done = live.migrate(*args)
+    live.api.faults.remove(injected)
+    assert done.returncode == 1 and step in done.stderr.splitlines()[-1], done.stderr
+    assert live.api.get(*route)["spec"] == before, "a failed shift leaves the route as it was"
+    assert live.migrate(*args).returncode == 0
+    refs = live.api.get(*route)["spec"]["rules"][0]["backendRefs"]
+    assert [(r["group"], r["weight"]) for r in refs] == [(ALPHA_GROUP, 50), (GA_GROUP, 50)]
+    record("shift", step, fault, "stopped, route unchanged, resumed")
+
+
+# -- cleanup --------------------------------------------------------------------------------------------------
+@pytest.fixture
+def migrated(cluster):
+    from conftest import FIXTURES
+    install_alpha_stack(cluster)
+    cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
+    pool = ga_pool(GA_POOL)
+    gateway_controller()(pool)
+    cluster.api.put(pool)
+    route = cluster.api.get("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
+    route["spec"]["rules"][0]["backendRefs"] = [{"group": GA_GROUP, "kind": "InferencePool", "name": GA_POOL, "weight": 100}]
+    return cluster
+
+
+CLEANUP_STEPS = [
+    ("read the alpha pool", "GET", rf"x-k8s.io/v1alpha2/namespaces/default/inferencepools/{ALPHA_RELEASE}$"),
+    ("list HTTPRoutes", "GET", r"/httproutes$"),
+    ("read the GA pool", "GET", rf"inference.networking.k8s.io/v1/namespaces/default/inferencepools/{GA_POOL}$"),
+    ("list InferenceModels", "GET", r"/inferencemodels$"),
+    ("helm", "DELETE", r"/deployments/"),
+    ("delete the alpha objects", "DELETE", r"/inferencemodels/"),
+]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("step, method, path", CLEANUP_STEPS, ids=[s[0] for s in CLEANUP_STEPS])
+def test_cleanup(migrated, tmp_path, step, method, path, fault):
+    backup = tmp_path / "backup.yaml"
+    args = ["cleanup", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", GA_POOL, "--backup", str(backup)]
+    run_with_fault(migrated, fault, method, path, args, step, backup=backup)
+    assert migrated.api.get(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE) is None
+    assert migrated.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceModel") == []
+    record("cleanup", step, fault, "stopped, nothing lost, resumed")

@@ -1,0 +1,184 @@
+"""The post-renderer on hostile and broken input. For every input: no traceback; either a result (valid YAML
+whenever the input was, post-rendering it again changes nothing, the same bytes every time) or exit status 2
+with one line on stderr and nothing on stdout.
+
+Mutations start from the real chart output (Helm 3 renders the fixture charts once), so the fuzzing reaches the
+documents the post-renderer parses and changes, not only its front door. The tally of inputs tried and broken is
+printed at the end of the run (`pytest -s` or the terminal summary)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import POSTRENDER, tool, CHARTS
+from infgw_postrender.postrender import command
+
+# More for a soak run: FUZZ_EXAMPLES=30000 pytest tests/test_hostile_input.py
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
+TALLY = {"tried": 0, "results": 0, "refused": 0, "broke": 0}
+FLAG_SETS = [
+    [],
+    ["--alpha-pool=vllm", "--ga-weight=50", "--objective=chat=2"],
+    ["--pool-name=vllm", "--alpha-pool=vllm", "--ga-weight=100"],
+    ["--pool-name={release}-v1", "--alpha-pool={release}-a", "--ga-weight=0", "--objective={release}-x=1"],
+]
+# Tokens that YAML, shells and Kubernetes treat specially.
+NASTY = ["&a ", "*a", "<<: *a", "\t", "- ", ": ", "{", "}", "[", "]", "'", '"', "\\", "$(id)", "`id`", "é", "\u2028",
+         "\x00", "\x85", "---\n", "...\n", "%YAML 1.1\n", "!!python/object:os.system ", "~", "null", "0x1F", "1e3",
+         "0o17", ".inf", "yes", "\n  ", "\n", "#", "| ", "> ", "? ", "@", "%", "12345678901234567890"]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[str]:
+    outputs = []
+    for chart, extra in (("inferencepool-v0.3.0", []), ("inferencepool-v1.0.0", ["--set", "provider.name=gke"]),
+                         ("inferencepool-v1.5.0", ["--set", "provider.name=gke"])):
+        outputs.append(subprocess.run([tool("helm3"), "template", "vllm", str(CHARTS / chart), "--set",
+                                       "inferencePool.modelServers.matchLabels.app=vllm", *extra],
+                                      capture_output=True, text=True, check=True).stdout)
+    return outputs
+
+
+def post_render(data: bytes, flags: list[str]):
+    """In process, through the same click command as the installed executable."""
+    return CliRunner().invoke(command, [*flags, "-q"], input=data, catch_exceptions=True)
+
+
+def check_outcome(data: bytes, flags: list[str]) -> None:
+    TALLY["tried"] += 1
+    result = post_render(data, flags)
+    try:
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise AssertionError(f"traceback: {result.exception!r}")
+        if result.exit_code == 2:
+            lines = result.stderr.splitlines()
+            assert result.stdout == "", "a refusal writes nothing on stdout"
+            assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+            TALLY["refused"] += 1
+            return
+        assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr}"
+        TALLY["results"] += 1
+        if _parses(data):
+            out = result.stdout_bytes
+            assert _parses(out), "valid input gave invalid output"
+            again = post_render(out, flags)
+            assert again.exit_code == 0 and again.stdout_bytes == out, f"post-rendering twice changed the output {again.stderr}"
+            assert post_render(data, flags).stdout_bytes == out, "not deterministic"
+    except AssertionError:
+        TALLY["broke"] += 1
+        raise
+
+
+def _parses(data: bytes) -> bool:
+    try:
+        documents = list(yaml.safe_load_all(data.decode("utf-8")))
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
+        return False
+    return all(d is None or (isinstance(d, dict) and isinstance(d.get("apiVersion"), str) and isinstance(d.get("kind"), str))
+               for d in documents)
+
+
+@st.composite
+def mutated(draw, outputs: list[str]) -> tuple[bytes, list[str]]:
+    lines = draw(st.sampled_from(outputs)).splitlines(keepends=True)
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, max(len(lines) - 1, 0)))
+        kind = draw(st.sampled_from(["delete", "duplicate", "swap", "insert", "number", "nasty-line"]))
+        if not lines:
+            break
+        if kind == "delete":
+            del lines[at]
+        elif kind == "duplicate":
+            lines.insert(at, lines[at])
+        elif kind == "swap":
+            other = draw(st.integers(0, len(lines) - 1))
+            lines[at], lines[other] = lines[other], lines[at]
+        elif kind == "insert":
+            line = lines[at]
+            column = draw(st.integers(0, len(line)))
+            lines[at] = line[:column] + draw(st.sampled_from(NASTY)) + line[column:]
+        elif kind == "number":
+            lines[at] = re.sub(r":\s+\S.*$", ": " + str(draw(st.integers(-10**20, 10**20))), lines[at])
+        else:
+            lines.insert(at, draw(st.sampled_from(NASTY)) + draw(st.text(max_size=20)) + "\n")
+    data = "".join(lines).encode("utf-8", "replace")
+    if draw(st.integers(0, 19)) == 0:  # now and then a byte that is not UTF-8
+        data = data[: len(data) // 2] + b"\xff" + data[len(data) // 2:]
+    return data, draw(st.sampled_from(FLAG_SETS))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_mutated_chart_output(rendered, data):
+    stream, flags = data.draw(mutated(rendered))
+    check_outcome(stream, flags)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400), st.sampled_from(FLAG_SETS))
+def test_random_bytes(stream, flags):
+    check_outcome(stream, flags)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(min_size=1, max_size=40), flags=st.sampled_from(FLAG_SETS))
+def test_any_name_in_the_pool(rendered, name, flags):
+    """Names with newlines, quotes, `$(...)`, unicode: as a quoted scalar, the result is still the same name."""
+    quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    stream = re.sub(r"(?m)^  name: vllm$", f"  name: {quoted}", rendered[1], count=1)
+    check_outcome(stream.encode("utf-8", "replace"), flags)
+
+
+LAUGHS = "lol: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n" + "".join(
+    f"l{i}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+POOL = """---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferencePool
+metadata:
+  name: vllm
+spec:
+  targetPortNumber: 8000
+  selector: {app: vllm}
+  extensionRef: {name: vllm-epp}
+"""
+
+
+@pytest.mark.parametrize("name, stream, expected", [
+    ("alias bomb in the pool", POOL + "  extra:\n" + "".join("    " + line for line in LAUGHS.splitlines(True)), "alias bomb"),
+    ("alias bomb elsewhere", POOL + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n"
+     + "".join("  " + line for line in LAUGHS.splitlines(True)), "alias bomb"),
+    ("50 MB pool", POOL + "  big: " + "a" * 50_000_000 + "\n", "larger than any object the API server stores"),
+    ("deep nesting", POOL + "  deep: " + "[" * 20_000 + "]" * 20_000 + "\n", "nested too deeply"),
+    ("tab indentation", POOL.replace("  targetPortNumber", "\ttargetPortNumber"), "malformed YAML"),
+    ("duplicate key", POOL + "  targetPortNumber: 9000\n", "duplicate key"),
+    ("number as a name", POOL.replace("name: vllm\n", "name: 123\n", 1), "metadata.name is 123, not a string"),
+    ("invalid UTF-8", POOL + "# \xff\n", "not UTF-8"),
+])
+def test_named_hostile_inputs_are_refused_quickly_with_bounded_memory(name, stream, expected):
+    data = stream.encode("latin-1") if name == "invalid UTF-8" else stream.encode()
+    start = time.monotonic()
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", str(POSTRENDER), "--alpha-pool=vllm", "--ga-weight=50"],
+                          input=data, capture_output=True)
+    elapsed = time.monotonic() - start
+    *message, peak_kib = done.stderr.decode().strip().splitlines()
+    message = [line for line in message if not line.startswith("Command exited")]
+    assert done.returncode == 2 and done.stdout == b""
+    assert len(message) == 1 and expected in message[0], message
+    assert elapsed < 10, f"{name} took {elapsed:.1f}s"
+    assert int(peak_kib) < 4 * len(data) // 1024 + 64 * 1024, f"{name}: {int(peak_kib) // 1024} MiB"
+
+
+def test_50_mb_document_that_needs_no_change_passes_through():
+    big = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  x: " + "a" * 50_000_000 + "\n"
+    done = subprocess.run([str(POSTRENDER), "-q"], input=(POOL + big).encode(), capture_output=True)
+    assert done.returncode == 0 and done.stdout.decode().endswith(big)
