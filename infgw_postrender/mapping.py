@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 
@@ -11,7 +11,9 @@ from typing import Any
 def mapping() -> dict[str, Any]:
     from infgw_postrender import blockyaml
 
-    value, _ = blockyaml.parse(resources.files(__package__).joinpath("mapping.yaml").read_text())
+    # a plain path, not importlib.resources: that import alone costs more than reading the file (start-up time)
+    with open(os.path.join(os.path.dirname(__file__), "mapping.yaml"), encoding="utf-8") as handle:
+        value, _ = blockyaml.parse(handle.read())
     return value
 
 

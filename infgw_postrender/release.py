@@ -184,11 +184,10 @@ class GaRelease:
         """Rename the pool; objects named after it follow unless the alpha release already has that name."""
         new_name = unit.final_pool
         self._rename(unit.document, new_name, unit)
-        metadata = unit.document.edit()["metadata"]
-        if not isinstance(metadata.get("annotations"), dict):
-            metadata["annotations"] = {}
         # a later run reads the release from here: {release} in its flags must mean the same release again
-        metadata["annotations"].setdefault(mapping()["release_annotation"], unit.release)
+        annotations = unit.document.data["metadata"].get("annotations")
+        if not (isinstance(annotations, dict) and mapping()["release_annotation"] in annotations):
+            unit.document.add_entry(("metadata", "annotations"), mapping()["release_annotation"], unit.release)
         namespace = unit.namespace or "default"
         for rule in mapping()["named_after_pool"]:
             old = rule["pattern"].format(pool=unit.pool, namespace=namespace)

@@ -213,6 +213,66 @@ class Document:
         target[key] = value
         return True
 
+    def add_entry(self, path: Path, key: str, value: str) -> None:
+        """Give the mapping at `path` the entry `key: value`, creating that mapping if needed. Inserted as a line of
+        text beside a sibling whose position is known; re-emitted through ruamel.yaml otherwise."""
+        data = self.data
+        parent = data
+        for step in path[:-1]:
+            parent = parent[step]
+        target = parent.get(path[-1]) if isinstance(parent, dict) else None
+        if isinstance(target, dict) and target.get(key) == value:
+            return
+        line = f"{key}: {blockyaml.scalar_text(value, 'plain')}"
+        if isinstance(target, dict) and target:
+            at = self._line_after_child(target)
+            insertion = at and f"\n{at[1]}{line}"
+        elif target is None and isinstance(parent, dict):
+            at = self._line_after_child(parent)
+            insertion = at and f"\n{at[1]}{path[-1]}:\n{at[1]}  {line}"
+        else:
+            at = None
+        if not at:
+            self.add_entry_by_emitting(path, key, value)
+            return
+        if target is None:
+            parent[path[-1]] = {}
+        parent[path[-1]][key] = value
+        self._splices = self._splices or []
+        self._splices.append((at[0], at[0], insertion))
+        try:
+            landed = blockyaml.parse(self._spliced())[0] == data
+        except blockyaml.Unsupported:
+            landed = False
+        if not landed:  # the line did not land as meant: re-emit the document instead
+            self._splices.pop()
+            del parent[path[-1]][key]
+            if not parent[path[-1]]:
+                del parent[path[-1]]
+            self.add_entry_by_emitting(path, key, value)
+
+    def add_entry_by_emitting(self, path: Path, key: str, value: str) -> None:
+        tree = self.edit()
+        for step in path[:-1]:
+            tree = tree[step]
+        if not isinstance(tree.get(path[-1]), dict):
+            tree[path[-1]] = {}
+        tree[path[-1]][key] = value
+
+    def _line_after_child(self, mapping: dict) -> tuple[int, str] | None:
+        """(the end of the line of the mapping's last single-line scalar entry, that entry's indentation)."""
+        spans = (self._spans or {}).get(id(mapping)) or {}
+        if not spans:
+            return None
+        body = self.body
+        last = max(spans.values(), key=lambda span: span.end)
+        line_start = body.rfind("\n", 0, last.start) + 1
+        indent = body[line_start:len(body) - len(body[line_start:].lstrip(" "))]
+        if body[line_start + len(indent):line_start + len(indent) + 1] in ("-", ""):
+            return None  # an entry of a list item: its indentation is not the mapping's
+        line_end = body.find("\n", last.end)
+        return (len(body) if line_end < 0 else line_end), indent
+
     def edit(self) -> Any:
         """The round-trip tree, for structural changes; the document will be re-emitted."""
         self.data

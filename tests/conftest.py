@@ -236,26 +236,52 @@ def ga_pool(name: str = f"{ALPHA_RELEASE}-ga", namespace: str = "default") -> di
                      "endpointPickerRef": {"name": f"{name}-epp", "port": {"number": 9002}}}}
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
-    """The fuzzing tally (issue 5 asks how many inputs were tried and how many broke the post-renderer)."""
-    import test_hostile_input
+def _report_files(config) -> Path:
+    return Path(config.rootpath) / ".pytest_cache" / "hardening"
 
-    tally = getattr(test_hostile_input, "TALLY", None)
-    if tally and tally["tried"]:
-        terminalreporter.write_line(
-            f"post-renderer fuzzing: {tally['tried']} inputs tried, {tally['results']} gave a result, "
-            f"{tally['refused']} were refused (exit 2, one line), {tally['broke']} broke it"
-        )
+
+def pytest_sessionstart(session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller (or a run without xdist) starts afresh
+        shutil.rmtree(_report_files(session.config), ignore_errors=True)
 
 
 def pytest_sessionfinish(session) -> None:
-    """Each xdist worker leaves its part of the fault matrix where the controller can read it."""
+    """Each process (xdist worker or not) leaves its fuzzing tally and its part of the fault matrix on disk."""
     import json
 
     import test_cluster_faults
+    import test_hostile_input
 
-    if test_cluster_faults.MATRIX:
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        out = Path(session.config.rootpath) / ".pytest_cache" / f"fault-matrix-{worker}.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps([[list(k), v] for k, v in test_cluster_faults.MATRIX.items()]))
+    folder = _report_files(session.config)
+    folder.mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    (folder / f"{worker}.json").write_text(json.dumps({
+        "tally": test_hostile_input.TALLY,
+        "matrix": [[list(key), value] for key, value in test_cluster_faults.MATRIX.items()],
+    }))
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """Issue 5's figures: how many hostile inputs were tried and broke the post-renderer, and the fault matrix."""
+    import json
+
+    tally: dict[str, int] = {}
+    matrix: dict[tuple, dict] = {}
+    for path in sorted(_report_files(config).glob("*.json")):
+        part = json.loads(path.read_text())
+        for key, value in part["tally"].items():
+            tally[key] = tally.get(key, 0) + value
+        for key, value in part["matrix"]:
+            matrix.setdefault(tuple(key), {}).update(value)
+    if tally.get("tried"):
+        terminalreporter.write_line(
+            f"post-renderer fuzzing: {tally['tried']} inputs tried, {tally['results']} gave a result, "
+            f"{tally['refused']} were refused (exit 2, one line), {tally['broke']} broke it")
+    if matrix:
+        faults = ["500", "409", "403", "timeout", "gone"]
+        terminalreporter.write_line("fault matrix (command, step x fault; ok = stopped naming the step, nothing lost, "
+                                    "the re-run finished):")
+        terminalreporter.write_line(f"  {'command':<8} {'step':<26}" + "".join(f"{f:>9}" for f in faults))
+        for (command, step), row in sorted(matrix.items()):
+            cells = "".join(f"{'ok' if f in row else '-':>9}" for f in faults)
+            terminalreporter.write_line(f"  {command:<8} {step:<26}{cells}")
