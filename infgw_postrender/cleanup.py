@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from infgw_postrender import blockyaml
 from infgw_postrender.detect import accepted_parents
 from infgw_postrender.errors import InputError, Refused
 from infgw_postrender.helm import Helm
-from infgw_postrender.kube import ALL_NAMESPACES, Kubectl, NotFound, resource_name
+from infgw_postrender.kube import ALL_NAMESPACES, Kubectl, NotFound
 from infgw_postrender.mapping import alpha_group, mapping
 from infgw_postrender.names import epp_name
 from infgw_postrender.yamlio import load_file_documents
@@ -167,28 +166,34 @@ def _ref(obj: dict) -> str:
 
 
 def restore(kubectl: Kubectl, path: str) -> list[str]:
-    """Create what the backup holds and the cluster lacks (CRDs first); objects still there are left alone."""
+    """Create what the backup holds and the cluster lacks (CRDs first, then the objects that need them);
+    objects still there are left as they are."""
+    from infgw_postrender.crds import wait_established
+
     items = [json.loads(json.dumps(o)) for o in load_file_documents(path, "restore")]
     if not items or not all(isinstance(o, dict) and "kind" in o and "metadata" in o for o in items):
         raise InputError(f"restore {path}: not a backup written by infgw-migrate cleanup")
+    crds = [o for o in items if o["kind"] == "CustomResourceDefinition"]
     done = []
-    for obj in sorted(items, key=lambda o: o["kind"] != "CustomResourceDefinition"):
-        metadata = obj["metadata"]
-        resource = resource_name(obj["apiVersion"], obj["kind"])
-        namespace = metadata.get("namespace")
-        try:
-            kubectl.get_one(resource, metadata["name"], namespace, f"read {obj['kind']} {metadata['name']}")
-            done.append(f"kept {obj['kind']} {metadata['name']} (already there)")
+    for group in (crds, [o for o in items if o["kind"] != "CustomResourceDefinition"]):
+        if not group:
             continue
-        except NotFound:
-            pass
-        kubectl.create(json.dumps(_restorable(obj)), f"restore {obj['kind']} {metadata['name']}")
-        done.append(f"restored {obj['kind']} {namespace + '/' if namespace else ''}{metadata['name']}")
-        if obj["kind"] == "CustomResourceDefinition":
-            from infgw_postrender.crds import wait_established
+        listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": [_restorable(o) for o in group]})
+        there = {_key(o) for o in kubectl.get_listed(listed, "read what the backup holds")}
+        missing = [o for o in group if _key(o) not in there]
+        done += [f"kept {o['kind']} {_ref(o)} (already there)" for o in group if _key(o) in there]
+        if missing:
+            kubectl.create(json.dumps({"apiVersion": "v1", "kind": "List", "items": [_restorable(o) for o in missing]}),
+                           "restore the backup")
+            done += [f"restored {o['kind']} {_ref(o)}" for o in missing]
+        if group is crds:
             wait_established(lambda: kubectl.get([mapping()["cluster"]["resources"]["crd"]], "list CRDs", ALL_NAMESPACES),
-                             [metadata["name"]], 60, lambda _: None)
+                             [o["metadata"]["name"] for o in crds], 60, lambda _: None)
     return done
+
+
+def _key(obj: dict) -> tuple:
+    return obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]
 
 
 def _restorable(obj: dict) -> dict:

@@ -3,7 +3,6 @@ the way that Helm needs (an executable's path on Helm 3, the plugin's name on He
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 import sys
 

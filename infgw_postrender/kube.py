@@ -112,13 +112,6 @@ class Kubectl:
         self.run(["delete", resource, name, *scope, "--ignore-not-found", "--wait=false"], step)
 
 
-def resource_name(api_version: str, kind: str, plural: str | None = None) -> str:
-    """The full name kubectl needs when two groups serve the same kind (`inferencepools.inference.networking.x-k8s.io`)."""
-    group = api_version.rpartition("/")[0]
-    plural = plural or kind.lower() + "s"
-    return f"{plural}.{group}" if group else plural
-
-
 def _one_line(text: str) -> str:
     """kubectl's message without its `error:` prefix or Go stack noise, on one line, with no credentials."""
     lines = [line for line in text.splitlines() if line.strip() and not re.match(r"^[IWE]\d{4} ", line)]

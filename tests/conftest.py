@@ -13,10 +13,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jsonschema
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    from kube_api import KubeAPI
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("INFGW_SHARED", REPO.parent / "shared"))
@@ -147,7 +151,7 @@ def run_postrender(stdin: str, *args: str) -> subprocess.CompletedProcess:
 class Cluster:
     """A Kubernetes API on loopback and the environment that points kubectl and helm at it."""
 
-    api: "KubeAPI"
+    api: KubeAPI
     env: dict
 
     def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:

@@ -293,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
         version = found.group("core") or found.group("version")
         resource = api.resources.get((group, version, found.group("plural")))
         if resource is None:
-            return self._discovery(path) if method == "GET" else self._status(404, "NotFound", f"the server could not find the requested resource")
+            return self._discovery(path) if method == "GET" else self._status(404, "NotFound", "the server could not find the requested resource")
         namespace = unquote(found.group("namespace") or "")
         name = found.group("name")
         dry_run = "All" in query.get("dryRun", [])

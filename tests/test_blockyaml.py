@@ -3,7 +3,6 @@ generated documents. The reader may refuse (Unsupported) but never reads a value
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings

@@ -29,10 +29,6 @@ def migrated(cluster):
     return cluster
 
 
-def writes(cluster) -> list:
-    return [r for r in cluster.api.requests if r[0] in ("POST", "PUT", "PATCH", "DELETE")]
-
-
 def helm_status(cluster) -> int:
     return subprocess.run([tool("helm3"), "status", ALPHA_RELEASE], capture_output=True, env=cluster.env).returncode
 

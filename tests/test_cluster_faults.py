@@ -9,7 +9,8 @@ import copy
 import pytest
 import yaml
 
-from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP, gateway_controller, ga_pool, install_alpha_stack
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP, gateway_controller, ga_pool
+from test_cluster_cleanup import migrated  # noqa: F401  (the fixture: the route already at GA weight 100)
 from test_cluster_migrate import assert_zero_downtime_done, start  # noqa: F401  (the migration fixture)
 from test_cluster_verify import server  # noqa: F401
 
@@ -116,19 +117,6 @@ def test_shift(live, step, method, path, fault):
 
 
 # -- cleanup --------------------------------------------------------------------------------------------------
-@pytest.fixture
-def migrated(cluster):
-    from conftest import FIXTURES
-    install_alpha_stack(cluster)
-    cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
-    pool = ga_pool(GA_POOL)
-    gateway_controller()(pool)
-    cluster.api.put(pool)
-    route = cluster.api.get("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
-    route["spec"]["rules"][0]["backendRefs"] = [{"group": GA_GROUP, "kind": "InferencePool", "name": GA_POOL, "weight": 100}]
-    return cluster
-
-
 CLEANUP_STEPS = [
     ("read the alpha pool", "GET", rf"x-k8s.io/v1alpha2/namespaces/default/inferencepools/{ALPHA_RELEASE}$"),
     ("list HTTPRoutes", "GET", r"/httproutes$"),
