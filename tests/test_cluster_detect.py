@@ -104,3 +104,27 @@ def test_plan_simple_path_reuses_the_release_name(cluster):
     assert f"helm infgw-migrate upgrade {ALPHA_RELEASE} " in done.stdout
     assert "the outage starts here" in done.stdout
     assert "GKE older than 1.34.0-gke.1626000: the whole bundle" in done.stdout
+
+
+def test_objectives_from_the_cluster_print_then_apply(cluster, schemas):
+    from conftest import FIXTURES, GA_GROUP
+
+    install_alpha_stack(cluster)
+    args = ["objectives", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", f"{ALPHA_RELEASE}-ga"]
+    printed = cluster.migrate(*args)
+    assert printed.returncode == 0, printed.stderr
+    objectives = [o for o in yaml.safe_load_all(printed.stdout) if o]
+    for obj in objectives:
+        schemas.validate(obj)
+    # upstream's own rewrite of these three models (fixtures/objects/v1.0.0-inferenceobjectives.yaml)
+    upstream = {o["metadata"]["name"]: o["spec"]["priority"] for o in
+                yaml.safe_load_all((FIXTURES / "objects" / "v1.0.0-inferenceobjectives.yaml").read_text()) if o}
+    assert {o["metadata"]["name"]: o["spec"]["priority"] for o in objectives} == upstream
+    assert all(o["spec"]["poolRef"] == {"group": GA_GROUP, "name": f"{ALPHA_RELEASE}-ga"} for o in objectives)
+    assert "NOT CARRIED OVER: modelName" in printed.stderr and "x-gateway-inference-objective" in printed.stderr
+
+    cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
+    applied = cluster.migrate(*args, "--apply")
+    assert applied.returncode == 0, applied.stderr
+    stored = cluster.api.all("inference.networking.x-k8s.io/v1alpha2", "InferenceObjective")
+    assert sorted(o["metadata"]["name"] for o in stored) == sorted(upstream)
