@@ -10,14 +10,11 @@ from dataclasses import dataclass, field
 from infgw_postrender import blockyaml
 from infgw_postrender.detect import accepted_parents
 from infgw_postrender.errors import InputError, Refused
-from infgw_postrender.helm import Helm
+from infgw_postrender.helm import Helm, context_args
 from infgw_postrender.kube import ALL_NAMESPACES, Kubectl, NotFound
 from infgw_postrender.mapping import alpha_group, mapping
 from infgw_postrender.names import epp_name
 from infgw_postrender.yamlio import load_file_documents
-
-# Fields the server owns: a restored object must not carry them.
-_SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink")
 
 
 @dataclass
@@ -71,7 +68,7 @@ def alpha_stack(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, pool: dict
     """(the alpha Helm release or None, everything removing the alpha stack deletes). The chart names the
     release after the pool, so the release is found by the pool's name even when the pool is gone."""
     objects = _alpha_objects(kubectl, alpha_pool, pool, namespace)
-    if helm is not None and _is_helm_release(helm, alpha_pool, namespace, kubectl.context):
+    if helm is not None and helm.status(alpha_pool, namespace, kubectl.context) is not None:
         return alpha_pool, release_objects(kubectl, helm, alpha_pool, namespace) + objects
     return None, objects
 
@@ -93,25 +90,18 @@ def _alpha_objects(kubectl: Kubectl, alpha_pool: str, pool: dict | None, namespa
 
 def release_objects(kubectl: Kubectl, helm: Helm, release: str, namespace: str) -> list[dict]:
     """What `helm uninstall` deletes: every object of the release's manifest, and Helm's own release records."""
-    args = ["get", "manifest", release, "-n", namespace] + (["--kube-context", kubectl.context] if kubectl.context else [])
-    manifest = helm.run(*args).stdout
+    manifest = helm.run("get", "manifest", release, "-n", namespace, *context_args(kubectl.context)).stdout
     live = kubectl.get_listed(manifest, f"read the objects of Helm release {release}") if manifest.strip() else []
     records = kubectl.get(["secrets"], f"read the Helm records of {release}", namespace,
                           selector=f"owner=helm,name={release}")
     return live + records
 
 
-def _is_helm_release(helm: Helm, name: str, namespace: str, context: str | None) -> bool:
-    args = ["status", name, "-n", namespace, "-o", "json"] + (["--kube-context", context] if context else [])
-    return helm.run(*args, check=False).returncode == 0
-
-
 def _deletable_crds(kubectl: Kubectl, plan: CleanupPlan) -> list[dict]:
     """The alpha CRDs, only if no object of them is left anywhere once the plan's objects are gone."""
     table = mapping()["cluster"]
     going = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in plan.objects}
-    crds = [c for c in kubectl.get([table["resources"]["crd"]], "list CRDs", ALL_NAMESPACES)
-            if c["metadata"]["name"] in table["alpha_crds"]]
+    crds = [c for c in kubectl.crds() if c["metadata"]["name"] in table["alpha_crds"]]
     for crd in crds:
         left = [o for o in kubectl.get([crd["metadata"]["name"]], f"list {crd['metadata']['name']}", ALL_NAMESPACES)
                 if (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) not in going]
@@ -139,8 +129,7 @@ def write_backup(plan: CleanupPlan, path: str) -> None:
 def run_cleanup(kubectl: Kubectl, helm: Helm | None, plan: CleanupPlan) -> list[str]:
     done = []
     if plan.helm_release and helm is not None:
-        args = ["uninstall", plan.helm_release, "-n", plan.namespace] + (["--kube-context", kubectl.context] if kubectl.context else [])
-        helm.run(*args)
+        helm.run("uninstall", plan.helm_release, "-n", plan.namespace, *context_args(kubectl.context))
         done.append(f"helm uninstall {plan.helm_release}")
     # after the Helm release: whatever it left (InferenceModels made by hand), then the CRDs
     for objects, what in ((_unique(plan.objects), "the alpha objects"), (plan.crds, "the v1alpha2 CRDs")):
@@ -187,8 +176,7 @@ def restore(kubectl: Kubectl, path: str) -> list[str]:
                            "restore the backup")
             done += [f"restored {o['kind']} {_ref(o)}" for o in missing]
         if group is crds:
-            wait_established(lambda: kubectl.get([mapping()["cluster"]["resources"]["crd"]], "list CRDs", ALL_NAMESPACES),
-                             [o["metadata"]["name"] for o in crds], 60, lambda _: None)
+            wait_established(kubectl, [o["metadata"]["name"] for o in crds], 60, lambda _: None)
     return done
 
 
@@ -199,6 +187,6 @@ def _key(obj: dict) -> tuple:
 def _restorable(obj: dict) -> dict:
     clean = json.loads(json.dumps(obj))
     clean.pop("status", None)
-    for key in _SERVER_FIELDS:
+    for key in mapping()["server_owned_metadata"]:
         clean["metadata"].pop(key, None)
     return clean

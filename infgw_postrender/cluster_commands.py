@@ -14,9 +14,9 @@ import click
 from infgw_postrender import blockyaml
 from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, InputError, MigrateError
 from infgw_postrender.helm import Helm
-from infgw_postrender.kube import ALL_NAMESPACES, Kubectl
-from infgw_postrender.mapping import mapping
+from infgw_postrender.kube import Kubectl
 from infgw_postrender.postrender import fail
+from infgw_postrender.verify import DEFAULT_PROMPT
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -116,26 +116,19 @@ Examples:
 def crds(namespace, kube_context, output, server_version, target_version, apply_, dry_run, source, insecure_unpinned, timeout) -> None:
     """Decide which inference CRDs to install (whole bundle, or only InferenceObjective on GKE that serves the v1
     InferencePool), and with --apply install them. A GKE-managed CRD is never overwritten."""
-    from infgw_postrender.crds import decide, fetch, wait_established
-    from infgw_postrender.detect import crd_owner
+    from infgw_postrender.crds import apply_files, decide, installed
 
     kubectl = kubectl_for(namespace, kube_context)
-    crd_resource = mapping()["cluster"]["resources"]["crd"]
-    installed: dict[str, str] = {}
+    present: dict[str, str] = {}
     if server_version is None or apply_:
         server_version = server_version or kubectl.server_version()
-        installed = {c["metadata"]["name"]: crd_owner(c) for c in kubectl.get([crd_resource], "list the CRDs", ALL_NAMESPACES)}
-    decision = decide(server_version, installed, target_version)
+        present = installed(kubectl)
+    decision = decide(server_version, present, target_version)
     emit(decision.as_dict(), output, decision.text())
     if not apply_ or not decision.files:
         return
-    texts = fetch(decision, source, insecure_unpinned)  # every file checked before any is applied
-    for crd_file, text in texts:
-        progress(f"applying {crd_file.name} ({crd_file.url})")
-        click.echo(kubectl.apply(text, f"apply the {crd_file.name} CRDs", dry_run=dry_run), err=True, nl=False)
+    apply_files(kubectl, decision, source, insecure_unpinned, timeout, progress, dry_run)
     if not dry_run:
-        names = [name for crd_file in decision.files for name in crd_file.defines]
-        wait_established(lambda: kubectl.get([crd_resource], "list the CRDs", ALL_NAMESPACES), names, timeout, progress)
         progress("all Established")
 
 
@@ -212,7 +205,7 @@ Examples:
 @output_option
 @click.option("--gateway", default="inference-gateway", show_default=True)
 @click.option("--model", default="food-review", show_default=True, help="The model to ask.")
-@click.option("--prompt", default="Write as if you were a critic: San Francisco", show_default=True)
+@click.option("--prompt", default=DEFAULT_PROMPT, show_default=True)
 @click.option("--url", help="Ask this URL instead of the Gateway's address (no cluster read).")
 @click.option("--port", default=80, show_default=True)
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds for the completion.")
@@ -293,7 +286,6 @@ def _path_options(func: Callable) -> Callable:
         click.option("--route", "route_name", default="llm-route", show_default=True),
         click.option("--gateway", default="inference-gateway", show_default=True),
         click.option("--stages", default="", help="Weights to walk (zero-downtime), e.g. 0,50,100."),
-        click.option("--server-version", help="Plan for this version (offline)."),
         click.option("--set", "chart_values", multiple=True, help="Values for the GA chart (repeatable)."),
         click.option("--crd-source", help="A mirror URL or folder for the CRD files (see crds --source)."),
         click.option("--model", default="food-review", show_default=True, help="Model for the verify step."),
@@ -316,15 +308,16 @@ Example:
 @output_option
 @_path_options
 @click.option("--from-file", type=click.Path(dir_okay=False), help="Plan from a snapshot (see detect) instead of a cluster.")
+@click.option("--server-version", help="With --from-file: the cluster's version, for the CRD step.")
 @user_errors
-def plan(output, from_file, **options) -> None:
+def plan(output, from_file, server_version, **options) -> None:
     """The guide's steps for this cluster, with the exact commands."""
     from infgw_postrender.detect import read_cluster, read_snapshot
     from infgw_postrender.steps import describe_crds, steps
 
     settings = _settings(**options)
     if from_file:
-        findings = read_snapshot(from_file, options["server_version"], settings.namespace)
+        findings = read_snapshot(from_file, server_version, settings.namespace)
     else:
         findings = read_cluster(Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env(),
                                 settings.namespace)
@@ -365,7 +358,7 @@ def migrate(dry_run, **options) -> None:
 
 
 def _settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart, chart_version, route_name, gateway,
-              stages, server_version, chart_values, crd_source, model, verify_url, state_dir):
+              stages, chart_values, crd_source, model, verify_url, state_dir):
     from infgw_postrender.steps import Settings
 
     # the simple path removes the alpha release first, so the GA one can take its name (and the route its backend name)

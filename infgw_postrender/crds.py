@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from infgw_postrender.detect import crd_owner
+from infgw_postrender.kube import Kubectl
+
 from infgw_postrender.errors import InputError, MigrateError
 from infgw_postrender.mapping import mapping
 from infgw_postrender.objectives import parse_target_version
@@ -147,13 +150,28 @@ def _read(location: str, timeout: float) -> bytes:
     return response.content
 
 
-def wait_established(read: Callable[[], list[dict]], names: list[str], timeout: float,
-                     progress: Callable[[str], None]) -> None:
+def installed(kubectl: Kubectl) -> dict[str, str]:
+    """The CRDs of the cluster, by name, with who installed each (GKE, Helm, kubectl apply, unknown)."""
+    return {crd["metadata"]["name"]: crd_owner(crd) for crd in kubectl.crds()}
+
+
+def apply_files(kubectl: Kubectl, decision: Decision, source: str | None, insecure_unpinned: bool, timeout: float,
+                progress: Callable[[str], None], dry_run: bool = False) -> None:
+    """Fetch and check every file first, then apply them, then wait until their CRDs are Established."""
+    for crd_file, text in fetch(decision, source, insecure_unpinned):
+        progress(f"applying {crd_file.name} ({crd_file.url})")
+        for line in kubectl.apply(text, f"apply the {crd_file.name} CRDs", dry_run=dry_run).splitlines():
+            progress(line)
+    if not dry_run:
+        wait_established(kubectl, [name for crd_file in decision.files for name in crd_file.defines], timeout, progress)
+
+
+def wait_established(kubectl: Kubectl, names: list[str], timeout: float, progress: Callable[[str], None]) -> None:
     """Poll until every named CRD has Established=True."""
     deadline = time.monotonic() + timeout
     while True:
         established = {
-            crd["metadata"]["name"] for crd in read()
+            crd["metadata"]["name"] for crd in kubectl.crds()
             if any(c.get("type") == "Established" and c.get("status") == "True"
                    for c in (crd.get("status") or {}).get("conditions") or [])
         }

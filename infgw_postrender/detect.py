@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from infgw_postrender.errors import InputError
-from infgw_postrender.helm import Helm, HelmError
+from infgw_postrender.helm import Helm, HelmError, context_args
 from infgw_postrender.kube import ALL_NAMESPACES, Kubectl
 from infgw_postrender.mapping import alpha_group, ga_group, mapping
 from infgw_postrender.yamlio import load_file_documents
@@ -59,7 +59,7 @@ def read_cluster(kubectl: Kubectl, helm: Helm | None, namespace: str | None) -> 
     scope = namespace or ALL_NAMESPACES
     table = mapping()["cluster"]["resources"]
     findings = Findings(server_version=kubectl.server_version())
-    crds = [c for c in kubectl.get([table["crd"]], "list the CRDs", ALL_NAMESPACES)
+    crds = [c for c in kubectl.crds()
             if c["metadata"]["name"] in mapping()["cluster"]["inference_crds"] + [table["route"]]]
     present = {c["metadata"]["name"] for c in crds}
     wanted = [table[key] for key in ("alpha_pool", "alpha_model", "ga_pool", "route") if table[key] in present]
@@ -88,9 +88,7 @@ def read_snapshot(path: str, server_version: str | None, namespace: str | None) 
 
 
 def helm_releases(helm: Helm, namespace: str | None, context: str | None) -> list[dict]:
-    args = ["list", "-o", "json", *(["-n", namespace] if namespace else ["-A"])]
-    if context:
-        args += ["--kube-context", context]
+    args = ["list", "-o", "json", *(["-n", namespace] if namespace else ["-A"]), *context_args(context)]
     chart = mapping()["cluster"]["chart_name"]
     releases = []
     for release in json.loads(helm.run(*args).stdout or "[]"):

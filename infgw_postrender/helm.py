@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,6 +13,11 @@ from infgw_postrender.errors import MigrateError
 
 class HelmError(MigrateError):
     """Helm could not be run or refused a command."""
+
+
+def context_args(context: str | None) -> list[str]:
+    """`--kube-context` for Helm, when one was asked for."""
+    return ["--kube-context", context] if context else []
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,11 @@ class Helm:
             key, _, value = line.partition("=")
             values[key.strip()] = value.strip().strip('"')
         return values
+
+    def status(self, release: str, namespace: str, context: str | None) -> dict | None:
+        """`helm status -o json` of the release, or None when Helm knows no such release."""
+        done = self.run("status", release, "-n", namespace, "-o", "json", *context_args(context), check=False)
+        return json.loads(done.stdout or "{}") if done.returncode == 0 else None
 
     def plugin_names(self) -> list[str]:
         lines = self.run("plugin", "list").stdout.splitlines()[1:]

@@ -107,9 +107,10 @@ class Kubectl:
              "metadata": {k: v for k, v in o["metadata"].items() if k in ("name", "namespace")}} for o in objects]}
         self.run(["delete", "-f", "-", "--ignore-not-found", "--wait=false"], step, input=json.dumps(listed))
 
-    def delete(self, resource: str, name: str, namespace: str | None, step: str) -> None:
-        scope = [] if namespace is None else self._scope(namespace)
-        self.run(["delete", resource, name, *scope, "--ignore-not-found", "--wait=false"], step)
+    def crds(self) -> list[dict]:
+        from infgw_postrender.mapping import mapping
+
+        return self.get([mapping()["cluster"]["resources"]["crd"]], "list the CRDs", ALL_NAMESPACES)
 
 
 def _one_line(text: str) -> str:

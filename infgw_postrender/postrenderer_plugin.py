@@ -35,12 +35,12 @@ def ensure(helm: Helm) -> Wiring:
     major = helm.major()
     if major >= 4 and PLUGIN_NAME in helm.plugin_names():
         return Wiring(major, PLUGIN_NAME, None)
-    return install(helm)
+    return install(helm, major)
 
 
-def install(helm: Helm) -> Wiring:
+def install(helm: Helm, major: int | None = None) -> Wiring:
     """On Helm 4 install (or refresh) the postrenderer/v1 plugin; on Helm 3 install nothing."""
-    major = helm.major()
+    major = major or helm.major()
     if major < 4:
         return Wiring(major, str(executable()), None)
     folder = Path(helm.env()["HELM_DATA_HOME"]) / "infgw-migrate" / PLUGIN_NAME

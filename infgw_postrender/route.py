@@ -9,8 +9,6 @@ from infgw_postrender.errors import InputError
 from infgw_postrender.mapping import alpha_group, ga_group, mapping
 from infgw_postrender.objectives import Generated
 
-# Fields the API server owns: an HTTPRoute read back from a cluster carries them, a manifest must not.
-_SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink")
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -65,7 +63,7 @@ def rewrite_route(route: dict, source: str, alpha_pool: str, ga_pool: str, weigh
     obj = copy.deepcopy(route)
     obj.pop("status", None)
     metadata = obj.get("metadata") or {}
-    for key in _SERVER_METADATA:
+    for key in mapping()["server_owned_metadata"]:
         metadata.pop(key, None)
     (metadata.get("annotations") or {}).pop(_LAST_APPLIED, None)
     if metadata.get("annotations") == {}:

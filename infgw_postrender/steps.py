@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 from infgw_postrender.errors import MigrateError
-from infgw_postrender.helm import Helm
-from infgw_postrender.kube import ALL_NAMESPACES, Kubectl, NotFound
+from infgw_postrender.helm import Helm, context_args
+from infgw_postrender.kube import Kubectl, NotFound
 from infgw_postrender.mapping import alpha_group, ga_group, mapping
 
 
@@ -54,7 +54,7 @@ class Step:
 
 
 def _cli(settings: Settings, *args: str) -> str:
-    scope = ["-n", settings.namespace] + (["--kube-context", settings.kube_context] if settings.kube_context else [])
+    scope = ["-n", settings.namespace, *context_args(settings.kube_context)]
     return shlex.join(["helm", "infgw-migrate", *args, *scope])
 
 
@@ -113,19 +113,10 @@ class _Steps:
         except NotFound:
             return None
 
-    def _crd_present(self, name: str) -> bool:
-        return self._exists(self.resources["crd"], name, ALL_NAMESPACES) is not None
-
-    def _release_exists(self, name: str) -> bool:
-        args = ["status", name, "-n", self.s.namespace] + (["--kube-context", self.s.kube_context] if self.s.kube_context else [])
-        return self.helm.run(*args, check=False).returncode == 0
-
     def _release_deployed(self, name: str) -> bool:
         """A release whose last install failed half-way exists, but is not done: it is upgraded again."""
-        args = ["status", name, "-n", self.s.namespace, "-o", "json"]
-        args += ["--kube-context", self.s.kube_context] if self.s.kube_context else []
-        done = self.helm.run(*args, check=False)
-        return done.returncode == 0 and json.loads(done.stdout or "{}").get("info", {}).get("status") == "deployed"
+        status = self.helm.status(name, self.s.namespace, self.s.kube_context)
+        return status is not None and status.get("info", {}).get("status") == "deployed"
 
     def _route_weights(self) -> dict[tuple[str, str], int]:
         route = self._exists(self.resources["route"], self.s.route, self.s.namespace)
@@ -150,24 +141,15 @@ class _Steps:
         return Step("models", f"save the alpha pool's InferenceModels to {path}", command, lambda: Path(path).exists(), run)
 
     def crds(self) -> Step:
-        from infgw_postrender.crds import decide, fetch, wait_established
-        from infgw_postrender.detect import crd_owner
-
-        def installed() -> dict[str, str]:
-            crds = self.kubectl.get([self.resources["crd"]], "list the CRDs", ALL_NAMESPACES)
-            return {c["metadata"]["name"]: crd_owner(c) for c in crds}
+        from infgw_postrender.crds import apply_files, decide, installed
 
         def done() -> bool:
-            present = installed()
+            present = installed(self.kubectl)
             return self.resources["ga_pool"] in present and self.resources["objective"] in present
 
         def run() -> None:
-            decision = decide(self.kubectl.server_version(), installed())
-            for crd_file, text in fetch(decision, self.s.crd_source, insecure_unpinned=False):
-                self.kubectl.apply(text, f"apply the {crd_file.name} CRDs")
-            names = [name for crd_file in decision.files for name in crd_file.defines]
-            wait_established(lambda: self.kubectl.get([self.resources["crd"]], "list the CRDs", ALL_NAMESPACES),
-                             names, 120, lambda _: None)
+            decision = decide(self.kubectl.server_version(), installed(self.kubectl))
+            apply_files(self.kubectl, decision, self.s.crd_source, False, 120, lambda _: None)
 
         source = ["--source", self.s.crd_source] if self.s.crd_source else []
         return Step("crds", "install the GA CRDs the cluster needs", _cli(self.s, "crds", "--apply", *source), done, run)
@@ -180,8 +162,7 @@ class _Steps:
             renderer.append(f"--alpha-pool={self.s.alpha_pool}")
         values = [arg for value in self.s.chart_values for arg in ("--set", value)]
         helm_args = ["--install", "-n", self.s.namespace, "--version", self.s.chart_version, *values]
-        if self.s.kube_context:
-            helm_args += ["--kube-context", self.s.kube_context]
+        helm_args += context_args(self.s.kube_context)
 
         def run() -> None:
             command = helm_command(self.helm, "upgrade", self.s.ga_release, self.s.chart, helm_args, renderer + ["--quiet"], False)
@@ -212,11 +193,11 @@ class _Steps:
         return Step(f"stage-{weight}", title, command, done, run, stop_before=not asked)
 
     def verify(self) -> Step:
-        from infgw_postrender.verify import VerifyFailed, verify
+        from infgw_postrender.verify import DEFAULT_PROMPT, VerifyFailed, verify
 
         def run() -> None:
             verdict = verify(None if self.s.verify_url else self.kubectl, self.s.gateway, self.s.verify_url, 80,
-                             self.s.model, "Write as if you were a critic: San Francisco", 30)
+                             self.s.model, DEFAULT_PROMPT, 30)
             if not verdict.ok:
                 raise VerifyFailed(verdict.detail)
 
@@ -249,7 +230,7 @@ class _Steps:
             models = self.kubectl.get([self.resources["alpha_model"]], "list InferenceModels", self.s.namespace)
             if any((m["spec"].get("poolRef") or {}).get("name") == self.s.alpha_pool for m in models):
                 return False
-            return not self._release_exists(self.s.alpha_pool)
+            return self.helm.status(self.s.alpha_pool, self.s.namespace, self.s.kube_context) is None
 
         def run() -> None:
             if self.s.path == "simple":

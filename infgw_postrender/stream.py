@@ -61,6 +61,10 @@ class Document:
     def body(self) -> str:
         return self._text[self.start : self.end]
 
+    @property
+    def too_big_to_parse(self) -> bool:
+        return self.end - self.start > MAX_PARSED_BYTES
+
     def contains(self, text: str) -> bool:
         return self._text.find(text, self.start, self.end) >= 0
 
@@ -91,7 +95,7 @@ class Document:
         name = self.peek("metadata", "name")
         if name is not None:
             namespace = self.peek("metadata", "namespace")
-        elif self.end - self.start > MAX_PARSED_BYTES:
+        elif self.too_big_to_parse:
             namespace = None  # too big to parse for its name; it is passed through unless something must change it
         else:
             metadata = self.data.get("metadata") or {}
@@ -146,7 +150,7 @@ class Document:
         global last_read
         last_read = self
         if not self._parsed:
-            if self.end - self.start > MAX_PARSED_BYTES:
+            if self.too_big_to_parse:
                 raise InputError(
                     f"{where(self.index, self.source)}: {(self.end - self.start) / 2**20:.0f} MiB, larger than any "
                     "object the API server stores (1.5 MiB); check the chart's values"
@@ -233,7 +237,7 @@ class Document:
         else:
             at = None
         if not at:
-            self.add_entry_by_emitting(path, key, value)
+            self._add_entry_by_emitting(path, key, value)
             return
         if target is None:
             parent[path[-1]] = {}
@@ -249,9 +253,9 @@ class Document:
             del parent[path[-1]][key]
             if not parent[path[-1]]:
                 del parent[path[-1]]
-            self.add_entry_by_emitting(path, key, value)
+            self._add_entry_by_emitting(path, key, value)
 
-    def add_entry_by_emitting(self, path: Path, key: str, value: str) -> None:
+    def _add_entry_by_emitting(self, path: Path, key: str, value: str) -> None:
         tree = self.edit()
         for step in path[:-1]:
             tree = tree[step]
@@ -398,4 +402,4 @@ def write(documents: list[Document], out: TextIO) -> None:
 
 def new_document(index: int, text: str, separator: str = "---\n") -> Document:
     """A document the post-renderer generates, already as text."""
-    return Document(index, separator, text, 0, len(text), 0)
+    return _document(index, separator, text, 0)

@@ -10,6 +10,10 @@ from infgw_postrender.kube import Kubectl
 from infgw_postrender.mapping import mapping
 
 
+# What the guide asks the model when it checks a Gateway.
+DEFAULT_PROMPT = "Write as if you were a critic: San Francisco"
+
+
 class VerifyFailed(MigrateError):
     exit_code = 1
 
