@@ -4,17 +4,19 @@ restore such a backup."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
+from typing import Callable
 
-from infgw_postrender import blockyaml
 from infgw_postrender.detect import accepted_parents
 from infgw_postrender.errors import InputError, Refused
 from infgw_postrender.helm import Helm, context_args
 from infgw_postrender.kube import ALL_NAMESPACES, Kubectl, NotFound
 from infgw_postrender.mapping import alpha_group, mapping
 from infgw_postrender.names import epp_name
+from infgw_postrender.state import StateKey, read_items, write_items
 from infgw_postrender.yamlio import load_file_documents
+
+BACKUP, MODELS = "backup", "models"
 
 
 @dataclass
@@ -24,15 +26,19 @@ class CleanupPlan:
     helm_release: str | None = None
     objects: list[dict] = field(default_factory=list)  # what will be deleted, in deletion order
     crds: list[dict] = field(default_factory=list)  # alpha CRDs to delete (with --delete-crds)
+    crds_kept: str | None = None  # why the alpha CRDs stay (--delete-unused-crds while objects are left)
 
     def describe(self) -> list[str]:
         lines = [f"helm uninstall {self.helm_release} -n {self.namespace}"] if self.helm_release else []
         lines += [f"delete {o['kind']} {_ref(o)}" for o in _unique(self.objects) + self.crds]
-        return lines
+        return lines + ([f"keep the v1alpha2 CRDs: {self.crds_kept}"] if self.crds_kept else [])
 
 
-def plan_cleanup(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, ga_pool: str, delete_crds: bool) -> CleanupPlan:
-    """Every check before anything changes: no route to the alpha pool, the GA pool serving."""
+def plan_cleanup(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, ga_pool: str | None, delete_crds: str | None,
+                 with_downtime: bool = False) -> CleanupPlan:
+    """Every check before anything changes: no route to the alpha pool, the GA pool serving; `with_downtime`
+    (the simple path) skips both, since the outage is the point. `delete_crds`: None, "always" (refused while
+    any object of them is left) or "unused" (kept, and said so, while any is)."""
     resources = mapping()["cluster"]["resources"]
     namespace = kubectl.default_namespace
     plan = CleanupPlan(namespace, alpha_pool)
@@ -40,6 +46,22 @@ def plan_cleanup(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, ga_pool: 
         pool = kubectl.get_one(resources["alpha_pool"], alpha_pool, namespace, f"read the alpha pool {namespace}/{alpha_pool}")
     except NotFound:
         pool = None
+    if not with_downtime:
+        _refuse_while_serving(kubectl, alpha_pool, ga_pool, namespace)
+    # even with the pool gone (a run stopped half-way), its models, EPP and Helm release may be left
+    plan.helm_release, plan.objects = alpha_stack(kubectl, helm, alpha_pool, pool, namespace)
+    if delete_crds:
+        try:
+            plan.crds = _deletable_crds(kubectl, plan)
+        except Refused as still_used:
+            if delete_crds == "always":
+                raise
+            plan.crds_kept = str(still_used).split(": ", 1)[-1]
+    return plan
+
+
+def _refuse_while_serving(kubectl: Kubectl, alpha_pool: str, ga_pool: str | None, namespace: str) -> None:
+    resources = mapping()["cluster"]["resources"]
     routes = kubectl.get([resources["route"]], "list HTTPRoutes", ALL_NAMESPACES)
     for route in routes:
         for rule in route["spec"].get("rules") or []:
@@ -50,17 +72,14 @@ def plan_cleanup(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, ga_pool: 
                         f"HTTPRoute {route['metadata']['namespace']}/{route['metadata']['name']} still routes to the alpha "
                         f"pool {alpha_pool}; shift it to GA weight 100 first (infgw-migrate shift ... --ga-weight 100)"
                     )
+    if ga_pool is None:
+        raise InputError("cleanup: --ga-pool is required (or --with-downtime, the simple path's outage)")
     try:
         ga = kubectl.get_one(resources["ga_pool"], ga_pool, namespace, f"read the GA pool {namespace}/{ga_pool}")
     except NotFound:
         raise Refused(f"GA InferencePool {namespace}/{ga_pool} does not exist; the alpha stack is the only one serving") from None
     if not accepted_parents(ga):
         raise Refused(f"GA InferencePool {namespace}/{ga_pool} is not accepted by any Gateway; it is not serving yet")
-    # even with the pool gone (a run stopped half-way), its models, EPP and Helm release may be left
-    plan.helm_release, plan.objects = alpha_stack(kubectl, helm, alpha_pool, pool, namespace)
-    if delete_crds:
-        plan.crds = _deletable_crds(kubectl, plan)
-    return plan
 
 
 def alpha_stack(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, pool: dict | None,
@@ -73,11 +92,15 @@ def alpha_stack(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, pool: dict
     return None, objects
 
 
+def pool_models(kubectl: Kubectl, alpha_pool: str, namespace: str) -> list[dict]:
+    """The InferenceModels of the alpha pool: poolRef is namespace-local, so those of its namespace naming it."""
+    models = kubectl.get([mapping()["cluster"]["resources"]["alpha_model"]], "list InferenceModels", namespace)
+    return [m for m in models if ((m.get("spec") or {}).get("poolRef") or {}).get("name") == alpha_pool]
+
+
 def _alpha_objects(kubectl: Kubectl, alpha_pool: str, pool: dict | None, namespace: str) -> list[dict]:
     """The pool, its InferenceModels, and its EPP Deployment and Service."""
-    resources = mapping()["cluster"]["resources"]
-    models = [m for m in kubectl.get([resources["alpha_model"]], "list InferenceModels", namespace)
-              if (m["spec"].get("poolRef") or {}).get("name") == alpha_pool]
+    models = pool_models(kubectl, alpha_pool, namespace)
     epp = ((pool or {}).get("spec", {}).get("extensionRef") or {}).get("name") or epp_name(alpha_pool)
     found = []
     for resource in ("deployments.apps", "services"):
@@ -111,22 +134,65 @@ def _deletable_crds(kubectl: Kubectl, plan: CleanupPlan) -> list[dict]:
     return crds
 
 
-def write_backup(plan: CleanupPlan, path: str) -> None:
-    """Written whole (to a temporary file, then renamed) before anything is deleted."""
-    items = [_restorable(o) for o in plan.crds + _unique(plan.objects)]
-    text = blockyaml.dump({"apiVersion": "v1", "kind": "List", "items": items})
-    temporary = f"{path}.partial"
+def _identity(obj: dict) -> tuple:
+    metadata = obj["metadata"]
+    return obj["kind"], metadata.get("namespace"), metadata["name"], metadata.get("uid")
+
+
+def save_backup(key: StateKey, path: str, objects: list[dict]) -> bool:
+    """Make the backup at `path` hold every one of `objects` (kind, namespace, name and uid): written again,
+    with what it held already kept, unless it does. True when it was written."""
+    held = read_items(path, key, BACKUP, "--backup") or []
+    have = {_identity(o) for o in held}
+    if all(_identity(o) in have for o in objects):
+        return False
+    merged = {_key(o): o for o in held}
+    merged.update({_key(o): _stored(o) for o in objects})
+    crds = [o for o in merged.values() if o["kind"] == "CustomResourceDefinition"]
+    write_items(path, key, BACKUP, crds + [o for o in merged.values() if o["kind"] != "CustomResourceDefinition"], "--backup")
+    return True
+
+
+def backup_alpha(kubectl: Kubectl, helm: Helm | None, key: StateKey, routes: list[str], backup: str,
+                 models_path: str | None) -> list[str]:
+    """The backup step of both paths; with `models_path`, the pool's InferenceModels alone too. Once the alpha
+    pool and its models are gone (a re-run after cleanup), the export they left is kept as it is."""
+    resources = mapping()["cluster"]["resources"]
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise InputError(f"--backup {path}: cannot write it ({exc.strerror}); nothing was deleted") from None
+        pool = kubectl.get_one(resources["alpha_pool"], key.pool, key.namespace, f"read the alpha pool {key.namespace}/{key.pool}")
+    except NotFound:
+        pool = None
+    _, objects = alpha_stack(kubectl, helm, key.pool, pool, key.namespace)
+    for name in routes:
+        try:
+            objects.append(kubectl.get_one(resources["route"], name, key.namespace, f"read HTTPRoute {key.namespace}/{name}"))
+        except NotFound:
+            pass
+    lines = [f"backup written: {backup}" if save_backup(key, backup, objects) else f"backup {backup} is up to date"]
+    if models_path:
+        models = [o for o in objects if o["kind"] == mapping()["alpha_model"]["kind"]]
+        if pool is None and not models and read_items(models_path, key, MODELS, "--models") is not None:
+            lines.append(f"InferenceModels export {models_path} kept: the alpha pool and its models are gone")
+        else:
+            write_items(models_path, key, MODELS, [_stored(m) for m in models], "--models")
+            lines.append(f"{len(models)} InferenceModel(s) of {key.pool} written to {models_path}")
+    return lines
 
 
-def run_cleanup(kubectl: Kubectl, helm: Helm | None, plan: CleanupPlan) -> list[str]:
+def _stored(obj: dict) -> dict:
+    """As read, less what restore never needs; the uid stays, to tell this object from a later twin."""
+    kept = json.loads(json.dumps(obj))
+    kept["metadata"].pop("managedFields", None)
+    return kept
+
+
+def run_cleanup(kubectl: Kubectl, helm: Helm | None, plan: CleanupPlan, key: StateKey, backup: str,
+                progress: Callable[[str], None]) -> list[str]:
+    """Delete what the plan lists, once the backup holds all of it (written again first when it does not)."""
+    if save_backup(key, backup, plan.crds + plan.objects):
+        progress(f"backup written: {backup} (restore with: helm infgw-migrate restore {backup})")
+    else:
+        progress(f"backup {backup} already holds every object to delete")
     done = []
     if plan.helm_release and helm is not None:
         helm.run("uninstall", plan.helm_release, "-n", plan.namespace, *context_args(kubectl.context))
@@ -159,7 +225,7 @@ def restore(kubectl: Kubectl, path: str) -> list[str]:
     objects still there are left as they are."""
     from infgw_postrender.crds import wait_established
 
-    items = [json.loads(json.dumps(o)) for o in load_file_documents(path, "restore")]
+    items = [json.loads(json.dumps(o)) for o in load_file_documents(path, "restore") if isinstance(o, dict)]
     if not items or not all(isinstance(o, dict) and "kind" in o and "metadata" in o for o in items):
         raise InputError(f"restore {path}: not a backup written by infgw-migrate cleanup")
     crds = [o for o in items if o["kind"] == "CustomResourceDefinition"]

@@ -130,3 +130,7 @@ register(cli)
 
 def main() -> None:
     standalone(cli, "infgw-migrate")
+
+
+if __name__ == "__main__":  # how migrate runs its own steps: `python -m infgw_postrender.cli ...`
+    main()

@@ -61,7 +61,7 @@ def kubectl_for(namespace: str | None, kube_context: str | None) -> Kubectl:
 
 
 def register(cli: click.Group) -> None:
-    for command in (detect, crds, objectives, shift, verify, cleanup, restore, plan, migrate):
+    for command in (detect, crds, objectives, backup, shift, verify, cleanup, restore, plan, migrate):
         cli.add_command(command)
 
 
@@ -109,7 +109,8 @@ Examples:
 @click.option("--target-version", default="v1.0.0", show_default=True, help="GA release to install.")
 @click.option("--apply", "apply_", is_flag=True, help="Download, check the pinned SHA-256, apply, wait until Established.")
 @click.option("--dry-run", is_flag=True, help="With --apply: download and check, then apply with --dry-run=server.")
-@click.option("--source", help="A mirror URL or folder laid out as upstream's paths, instead of github.com.")
+@click.option("--source", envvar="INFGW_CRD_SOURCE", show_envvar=True,
+              help="A mirror URL or folder laid out as upstream's paths, instead of github.com.")
 @click.option("--insecure-unpinned", is_flag=True, help="Accept files this tool has no pinned SHA-256 for.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for Established.")
 @user_errors
@@ -119,7 +120,7 @@ def crds(namespace, kube_context, output, server_version, target_version, apply_
     from infgw_postrender.crds import apply_files, decide, installed
 
     kubectl = kubectl_for(namespace, kube_context)
-    present: dict[str, str] = {}
+    present: dict[str, str] | None = None  # offline (--server-version alone): the version decides
     if server_version is None or apply_:
         server_version = server_version or kubectl.server_version()
         present = installed(kubectl)
@@ -142,8 +143,8 @@ Example:
 @cluster_options
 @click.option("--alpha-pool", required=True, help="The alpha InferencePool whose InferenceModels to carry over.")
 @click.option("--ga-pool", required=True, help="The GA InferencePool the objectives point at.")
-@click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=0", help="Criticality to priority.")
-@click.option("--target-version", default="v1.0.0", show_default=True, help="v1.2.0+ adds InferenceModelRewrites.")
+@click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=-1", help="Criticality to priority.")
+@click.option("--target-version", default="v1.0.0", show_default=True, help="v1.3.0+ adds InferenceModelRewrites (its EPP acts on them).")
 @click.option("--apply", "apply_", is_flag=True, help="Apply them (kubectl apply) instead of printing.")
 @click.option("--dry-run", is_flag=True, help="With --apply: kubectl apply --dry-run=server.")
 @user_errors
@@ -175,23 +176,28 @@ Examples:
 @click.option("--ga-pool", required=True)
 @click.option("--ga-weight", type=int, required=True, help="Percentage for the GA pool, 0 to 100.")
 @click.option("--dry-run", is_flag=True, help="Print the change as a diff; change nothing.")
-@click.option("--force", is_flag=True, help="Shift even though no Gateway has accepted the GA pool yet.")
+@click.option("--force", is_flag=True,
+              help="Write the weights at once, without waiting for the Gateway to accept the GA pool (never past "
+                   "the check that every pool with traffic exists).")
 @click.option("--wait", is_flag=True, help="Wait until the route reports Accepted and ResolvedRefs for the change.")
-@click.option("--timeout", default=300.0, show_default=True, help="Seconds for --wait.")
+@click.option("--timeout", default=300.0, show_default=True,
+              help="Seconds to wait for the Gateway to accept the GA pool, and for --wait.")
 @user_errors
 def shift(namespace, kube_context, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, wait, timeout) -> None:
     """Rewrite the live HTTPRoute's backendRefs for the alpha and GA pools only (matches, filters and other
-    backends stay). Refuses while the route's Gateway has not accepted the GA pool, unless --force."""
+    backends stay). Refused, with nothing changed, when a pool that would get traffic (or its EPP) is missing.
+    A route that does not reference the GA pool yet gets it at weight 0 first; the weights follow once the
+    Gateway has accepted the pool (unless --force)."""
     from infgw_postrender.shift import shift as run_shift, wait_accepted
 
     kubectl = kubectl_for(namespace, kube_context)
-    result = run_shift(kubectl, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force)
+    result = run_shift(kubectl, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, timeout, progress)
     click.echo(result.diff or f"HTTPRoute {result.route} already sends {ga_weight}% to {ga_pool}; nothing to change\n", nl=False)
-    if result.applied:
-        click.echo(f"HTTPRoute {result.route}: GA weight {ga_weight} (generation {result.generation})", err=True)
-        if wait:
-            wait_accepted(kubectl, route_name, result.generation, timeout, progress)
-            click.echo(f"HTTPRoute {result.route}: Accepted and ResolvedRefs", err=True)
+    for step in result.steps:
+        click.echo(f"HTTPRoute {result.route}: {step}", err=True)
+    if result.applied and wait:
+        wait_accepted(kubectl, route_name, result.generation, timeout, progress)
+        click.echo(f"HTTPRoute {result.route}: Accepted and ResolvedRefs", err=True)
 
 
 # -- verify --------------------------------------------------------------------------------------------------
@@ -204,7 +210,7 @@ Examples:
 @cluster_options
 @output_option
 @click.option("--gateway", default="inference-gateway", show_default=True)
-@click.option("--model", default="food-review", show_default=True, help="The model to ask.")
+@click.option("--model", required=True, help="The model to ask (a modelName of the pool's InferenceModels).")
 @click.option("--prompt", default=DEFAULT_PROMPT, show_default=True)
 @click.option("--url", help="Ask this URL instead of the Gateway's address (no cluster read).")
 @click.option("--port", default=80, show_default=True)
@@ -218,43 +224,86 @@ def verify(namespace, kube_context, output, gateway, model, prompt, url, port, t
     verdict = run_verify(kubectl, gateway, url, port, model, prompt, timeout)
     latency = f"{verdict.latency_ms:.0f} ms" if verdict.latency_ms is not None else "-"
     emit(asdict(verdict), output,
-         f"gateway {gateway}: {'PROGRAMMED' if verdict.programmed else 'not PROGRAMMED'}, address {verdict.address or '-'}\n"
+         f"gateway {gateway}: {_programmed(verdict.programmed)}, address {verdict.address or '-'}\n"
          f"POST {verdict.url or '-'}: {verdict.status or '-'} in {latency}: {verdict.detail}\n")
     if not verdict.ok:
         raise VerifyFailed(f"verify: {verdict.detail}")
 
 
-# -- cleanup and restore -------------------------------------------------------------------------------------
+def _programmed(programmed: bool | None) -> str:
+    return {True: "PROGRAMMED", False: "not PROGRAMMED", None: "not read (--url)"}[programmed]
+
+
+# -- backup, cleanup and restore -----------------------------------------------------------------------------
+def _state_key(kubectl: Kubectl, alpha_pool: str):
+    from infgw_postrender.state import StateKey
+
+    return StateKey(kubectl.current_context(), kubectl.default_namespace, alpha_pool)
+
+
+@click.command(context_settings=CONTEXT, epilog="""
+\b
+Examples:
+  helm infgw-migrate backup -n llm --alpha-pool vllm --route llm-route
+  helm infgw-migrate backup -n llm --alpha-pool vllm --file vllm-backup.yaml --models vllm-models.yaml
+""")
+@cluster_options
+@click.option("--alpha-pool", required=True, help="The alpha InferencePool whose stack to back up.")
+@click.option("--route", "routes", multiple=True, help="An HTTPRoute to keep in the backup too (repeatable).")
+@click.option("--file", "backup_path", help="The backup (default: CONTEXT.NAMESPACE.POOL.backup.yaml here).")
+@click.option("--models", "models_path", help="Also write the pool's InferenceModels alone, for --objectives-from.")
+@user_errors
+def backup(namespace, kube_context, alpha_pool, routes, backup_path, models_path) -> None:
+    """Back up everything removing the alpha stack would delete (its Helm release's objects and records, the
+    pool, its InferenceModels and EPP) and the routes named: added to what the file holds already, never
+    dropped. Files are mode 0600: they hold Secrets."""
+    from infgw_postrender.cleanup import BACKUP, backup_alpha
+
+    kubectl = kubectl_for(namespace, kube_context)
+    key = _state_key(kubectl, alpha_pool)
+    for line in backup_alpha(kubectl, Helm.from_env(), key, list(routes), backup_path or str(key.path(".", BACKUP)),
+                             models_path):
+        progress(line)
+
+
 @click.command(context_settings=CONTEXT, epilog="""
 \b
 Examples:
   helm infgw-migrate cleanup -n llm --alpha-pool vllm --ga-pool vllm-ga --dry-run
   helm infgw-migrate cleanup -n llm --alpha-pool vllm --ga-pool vllm-ga --backup alpha-backup.yaml --delete-crds
+  helm infgw-migrate cleanup -n llm --alpha-pool vllm --with-downtime --delete-unused-crds   # the simple path
   helm infgw-migrate restore alpha-backup.yaml
 """)
 @cluster_options
 @click.option("--alpha-pool", required=True)
-@click.option("--ga-pool", required=True, help="The GA pool that must be serving before anything is deleted.")
-@click.option("--backup", "backup_path", default="infgw-alpha-backup.yaml", show_default=True,
-              help="Written before anything is deleted.")
-@click.option("--delete-crds", is_flag=True, help="Also delete the v1alpha2 CRDs, when no object of them is left anywhere.")
+@click.option("--ga-pool", help="The GA pool that must be serving before anything is deleted.")
+@click.option("--backup", "backup_path",
+              help="Made to hold every object before any is deleted (default: CONTEXT.NAMESPACE.POOL.backup.yaml here).")
+@click.option("--delete-crds", is_flag=True, help="Also delete the v1alpha2 CRDs; refused while any object of them is left anywhere.")
+@click.option("--delete-unused-crds", is_flag=True,
+              help="Delete the v1alpha2 CRDs when no object of them is left anywhere; keep them (and say why) otherwise.")
+@click.option("--with-downtime", is_flag=True,
+              help="The simple path: remove the alpha stack while it still serves (the outage starts here); no route "
+                   "or GA pool check.")
 @click.option("--dry-run", is_flag=True, help="Print what would be deleted; write and delete nothing.")
 @user_errors
-def cleanup(namespace, kube_context, alpha_pool, ga_pool, backup_path, delete_crds, dry_run) -> None:
-    """Remove the alpha stack (helm uninstall of its release, or the pool, its InferenceModels and EPP), after a
-    backup. Refuses while any HTTPRoute routes to the alpha pool or while the GA pool is not serving."""
-    from infgw_postrender.cleanup import plan_cleanup, run_cleanup, write_backup
+def cleanup(namespace, kube_context, alpha_pool, ga_pool, backup_path, delete_crds, delete_unused_crds, with_downtime,
+            dry_run) -> None:
+    """Remove the alpha stack (helm uninstall of its release, or the pool, its InferenceModels and EPP), once the
+    backup holds every object to delete (kind, namespace, name and uid). Refuses while any HTTPRoute routes to
+    the alpha pool or while the GA pool is not serving, unless --with-downtime."""
+    from infgw_postrender.cleanup import BACKUP, plan_cleanup, run_cleanup
 
     kubectl = kubectl_for(namespace, kube_context)
     helm = Helm.from_env()
-    cleanup_plan = plan_cleanup(kubectl, helm, alpha_pool, ga_pool, delete_crds)
+    crds_mode = "always" if delete_crds else "unused" if delete_unused_crds else None
+    cleanup_plan = plan_cleanup(kubectl, helm, alpha_pool, ga_pool, crds_mode, with_downtime)
     for line in cleanup_plan.describe() or ["nothing to delete: the alpha pool is gone"]:
         click.echo(("would " if dry_run else "") + line)
     if dry_run or not (cleanup_plan.objects or cleanup_plan.crds):
         return
-    write_backup(cleanup_plan, backup_path)
-    click.echo(f"backup written: {backup_path} (restore with: helm infgw-migrate restore {backup_path})", err=True)
-    for line in run_cleanup(kubectl, helm, cleanup_plan):
+    key = _state_key(kubectl, alpha_pool)
+    for line in run_cleanup(kubectl, helm, cleanup_plan, key, backup_path or str(key.path(".", BACKUP)), progress):
         progress(line)
 
 
@@ -279,30 +328,47 @@ def _path_options(func: Callable) -> Callable:
     options = [
         click.option("--path", "path_name", type=click.Choice(["simple", "zero-downtime"]), required=True),
         click.option("--alpha-pool", required=True),
-        click.option("--ga-release", help="The GA release (default: ALPHA-POOL-ga)."),
+        click.option("--ga-release", help="The GA release (default: ALPHA-POOL-ga; on the simple path ALPHA-POOL)."),
         click.option("--chart", default="oci://registry.k8s.io/gateway-api-inference-extension/charts/inferencepool",
                      show_default=True),
-        click.option("--chart-version", default="v1.0.0", show_default=True),
+        click.option("--chart-version", default="v1.0.0", show_default=True,
+                     help="The GA chart; the CRD step installs what this release needs."),
         click.option("--route", "route_name", default="llm-route", show_default=True),
-        click.option("--gateway", default="inference-gateway", show_default=True),
+        click.option("--gateway", default="inference-gateway", show_default=True, help="NAME or NAMESPACE/NAME."),
         click.option("--stages", default="", help="Weights to walk (zero-downtime), e.g. 0,50,100."),
-        click.option("--set", "chart_values", multiple=True, help="Values for the GA chart (repeatable)."),
-        click.option("--crd-source", help="A mirror URL or folder for the CRD files (see crds --source)."),
-        click.option("--model", default="food-review", show_default=True, help="Model for the verify step."),
+        click.option("--set", "chart_values", multiple=True,
+                     help="Values for the GA chart (repeatable). The selector and target port default to the alpha "
+                          "pool's, provider.name to gke on GKE."),
+        click.option("--crd-source", envvar="INFGW_CRD_SOURCE", show_envvar=True,
+                     help="A mirror URL or folder for the CRD files (see crds --source)."),
+        click.option("--model", help="Model for the verify step (default: a model of the alpha pool)."),
         click.option("--verify-url", help="URL for the verify step instead of the Gateway's address."),
         click.option("--state-dir", default=".", show_default=True, type=click.Path(file_okay=False),
-                     help="Where the InferenceModels export and the backup are written."),
+                     help="Where the InferenceModels export and the backup are written (made 0700 if missing); "
+                          "their names hold the context, namespace and pool."),
+        click.option("--delete-crds", is_flag=True,
+                     help="Zero-downtime: end by deleting the v1alpha2 CRDs, once no object of them is left anywhere."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
+def _plan_rows(found) -> list[dict]:
+    return [{"step": n, "key": step.key, "title": step.title, "command": step.command, "argv": step.argv}
+            for n, step in enumerate(found, 1)]
+
+
+def _plan_text(settings, found) -> str:
+    lines = [f"note: {note}\n" for note in settings.notes]
+    lines += [f"{n}. {step.title}\n   {step.command}\n" for n, step in enumerate(found, 1)]
+    return "".join(lines)
+
+
 @click.command(context_settings=CONTEXT, epilog="""
 \b
 Example:
-  helm infgw-migrate plan -n llm --path zero-downtime --alpha-pool vllm --stages 0,50,100 \\
-    --set inferencePool.modelServers.matchLabels.app=vllm
+  helm infgw-migrate plan -n llm --path zero-downtime --alpha-pool vllm --stages 0,50,100
 """)
 @cluster_options
 @output_option
@@ -311,63 +377,80 @@ Example:
 @click.option("--server-version", help="With --from-file: the cluster's version, for the CRD step.")
 @user_errors
 def plan(output, from_file, server_version, **options) -> None:
-    """The guide's steps for this cluster, with the exact commands."""
+    """The guide's steps for this cluster, each the exact command `migrate` runs."""
     from infgw_postrender.detect import read_cluster, read_snapshot
-    from infgw_postrender.steps import describe_crds, steps
+    from infgw_postrender.steps import describe_crds, prepare, read_and_prepare, steps
 
     settings = _settings(**options)
+    kubectl, helm = Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env()
     if from_file:
         findings = read_snapshot(from_file, server_version, settings.namespace)
     else:
-        findings = read_cluster(Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env(),
-                                settings.namespace)
-    pools = [p["name"] for p in findings.alpha_pools]
+        findings = read_cluster(kubectl, helm, settings.namespace)
+    pools = {p["name"]: p for p in findings.alpha_pools if p["namespace"] == settings.namespace}
     if settings.alpha_pool not in pools:
         raise InputError(f"--alpha-pool {settings.alpha_pool}: no such v1alpha2 InferencePool in {settings.namespace} "
                          f"(found: {', '.join(pools) or 'none'})")
-    found = steps(settings)
+    if from_file:
+        entry = pools[settings.alpha_pool]
+        pool = {"spec": {"selector": entry["selector"], "targetPortNumber": entry["target_port"]}}
+        models = [{"spec": {"modelName": m["model_name"]}} for m in findings.alpha_models
+                  if (m["namespace"], m["pool"]) == (settings.namespace, settings.alpha_pool)]
+        settings = prepare(settings, pool, findings.server_version, None, {}, models)
+    else:
+        settings = read_and_prepare(settings, kubectl, helm)
+    found = steps(settings, kubectl, helm)
     for step in found:
         if step.key == "crds":
             step.title += f": {describe_crds(findings)}"
-    emit([{"step": n, "key": step.key, "title": step.title, "command": step.command} for n, step in enumerate(found, 1)],
-         output,
-         "".join(f"{n}. {step.title}\n   {step.command}\n" for n, step in enumerate(found, 1)))
+    emit({"notes": settings.notes, "steps": _plan_rows(found)}, output, _plan_text(settings, found))
 
 
 @click.command(context_settings=CONTEXT, epilog="""
 \b
 Example:
-  helm infgw-migrate migrate -n llm --path zero-downtime --alpha-pool vllm --stages 0,50,100 \\
-    --set inferencePool.modelServers.matchLabels.app=vllm
+  helm infgw-migrate migrate -n llm --path zero-downtime --alpha-pool vllm --stages 0,50,100
+  helm infgw-migrate migrate -n llm --path simple --alpha-pool vllm --dry-run
 """)
 @cluster_options
 @_path_options
-@click.option("--dry-run", is_flag=True, help="Print the steps; run nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the steps (as plan does); run nothing.")
 @user_errors
 def migrate(dry_run, **options) -> None:
-    """Run the guide's steps in order. Each step is idempotent: after a failure, the same command goes on from
-    where the cluster is. Zero-downtime stops before each traffic stage unless --stages names the weights."""
-    from infgw_postrender.steps import run_steps, steps
+    """Run the guide's steps in order, each as the command `plan` prints. Each step is judged done from the
+    cluster: after a failure, or on another day, the same command goes on from where the cluster is. Traffic
+    only moves toward GA; zero-downtime stops before each traffic stage unless --stages names the weights."""
+    from infgw_postrender.steps import read_and_prepare, run_steps, steps
 
     settings = _settings(**options)
+    kubectl, helm = Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env()
+    settings = read_and_prepare(settings, kubectl, helm)
+    found = steps(settings, kubectl, helm)
     if dry_run:
-        for n, step in enumerate(steps(settings), 1):
-            click.echo(f"{n}. {step.title}\n   {step.command}")
+        click.echo(_plan_text(settings, found), nl=False)
         return
-    run_steps(settings, progress)
+    for note in settings.notes:
+        progress(note)
+    run_steps(found, progress)
 
 
 def _settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart, chart_version, route_name, gateway,
-              stages, chart_values, crd_source, model, verify_url, state_dir):
+              stages, chart_values, crd_source, model, verify_url, state_dir, delete_crds):
+    from infgw_postrender.kube import ClusterError
     from infgw_postrender.steps import Settings
 
     # the simple path removes the alpha release first, so the GA one can take its name (and the route its backend name)
     ga_release = ga_release or (alpha_pool if path_name == "simple" else f"{alpha_pool}-ga")
-    namespace = namespace or Kubectl.from_options(kube_context, None).default_namespace
-    return Settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart, chart_version, route_name, gateway,
-                    _stages(stages), list(chart_values), crd_source, model, verify_url, state_dir)
-
-
+    kubectl = Kubectl.from_options(kube_context, namespace)
+    try:
+        context = kubectl.current_context()
+    except ClusterError:
+        context = "none"
+    if delete_crds and path_name == "simple":
+        raise InputError("--delete-crds: the simple path deletes the v1alpha2 CRDs already, when nothing else uses them")
+    return Settings(kubectl.default_namespace, kubectl.context, context, path_name, alpha_pool, ga_release, chart,
+                    chart_version, route_name, gateway, _stages(stages), list(chart_values), crd_source, model,
+                    verify_url, state_dir, delete_crds)
 def _stages(text: str) -> list[int]:
     try:
         weights = [int(part) for part in text.split(",") if part.strip()]

@@ -148,7 +148,7 @@ def _convert(
         release.process(unit, own.alpha_pool, own.alpha_namespace)
         pool, namespace = unit.final_pool, unit.namespace
         mine = [from_flag(*parse_objective_flag(item), pool, namespace) for item in own.objectives]
-        for model in models:
+        for model in _in_namespace(models, own.alpha_namespace or namespace, namespace, report):
             mine += from_model(model, pool, namespace, priorities, rewrites)
         if own.ga_weight is not None:
             mine.append(_route(own, route_source, pool, namespace))
@@ -197,6 +197,22 @@ def _models(path: str, alpha_pool: str | None, report: Report) -> list[dict]:
             name = (item.get("metadata") or {}).get("name")
             report.notes.append(f"InferenceModel {name} skipped: its pool is {pool_ref}, not --alpha-pool {alpha_pool}")
     return models
+
+
+def _in_namespace(models: list[dict], alpha_namespace: str | None, stream_namespace: str | None,
+                  report: Report) -> list[dict]:
+    """poolRef is namespace-local: a model belongs to the alpha pool only in the pool's own namespace (a model
+    with no namespace is in the stream's)."""
+    kept = []
+    for model in models:
+        metadata = model.get("metadata") or {}
+        namespace = metadata.get("namespace") or stream_namespace
+        if namespace == alpha_namespace:
+            kept.append(model)
+        else:
+            report.notes.append(f"InferenceModel {namespace}/{metadata.get('name')} skipped: it is in {namespace}, the "
+                                f"alpha pool in {alpha_namespace} (a poolRef names a pool of its own namespace)")
+    return kept
 
 
 def _route_source(path: str) -> dict:

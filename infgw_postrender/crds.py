@@ -1,11 +1,15 @@
-"""Which inference CRDs to install, from the server version, what is installed and the target release; and
-fetching them, checked against pinned SHA-256, before anything is applied."""
+"""Which inference CRDs to install, from what the cluster has (the server version only offline) and the target
+release; and fetching them, checked against pins of their content, before anything is applied.
+
+A pin is a CRD's name and the SHA-256 of its canonical spec (what the API server stores), not of a file's bytes:
+upstream's release `manifests.yaml` is a kustomize build of the same CRDs as `config/crd/bases`, in another order
+and formatting. scripts/pin_crds.py writes the pins from the fixtures."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -16,6 +20,7 @@ from infgw_postrender.kube import Kubectl
 from infgw_postrender.errors import InputError, MigrateError
 from infgw_postrender.mapping import mapping
 from infgw_postrender.objectives import parse_target_version
+from infgw_postrender.waits import TimedOut, poll
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?$")
 
@@ -28,7 +33,7 @@ class DownloadError(MigrateError):
 class CrdFile:
     name: str  # bundle, objective, model_rewrite
     url: str
-    sha256: str | None  # None: no pin known for this release
+    pins: dict[str, str] | None  # CRD name -> SHA-256 of its canonical spec; None: this release is not pinned
     defines: list[str]
 
 
@@ -48,79 +53,152 @@ class Decision:
         lines = [f"server {self.server_version} ({'GKE' if self.gke else 'not GKE'}), target {self.target_version}"]
         lines += [f"  because: {reason}" for reason in self.reasons]
         lines += [f"  keep: {name} (managed by GKE, never overwritten)" for name in self.kept]
-        lines += [f"  apply: {f.url}" + (f" (sha256 {f.sha256})" if f.sha256 else " (no pinned checksum)") for f in self.files]
+        lines += [f"  apply: {f.url}" + (f" ({len(f.pins)} CRDs pinned by content)" if f.pins else
+                                          " (not pinned: --apply needs --insecure-unpinned)") for f in self.files]
         if not self.files:
             lines.append("  nothing to install")
         return "\n".join(lines) + "\n"
 
 
-def parse_server_version(text: str) -> tuple[Any, bool]:
-    """(semver Version, is GKE). GKE versions are pre-releases of their base version (1.34.0-gke.1626000)."""
-    import semver
-
+def parse_server_version(text: str) -> tuple[tuple[int, ...], bool]:
+    """(an ordering key, is GKE), decided numerically: major, minor, patch; a pre-release (-alpha, -beta, -rc)
+    ranks below the release; then GKE's build number (1.34.0-gke.1626000: build 1626000; leading zeros are
+    numbers too). Anything else is refused with one line."""
     found = _VERSION.match(text.strip())
     if not found:
         raise InputError(
             f"server version {text!r}: expected a Kubernetes version such as v1.34.0-gke.1626000 or v1.33.5"
         )
-    return semver.Version.parse(text.strip().removeprefix("v")), "-gke." in text
+    suffix = found.group(4) or ""
+    gke = re.search(r"-gke\.(\d+)(?:$|[.+-])", suffix)
+    if "-gke." in suffix and gke is None:
+        raise InputError(f"server version {text!r}: a GKE build must be a number, as in v1.34.0-gke.1626000")
+    prerelease = re.match(r"-(alpha|beta|rc)\b", suffix) is not None
+    key = (int(found.group(1)), int(found.group(2)), int(found.group(3)), 0 if prerelease else 1,
+           int(gke.group(1)) if gke else 0)
+    return key, gke is not None
 
 
-def decide(server_version: str, installed: dict[str, str], target_version: str = "v1.0.0") -> Decision:
-    """`installed`: CRD name -> owner (GKE, Helm, kubectl apply, unknown), as detect reports them."""
+def decide(server_version: str, installed: dict[str, str] | None, target_version: str = "v1.0.0") -> Decision:
+    """`installed`: CRD name -> owner (GKE, Helm, kubectl apply, unknown), as detect reports them; it decides.
+    None when it could not be read (offline): then the server version decides, as the guide does."""
     version, gke = parse_server_version(server_version)
     target = parse_target_version(target_version)
     table = mapping()["cluster"]
     decision = Decision(server_version, gke, f"v{target}")
-    ga_pool_crd = table["resources"]["ga_pool"]
-    serves_ga_pool = gke and version >= type(version).parse(table["gke_serves_ga_pool_since"])
-    if installed.get(ga_pool_crd) == "GKE" or serves_ga_pool:
-        decision.kept = [name for name, owner in installed.items() if owner == "GKE"] or [ga_pool_crd]
-        decision.reasons.append(
-            f"GKE at or past {table['gke_serves_ga_pool_since']} serves the v1 InferencePool CRD itself: only the InferenceObjective CRD"
-        )
+    ga_pool_crd, objective_crd = table["resources"]["ga_pool"], table["resources"]["objective"]
+    since = table["gke_serves_ga_pool_since"]
+    if installed is not None:
+        decision.kept = [name for name, owner in installed.items() if owner == "GKE" and name in table["inference_crds"]]
+        if ga_pool_crd in installed:
+            decision.reasons.append(f"the v1 InferencePool CRD is installed (by {installed[ga_pool_crd]}): not applied again")
+            wanted = [] if objective_crd in installed else ["objective"]
+        else:
+            decision.reasons.append("the cluster has no v1 InferencePool CRD: the whole bundle"
+                                    + (f" (GKE at or past {since} would serve it; it does not yet)" if gke else ""))
+            wanted = ["bundle"]
+        if objective_crd in installed:
+            decision.reasons.append(f"the InferenceObjective CRD is installed (by {installed[objective_crd]})")
+    elif gke and version >= parse_server_version(since)[0]:
+        decision.kept = [ga_pool_crd]
+        decision.reasons.append(f"GKE at or past {since} serves the v1 InferencePool CRD itself: only the InferenceObjective CRD")
         wanted = ["objective"]
     elif gke:
-        decision.reasons.append(f"GKE older than {table['gke_serves_ga_pool_since']}: the whole bundle")
+        decision.reasons.append(f"GKE older than {since}: the whole bundle")
         wanted = ["bundle"]
     else:
         decision.reasons.append("not GKE (no -gke. in the version): no managed CRD, the whole bundle")
         wanted = ["bundle"]
     if target >= type(target).parse(mapping()["model_rewrite"]["since"]):
-        decision.reasons.append(f"target v{target} has InferenceModelRewrite")
-        wanted.append("model_rewrite")
+        if installed is None or table["resources"]["model_rewrite"] not in installed:
+            decision.reasons.append(f"target v{target} has InferenceModelRewrite")
+            wanted.append("model_rewrite")
+    release_pins = table["crd_pins"].get(f"v{target}")
     for name in wanted:
         spec = table["crd_files"][name]
-        overwritten = [crd for crd in spec["defines"] if installed.get(crd) == "GKE"]
+        # the bundle defines whatever the release ships; a single-CRD file, its one CRD
+        defines = list(release_pins) if name == "bundle" and release_pins else list(spec["defines"])
+        overwritten = [crd for crd in defines if (installed or {}).get(crd) == "GKE"]
         if overwritten:
             decision.reasons.append(f"{name}: would overwrite the GKE-managed {', '.join(overwritten)}; not applied")
             continue
-        pin = (table["crd_pins"].get(f"v{target}") or {}).get(name)
+        pins = {crd: release_pins[crd] for crd in defines if crd in release_pins} if release_pins else None
         url = f"{table['crd_source']}/{spec['path'].format(version=f'v{target}')}"
-        decision.files.append(CrdFile(name, url, pin, list(spec["defines"])))
+        decision.files.append(CrdFile(name, url, pins if pins and len(pins) == len(defines) else None, defines))
     return decision
 
 
-def fetch(decision: Decision, source: str | None, insecure_unpinned: bool, timeout: float = 30) -> list[tuple[CrdFile, str]]:
-    """Every file's text, all checked before any is returned (so nothing is applied on a mismatch).
+def spec_digest(crd: dict) -> str:
+    """SHA-256 of a CRD's spec as canonical JSON (sorted keys, no spaces): the same for any order, quoting or
+    layout of the YAML that defines it."""
+    return hashlib.sha256(json.dumps(crd.get("spec"), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def crd_documents(text: str, where: str) -> list[dict]:
+    """The CRDs a file defines; anything that is not one is refused."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        documents = [doc for doc in YAML(typ="safe", pure=True).load_all(text) if doc is not None]
+    except YAMLError:
+        raise DownloadError(f"{where}: not valid YAML; refused, nothing applied") from None
+    for doc in documents:
+        if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
+            raise DownloadError(f"{where}: holds something that is not a CustomResourceDefinition; refused, nothing applied")
+    return documents
+
+
+def digests(crds: list[dict]) -> dict[str, str]:
+    """CRD name -> spec digest."""
+    return {(crd.get("metadata") or {}).get("name"): spec_digest(crd) for crd in crds}
+
+
+def needed(kubectl: Kubectl, target_version: str) -> list[str]:
+    """The CRDs the GA release of `target_version` needs and the cluster lacks (empty: the step is done)."""
+    table = mapping()["cluster"]["resources"]
+    wanted = [table["ga_pool"], table["objective"]]
+    target = parse_target_version(target_version)
+    if target >= type(target).parse(mapping()["model_rewrite"]["since"]):
+        wanted.append(table["model_rewrite"])
+    present = installed(kubectl)
+    return [name for name in wanted if name not in present]
+
+
+def fetch(decision: Decision, source: str | None, insecure_unpinned: bool,
+          timeout: float = 30) -> list[tuple[CrdFile, list[dict]]]:
+    """Every file's CRDs, all checked before any is returned (so nothing is applied on a mismatch): a file must
+    define exactly its pinned CRDs, each with its pinned spec. What is applied is what was checked.
 
     `source` replaces upstream: a URL (a mirror) or a folder, laid out as upstream's paths are."""
-    texts = []
+    checked = []
     for crd_file in decision.files:
-        if crd_file.sha256 is None and not insecure_unpinned:
+        if crd_file.pins is None and not insecure_unpinned:
+            pinned = ", ".join(sorted(mapping()["cluster"]["crd_pins"]))
             raise DownloadError(
-                f"{crd_file.url}: no pinned SHA-256 for {decision.target_version}; check the file yourself and pass "
-                "--insecure-unpinned, or use a --target-version this tool pins (v1.0.0, v1.2.0 rewrites)"
+                f"{crd_file.url}: no pinned CRDs for {decision.target_version}; check the file yourself and pass "
+                f"--insecure-unpinned, or use a --target-version this tool pins ({pinned})"
             )
         location = _relocate(crd_file.url, source)
-        data = _read(location, timeout)
-        digest = hashlib.sha256(data).hexdigest()
-        if crd_file.sha256 and digest != crd_file.sha256:
-            raise DownloadError(
-                f"{location}: SHA-256 {digest} does not match the pinned {crd_file.sha256}; refused, nothing applied"
-            )
-        texts.append((crd_file, data.decode("utf-8")))
-    return texts
+        try:
+            text = _read(location, timeout).decode("utf-8")
+        except UnicodeDecodeError:
+            raise DownloadError(f"{location}: not text; refused, nothing applied") from None
+        crds = crd_documents(text, location)
+        if crd_file.pins is not None:
+            _check_pins(location, crd_file.pins, digests(crds), decision.target_version)
+        checked.append((crd_file, crds))
+    return checked
+
+
+def _check_pins(location: str, pins: dict[str, str], found: dict[str, str], version: str) -> None:
+    problems = [f"lacks {name}" for name in sorted(set(pins) - set(found))]
+    problems += [f"also defines {name}" for name in sorted(set(found) - set(pins))]
+    problems += [f"{name} has spec sha256 {found[name][:12]}, pinned {pins[name][:12]}"
+                 for name in sorted(set(pins) & set(found)) if found[name] != pins[name]]
+    if problems:
+        raise DownloadError(f"{location}: does not match the pinned CRDs of {version} ({'; '.join(problems)}); "
+                            "refused, nothing applied")
 
 
 def _relocate(url: str, source: str | None) -> str:
@@ -158,9 +236,10 @@ def installed(kubectl: Kubectl) -> dict[str, str]:
 def apply_files(kubectl: Kubectl, decision: Decision, source: str | None, insecure_unpinned: bool, timeout: float,
                 progress: Callable[[str], None], dry_run: bool = False) -> None:
     """Fetch and check every file first, then apply them, then wait until their CRDs are Established."""
-    for crd_file, text in fetch(decision, source, insecure_unpinned):
-        progress(f"applying {crd_file.name} ({crd_file.url})")
-        for line in kubectl.apply(text, f"apply the {crd_file.name} CRDs", dry_run=dry_run).splitlines():
+    for crd_file, crds in fetch(decision, source, insecure_unpinned):
+        progress(f"applying {crd_file.name} ({_relocate(crd_file.url, source)})")
+        listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": crds})
+        for line in kubectl.apply(listed, f"apply the {crd_file.name} CRDs", dry_run=dry_run).splitlines():
             progress(line)
     if not dry_run:
         wait_established(kubectl, [name for crd_file in decision.files for name in crd_file.defines], timeout, progress)
@@ -168,17 +247,16 @@ def apply_files(kubectl: Kubectl, decision: Decision, source: str | None, insecu
 
 def wait_established(kubectl: Kubectl, names: list[str], timeout: float, progress: Callable[[str], None]) -> None:
     """Poll until every named CRD has Established=True."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def pending() -> str | None:
         established = {
             crd["metadata"]["name"] for crd in kubectl.crds()
             if any(c.get("type") == "Established" and c.get("status") == "True"
                    for c in (crd.get("status") or {}).get("conditions") or [])
         }
         missing = [name for name in names if name not in established]
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            raise MigrateError(f"CRDs not Established after {timeout:.0f}s: {', '.join(missing)}; check `kubectl get crd`")
-        progress(f"waiting for {', '.join(missing)} to be Established")
-        time.sleep(1)
+        return f"{', '.join(missing)} to be Established" if missing else None
+
+    try:
+        poll(pending, timeout, progress)
+    except TimedOut as late:
+        raise MigrateError(f"CRDs applied, but after {timeout:.0f}s still {late.pending}; check `kubectl get crd`") from None

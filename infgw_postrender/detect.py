@@ -110,12 +110,13 @@ def _classify(findings: Findings, objects: list[dict]) -> None:
             findings.crds.append({"name": metadata.get("name"), "owner": crd_owner(obj),
                                   "versions": [v["name"] for v in spec.get("versions", []) if v.get("served")]})
         elif kind == pool_kind and group == alpha_group():
-            findings.alpha_pools.append({**where, "epp": (spec.get("extensionRef") or {}).get("name")})
+            findings.alpha_pools.append({**where, "epp": (spec.get("extensionRef") or {}).get("name"),
+                                         "selector": spec.get("selector") or {}, "target_port": spec.get("targetPortNumber")})
         elif kind == pool_kind and group == ga_group():
             findings.ga_pools.append({**where, "accepted_by": accepted_parents(obj)})
         elif kind == mapping()["alpha_model"]["kind"]:
             findings.alpha_models.append({**where, "pool": (spec.get("poolRef") or {}).get("name"),
-                                          "criticality": spec.get("criticality")})
+                                          "model_name": spec.get("modelName"), "criticality": spec.get("criticality")})
         elif kind == mapping()["route"]["kind"]:
             backends = [{"group": ref.get("group", ""), "name": ref.get("name"), "weight": ref.get("weight", 1)}
                         for rule in spec.get("rules") or [] for ref in rule.get("backendRefs") or []

@@ -80,6 +80,12 @@ class Kubectl:
     def get_one(self, resource: str, name: str, namespace: str | None, step: str) -> dict:
         return self.get([resource], step, namespace, name)[0]
 
+    def current_context(self) -> str:
+        """The context in force: the one asked for, else the kubeconfig's current one."""
+        if self.context:
+            return self.context
+        return self.run(["config", "current-context"], "read the kubeconfig's current context").strip() or "none"
+
     def server_version(self) -> str:
         found = json.loads(self.run(["version", "-o", "json"], "read the server version"))
         return (found.get("serverVersion") or {}).get("gitVersion") or ""
@@ -116,5 +122,8 @@ class Kubectl:
 def _one_line(text: str) -> str:
     """kubectl's message without its `error:` prefix or Go stack noise, on one line, with no credentials."""
     lines = [line for line in text.splitlines() if line.strip() and not re.match(r"^[IWE]\d{4} ", line)]
+    errors = [line for line in lines if line.startswith("Error from server")]
+    if len(errors) > 1:  # one per object of a multi-object call: the first says it, the rest are counted
+        lines = [errors[0], f"(and {len(errors) - 1} more like it)"]
     message = " ".join(" ".join(lines).split()).removeprefix("error: ").removeprefix("Error from server ")
     return re.sub(r"(?i)(bearer|token[=:]?)\s*\S+", r"\1 [redacted]", message)

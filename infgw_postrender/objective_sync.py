@@ -3,10 +3,10 @@ post-renderer reports them."""
 
 from __future__ import annotations
 
+from infgw_postrender.cleanup import pool_models
 from infgw_postrender.convert import append_generated
 from infgw_postrender.errors import InputError
 from infgw_postrender.kube import Kubectl
-from infgw_postrender.mapping import mapping
 from infgw_postrender.objectives import from_model, parse_priority_map, target_has_rewrites
 from infgw_postrender.report import Report
 from infgw_postrender.stream import join
@@ -18,8 +18,7 @@ def objectives_from_cluster(kubectl: Kubectl, alpha_pool: str, ga_pool: str, pri
     priorities = parse_priority_map(priority_map)
     rewrites = target_has_rewrites(target_version)
     namespace = kubectl.default_namespace
-    models = [m for m in kubectl.get([mapping()["cluster"]["resources"]["alpha_model"]], "list InferenceModels", namespace)
-              if (m.get("spec", {}).get("poolRef") or {}).get("name") == alpha_pool]
+    models = pool_models(kubectl, alpha_pool, namespace)
     if not models:
         raise InputError(f"--alpha-pool {alpha_pool}: no InferenceModel in {namespace} points at it; check -n and the name")
     report = Report()

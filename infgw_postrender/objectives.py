@@ -52,9 +52,13 @@ def parse_objective_flag(text: str) -> tuple[str, int]:
     return check_label(name, "--objective"), parse_priority(value, f"--objective {name}")
 
 
+def _rewrites_since() -> str:
+    return mapping()["model_rewrite"]["since"]
+
+
 def target_has_rewrites(target_version: str) -> bool:
     target = parse_target_version(target_version)
-    return target >= type(target).parse(mapping()["model_rewrite"]["since"])
+    return target >= type(target).parse(_rewrites_since())
 
 
 def parse_target_version(text: str):
@@ -63,7 +67,7 @@ def parse_target_version(text: str):
     try:
         return semver.Version.parse(text.removeprefix("v"))
     except ValueError:
-        raise InputError(f"--target-version {text!r}: expected a release such as v1.0.0 or v1.2.0") from None
+        raise InputError(f"--target-version {text!r}: expected a release such as v1.0.0 or v1.3.0") from None
 
 
 def objective(name: str, priority: int | None, pool: str, namespace: str | None) -> dict:
@@ -98,10 +102,10 @@ def from_model(
         )
     made = Generated(objective(name, priorities[effective], pool, namespace))
     made.changes.append(f"from InferenceModel {name}: poolRef -> {ga_group()}/{pool}")
-    made.assumed.append(
-        f"criticality {criticality or 'unset (meant Standard)'} -> priority {priorities[effective]} "
-        "(no numeric twin in v1alpha2; override with --priority-map)"
-    )
+    why = "no numeric twin in v1alpha2; override with --priority-map"
+    if effective == "Sheddable":
+        why = f"the EPP (v{table['sheddable_since']} and later) sheds only a negative priority; " + why
+    made.assumed.append(f"criticality {criticality or 'unset (meant Standard)'} -> priority {priorities[effective]} ({why})")
     model_name = spec.get("modelName")
     made.not_carried_over.append(
         Loss(
@@ -122,9 +126,9 @@ def from_model(
             made.not_carried_over.append(
                 Loss(
                     "targetModels " + ", ".join(f"{t.get('name')}:{t.get('weight', '-')}" for t in targets),
-                    "weighted model rewrites have no equivalent before v1.2.0; requests for "
-                    f"{model_name} reach the pool unchanged.",
-                    "pass --target-version v1.2.0 (or later) to generate an InferenceModelRewrite, "
+                    f"the EPP acts on weighted model rewrites (InferenceModelRewrite) from v{_rewrites_since()} "
+                    f"only; requests for {model_name} reach the pool unchanged.",
+                    f"pass --target-version v{_rewrites_since()} (or later) to generate an InferenceModelRewrite, "
                     "or route the target models explicitly.",
                 )
             )

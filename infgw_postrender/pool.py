@@ -46,7 +46,7 @@ def convert_pool(pool_obj: dict, epp_port: int | None = None) -> tuple[list[str]
             number = spec["targetPortNumber"]
             replace_key(spec, "targetPortNumber", "targetPorts", [_mapping_like(spec, {"number": number})])
             changes.append(f"targetPortNumber {number} -> targetPorts [{{number: {number}}}]")
-        if "selector" in spec and isinstance(spec["selector"], dict) and "matchLabels" not in spec["selector"]:
+        if isinstance(spec.get("selector"), dict):  # every key, as upstream: a label may be named matchLabels
             labels = spec["selector"]
             replace_key(spec, "selector", "selector", _mapping_like(spec, {"matchLabels": labels}))
             changes.append("selector -> selector.matchLabels")
@@ -82,7 +82,8 @@ def _endpoint_picker(spec: dict, extension: dict, epp_port: int | None) -> tuple
     if "portNumber" in extension:
         picker["port"] = _mapping_like(spec, {"number": extension["portNumber"]})
     elif extension.get("kind", "Service") == "Service":
-        # The v1 CRD rejects a Service reference without a port (CEL rule); upstream later defaults 9002 too.
+        # The v1 CRD rejects a Service reference without a port (CEL rule); v0.3.0's API says implementations
+        # "SHOULD infer a default value of 9002" for a Service (api/v1alpha2/inferencepool_types.go), so infer it.
         port = epp_port or mapping()["pool"]["epp_default_port"]
         picker["port"] = _mapping_like(spec, {"number": port})
         origin = "the EPP Service's gRPC port" if epp_port else "the chart's EPP port"
@@ -102,7 +103,8 @@ def _status(status: dict) -> dict:
         ref = parent.get("parentRef") or {}
         if ref.get("kind") == "Status" and ref.get("name") == "default":
             continue
-        converted = {"parentRef": ref}
+        # upstream's toV1ParentRef (apix/v1alpha2/inferencepool_conversion.go, v1.0.0) keeps these four fields
+        converted = {"parentRef": {key: ref[key] for key in ("group", "kind", "name", "namespace") if key in ref}}
         conditions = []
         for condition in parent.get("conditions") or []:
             if (

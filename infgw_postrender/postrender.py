@@ -37,8 +37,8 @@ def options_decorator(func):
         click.option("--route-from", type=click.Path(dir_okay=False), help="Start from this HTTPRoute's YAML."),
         click.option("--objective", "objectives", multiple=True, metavar="NAME=PRIORITY", help="Generate an InferenceObjective (repeatable)."),
         click.option("--objectives-from", type=click.Path(dir_okay=False), help="YAML of v1alpha2 InferenceModels to carry over."),
-        click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=0", help="Criticality to priority."),
-        click.option("--target-version", default="v1.0.0", show_default=True, help="GA release targeted (v1.2.0+ adds InferenceModelRewrite)."),
+        click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=-1", help="Criticality to priority."),
+        click.option("--target-version", default="v1.0.0", show_default=True, help="GA release targeted (v1.3.0+ adds InferenceModelRewrite, which its EPP acts on)."),
         click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
         click.option("-q", "--quiet", is_flag=True, help="No summary on stderr."),
     ]

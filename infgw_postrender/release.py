@@ -16,7 +16,7 @@ from infgw_postrender.mapping import alpha_group, ga_group, mapping
 from infgw_postrender.names import RENAME_SUFFIX, epp_name, with_suffix
 from infgw_postrender.paths import containers, slots
 from infgw_postrender.pool import convert_pool, is_alpha_pool
-from infgw_postrender.report import Entry, Loss, Report
+from infgw_postrender.report import Entry, Report
 from infgw_postrender.stream import Document
 
 Identity = tuple[str, "str | None", str]  # kind, namespace (None when cluster-scoped), name
@@ -166,6 +166,12 @@ class GaRelease:
     def _convert(self, unit: Unit) -> None:
         if not is_alpha_pool(unit.document.data):
             return
+        extension = (unit.document.data.get("spec") or {}).get("extensionRef")
+        if not isinstance(extension, dict) or not extension.get("name"):
+            # the v1 CRD requires endpointPickerRef with a name: the converted pool would be refused, or serve nothing
+            raise InputError(f"{where(unit.document.index, unit.document.source)}: InferencePool {unit.pool} has no "
+                             "spec.extensionRef.name, and a v1 pool needs endpointPickerRef (its EPP Service); render "
+                             "the pool with its EPP (the inferencepool chart's inferenceExtension) and run again")
         changes, assumed = convert_pool(unit.document.edit(), self._epp_port(unit))
         entry = self.entry(unit.document)
         for change in changes:
@@ -242,23 +248,20 @@ class GaRelease:
             changes.append(f"--pool-group -> {ga_group()}")
         legacy = [flag for flag in epp["legacy_flags"] if flag in args]
         tag = _image_version(container.get("image") or "")
-        too_old = tag is not None and tag < type(tag).parse(epp["ga_image_since"])
-        if not (changes or legacy or too_old):
+        if legacy or (tag is not None and tag < type(tag).parse(epp["ga_image_since"])):
+            # it would watch v1alpha2 pools only: the converted pool would have no EPP serving it
+            raise InputError(
+                f"{where(document.index, document.source)}: the EPP image {container.get('image')} predates "
+                f"v{epp['ga_image_since']}" + (f" (single-dash flags {', '.join(legacy)})" if legacy else "")
+                + f" and cannot serve the converted v1 InferencePool {unit.final_pool}; render the GA inferencepool "
+                f"chart (v{epp['ga_image_since']} or later) for this release, or set inferenceExtension.image.tag to "
+                f"v{epp['ga_image_since']} or later"
+            )
+        if not changes:
             return
         entry = self.entry(document)
         for change in changes:
             entry.record("updated", change)
-        if legacy or too_old:
-            why = (
-                f"the EPP image {container.get('image')} predates v{epp['ga_image_since']}"
-                + (f" (single-dash flags {', '.join(legacy)})" if legacy else "")
-                + " and cannot watch v1 InferencePools."
-            )
-            fix = (
-                f"install the GA inferencepool chart (v{epp['ga_image_since']} or later) for this release, "
-                f"or set inferenceExtension.image.tag to v{epp['ga_image_since']} or later."
-            )
-            entry.lose(Loss("Endpoint Picker", why, fix))
 
     def _grant_ga_pools(self, unit: Unit) -> None:
         """The EPP's Role (or ClusterRole) may read GA pools."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from infgw_postrender.errors import InputError
@@ -78,10 +79,19 @@ def rewrite_route(route: dict, source: str, alpha_pool: str, ga_pool: str, weigh
         touched += 1
         share = sum(int(ref.get("weight", 1)) for ref in mine)
         others = [ref for ref in refs if all(ref is not own for own in mine)]
+        scale, alpha_weight, ga_weight = split_weights(share, weight, bool(others))
+        if scale > 1:
+            for ref in others:
+                ref["weight"] = int(ref.get("weight", 1)) * scale
+        if others:
+            made.assumed.append(
+                f"rule {number}: the pools keep their share {share} of the rule, split {100 - weight}:{weight}"
+                + (f"; every weight scaled x{scale} to keep both ratios exact" if scale > 1 else "")
+            )
         kept = []
         for ref in refs:
             if ref is mine[0]:
-                kept.extend(_split_ref(ref, alpha_pool, ga_pool, weight, share, others, number, made))
+                kept.extend(_split_ref(ref, alpha_pool, ga_pool, weight, alpha_weight, ga_weight, number, made))
             elif all(ref is not own for own in mine):
                 kept.append(ref)
         rule["backendRefs"] = kept
@@ -93,19 +103,31 @@ def rewrite_route(route: dict, source: str, alpha_pool: str, ga_pool: str, weigh
     return made
 
 
+# Gateway API: a backendRef's weight is at most 1,000,000
+_MAX_WEIGHT = 1_000_000
+
+
+def split_weights(share: int, weight: int, others: bool) -> tuple[int, int, int]:
+    """(scale for the other backends, alpha weight, GA weight): alpha:GA is exactly (100-weight):weight and,
+    with other backends in the rule, alpha+GA keeps the pools' `share` against them (all weights times `scale`,
+    the least integer that makes both ratios exact)."""
+    if not others:
+        return 1, 100 - weight, weight
+    if share == 0:
+        return 1, 0, 0  # the pools had no traffic in this rule; they get none
+    step = math.gcd(100 - weight, weight)  # gcd(0, 100) = 100: at 0 or 100 only one pool
+    alpha_part, ga_part, parts = (100 - weight) // step, weight // step, 100 // step
+    scale = parts // math.gcd(share, parts)
+    unit = share * scale // parts
+    if share * scale > _MAX_WEIGHT:
+        raise InputError(f"--ga-weight {weight}: keeping the rule's ratios needs weights above {_MAX_WEIGHT:,}; "
+                         "lower the other backends' weights or choose a rounder percentage")
+    return scale, alpha_part * unit, ga_part * unit
+
+
 def _split_ref(
-    ref: dict, alpha_pool: str, ga_pool: str, weight: int, share: int, others: list, rule: int, made: Generated
+    ref: dict, alpha_pool: str, ga_pool: str, weight: int, alpha_weight: int, ga_weight: int, rule: int, made: Generated
 ) -> list[dict]:
-    if others:
-        # Other backends keep their weights, so the pools split the alpha pool's own share.
-        ga_weight = round(share * weight / 100)
-        alpha_weight = share - ga_weight  # the two always add up to the share, whatever the rounding
-        made.assumed.append(
-            f"rule {rule}: the alpha pool's weight {share} is split {alpha_weight} (alpha) / {ga_weight} (GA); "
-            "other backends keep their weights"
-        )
-    else:
-        alpha_weight, ga_weight = 100 - weight, weight
     result = []
     if weight < 100:
         alpha_ref = copy.deepcopy(ref)

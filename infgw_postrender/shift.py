@@ -1,19 +1,24 @@
-"""Move traffic between the alpha and GA pools on a live HTTPRoute: only their two backendRefs change, and only
-if the route has not changed since it was read."""
+"""Move traffic between the alpha and GA pools on a live HTTPRoute: only their two backendRefs change, only if
+the route has not changed since it was read, and never toward a pool that is not there (backends.check_backends).
+
+A Gateway accepts an InferencePool only once some route references it, so a route that does not reference the
+GA pool yet first gets it at weight 0 (the guide's stage 2 starts from there); once the Gateway has accepted
+the pool, the requested weights are applied."""
 
 from __future__ import annotations
 
 import difflib
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from infgw_postrender import blockyaml
+from infgw_postrender.backends import check_backends, ga_share
 from infgw_postrender.detect import accepted_parents
-from infgw_postrender.errors import Refused
+from infgw_postrender.errors import MigrateError, Refused
 from infgw_postrender.kube import Kubectl, NotFound
 from infgw_postrender.mapping import mapping
 from infgw_postrender.route import check_weight, rewrite_route
+from infgw_postrender.waits import TimedOut, poll
 
 
 @dataclass
@@ -23,75 +28,146 @@ class ShiftResult:
     diff: str  # empty when the route already had these weights
     applied: bool
     generation: int | None = None
+    steps: list[str] = field(default_factory=list)  # what was done (or, with dry_run, would be), in order
+
+
+def _quiet(_: str) -> None:
+    pass
 
 
 def shift(
     kubectl: Kubectl, route_name: str, alpha_pool: str, ga_pool: str, weight: int,
-    dry_run: bool = False, force: bool = False,
+    dry_run: bool = False, force: bool = False, timeout: float = 300.0, progress: Callable[[str], None] = _quiet,
 ) -> ShiftResult:
+    """Refused (nothing changed) when the new weights would send traffic to a missing pool or EPP. With force,
+    the weights are written at once, without waiting for the Gateway to accept the GA pool."""
     check_weight(weight)
-    resources = mapping()["cluster"]["resources"]
     namespace = kubectl.default_namespace
-    route = kubectl.get_one(resources["route"], route_name, namespace, f"read HTTPRoute {namespace}/{route_name}")
-    if weight > 0 and not force:
-        _refuse_unless_accepted(kubectl, route, ga_pool, namespace)
-    rules = rewrite_route(route, f"HTTPRoute {namespace}/{route_name}", alpha_pool, ga_pool, weight).obj["spec"]["rules"]
-    old, new = blockyaml.dump({"rules": route["spec"]["rules"]}), blockyaml.dump({"rules": rules})
-    diff = "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
-                                        f"{route_name} (live)", f"{route_name} (GA weight {weight})"))
-    result = ShiftResult(f"{namespace}/{route_name}", weight, diff, applied=False)
-    if dry_run or not diff:
+    what = f"HTTPRoute {namespace}/{route_name}"
+    route = _read(kubectl, route_name, namespace)
+    target = _rules(route, what, alpha_pool, ga_pool, weight)
+    check_backends(kubectl, namespace, target, f"{what} at GA weight {weight}")
+    result = ShiftResult(f"{namespace}/{route_name}", weight, _diff(route, target, route_name, weight), applied=False)
+    if not result.diff:
         return result
+    if weight > 0 and not force:
+        route = _until_accepted(kubectl, route, what, alpha_pool, ga_pool, timeout, dry_run, result, progress)
+        if dry_run:
+            return result
+        target = _rules(route, what, alpha_pool, ga_pool, weight)
+        check_backends(kubectl, namespace, target, f"{what} at GA weight {weight}")
+    if dry_run:
+        result.steps.append(f"would set GA weight {weight}")
+        return result
+    result.generation = _patch(kubectl, route, target, f"shift {what} to GA weight {weight}")
+    result.applied = True
+    result.steps.append(f"set GA weight {weight} (generation {result.generation})")
+    return result
+
+
+def _until_accepted(kubectl: Kubectl, route: dict, what: str, alpha_pool: str, ga_pool: str, timeout: float,
+                    dry_run: bool, result: ShiftResult, progress: Callable[[str], None]) -> dict:
+    """The route as it is once the route's Gateway has accepted the GA pool, adding the pool at weight 0 first
+    when the route does not reference it."""
+    namespace = kubectl.default_namespace
+    gateways = [parent.get("name") for parent in route["spec"].get("parentRefs") or []]
+    added = False
+    if ga_share(route["spec"].get("rules") or [], alpha_pool, ga_pool) is None:
+        first = _rules(route, what, alpha_pool, ga_pool, 0)
+        check_backends(kubectl, namespace, first, f"{what} at GA weight 0")
+        if dry_run:
+            result.steps.append(f"would add the GA pool {ga_pool} at weight 0 (traffic unchanged) and wait until "
+                                f"Gateway {', '.join(gateways)} accepts it")
+            return route
+        _patch(kubectl, route, first, f"add the GA pool {ga_pool} to {what} at weight 0")
+        added = True
+        result.steps.append(f"added the GA pool {ga_pool} at weight 0 (traffic unchanged)")
+        progress(f"{what}: added the GA pool {ga_pool} at weight 0; waiting until Gateway {', '.join(gateways)} accepts it")
+    elif dry_run:
+        return route
+
+    def pending() -> str | None:
+        try:
+            pool = kubectl.get_one(mapping()["cluster"]["resources"]["ga_pool"], ga_pool, namespace,
+                                   f"read the GA InferencePool {namespace}/{ga_pool}")
+        except NotFound:
+            return f"GA InferencePool {namespace}/{ga_pool} does not exist"
+        if any(gateway in accepted_parents(pool) for gateway in gateways):
+            return None
+        return f"GA InferencePool {namespace}/{ga_pool} not accepted by Gateway {', '.join(gateways)} (status.parents)"
+
+    try:
+        poll(pending, timeout, progress)
+    except TimedOut as late:
+        if added:
+            raise MigrateError(f"{what} now references the GA pool {ga_pool} at weight 0 (traffic unchanged), but "
+                               f"after {timeout:.0f}s: {late.pending}; check the Gateway's controller, then run the "
+                               "same command again") from None
+        raise Refused(f"after {timeout:.0f}s: {late.pending}; nothing changed; check the Gateway's controller "
+                      "(or pass --force to write the weights without waiting)") from None
+    return _read(kubectl, route["metadata"]["name"], namespace)
+
+
+def _read(kubectl: Kubectl, route_name: str, namespace: str) -> dict:
+    return kubectl.get_one(mapping()["cluster"]["resources"]["route"], route_name, namespace,
+                           f"read HTTPRoute {namespace}/{route_name}")
+
+
+def _rules(route: dict, what: str, alpha_pool: str, ga_pool: str, weight: int) -> list[dict]:
+    return rewrite_route(route, what, alpha_pool, ga_pool, weight).obj["spec"]["rules"]
+
+
+def _diff(route: dict, rules: list[dict], route_name: str, weight: int) -> str:
+    old, new = blockyaml.dump({"rules": route["spec"]["rules"]}), blockyaml.dump({"rules": rules})
+    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
+                                        f"{route_name} (live)", f"{route_name} (GA weight {weight})"))
+
+
+def _patch(kubectl: Kubectl, route: dict, rules: list[dict], step: str) -> int | None:
     operations = [
         # a route changed by someone else since we read it is not overwritten: the patch fails, nothing changes
         {"op": "test", "path": "/metadata/resourceVersion", "value": route["metadata"]["resourceVersion"]},
         {"op": "replace", "path": "/spec/rules", "value": rules},
     ]
-    patched = kubectl.patch_json(resources["route"], route_name, namespace, operations,
-                                 f"shift HTTPRoute {namespace}/{route_name} to GA weight {weight}")
-    result.applied, result.generation = True, patched["metadata"].get("generation")
-    return result
-
-
-def _refuse_unless_accepted(kubectl: Kubectl, route: dict, ga_pool: str, namespace: str) -> None:
-    resources = mapping()["cluster"]["resources"]
-    try:
-        pool = kubectl.get_one(resources["ga_pool"], ga_pool, namespace, f"read the GA InferencePool {namespace}/{ga_pool}")
-    except NotFound:
-        raise Refused(f"GA InferencePool {namespace}/{ga_pool} does not exist; install the GA release first") from None
-    gateways = [parent.get("name") for parent in route["spec"].get("parentRefs") or []]
-    accepted = accepted_parents(pool)
-    if not any(gateway in accepted for gateway in gateways):
-        raise Refused(
-            f"GA InferencePool {namespace}/{ga_pool} is not accepted by Gateway {', '.join(gateways)} yet "
-            f"(status.parents); wait until it is, or pass --force"
-        )
+    patched = kubectl.patch_json(mapping()["cluster"]["resources"]["route"], route["metadata"]["name"],
+                                 route["metadata"]["namespace"], operations, step)
+    return patched["metadata"].get("generation")
 
 
 def wait_accepted(kubectl: Kubectl, route_name: str, generation: int, timeout: float,
                   progress: Callable[[str], None], interval: float = 1.0) -> None:
-    """Until every parent of the route reports Accepted and ResolvedRefs for this generation."""
-    resources = mapping()["cluster"]["resources"]
+    """Until every parent of the route reports Accepted and ResolvedRefs for this generation. The route has
+    changed already, so a timeout is a failure (exit 1) that says so, not a refusal."""
     namespace = kubectl.default_namespace
-    deadline = time.monotonic() + timeout
-    while True:
-        route = kubectl.get_one(resources["route"], route_name, namespace, f"read HTTPRoute {namespace}/{route_name}")
+
+    def pending() -> str | None:
+        route = _read(kubectl, route_name, namespace)
         parents = (route.get("status") or {}).get("parents") or []
-        pending = []
-        for condition in ("Accepted", "ResolvedRefs"):
-            if not parents or not all(_true_for(parent, condition, generation) for parent in parents):
-                pending.append(condition)
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            raise Refused(
-                f"HTTPRoute {namespace}/{route_name}: {', '.join(pending)} not reported for generation {generation} "
-                f"after {timeout:.0f}s; see `kubectl describe httproute {route_name} -n {namespace}`"
-            )
-        progress(f"waiting for HTTPRoute {route_name} generation {generation}: {', '.join(pending)}")
-        time.sleep(interval)
+        if not parents:
+            return f"HTTPRoute {route_name}: no Gateway has reported on it"
+        waiting = [_condition_state(parent, condition, generation)
+                   for condition in ("Accepted", "ResolvedRefs") for parent in parents]
+        waiting = [state for state in waiting if state]
+        return f"HTTPRoute {route_name} generation {generation}: {'; '.join(waiting)}" if waiting else None
+
+    try:
+        poll(pending, timeout, progress, interval)
+    except TimedOut as late:
+        raise MigrateError(
+            f"HTTPRoute {namespace}/{route_name} was changed (generation {generation}), but after {timeout:.0f}s "
+            f"{late.pending.split(': ', 1)[-1]}; see `kubectl describe httproute {route_name} -n {namespace}`"
+        ) from None
 
 
-def _true_for(parent: dict, condition: str, generation: int) -> bool:
-    return any(c.get("type") == condition and c.get("status") == "True" and c.get("observedGeneration", 0) >= generation
-               for c in parent.get("conditions") or [])
+def _condition_state(parent: dict, condition: str, generation: int) -> str | None:
+    """None when `condition` is True for this generation; else what the parent reports instead."""
+    for found in parent.get("conditions") or []:
+        if found.get("type") != condition or found.get("observedGeneration", 0) < generation:
+            continue
+        if found.get("status") == "True":
+            return None
+        detail = found.get("reason") or ""
+        if found.get("message"):
+            detail += f": {found['message']}"
+        return f"{condition} {found.get('status')} ({detail})" if detail else f"{condition} {found.get('status')}"
+    return f"{condition} not reported"

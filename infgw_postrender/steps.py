@@ -1,25 +1,40 @@
-"""The guide's two paths as ordered, idempotent steps: each knows the command a person would type, whether the
-cluster already shows it done, and how to do it. `migrate` runs the steps that are not done, in order, so that
-after a failure the same command goes on from where the cluster is."""
+"""The guide's two paths as ordered steps. Each step is the argv of a command a person could type (this tool's
+own, kubectl or helm): `plan` prints exactly it and `migrate` runs exactly it. Each step also knows, from the
+cluster alone, whether it is done, so that after a failure the same command goes on from where the cluster is.
+
+Before any step, `prepare` reads what can be checked (read-only): the alpha pool's selector and port (the GA
+pool must select the same pods), the provider, and Helm operations left pending."""
 
 from __future__ import annotations
 
-import json
+import os
 import shlex
-from dataclasses import dataclass, field
-from pathlib import Path
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from infgw_postrender.errors import MigrateError
+from infgw_postrender.backends import ga_share
+from infgw_postrender.errors import InputError, MigrateError, Refused
 from infgw_postrender.helm import Helm, context_args
 from infgw_postrender.kube import Kubectl, NotFound
-from infgw_postrender.mapping import alpha_group, ga_group, mapping
+from infgw_postrender.mapping import mapping
+from infgw_postrender.state import StateKey
+
+_SELECTOR_VALUE = "inferencePool.modelServers.matchLabels."
+_PORT_VALUE = "inferencePool.targetPorts[0].number"
+_PROVIDER_VALUE = "provider.name"
+_PENDING = {"pending-install": "helm uninstall {release} -n {namespace}",
+            "pending-upgrade": "helm rollback {release} -n {namespace}",
+            "pending-rollback": "helm rollback {release} -n {namespace}"}
 
 
 @dataclass
 class Settings:
     namespace: str
     kube_context: str | None
+    context: str  # the context in force (kube_context, else the kubeconfig's current one): part of the state key
     path: str  # simple | zero-downtime
     alpha_pool: str
     ga_release: str
@@ -30,63 +45,181 @@ class Settings:
     stages: list[int] = field(default_factory=list)
     chart_values: list[str] = field(default_factory=list)
     crd_source: str | None = None
-    model: str = "food-review"
+    model: str | None = None  # for verify; None: a model of the alpha pool
     verify_url: str | None = None
     state_dir: str = "."  # where the models export and the backup are written
+    delete_crds: bool = False  # zero-downtime: delete the v1alpha2 CRDs at the end
+    notes: list[str] = field(default_factory=list)  # what prepare derived, for the plan
+
+    @property
+    def key(self) -> StateKey:
+        return StateKey(self.context, self.namespace, self.alpha_pool)
 
     @property
     def models_file(self) -> str:
-        return str(Path(self.state_dir) / f"{self.alpha_pool}-inferencemodels.yaml")
+        return str(self.key.path(self.state_dir, "models"))
 
     @property
     def backup_file(self) -> str:
-        return str(Path(self.state_dir) / f"{self.alpha_pool}-alpha-backup.yaml")
+        return str(self.key.path(self.state_dir, "backup"))
 
 
 @dataclass
 class Step:
-    key: str  # models, crds, ga-release, stage-N, verify, backup, remove-alpha
+    key: str
     title: str
-    command: str
+    argv: list[str]
     done: Callable[[], bool] = field(repr=False, default=lambda: False)
-    run: Callable[[], None] = field(repr=False, default=lambda: None)
     stop_before: bool = False  # a traffic stage nobody asked for: migrate stops and says what is next
+    check: bool = False  # changes nothing (its output is not needed): its stdout is discarded
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
 
 
-def _cli(settings: Settings, *args: str) -> str:
-    scope = ["-n", settings.namespace, *context_args(settings.kube_context)]
-    return shlex.join(["helm", "infgw-migrate", *args, *scope])
+def own_command() -> list[str]:
+    """How a person calls this tool here: through Helm when Helm started it as a plugin."""
+    return ["helm", "infgw-migrate"] if os.environ.get("HELM_PLUGIN_NAME") else ["infgw-migrate"]
 
 
+# -- prepare: what can be checked before anything changes -------------------------------------------------------
+def prepare(settings: Settings, pool: dict | None, server_version: str | None, alpha_values: dict | None,
+            statuses: dict[str, str | None], models: list[dict]) -> Settings:
+    """Settings completed from the cluster: the GA chart selects the alpha pool's pods on its port (taken from
+    the alpha pool unless given, refused when given otherwise), provider.name=gke on GKE, and the verify model.
+    Refused while a Helm operation is pending on either release."""
+    for release, status in statuses.items():
+        if status in _PENDING:
+            command = _PENDING[status].format(release=release, namespace=settings.namespace)
+            raise Refused(f"Helm release {settings.namespace}/{release} is {status} (an operation stopped half-way); "
+                          f"run `{command}`, then the same command again; nothing changed")
+    values, notes = list(settings.chart_values), []
+    given = dict(value.split("=", 1) for value in values if "=" in value)
+    if pool is not None:
+        selector = {str(k): str(v) for k, v in ((pool.get("spec") or {}).get("selector") or {}).items()}
+        asked = {k[len(_SELECTOR_VALUE):]: v for k, v in given.items() if k.startswith(_SELECTOR_VALUE)}
+        if asked and asked != selector:
+            raise InputError(f"--set {_SELECTOR_VALUE}...: {asked} differs from the alpha pool's selector {selector}; "
+                             "the GA pool must select the same pods (leave it out to take the alpha pool's)")
+        if not asked:
+            values += [f"{_SELECTOR_VALUE}{k}={v}" for k, v in sorted(selector.items())]
+            notes.append(f"selector {selector} taken from the alpha pool {settings.alpha_pool}")
+        port = (pool.get("spec") or {}).get("targetPortNumber")
+        if port is not None and _PORT_VALUE in given and str(given[_PORT_VALUE]) != str(port):
+            raise InputError(f"--set {_PORT_VALUE}={given[_PORT_VALUE]}: the alpha pool's target port is {port}; "
+                             "the GA pool must serve the same pods on the same port")
+        if port is not None and _PORT_VALUE not in given:
+            values.append(f"{_PORT_VALUE}={port}")
+            notes.append(f"target port {port} taken from the alpha pool")
+    elif not any(k.startswith(_SELECTOR_VALUE) for k in given) and statuses.get(settings.ga_release) != "deployed":
+        raise InputError(f"--alpha-pool {settings.alpha_pool}: no such v1alpha2 InferencePool in {settings.namespace} "
+                         f"to take the selector from; pass --set {_SELECTOR_VALUE}KEY=VALUE")
+    if _PROVIDER_VALUE not in given:
+        alpha_provider = ((alpha_values or {}).get("provider") or {}).get("name")
+        if (server_version and "-gke." in server_version) or str(alpha_provider).lower() == "gke":
+            values.append(f"{_PROVIDER_VALUE}=gke")
+            why = "the alpha release sets it" if str(alpha_provider).lower() == "gke" else "the cluster is GKE"
+            notes.append(f"provider.name=gke ({why}): the GA pool gets its HealthCheckPolicy and GCPBackendPolicy")
+    model = settings.model
+    if model is None:
+        names = [(m.get("spec") or {}).get("modelName") for m in models]
+        model = next((name for name in names if name), None)
+        if model is None:
+            raise InputError(f"--alpha-pool {settings.alpha_pool}: no InferenceModel to take the verify model from; "
+                             "pass --model")
+        notes.append(f"verify asks for {model}, a model of the alpha pool")
+    return replace(settings, chart_values=values, model=model, notes=settings.notes + notes)
+
+
+def read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Settings:
+    """prepare, with what it needs read from the cluster (read-only)."""
+    try:
+        return _read_and_prepare(settings, kubectl, helm)
+    except MigrateError as error:
+        raise type(error)(f"before any step (reading the cluster): {error}") from None
+
+
+def _read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Settings:
+    from infgw_postrender.cleanup import MODELS
+    from infgw_postrender.state import read_items
+
+    resources = mapping()["cluster"]["resources"]
+    try:
+        pool = kubectl.get_one(resources["alpha_pool"], settings.alpha_pool, settings.namespace,
+                               f"read the alpha pool {settings.namespace}/{settings.alpha_pool}")
+    except NotFound:
+        pool = None
+    statuses = {}
+    for release in dict.fromkeys([settings.alpha_pool, settings.ga_release]):
+        status = helm.status(release, settings.namespace, settings.kube_context)
+        statuses[release] = None if status is None else (status.get("info") or {}).get("status")
+    values = None
+    if statuses.get(settings.alpha_pool) is not None:
+        done = helm.run("get", "values", settings.alpha_pool, "-n", settings.namespace, "-o", "json",
+                        *context_args(settings.kube_context), check=False)
+        values = _json(done.stdout) if done.returncode == 0 else None
+    models = [] if settings.model else _pool_models(kubectl, settings)
+    if not models and not settings.model:
+        models = read_items(settings.models_file, settings.key, MODELS, "--state-dir") or []
+    return prepare(settings, pool, kubectl.server_version(), values, statuses, models)
+
+
+def _json(text: str) -> dict | None:
+    import json
+
+    try:
+        found = json.loads(text or "null")
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _pool_models(kubectl: Kubectl, settings: Settings) -> list[dict]:
+    from infgw_postrender.cleanup import pool_models
+
+    return pool_models(kubectl, settings.alpha_pool, settings.namespace)
+
+
+# -- the steps ------------------------------------------------------------------------------------------------
 def steps(settings: Settings, kubectl: Kubectl | None = None, helm: Helm | None = None) -> list[Step]:
-    """The steps for this path; without kubectl/helm they can only be printed (plan)."""
+    """The steps for this path; without kubectl/helm their `done` cannot be asked (plan)."""
     kubectl = kubectl or Kubectl.from_options(settings.kube_context, settings.namespace)
     helm = helm or Helm.from_env()
     make = _Steps(settings, kubectl, helm)
     if settings.path == "simple":
-        return [make.export_models(), make.backup_alpha(), make.remove_alpha(), make.crds(), make.ga_release(),
-                make.stage(100, asked=True, force=True), make.verify()]
+        return [make.backup(), make.chart_check(), make.crds(check=True), make.remove_alpha(), make.crds(),
+                make.ga_release(), make.stage(100, asked=True), make.verify()]
     stages = settings.stages or [0, 50, 100]
-    result = [make.export_models(), make.crds(), make.ga_release()]
-    result += [make.stage(weight, asked=bool(settings.stages)) for weight in stages]
+    result = [make.backup(), make.chart_check(), make.crds(), make.ga_release()]
+    checked_programmed = False
+    for weight in stages:
+        result.append(make.stage(weight, asked=bool(settings.stages)))
+        if 0 < weight < 100 and not checked_programmed:  # the guide checks the Gateway after the split
+            result.append(make.programmed(weight))
+            checked_programmed = True
     if stages[-1] == 100:
-        result += [make.verify(), make.backup_alpha(), make.remove_alpha()]
+        result += [make.verify(), make.remove_alpha()]
     return result
 
 
-def describe_crds(findings) -> str:
-    """What the CRD step will install on this cluster, when its version is known."""
-    from infgw_postrender.crds import decide
-
-    if not findings.server_version:
-        return "decided from the server version when it runs"
-    decision = decide(findings.server_version, {c["name"]: c["owner"] for c in findings.crds})
-    return "; ".join(decision.reasons) + f" ({', '.join(f.name for f in decision.files) or 'nothing'})"
+class StepFailed(MigrateError):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
-def run_steps(settings: Settings, progress: Callable[[str], None]) -> None:
-    for number, step in enumerate(steps(settings), 1):
-        if step.done():
+def run_steps(found: list[Step], progress: Callable[[str], None]) -> None:
+    """Each step not done yet, in order, as its argv. A refusal (exit 3) counts as one only when nothing had
+    changed before it in this run; after a change it is a failure (exit 1)."""
+    changed = False
+    for number, step in enumerate(found, 1):
+        label = f"step {number} ({step.title})"
+        try:
+            done = step.done()
+        except MigrateError as error:
+            raise type(error)(f"{label}: {error}; fix it and run the same command again") from None
+        if done:
             progress(f"step {number} done already: {step.title}")
             continue
         if step.stop_before:
@@ -94,11 +227,48 @@ def run_steps(settings: Settings, progress: Callable[[str], None]) -> None:
             progress(f"run it with --stages, or by hand: {step.command}")
             return
         progress(f"step {number}: {step.title}")
+        progress(f"+ {step.command}")
         try:
-            step.run()
-        except MigrateError as error:
-            raise type(error)(f"step {number} ({step.title}): {error}; fix it and run the same command again") from None
+            code, error = execute(step)
+        except KeyboardInterrupt:
+            raise StepFailed(f"interrupted during {label}; the cluster is as that step left it: run the same "
+                             "command again to resume", 130) from None
+        if code != 0:
+            exit_code = 1 if code == Refused.exit_code and changed else code
+            raise StepFailed(f"{label}: {error or f'exit status {code}'}; fix it and run the same command again",
+                             exit_code)
+        changed = changed or not step.check
     progress("all steps done")
+
+
+def execute(step: Step) -> tuple[int, str | None]:
+    """Run the step's argv (this tool's own commands with this interpreter), its stderr shown as it comes;
+    (exit status, its last `Error: ` line)."""
+    own = own_command()
+    if step.argv[:len(own)] == own:
+        argv = [sys.executable, "-m", "infgw_postrender.cli", *step.argv[len(own):]]
+    elif step.argv[0] == "helm":
+        argv = [Helm.from_env().binary, *step.argv[1:]]
+    else:
+        argv = [os.environ.get("KUBECTL") or step.argv[0], *step.argv[1:]]
+    sys.stdout.flush()
+    try:
+        child = subprocess.Popen(argv, stdout=subprocess.DEVNULL if step.check else None, stderr=subprocess.PIPE,
+                                 text=True)
+    except OSError as exc:
+        return 127, f"cannot run {argv[0]} ({exc.strerror})"
+    error = None
+    try:
+        for line in child.stderr:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            if line.startswith("Error: ") or line.startswith("error: "):
+                error = line.strip().split(": ", 1)[1]
+        return child.wait(), error
+    except KeyboardInterrupt:
+        child.send_signal(signal.SIGINT)
+        child.wait()
+        raise
 
 
 class _Steps:
@@ -106,150 +276,138 @@ class _Steps:
         self.s, self.kubectl, self.helm = settings, kubectl, helm
         self.resources = mapping()["cluster"]["resources"]
 
+    def _own(self, *args: str) -> list[str]:
+        return [*own_command(), *args, "-n", self.s.namespace, *context_args(self.s.kube_context)]
+
     # -- reading the cluster --------------------------------------------------------------------------------
-    def _exists(self, resource: str, name: str, namespace: str | None) -> dict | None:
+    def _exists(self, resource: str, name: str) -> bool:
         try:
-            return self.kubectl.get_one(resource, name, namespace, f"read {resource} {name}")
+            self.kubectl.get_one(resource, name, self.s.namespace, f"read {resource} {name}")
+            return True
+        except NotFound:
+            return False
+
+    def _ga_deployed(self) -> bool:
+        """Deployed, and its pool is there (on the simple path the alpha release had the same name)."""
+        status = self.helm.status(self.s.ga_release, self.s.namespace, self.s.kube_context)
+        deployed = status is not None and (status.get("info") or {}).get("status") == "deployed"
+        return deployed and self._exists(self.resources["ga_pool"], self.s.ga_release)
+
+    def _share(self) -> int | None:
+        try:
+            route = self.kubectl.get_one(self.resources["route"], self.s.route, self.s.namespace,
+                                         f"read HTTPRoute {self.s.namespace}/{self.s.route}")
         except NotFound:
             return None
+        return ga_share(route["spec"].get("rules") or [], self.s.alpha_pool, self.s.ga_release)
 
-    def _release_deployed(self, name: str) -> bool:
-        """A release whose last install failed half-way exists, but is not done: it is upgraded again."""
-        status = self.helm.status(name, self.s.namespace, self.s.kube_context)
-        return status is not None and status.get("info", {}).get("status") == "deployed"
+    def _alpha_gone(self) -> bool:
+        from infgw_postrender.cleanup import pool_models
 
-    def _route_weights(self) -> dict[tuple[str, str], int]:
-        route = self._exists(self.resources["route"], self.s.route, self.s.namespace)
-        if route is None:
-            return {}
-        return {(ref.get("group"), ref.get("name")): ref.get("weight", 1)
-                for rule in route["spec"].get("rules") or [] for ref in rule.get("backendRefs") or []}
+        if self._exists(self.resources["alpha_pool"], self.s.alpha_pool):
+            return False
+        if pool_models(self.kubectl, self.s.alpha_pool, self.s.namespace):
+            return False
+        status = self.helm.status(self.s.alpha_pool, self.s.namespace, self.s.kube_context)
+        # on the simple path the GA release takes the alpha release's name: a release whose pool is GA is not alpha
+        return status is None or self._exists(self.resources["ga_pool"], self.s.alpha_pool)
 
-    def _ga_pool(self) -> str:
-        return self.s.ga_release  # the chart names the pool after its release
+    def _alpha_crds_gone(self) -> bool:
+        present = {crd["metadata"]["name"] for crd in self.kubectl.crds()}
+        return not present & set(mapping()["cluster"]["alpha_crds"])
 
     # -- the steps ------------------------------------------------------------------------------------------
-    def export_models(self) -> Step:
-        path = self.s.models_file
+    def backup(self) -> Step:
+        argv = self._own("backup", "--alpha-pool", self.s.alpha_pool, "--route", self.s.route,
+                         "--file", self.s.backup_file, "--models", self.s.models_file)
+        return Step("backup", "back up the alpha stack and the route, and export the alpha pool's InferenceModels",
+                    argv)
 
-        def run() -> None:
-            found = self.kubectl.get([self.resources["alpha_model"]], "export the InferenceModels", self.s.namespace)
-            mine = [m for m in found if (m["spec"].get("poolRef") or {}).get("name") == self.s.alpha_pool]
-            Path(path).write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": mine}, indent=1))
+    def _renderer_args(self) -> list[str]:
+        args = [f"--objectives-from={self.s.models_file}"]
+        if self.s.path == "zero-downtime":
+            args.append(f"--alpha-pool={self.s.alpha_pool}")
+        return args
 
-        command = (f"kubectl get {self.resources['alpha_model']} -n {self.s.namespace} -o yaml > {shlex.quote(path)}")
-        return Step("models", f"save the alpha pool's InferenceModels to {path}", command, lambda: Path(path).exists(), run)
+    def _values(self) -> list[str]:
+        return [arg for value in self.s.chart_values for arg in ("--set", value)]
 
-    def crds(self) -> Step:
-        from infgw_postrender.crds import apply_files, decide, installed
+    def chart_check(self) -> Step:
+        argv = [*own_command(), "template", self.s.ga_release, self.s.chart, "-n", self.s.namespace,
+                "--version", self.s.chart_version, *self._values(), *self._renderer_args()]
+        return Step("check-chart", f"check that chart {self.s.chart_version} renders through the post-renderer "
+                    "(output discarded)", argv, self._ga_deployed, check=True)
 
-        def done() -> bool:
-            present = installed(self.kubectl)
-            return self.resources["ga_pool"] in present and self.resources["objective"] in present
-
-        def run() -> None:
-            decision = decide(self.kubectl.server_version(), installed(self.kubectl))
-            apply_files(self.kubectl, decision, self.s.crd_source, False, 120, lambda _: None)
+    def crds(self, check: bool = False) -> Step:
+        from infgw_postrender.crds import needed
 
         source = ["--source", self.s.crd_source] if self.s.crd_source else []
-        return Step("crds", "install the GA CRDs the cluster needs", _cli(self.s, "crds", "--apply", *source), done, run)
+        argv = [*own_command(), "crds", "--apply", *(["--dry-run"] if check else []),
+                "--target-version", self.s.chart_version, *source, *context_args(self.s.kube_context)]
+        if check:
+            return Step("check-crds", "check that the GA CRD files download and match their pins (server dry run)",
+                        argv, lambda: self._alpha_gone() or not needed(self.kubectl, self.s.chart_version), check=True)
+        return Step("crds", "install the GA CRDs the cluster lacks", argv,
+                    lambda: not needed(self.kubectl, self.s.chart_version))
 
     def ga_release(self) -> Step:
-        from infgw_postrender.helm_install import helm_command, run_helm
+        argv = [*own_command(), "upgrade", self.s.ga_release, self.s.chart, "--install", "-n", self.s.namespace,
+                "--version", self.s.chart_version, *self._values(), *context_args(self.s.kube_context),
+                *self._renderer_args()]
+        return Step("ga-release", f"install the GA release {self.s.ga_release} with the objectives of the alpha models",
+                    argv, self._ga_deployed)
 
-        renderer = [f"--objectives-from={self.s.models_file}"]
-        if self.s.path == "zero-downtime":
-            renderer.append(f"--alpha-pool={self.s.alpha_pool}")
-        values = [arg for value in self.s.chart_values for arg in ("--set", value)]
-        helm_args = ["--install", "-n", self.s.namespace, "--version", self.s.chart_version, *values]
-        helm_args += context_args(self.s.kube_context)
-
-        def run() -> None:
-            command = helm_command(self.helm, "upgrade", self.s.ga_release, self.s.chart, helm_args, renderer + ["--quiet"], False)
-            if run_helm(command) != 0:
-                raise MigrateError(f"helm upgrade --install {self.s.ga_release} failed (see Helm's message above)")
-
-        command = shlex.join(["helm", "infgw-migrate", "upgrade", self.s.ga_release, self.s.chart, *helm_args, *renderer])
-        return Step("ga-release", f"install the GA release {self.s.ga_release} with the objectives of the alpha models", command,
-                    lambda: self._release_deployed(self.s.ga_release), run)
-
-    def stage(self, weight: int, asked: bool, force: bool = False) -> Step:
-        from infgw_postrender.shift import shift, wait_accepted
+    def stage(self, weight: int, asked: bool) -> Step:
+        simple = self.s.path == "simple"
+        argv = self._own("shift", "--route", self.s.route, "--alpha-pool", self.s.alpha_pool,
+                         "--ga-pool", self.s.ga_release, "--ga-weight", str(weight), "--wait",
+                         *(["--force"] if simple else []))
 
         def done() -> bool:
-            weights = self._route_weights()
-            alpha = weights.get((alpha_group(), self.s.alpha_pool), 0)
-            return weights.get((ga_group(), self._ga_pool())) == weight and (alpha == 100 - weight)
+            share = self._share()
+            return share is not None and share >= weight  # migrate only moves toward GA: past this stage is done
 
-        def run() -> None:
-            result = shift(self.kubectl, self.s.route, self.s.alpha_pool, self._ga_pool(), weight, force=force)
-            if result.applied and not force:
-                wait_accepted(self.kubectl, self.s.route, result.generation, 300, lambda _: None)
+        title = f"send {weight}% of {self.s.route} to the GA pool {self.s.ga_release}"
+        return Step(f"stage-{weight}", title, argv, done, stop_before=not asked)
 
-        extra = ["--force"] if force else ["--wait"]
-        command = _cli(self.s, "shift", "--route", self.s.route, "--alpha-pool", self.s.alpha_pool,
-                       "--ga-pool", self._ga_pool(), "--ga-weight", str(weight), *extra)
-        title = f"send {weight}% of {self.s.route} to the GA pool {self._ga_pool()}"
-        return Step(f"stage-{weight}", title, command, done, run, stop_before=not asked)
+    def programmed(self, weight: int) -> Step:
+        gateway_namespace, _, gateway = self.s.gateway.rpartition("/")
+        argv = ["kubectl", "wait", "--for=condition=Programmed", f"gateway/{gateway}",
+                "-n", gateway_namespace or self.s.namespace, "--timeout=300s",
+                *([f"--context={self.s.kube_context}"] if self.s.kube_context else [])]
+
+        def done() -> bool:
+            share = self._share()
+            return share is not None and share > weight
+
+        return Step("programmed", f"check that Gateway {gateway} is PROGRAMMED with the split", argv, done, check=True)
 
     def verify(self) -> Step:
-        from infgw_postrender.verify import DEFAULT_PROMPT, VerifyFailed, verify
-
-        def run() -> None:
-            verdict = verify(None if self.s.verify_url else self.kubectl, self.s.gateway, self.s.verify_url, 80,
-                             self.s.model, DEFAULT_PROMPT, 30)
-            if not verdict.ok:
-                raise VerifyFailed(verdict.detail)
-
         url = ["--url", self.s.verify_url] if self.s.verify_url else []
-        return Step("verify", f"check that Gateway {self.s.gateway} answers a completion",
-                    _cli(self.s, "verify", "--gateway", self.s.gateway, "--model", self.s.model, *url),
-                    lambda: False, run)
-
-    def backup_alpha(self) -> Step:
-        from infgw_postrender.cleanup import CleanupPlan, alpha_stack, write_backup
-
-        def run() -> None:
-            pool = self._exists(self.resources["alpha_pool"], self.s.alpha_pool, self.s.namespace)
-            plan = CleanupPlan(self.s.namespace, self.s.alpha_pool)
-            plan.helm_release, plan.objects = alpha_stack(self.kubectl, self.helm, self.s.alpha_pool, pool, self.s.namespace)
-            route = self._exists(self.resources["route"], self.s.route, self.s.namespace)
-            plan.objects += [route] if route else []
-            write_backup(plan, self.s.backup_file)
-
-        return Step("backup", f"back up the alpha objects and the route to {self.s.backup_file}",
-                    f"kubectl get ... -o yaml > {self.s.backup_file}", lambda: Path(self.s.backup_file).exists(), run)
+        argv = self._own("verify", "--gateway", self.s.gateway, "--model", self.s.model or "", *url)
+        return Step("verify", f"check that Gateway {self.s.gateway} answers a completion for {self.s.model}", argv,
+                    check=True)
 
     def remove_alpha(self) -> Step:
-        from infgw_postrender.cleanup import plan_cleanup, run_cleanup
-
-        def done() -> bool:
-            """Nothing of the alpha stack left: pool, models and Helm release (a stopped run leaves some)."""
-            if self._exists(self.resources["alpha_pool"], self.s.alpha_pool, self.s.namespace) is not None:
-                return False
-            models = self.kubectl.get([self.resources["alpha_model"]], "list InferenceModels", self.s.namespace)
-            if any((m["spec"].get("poolRef") or {}).get("name") == self.s.alpha_pool for m in models):
-                return False
-            return self.helm.status(self.s.alpha_pool, self.s.namespace, self.s.kube_context) is None
-
-        def run() -> None:
-            if self.s.path == "simple":
-                run_cleanup(self.kubectl, self.helm, self._simple_plan())
-            else:
-                plan = plan_cleanup(self.kubectl, self.helm, self.s.alpha_pool, self._ga_pool(), delete_crds=False)
-                run_cleanup(self.kubectl, self.helm, plan)
-
-        command = _cli(self.s, "cleanup", "--alpha-pool", self.s.alpha_pool, "--ga-pool", self._ga_pool(),
-                       "--backup", self.s.backup_file)
         if self.s.path == "simple":
-            command = f"helm uninstall {self.s.alpha_pool} -n {self.s.namespace}  # the outage starts here"
-        return Step("remove-alpha", f"remove the alpha stack of {self.s.alpha_pool}", command, done, run)
+            argv = self._own("cleanup", "--alpha-pool", self.s.alpha_pool, "--backup", self.s.backup_file,
+                             "--with-downtime", "--delete-unused-crds")
+            return Step("remove-alpha", f"remove the alpha stack of {self.s.alpha_pool} and the unused v1alpha2 "
+                        "CRDs (the outage starts here)", argv, self._alpha_gone)
+        argv = self._own("cleanup", "--alpha-pool", self.s.alpha_pool, "--ga-pool", self.s.ga_release,
+                         "--backup", self.s.backup_file, *(["--delete-crds"] if self.s.delete_crds else []))
+        title = f"remove the alpha stack of {self.s.alpha_pool}" + (" and the v1alpha2 CRDs" if self.s.delete_crds else "")
+        return Step("remove-alpha", title, argv,
+                    lambda: self._alpha_gone() and (not self.s.delete_crds or self._alpha_crds_gone()))
 
-    def _simple_plan(self):
-        """The simple path removes the alpha stack before the GA one exists: no serving or route check."""
-        from infgw_postrender.cleanup import CleanupPlan, alpha_stack
 
-        pool = self._exists(self.resources["alpha_pool"], self.s.alpha_pool, self.s.namespace)
-        plan = CleanupPlan(self.s.namespace, self.s.alpha_pool)
-        plan.helm_release, plan.objects = alpha_stack(self.kubectl, self.helm, self.s.alpha_pool, pool, self.s.namespace)
-        return plan
+def describe_crds(findings) -> str:
+    """What the CRD step will install on this cluster, when its version is known."""
+    from infgw_postrender.crds import decide
+
+    if not findings.server_version:
+        return "decided from the cluster when it runs"
+    installed = {c["name"]: c["owner"] for c in findings.crds} if findings.crds else None
+    decision = decide(findings.server_version, installed)
+    return "; ".join(decision.reasons) + f" ({', '.join(f.name for f in decision.files) or 'nothing'})"
+

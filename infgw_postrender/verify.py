@@ -21,7 +21,7 @@ class VerifyFailed(MigrateError):
 @dataclass
 class Verdict:
     gateway: str
-    programmed: bool
+    programmed: bool | None  # None: not read (--url asks the URL alone)
     address: str | None
     url: str
     status: int | None
@@ -65,12 +65,12 @@ def completion(url: str, model: str, prompt: str, timeout: float) -> tuple[int |
 
 def verify(kubectl: Kubectl | None, gateway: str, url: str | None, port: int, model: str, prompt: str,
            timeout: float) -> Verdict:
-    programmed, address = (True, None) if kubectl is None else gateway_address(kubectl, gateway)
+    programmed, address = (None, None) if kubectl is None else gateway_address(kubectl, gateway)
     if url is None:
         if not programmed or not address:
             state = "not PROGRAMMED" if not programmed else "PROGRAMMED but without an address"
             return Verdict(gateway, programmed, address, "", None, None, False, f"Gateway {gateway} is {state}")
         url = f"http://{address}:{port}/v1/completions"
     status, latency, detail = completion(url, model, prompt, timeout)
-    ok = programmed and status == 200 and detail == "answered"
+    ok = programmed is not False and status == 200 and detail == "answered"
     return Verdict(gateway, programmed, address, url, status, latency, ok, detail)

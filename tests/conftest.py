@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +17,8 @@ from typing import TYPE_CHECKING
 import jsonschema
 import pytest
 import yaml
+
+import cel_rules
 
 if TYPE_CHECKING:
     from kube_api import KubeAPI
@@ -132,10 +133,8 @@ class Schemas:
         schema = self.by_type.get((obj["apiVersion"], obj["kind"]))
         assert schema is not None, f"no served CRD version for {obj['apiVersion']} {obj['kind']}"
         jsonschema.Draft7Validator(schema).validate(obj)
-        if obj["kind"] == "InferencePool" and obj["apiVersion"] == f"{GA_GROUP}/v1":
-            # The CRD's CEL rule, after its defaults: `self.kind != 'Service' || has(self.port)`.
-            picker = obj["spec"]["endpointPickerRef"]
-            assert picker.get("kind", "Service") != "Service" or "port" in picker, f"CEL rule fails: {picker}"
+        broken = cel_rules.check(schema, obj)  # the CRD's x-kubernetes-validations, after its defaults
+        assert not broken, f"{obj['kind']} {obj['metadata'].get('name')}: CEL rules fail: {broken}"
 
 
 @pytest.fixture(scope="session")
@@ -160,9 +159,10 @@ class Cluster:
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
         return done
 
-    def migrate(self, *args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([str(MIGRATE), *args], capture_output=True, text=True, env=self.env, input=input,
-                              timeout=timeout)
+    def migrate(self, *args: str, input: str | None = None, timeout: float = 120,
+                env_extra: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([str(MIGRATE), *args], capture_output=True, text=True, env={**self.env, **(env_extra or {})},
+                              input=input, timeout=timeout)
 
 
 @pytest.fixture
@@ -174,6 +174,8 @@ def cluster(tmp_path) -> Cluster:
     api.load(FIXTURES / "crds" / "inference-extension-v0.3.0-manifests.yaml",
              FIXTURES / "crds" / "gateway-api-v1.4.1-standard-httproutes.yaml",
              FIXTURES / "crds" / "gateway-api-v1.4.1-standard-gateways.yaml")
+    for crd in GKE_CRDS:  # the server says it is GKE: it serves GKE's own kinds, which the chart renders for gke
+        api.put(crd)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "kubectl").symlink_to(tool("kubectl"))
@@ -189,6 +191,21 @@ def cluster(tmp_path) -> Cluster:
 
 
 ALPHA_RELEASE = "vllm-llama3-8b-instruct"
+
+
+def _gke_crd(group: str, kind: str, scope: str = "Namespaced") -> dict:
+    plural = kind.lower()[:-1] + "ies" if kind.endswith("y") else kind.lower() + "s"
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{group}", "labels": {"addonmanager.kubernetes.io/mode": "Reconcile"}},
+            "spec": {"group": group, "scope": scope, "names": {"kind": kind, "plural": plural},
+                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                         "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+# GKE's own CRDs (their schemas are not public fixtures: any content is accepted)
+GKE_CRDS = [_gke_crd("networking.gke.io", "HealthCheckPolicy"), _gke_crd("networking.gke.io", "GCPBackendPolicy"),
+            _gke_crd("monitoring.googleapis.com", "ClusterPodMonitoring", "Cluster"),
+            _gke_crd("monitoring.googleapis.com", "PodMonitoring")]
 
 
 _ALPHA_STACK: dict = {}
@@ -219,25 +236,91 @@ def install_alpha_stack(cluster: Cluster) -> None:
                         revision=cluster.api.revision, resources_before=resources_before)
 
 
-def gateway_controller(gateway: str = "inference-gateway") -> Callable[[dict], None]:
-    """A stand-in for GKE's Gateway controller: it accepts every InferencePool and HTTPRoute written."""
-    def reconcile(obj: dict) -> None:
-        accepted = {"type": "Accepted", "status": "True", "reason": "Accepted",
-                    "observedGeneration": obj["metadata"].get("generation", 1)}
-        resolved = dict(accepted, type="ResolvedRefs", reason="ResolvedRefs")
-        parent = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway}
-        if obj["kind"] == "InferencePool" and obj["apiVersion"].startswith(GA_GROUP):
-            obj["status"] = {"parents": [{"parentRef": parent, "conditions": [accepted, resolved]}]}
-        elif obj["kind"] == "HTTPRoute":
-            obj["status"] = {"parents": [{"parentRef": parent, "controllerName": "networking.gke.io/gateway",
-                                          "conditions": [accepted, resolved]}]}
-    return reconcile
+class GatewayController:
+    """A stand-in for GKE's Gateway controller, with its refusals. On every change it reconciles the whole state:
+    - an HTTPRoute whose parentRefs name this Gateway gets Accepted, and ResolvedRefs True only when every
+      backendRef exists (an InferencePool of its group, or a Service); otherwise ResolvedRefs False, reason
+      BackendNotFound. A route of another Gateway gets nothing from it;
+    - a GA InferencePool is accepted by the Gateway only while such a route references it (any weight), and
+      loses that status when no route does.
+    `paused` stands for a controller that has not caught up yet."""
+
+    def __init__(self, gateway: str = "inference-gateway") -> None:
+        self.gateway, self.paused = gateway, False
+
+    def __call__(self, api: KubeAPI) -> None:
+        if self.paused:
+            return
+        referenced: dict[tuple[str, str], list[dict]] = {}
+        for route in api.all("gateway.networking.k8s.io/v1", "HTTPRoute"):
+            namespace = route["metadata"]["namespace"]
+            mine = [p for p in route["spec"].get("parentRefs") or []
+                    if p.get("kind", "Gateway") == "Gateway" and p.get("name") == self.gateway
+                    and api.get("gateway.networking.k8s.io/v1", "Gateway", self.gateway, p.get("namespace") or namespace)]
+            if not mine:
+                continue
+            missing = []
+            for rule in route["spec"].get("rules") or []:
+                for ref in rule.get("backendRefs") or []:
+                    ref_namespace = ref.get("namespace") or namespace
+                    if ref.get("kind", "Service") == "InferencePool":
+                        version = "v1" if ref.get("group") == GA_GROUP else "v1alpha2"
+                        found = api.get(f"{ref.get('group')}/{version}", "InferencePool", ref["name"], ref_namespace)
+                        if found is not None and ref.get("group") == GA_GROUP:
+                            referenced.setdefault((ref_namespace, ref["name"]), []).extend(mine)
+                    else:
+                        found = api.get("v1", "Service", ref["name"], ref_namespace)
+                    if found is None:
+                        missing.append(ref["name"])
+            generation = route["metadata"].get("generation", 1)
+            resolved = ({**RESOLVED, "status": "False", "reason": "BackendNotFound",
+                         "message": f"backend(s) not found: {', '.join(missing)}", "observedGeneration": generation}
+                        if missing else dict(RESOLVED, observedGeneration=generation))
+            route["status"] = {"parents": [{"parentRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", **p},
+                                            "controllerName": "networking.gke.io/gateway",
+                                            "conditions": [dict(ACCEPTED, observedGeneration=generation), resolved]}
+                                           for p in mine]}
+        for pool in api.all(f"{GA_GROUP}/v1", "InferencePool"):
+            parents = referenced.get((pool["metadata"]["namespace"], pool["metadata"]["name"]), [])
+            pool["status"] = {"parents": [accepted_parent(self.gateway, p.get("namespace")) for p in parents[:1]]}
+
+
+# metav1.Condition: type, status, reason, message and lastTransitionTime are all required by the CRD schemas
+ACCEPTED = {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+RESOLVED = dict(ACCEPTED, type="ResolvedRefs", reason="ResolvedRefs")
+
+
+def accepted_parent(gateway: str = "inference-gateway", namespace: str | None = None) -> dict:
+    ref = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway}
+    return {"parentRef": {**ref, **({"namespace": namespace} if namespace else {})},
+            "conditions": [ACCEPTED, RESOLVED]}
+
+
+def accept(pool: dict, gateway: str = "inference-gateway") -> dict:
+    """A GA pool's status as the Gateway writes it once it has accepted the pool (for objects put directly)."""
+    pool["status"] = {"parents": [accepted_parent(gateway)]}
+    return pool
 
 
 def ga_pool(name: str = f"{ALPHA_RELEASE}-ga", namespace: str = "default") -> dict:
     return {"apiVersion": f"{GA_GROUP}/v1", "kind": "InferencePool", "metadata": {"name": name, "namespace": namespace},
             "spec": {"selector": {"matchLabels": {"app": ALPHA_RELEASE}}, "targetPorts": [{"number": 8000}],
                      "endpointPickerRef": {"name": f"{name}-epp", "port": {"number": 9002}}}}
+
+
+def alpha_pool(name: str = ALPHA_RELEASE, namespace: str = "default") -> dict:
+    return {"apiVersion": f"{ALPHA_GROUP}/v1alpha2", "kind": "InferencePool", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"selector": {"app": ALPHA_RELEASE}, "targetPortNumber": 8000, "extensionRef": {"name": f"{name}-epp"}}}
+
+
+def put_serving(api: KubeAPI, pool: dict) -> dict:
+    """A pool and the EPP Deployment it names: what a route may send traffic to."""
+    spec, metadata = pool["spec"], pool["metadata"]
+    epp = (spec.get("endpointPickerRef") or spec.get("extensionRef"))["name"]
+    api.put({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": epp, "namespace": metadata["namespace"]},
+             "spec": {"selector": {"matchLabels": {"app": epp}},
+                      "template": {"metadata": {"labels": {"app": epp}}, "spec": {"containers": [{"name": "epp", "image": "epp"}]}}}})
+    return api.put(pool)
 
 
 def _report_files(config) -> Path:

@@ -70,8 +70,12 @@ class KubeAPI:
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     revision: int = 1
-    # Stand-ins for controllers: called with each object written through the API, they may set its status.
+    # Stand-ins for controllers: called with the API after each write or delete through it (under its lock),
+    # they reconcile whatever they watch, as a real controller would on its next event.
     controllers: list = field(default_factory=list)
+    # openAPIV3Schema of each served custom resource version, from its CRD: writes are validated as a real
+    # API server validates them, and refused with 422.
+    schemas: dict[tuple[str, str, str], dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -130,11 +134,18 @@ class KubeAPI:
         return stored
 
     def get(self, api_version: str, kind: str, name: str, namespace: str = "default") -> dict | None:
-        resource = self.resource_of(api_version, kind)
+        """None also when the kind is not served (its CRD is not there)."""
+        try:
+            resource = self.resource_of(api_version, kind)
+        except KeyError:
+            return None
         return self.objects.get((resource.group, resource.plural, namespace if resource.namespaced else "", name))
 
     def all(self, api_version: str, kind: str) -> list[dict]:
-        resource = self.resource_of(api_version, kind)
+        try:
+            resource = self.resource_of(api_version, kind)
+        except KeyError:
+            return []
         return [obj for key, obj in sorted(self.objects.items()) if key[:2] == (resource.group, resource.plural)]
 
     def resource_of(self, api_version: str, kind: str) -> Resource:
@@ -168,14 +179,41 @@ class KubeAPI:
                 key = (spec["group"], version["name"], spec["names"]["plural"])
                 self.resources[key] = Resource(*key, spec["names"]["kind"], spec.get("scope") == "Namespaced",
                                                tuple(spec["names"].get("shortNames", ())))
+                schema = (version.get("schema") or {}).get("openAPIV3Schema")
+                if schema:
+                    self.schemas[key] = schema
         crd["status"] = {"conditions": [{"type": "Established", "status": "True", "reason": "InitialNamesAccepted"},
                                         {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts"}],
                          "acceptedNames": spec["names"], "storedVersions": [v["name"] for v in spec["versions"] if v.get("storage")]}
+
+    def reconcile(self) -> None:
+        with self.lock:
+            for controller in self.controllers:
+                controller(self)
+
+    def validate(self, resource: Resource, obj: dict) -> None:
+        """As the API server does for a custom resource: its CRD's structural schema, then its CEL rules."""
+        import jsonschema
+
+        import cel_rules
+
+        schema = self.schemas.get((resource.group, resource.version, resource.plural))
+        if schema is None:
+            return
+        name = f'{resource.kind}.{resource.group} "{obj["metadata"].get("name")}"'
+        error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(obj))
+        if error is not None:
+            where = ".".join(str(part) for part in error.absolute_path) or "<root>"
+            raise _Error(422, "Invalid", f"{name} is invalid: {where}: {error.message}")
+        broken = cel_rules.check(schema, obj)
+        if broken:
+            raise _Error(422, "Invalid", f"{name} is invalid: {broken[0]}")
 
     def _unregister(self, crd: dict) -> None:
         spec = crd["spec"]
         for key in [k for k, r in self.resources.items() if (r.group, r.plural) == (spec["group"], spec["names"]["plural"])]:
             del self.resources[key]
+            self.schemas.pop(key, None)
         for key in [k for k in self.objects if k[:2] == (spec["group"], spec["names"]["plural"])]:
             del self.objects[key]  # deleting a CRD deletes every object of it, as on a real server
 
@@ -324,6 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
                     del api.objects[(resource.group, resource.plural, namespace, name)]
                     if resource.kind == "CustomResourceDefinition":
                         api._unregister(current)
+                    api.reconcile()
                 return self._send(200, self._served(resource, current))
         raise _Error(405, "MethodNotAllowed", method)
 
@@ -361,13 +400,13 @@ class _Handler(BaseHTTPRequestHandler):
         obj["apiVersion"], obj["kind"] = resource.group_version, resource.kind
         if resource.namespaced:
             obj["metadata"]["namespace"] = namespace
+        self.api.validate(resource, obj)
         obj["metadata"].pop("resourceVersion", None) if dry_run else None
         if not dry_run:
             self.api.objects[key] = obj
             if resource.kind == "CustomResourceDefinition":
                 self.api._register(obj)
-            for controller in self.api.controllers:
-                controller(obj)
+            self.api.reconcile()
         return obj
 
     def _update(self, resource: Resource, namespace: str, name: str, body: dict, dry_run: bool, sub: str | None) -> dict:
@@ -386,6 +425,8 @@ class _Handler(BaseHTTPRequestHandler):
         if resource.namespaced:
             updated["metadata"]["namespace"] = namespace
         updated["metadata"]["generation"] = current["metadata"].get("generation", 1)
+        updated["apiVersion"], updated["kind"] = resource.group_version, resource.kind
+        self.api.validate(resource, updated)
         if dry_run:
             return updated
         obj = self.api._stamp(updated, current)
@@ -393,8 +434,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.api.objects[(resource.group, resource.plural, namespace if resource.namespaced else "", name)] = obj
         if resource.kind == "CustomResourceDefinition":
             self.api._register(obj)
-        for controller in self.api.controllers:
-            controller(obj)
+        self.api.reconcile()
         return obj
 
     # -- discovery and OpenAPI ----------------------------------------------------------------------------------

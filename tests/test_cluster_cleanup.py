@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import ALPHA_GROUP, ALPHA_RELEASE, FIXTURES, GA_GROUP, gateway_controller, ga_pool, install_alpha_stack, tool
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, FIXTURES, GA_GROUP, accept, ga_pool, put_serving, install_alpha_stack, tool
 
 GA_POOL = f"{ALPHA_RELEASE}-ga"
 ALPHA_POOL = (f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE)
@@ -21,9 +21,7 @@ def migrated(cluster):
     """Alpha stack installed, GA pool accepted, and the route already at GA weight 100."""
     install_alpha_stack(cluster)
     cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
-    pool = ga_pool(GA_POOL)
-    gateway_controller()(pool)
-    cluster.api.put(pool)
+    put_serving(cluster.api, accept(ga_pool(GA_POOL)))
     route = cluster.api.get("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
     route["spec"]["rules"][0]["backendRefs"] = [{"group": GA_GROUP, "kind": "InferencePool", "name": GA_POOL, "weight": 100}]
     return cluster
@@ -63,8 +61,9 @@ def test_dry_run_lists_and_changes_nothing(migrated, tmp_path):
 
 
 def test_no_backup_no_deletion(migrated, tmp_path):
-    done = migrated.migrate(*CLEANUP, "--backup", str(tmp_path / "missing-dir" / "backup.yaml"))
-    assert done.returncode == 2 and "nothing was deleted" in done.stderr
+    (tmp_path / "a-file").write_text("")
+    done = migrated.migrate(*CLEANUP, "--backup", str(tmp_path / "a-file" / "backup.yaml"))
+    assert done.returncode == 2 and "nothing was changed in the cluster" in done.stderr
     assert migrated.api.get(*ALPHA_POOL) is not None and helm_status(migrated) == 0
 
 

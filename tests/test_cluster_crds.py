@@ -54,7 +54,7 @@ def test_a_version_it_cannot_parse_is_an_error(cluster, garbage):
 
 
 def test_target_with_rewrites_adds_the_rewrite_crd(cluster):
-    done = cluster.migrate("crds", "--server-version", "v1.35.0-gke.5", "--target-version", "v1.2.0", "-o", "json")
+    done = cluster.migrate("crds", "--server-version", "v1.35.0-gke.5", "--target-version", "v1.3.0", "-o", "json")
     assert [f["name"] for f in json.loads(done.stdout)["files"]] == ["objective", "model_rewrite"]
 
 
@@ -110,7 +110,7 @@ def test_checksum_mismatch_is_refused_before_anything_is_applied(cluster, mirror
     before = {c["metadata"]["name"] for c in cluster.api.all("apiextensions.k8s.io/v1", "CustomResourceDefinition")}
     done = cluster.migrate("crds", "--apply", "--source", mirror.url)
     assert done.returncode == 1
-    assert "does not match the pinned 1877f7ca" in done.stderr and "nothing applied" in done.stderr
+    assert "does not match the pinned CRDs of v1.0.0" in done.stderr and "nothing applied" in done.stderr
     after = {c["metadata"]["name"] for c in cluster.api.all("apiextensions.k8s.io/v1", "CustomResourceDefinition")}
     assert after == before
     assert not [r for r in cluster.api.requests if r[0] != "GET"], "nothing may be written to the cluster"
@@ -132,5 +132,74 @@ def test_a_folder_mirror_for_air_gapped_clusters(cluster, mirror):
 
 
 def test_unpinned_release_needs_explicit_consent(cluster, mirror):
-    done = cluster.migrate("crds", "--apply", "--source", mirror.url, "--target-version", "v1.1.0")
-    assert done.returncode == 1 and "no pinned SHA-256 for v1.1.0" in done.stderr and "--insecure-unpinned" in done.stderr
+    done = cluster.migrate("crds", "--apply", "--source", mirror.url, "--target-version", "v1.9.0")
+    assert done.returncode == 1 and "no pinned CRDs for v1.9.0" in done.stderr and "--insecure-unpinned" in done.stderr
+
+
+def test_the_installed_crds_decide_not_the_version(cluster):
+    """Issue 9.6: GKE 1.34.1 that does not serve the v1 InferencePool CRD (yet) gets the whole bundle; only
+    offline (--server-version alone) does the version decide."""
+    cluster.api.server_version = "v1.34.1-gke.2000"
+    done = cluster.migrate("crds", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    decision = json.loads(done.stdout)
+    assert [f["name"] for f in decision["files"]] == ["bundle"]
+    assert "the cluster has no v1 InferencePool CRD" in decision["reasons"][0]
+
+
+def test_only_inference_crds_are_listed_as_kept(cluster):
+    """Issue 9.13: GKE manages the Gateway API CRDs too; they are not this tool's business."""
+    managed = next(c for c in _crds(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
+                   if c["metadata"]["name"] == GA_POOL_CRD)
+    managed["metadata"]["labels"] = {"addonmanager.kubernetes.io/mode": "Reconcile"}
+    cluster.api.put(managed)
+    route_crd = cluster.api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "httproutes.gateway.networking.k8s.io")
+    route_crd["metadata"]["labels"] = {"addonmanager.kubernetes.io/mode": "Reconcile"}
+    decision = json.loads(cluster.migrate("crds", "-o", "json").stdout)
+    assert decision["kept"] == [GA_POOL_CRD]
+
+
+def _bundle_variants() -> dict:
+    """The v1.0.0 CRDs as other files would hold them, and what the pins must say of each."""
+    import yaml
+
+    bases = _crds(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
+    other = _crds(FIXTURES / "crds" / "inference.networking.x-k8s.io_inferencemodelrewrites-v1.2.0.yaml")
+    changed = json.loads(json.dumps(bases))
+    changed[0]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"].pop("selector")
+    return {
+        # upstream's release file: kustomize build config/crd (InferenceObjective first, no leading ---)
+        "release-file": ((FIXTURES / "crds" / "inference-extension-v1.0.0-release-manifests.yaml").read_text(), True),
+        "reordered-json": ("\n---\n".join(json.dumps(c, indent=1) for c in reversed(bases)), True),
+        "flow-style": (yaml.safe_dump_all(bases[1:] + bases[:1], default_flow_style=True, width=80), True),
+        "changed-schema": (yaml.safe_dump_all(changed), False),
+        "missing-crd": (yaml.safe_dump_all(bases[:2]), False),
+        "extra-crd": (yaml.safe_dump_all(bases + other), False),
+    }
+
+
+@pytest.mark.parametrize("variant", list(_bundle_variants()))
+def test_pins_hold_content_whatever_the_file_looks_like(cluster, mirror, variant):
+    """Issue 10.1: the release file is a kustomize build, not the bases' bytes: pins hold each CRD's canonical
+    spec, so any order and layout of the same CRDs is accepted, and anything else refused before any apply."""
+    text, accepted = _bundle_variants()[variant]
+    (mirror.root / BUNDLE).write_text(text)
+    done = cluster.migrate("crds", "--apply", "--source", mirror.url)
+    if accepted:
+        assert done.returncode == 0, done.stderr
+        assert "all Established" in done.stderr
+    else:
+        assert done.returncode == 1 and "does not match the pinned CRDs of v1.0.0" in done.stderr
+        assert not [r for r in cluster.api.requests if r[0] != "GET"], "nothing may be written to the cluster"
+
+
+def test_pins_are_what_the_script_computes_from_the_fixtures():
+    """The pins in mapping.yaml are scripts/pin_crds.py's output, not typed by hand."""
+    import subprocess
+    import sys
+
+    from conftest import REPO, SHARED
+
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "pin_crds.py"), "--check", str(SHARED / "fixtures")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -9,7 +9,7 @@ import copy
 import pytest
 import yaml
 
-from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP, gateway_controller, ga_pool
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP, accept, alpha_pool, ga_pool, put_serving
 from test_cluster_cleanup import migrated  # noqa: F401  (the fixture: the route already at GA weight 100)
 from test_cluster_migrate import assert_zero_downtime_done, start  # noqa: F401  (the migration fixture)
 from test_cluster_verify import server  # noqa: F401
@@ -59,11 +59,11 @@ def run_with_fault(cluster, fault: str, method: str, path: str, args: list[str],
 
 # -- migrate --------------------------------------------------------------------------------------------------
 MIGRATE_STEPS = {  # step key: (what the error names, the call that fails)
-    "models": ("save the alpha pool's InferenceModels", "GET", r"/inferencemodels$"),
+    "prepare": ("before any step (reading the cluster)", "GET", r"/inferencemodels$"),
+    "backup": ("back up the alpha stack", "GET", r"/deployments/vllm-llama3-8b-instruct-epp$"),
     "crds": ("install the GA CRDs", "POST", r"/customresourcedefinitions$"),
     "ga-release": ("install the GA release", "POST", r"inference.networking.k8s.io/v1/namespaces/default/inferencepools"),
     "stage-0": ("send 0% of llm-route", "PATCH", r"/httproutes/llm-route$"),
-    "backup": ("back up the alpha objects", "GET", r"/deployments/vllm-llama3-8b-instruct-epp$"),
     "remove-alpha": ("remove the alpha stack", "DELETE", r"/inferencemodels/"),
 }
 
@@ -73,7 +73,7 @@ MIGRATE_STEPS = {  # step key: (what the error names, the call that fails)
 def test_migrate(start, key, fault):
     step, method, path = MIGRATE_STEPS[key]
     args = ["migrate", "--path", "zero-downtime", "--stages", "0,50,100", *start.args]
-    run_with_fault(start, fault, method, path, args, step, backup=start.state / f"{ALPHA_RELEASE}-alpha-backup.yaml")
+    run_with_fault(start, fault, method, path, args, step, backup=start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml")
     assert_zero_downtime_done(start)
     record("migrate", key, fault, "stopped, resumed")
 
@@ -84,16 +84,16 @@ def live(cluster):
     from conftest import FIXTURES
     cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
                      FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml")
-    pool = ga_pool(GA_POOL)
-    gateway_controller()(pool)
-    cluster.api.put(pool)
+    put_serving(cluster.api, alpha_pool())
+    put_serving(cluster.api, accept(ga_pool(GA_POOL)))
     return cluster
 
 
 SHIFT_STEPS = [
     ("read HTTPRoute", "GET", r"/httproutes/llm-route$"),
-    ("read the GA InferencePool", "GET", rf"inference.networking.k8s.io/v1/namespaces/default/inferencepools/{GA_POOL}$"),
-    ("shift HTTPRoute", "PATCH", r"/httproutes/llm-route$"),
+    ("read the InferencePools", "GET", rf"inference.networking.k8s.io/v1/namespaces/default/inferencepools/{GA_POOL}$"),
+    # the route does not reference the GA pool yet: the first write adds it at weight 0
+    ("add the GA pool", "PATCH", r"/httproutes/llm-route$"),
 ]
 
 

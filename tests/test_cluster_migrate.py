@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import (ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, gateway_controller,
+from conftest import (ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, GatewayController,
                       install_alpha_stack, tool)
 from test_cluster_verify import Completions, server  # noqa: F401  (the completion server fixture)
 
@@ -22,7 +22,7 @@ def start(cluster, server, tmp_path):  # noqa: F811
     """The alpha stack live behind a programmed Gateway whose controller accepts what it is given."""
     Completions.behaviour = "ok"
     install_alpha_stack(cluster)
-    cluster.api.controllers.append(gateway_controller())
+    cluster.api.controllers.append(GatewayController())
     gateway = cluster.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
     gateway["status"] = {"addresses": [{"value": "127.0.0.1"}], "conditions": [{"type": "Programmed", "status": "True"}]}
     mirror = tmp_path / "mirror"
@@ -53,14 +53,16 @@ def assert_zero_downtime_done(cluster) -> None:
     assert all(spec["poolRef"] == {"group": GA_GROUP, "name": GA_RELEASE} for spec in objectives.values())
     assert cluster.api.get(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE) is None
     assert helm_status(cluster, ALPHA_RELEASE) != 0 and helm_status(cluster, GA_RELEASE) == 0
-    saved = yaml.safe_load((cluster.state / f"{ALPHA_RELEASE}-alpha-backup.yaml").read_text())["items"]
+    backup = cluster.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml"
+    saved = yaml.safe_load(backup.read_text())["items"]
     assert {"InferencePool", "InferenceModel", "HTTPRoute"} <= {o["kind"] for o in saved}
+    assert backup.stat().st_mode & 0o777 == 0o600, "the backup holds Helm's release Secrets"
 
 
 def test_zero_downtime_stops_before_traffic_unless_told(start):
     done = start.migrate("migrate", "--path", "zero-downtime", *start.args)
     assert done.returncode == 0, done.stderr
-    assert "stopped before step 4: send 0% of llm-route to the GA pool" in done.stderr
+    assert "stopped before step 5: send 0% of llm-route to the GA pool" in done.stderr
     assert helm_status(start, GA_RELEASE) == 0, "the GA release is installed beside the alpha one"
     assert helm_status(start, ALPHA_RELEASE) == 0
     assert [b["group"] for b in start.api.get(*ROUTE)["spec"]["rules"][0]["backendRefs"]] == [ALPHA_GROUP]
@@ -71,8 +73,13 @@ def test_zero_downtime_walks_the_stages_to_the_end(start):
     assert done.returncode == 0, done.stderr
     assert "all steps done" in done.stderr
     assert_zero_downtime_done(start)
+    # issue 9.1: the same command again must not move traffic back to the (deleted) alpha pool
+    before = len(start.api.requests)
     again = start.migrate("migrate", "--path", "zero-downtime", "--stages", "0,50,100", *start.args)
-    assert again.returncode == 0 and "step 1 done already" in again.stderr  # idempotent
+    assert again.returncode == 0, again.stderr
+    assert "done already: send 0% of llm-route" in again.stderr and "done already: send 100%" in again.stderr
+    assert not [r for r in start.api.requests[before:] if r[0] != "GET" and "httproutes" in r[1]], "the route was written"
+    assert_zero_downtime_done(start)
 
 
 def test_simple_path_takes_over_the_release_name(start):
@@ -83,4 +90,4 @@ def test_simple_path_takes_over_the_release_name(start):
     assert start.api.get(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE) is None
     route = start.api.get(*ROUTE)
     assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [(GA_GROUP, ALPHA_RELEASE, 100)]
-    assert (start.state / f"{ALPHA_RELEASE}-alpha-backup.yaml").exists()
+    assert (start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml").exists()

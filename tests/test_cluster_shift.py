@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import copy
-import threading
-import time
 
 import pytest
 
-from conftest import ALPHA_GROUP, ALPHA_RELEASE, FIXTURES, GA_GROUP, gateway_controller, ga_pool
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, FIXTURES, GA_GROUP, GatewayController, alpha_pool, ga_pool, put_serving
 
 GA_POOL = f"{ALPHA_RELEASE}-ga"
 ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
@@ -28,10 +26,14 @@ def live(cluster):
                                    "timeouts": {"request": "300s"},
                                    "backendRefs": [{"name": "static-backend", "port": 80},
                                                    {"group": ALPHA_GROUP, "kind": "InferencePool", "name": ALPHA_RELEASE, "weight": 3}]})
-    cluster.api.controllers.append(gateway_controller())
-    pool = ga_pool(GA_POOL)
-    gateway_controller()(pool)  # accepted
-    cluster.api.put(pool)
+    cluster.api.load(FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml")
+    cluster.api.put({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "static-backend", "namespace": "default"},
+                     "spec": {"ports": [{"port": 80}]}})
+    put_serving(cluster.api, alpha_pool())
+    put_serving(cluster.api, ga_pool(GA_POOL))
+    cluster.gateway = GatewayController()
+    cluster.api.controllers.append(cluster.gateway)
+    cluster.api.reconcile()
     return cluster
 
 
@@ -56,10 +58,12 @@ def test_walk_the_split_and_back(live):
         expected = ([] if weight == 100 else [(ALPHA_GROUP, ALPHA_RELEASE, 100 - weight)]) + [(GA_GROUP, GA_POOL, weight)]
         assert backends(live) == expected
         rule = live.api.get(*ROUTE)["spec"]["rules"][1]
-        # the other rule keeps its matches, filters, timeout and other backend; the pools share the alpha's 3
+        # the other rule keeps its matches, filters, timeout and other backend
         assert {k: v for k, v in rule.items() if k != "backendRefs"} == {k: v for k, v in other_rule.items() if k != "backendRefs"}
-        assert rule["backendRefs"][0] == {"name": "static-backend", "port": 80}
-        assert sum(b["weight"] for b in rule["backendRefs"][1:]) == 3
+        # the pools keep 3 parts to the static backend's 1 (weights scaled when the split needs it)
+        static = rule["backendRefs"][0]
+        assert {k: v for k, v in static.items() if k != "weight"} == {"name": "static-backend", "port": 80}
+        assert sum(b["weight"] for b in rule["backendRefs"][1:]) == 3 * static.get("weight", 1)
     assert live.api.get(*ROUTE)["spec"]["rules"][0]["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
 
 
@@ -71,23 +75,76 @@ def test_same_weight_twice_changes_nothing(live):
     assert live.api.get(*ROUTE)["metadata"]["resourceVersion"] == version
 
 
+def test_first_shift_adds_the_ga_pool_at_zero_then_applies_the_weights(live):
+    """Issue 9.5: the README's order (GA release, then --ga-weight 50) works. A Gateway accepts a pool only once
+    a route references it, so the route first gets the GA pool at weight 0, as in the guide's stage 2."""
+    assert live.api.get(f"{GA_GROUP}/v1", "InferencePool", GA_POOL)["status"]["parents"] == [], "not accepted yet"
+    dry = live.migrate(*SHIFT, "--ga-weight", "50", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would add the GA pool" in dry.stderr and "+    weight: 50\n" in dry.stdout
+    assert backends(live) == [(ALPHA_GROUP, ALPHA_RELEASE, None)], "the dry run changed nothing"
+    done = live.migrate(*SHIFT, "--ga-weight", "50", "--wait", "--timeout", "20")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    added = next(i for i, line in enumerate(lines) if f"added the GA pool {GA_POOL} at weight 0" in line)
+    assert any("set GA weight 50" in line for line in lines[added:])
+    assert backends(live) == [(ALPHA_GROUP, ALPHA_RELEASE, 50), (GA_GROUP, GA_POOL, 50)]
+    assert "Accepted and ResolvedRefs" in done.stderr
+
+
 def test_refused_while_the_gateway_has_not_accepted_the_ga_pool(live):
+    """The route references the GA pool but the Gateway has not accepted it: nothing changes, exit 3."""
+    live.migrate(*SHIFT, "--ga-weight", "0")
+    live.gateway.paused = True
     pool = live.api.get(f"{GA_GROUP}/v1", "InferencePool", GA_POOL)
     pool["status"] = {"parents": []}
     before = copy.deepcopy(live.api.get(*ROUTE))
-    done = live.migrate(*SHIFT, "--ga-weight", "50")
+    done = live.migrate(*SHIFT, "--ga-weight", "50", "--timeout", "1")
     assert done.returncode == 3 and done.stdout == ""
-    assert "is not accepted by Gateway inference-gateway yet" in done.stderr and "--force" in done.stderr
+    assert "not accepted by Gateway inference-gateway" in done.stderr and "nothing changed" in done.stderr
     assert live.api.get(*ROUTE) == before
     forced = live.migrate(*SHIFT, "--ga-weight", "50", "--force")
     assert forced.returncode == 0, forced.stderr
     assert backends(live)[-1] == (GA_GROUP, GA_POOL, 50)
 
 
+def test_a_gateway_that_never_accepts_is_a_failure_after_the_change(live):
+    """Issue 9.4: the route changed (GA pool added at 0), then the wait failed: exit 1 saying what changed."""
+    live.gateway.paused = True
+    done = live.migrate(*SHIFT, "--ga-weight", "100", "--timeout", "2")
+    assert done.returncode == 1, done.stderr
+    assert "now references the GA pool" in done.stderr and "at weight 0 (traffic unchanged)" in done.stderr
+    assert backends(live) == [(ALPHA_GROUP, ALPHA_RELEASE, 100), (GA_GROUP, GA_POOL, 0)]
+    live.gateway.paused = False
+    live.api.reconcile()
+    assert live.migrate(*SHIFT, "--ga-weight", "100").returncode == 0  # the same command finishes
+    assert backends(live) == [(GA_GROUP, GA_POOL, 100)]
+
+
+def test_going_back_is_refused_once_the_alpha_pool_is_gone(live):
+    """Issue 9.2: with the alpha pool deleted, a shift that gives it traffic is refused and changes nothing."""
+    assert live.migrate(*SHIFT, "--ga-weight", "100").returncode == 0
+    live.api.objects.pop((ALPHA_GROUP, "inferencepools", "default", ALPHA_RELEASE))
+    before = copy.deepcopy(live.api.get(*ROUTE))
+    for weight in ("30", "0"):
+        done = live.migrate(*SHIFT, "--ga-weight", weight, "--wait", "--timeout", "2")
+        assert done.returncode == 3, done.stderr
+        assert f"alpha InferencePool default/{ALPHA_RELEASE}, which does not exist; nothing changed" in done.stderr
+        assert live.api.get(*ROUTE) == before
+
+
+def test_refused_while_a_pool_s_epp_is_missing(live):
+    live.api.objects.pop(("apps", "deployments", "default", f"{GA_POOL}-epp"))
+    before = copy.deepcopy(live.api.get(*ROUTE))
+    done = live.migrate(*SHIFT, "--ga-weight", "10", "--force")
+    assert done.returncode == 3 and f"EPP Deployment {GA_POOL}-epp does not exist" in done.stderr
+    assert live.api.get(*ROUTE) == before
+
+
 def test_refused_when_the_ga_pool_does_not_exist(live):
     done = live.migrate("shift", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", "nope",
                         "--ga-weight", "10")
-    assert done.returncode == 3 and "GA InferencePool default/nope does not exist" in done.stderr
+    assert done.returncode == 3 and "GA InferencePool default/nope, which does not exist; nothing changed" in done.stderr
 
 
 def test_a_route_without_the_pools_is_refused(live):
@@ -97,6 +154,7 @@ def test_a_route_without_the_pools_is_refused(live):
 
 
 def test_a_route_changed_meanwhile_is_not_overwritten(live):
+    assert live.migrate(*SHIFT, "--ga-weight", "0").returncode == 0
     live.api.fail("PATCH", "/httproutes/llm-route$", 409)
     before = copy.deepcopy(live.api.get(*ROUTE))
     done = live.migrate(*SHIFT, "--ga-weight", "50")
@@ -113,21 +171,37 @@ def test_weight_out_of_range(live, weight):
 
 
 def test_wait_reports_progress_until_accepted(live):
-    live.api.controllers.clear()  # the controller is slow this time: it answers after a second
+    """Progress lines while the route waits for its Gateway; the controller answers once one is seen."""
+    import subprocess
 
-    def late_controller():
-        time.sleep(1.5)
-        with live.api.lock:
-            gateway_controller()(live.api.get(*ROUTE))
-    threading.Thread(target=late_controller, daemon=True).start()
-    done = live.migrate(*SHIFT, "--ga-weight", "50", "--wait", "--timeout", "20")
-    assert done.returncode == 0, done.stderr
-    assert "waiting for HTTPRoute llm-route generation" in done.stderr
-    assert "Accepted and ResolvedRefs" in done.stderr
+    from conftest import MIGRATE
+
+    assert live.migrate(*SHIFT, "--ga-weight", "0").returncode == 0
+    live.gateway.paused = True  # the controller is slow this time: it answers once the tool says it waits
+    child = subprocess.Popen([str(MIGRATE), *SHIFT, "--ga-weight", "50", "--wait", "--timeout", "60"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=live.env)
+    seen = []
+    for line in child.stderr:
+        seen.append(line)
+        if "waiting: HTTPRoute llm-route generation" in line:
+            live.gateway.paused = False
+            live.api.reconcile()
+    assert child.wait(timeout=60) == 0, "".join(seen)
+    assert any("Accepted and ResolvedRefs" in line for line in seen)
 
 
 def test_wait_times_out_with_a_clear_message(live):
-    live.api.controllers.clear()
+    assert live.migrate(*SHIFT, "--ga-weight", "0").returncode == 0
+    live.gateway.paused = True
     done = live.migrate(*SHIFT, "--ga-weight", "50", "--wait", "--timeout", "2")
-    assert done.returncode == 3
-    assert "Accepted, ResolvedRefs not reported for generation" in done.stderr
+    assert done.returncode == 1, "the route changed: a failed wait is no refusal"
+    assert "was changed (generation" in done.stderr and "Accepted not reported" in done.stderr
+
+
+def test_wait_reports_a_missing_backend_as_the_gateway_does(live):
+    """Issue 9.2: the timeout says what the route reports (ResolvedRefs False, BackendNotFound), not 'not reported'."""
+    assert live.migrate(*SHIFT, "--ga-weight", "0").returncode == 0
+    live.api.objects.pop(("", "services", "default", "static-backend"))
+    done = live.migrate(*SHIFT, "--ga-weight", "50", "--wait", "--timeout", "2")
+    assert done.returncode == 1
+    assert "ResolvedRefs False (BackendNotFound: backend(s) not found: static-backend)" in done.stderr

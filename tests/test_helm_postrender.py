@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ALPHA_GROUP, CHART_VARIANTS, FIXTURES, GA_GROUP, docs, group_of
+from conftest import ALPHA_GROUP, CHART_VARIANTS, FIXTURES, GA_GROUP, POSTRENDER, docs, group_of
 
 ALPHA_POOL = "vllm-llama3-8b-instruct"
 GA_RELEASE = "vllm-llama3-8b-instruct-ga"
@@ -64,8 +64,12 @@ def identities(objects: list[dict]) -> set[tuple]:
              o["metadata"]["name"]) for o in objects}
 
 
+# v0.3.0's EPP (image v0.3.0, flags -poolName) watches v1alpha2 pools only: converting its pool is refused
+GA_VARIANTS = [variant for variant in CHART_VARIANTS if variant != "v0.3.0"]
+
+
 @pytest.mark.parametrize("provider", ["none", "gke"])
-@pytest.mark.parametrize("variant", list(CHART_VARIANTS))
+@pytest.mark.parametrize("variant", GA_VARIANTS)
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_chart_post_rendered_to_a_valid_ga_stack(helm, schemas, variant, provider, scenario):
     chart, extra = CHART_VARIANTS[variant]
@@ -98,3 +102,16 @@ def test_chart_post_rendered_to_a_valid_ga_stack(helm, schemas, variant, provide
             assert objectives["batch"] == -1
         else:
             assert [(r["group"], r["name"], r["weight"]) for r in refs] == [(GA_GROUP, GA_RELEASE, 100)]
+
+
+def test_an_alpha_chart_is_refused_rather_than_converted_for_an_epp_that_cannot_serve_it(helm):
+    """Issue 10.3: the v0.3.0 chart's pool converted to v1 would have no EPP watching it (its EPP predates v1.0.0):
+    an error that fails Helm, never a report line that Helm 3 hides when the post-renderer succeeds."""
+    chart, extra = CHART_VARIANTS["v0.3.0"]
+    args = ["template", ALPHA_POOL, str(FIXTURES / "charts" / chart), "--set", "inferencePool.modelServers.matchLabels.app=x",
+            "--post-renderer", str(POSTRENDER) if helm.major == 3 else "infgw-postrender",
+            "--post-renderer-args", f"--alpha-pool={ALPHA_POOL}"]
+    done = helm.run(*args, check=False)
+    assert done.returncode != 0 and done.stdout == ""
+    if helm.major == 3:  # Helm 4 hides a failing post-renderer's stderr (issue 11)
+        assert "predates v1.0.0" in done.stderr and "cannot serve the converted v1 InferencePool" in done.stderr

@@ -40,8 +40,10 @@ NASTY = ["&a ", "*a", "<<: *a", "\t", "- ", ": ", "{", "}", "[", "]", "'", '"', 
 @pytest.fixture(scope="module")
 def rendered() -> list[str]:
     outputs = []
+    alpha = ["--set", "inferencePool.apiVersion=inference.networking.x-k8s.io/v1alpha2"]
     for chart, extra in (("inferencepool-v0.3.0", []), ("inferencepool-v1.0.0", ["--set", "provider.name=gke"]),
-                         ("inferencepool-v1.5.0", ["--set", "provider.name=gke"])):
+                         ("inferencepool-v1.5.0", ["--set", "provider.name=gke"]),
+                         ("inferencepool-v1.0.0", alpha)):  # an alpha pool with an EPP that can serve it converted
         outputs.append(subprocess.run([tool("helm3"), "template", "vllm", str(CHARTS / chart), "--set",
                                        "inferencePool.modelServers.matchLabels.app=vllm", *extra],
                                       capture_output=True, text=True, check=True).stdout)

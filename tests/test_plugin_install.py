@@ -47,8 +47,9 @@ def test_plugin_installs_and_wires_the_post_renderer(tmp_path, repo_copy, major)
         assert post_renderer == "infgw-postrender"
         assert "postrenderer/v1" in after.stdout
 
-    rendered = helm.run("template", "vllm-ga", str(CHARTS / "inferencepool-v0.3.0"),
+    rendered = helm.run("template", "vllm-ga", str(CHARTS / "inferencepool-v1.0.0"),
                         "--set", "inferencePool.modelServers.matchLabels.app=vllm",
+                        "--set", "inferencePool.apiVersion=inference.networking.x-k8s.io/v1alpha2",
                         "--post-renderer", post_renderer, "--post-renderer-args", "--objective=chat=2").stdout
     kinds = {(o["apiVersion"], o["kind"]) for o in docs(rendered)}
     assert ("inference.networking.k8s.io/v1", "InferencePool") in kinds

@@ -117,3 +117,46 @@ def test_missing_epp_port_takes_the_service_port_and_says_so():
     changes, assumed = convert_pool(pool, epp_port=9002)
     assert pool["spec"]["endpointPickerRef"] == {"name": "p-epp", "port": {"number": 9002}}
     assert any("9002" in line and "port" in line for line in assumed)
+
+
+def test_every_selector_key_is_wrapped_even_one_named_match_labels():
+    """Issue 10.7: upstream's ConvertTo copies every key of the v1alpha2 selector into matchLabels."""
+    pool = {"apiVersion": ALPHA, "kind": "InferencePool", "metadata": {"name": "p"},
+            "spec": {"selector": {"matchLabels": "x", "app": "m"}, "targetPortNumber": 8000,
+                     "extensionRef": {"name": "p-epp", "portNumber": 9002}}}
+    convert_pool(pool)
+    assert pool["spec"]["selector"] == {"matchLabels": {"matchLabels": "x", "app": "m"}}
+
+
+def test_status_parent_refs_keep_group_kind_name_namespace_only():
+    """Issue 10.7: v0.3.0 status parents carry ObjectReference fields; upstream's toV1ParentRef keeps four."""
+    pool = {"apiVersion": ALPHA, "kind": "InferencePool", "metadata": {"name": "p"},
+            "spec": {"selector": {"app": "m"}, "targetPortNumber": 8000, "extensionRef": {"name": "p-epp", "portNumber": 9002}},
+            "status": {"parent": [{"parentRef": {"apiVersion": "gateway.networking.k8s.io/v1", "group": "gateway.networking.k8s.io",
+                                                 "kind": "Gateway", "name": "gw", "namespace": "infra", "uid": "u-1",
+                                                 "resourceVersion": "7"},
+                                   "conditions": [condition("Accepted", "True", "Accepted")]}]}}
+    convert_pool(pool)
+    assert pool["status"]["parents"][0]["parentRef"] == {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                                         "name": "gw", "namespace": "infra"}
+
+
+@pytest.mark.parametrize("extension", ["absent", None, {}, {"portNumber": 9002}])
+def test_a_pool_without_an_epp_is_refused(extension):
+    """Issue 10.7: the v1 CRD requires endpointPickerRef.name; a converted pool without one is an error (exit 2,
+    nothing on stdout), not a pool the API server refuses later."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    spec = {"selector": {"app": "m"}, "targetPortNumber": 8000}
+    if extension != "absent":
+        spec["extensionRef"] = extension
+    stream = yaml.safe_dump({"apiVersion": ALPHA, "kind": "InferencePool", "metadata": {"name": "p", "namespace": "d"},
+                             "spec": spec})
+    done = subprocess.run([str(Path(sys.executable).parent / "infgw-postrender"), "--alpha-pool", "p"], input=stream,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "has no spec.extensionRef.name, and a v1 pool needs endpointPickerRef" in done.stderr

@@ -110,7 +110,7 @@ def test_report_says_what_was_converted_assumed_and_lost(alpha_stream, tmp_path)
     assert any("Standard" in a and "priority 1" in a for a in food["assumed"])
     lost = {loss["what"].split()[0]: loss for loss in food["not_carried_over"]}
     assert "x-gateway-inference-objective" in lost["modelName"]["fix"]
-    assert "v1.2.0" in lost["targetModels"]["fix"]  # no InferenceModelRewrite before v1.2.0
+    assert "v1.3.0" in lost["targetModels"]["fix"]  # the EPP acts on InferenceModelRewrite from v1.3.0
     assert report["summary"]["generated"] == 4  # three objectives and the route
     # The human summary on stderr names the same objects.
     assert "InferenceObjective default/food-review" in done.stderr
@@ -125,8 +125,12 @@ def test_models_of_other_pools_are_skipped_and_said(alpha_stream, tmp_path):
     assert any("food-review" in note and "another-pool" in note for note in notes)
 
 
-def test_target_models_become_a_rewrite_from_v1_2_0(alpha_stream, schemas):
-    done = run_postrender(alpha_stream, "--objectives-from", MODELS, "--target-version", "v1.2.0")
+def test_target_models_become_a_rewrite_from_v1_3_0(alpha_stream, schemas):
+    """Issue 10.2: upstream's EPP reads InferenceModelRewrite from v1.3.0 (inferencemodelrewrite_reconciler.go);
+    at v1.2.0 the CRD exists but nothing acts on it, so targetModels stay reported as lost."""
+    at_v1_2 = run_postrender(alpha_stream, "--objectives-from", MODELS, "--target-version", "v1.2.0")
+    assert not [o for o in docs(at_v1_2.stdout) if o["kind"] == "InferenceModelRewrite"]
+    done = run_postrender(alpha_stream, "--objectives-from", MODELS, "--target-version", "v1.3.0")
     assert done.returncode == 0, done.stderr
     rewrites = [o for o in docs(done.stdout) if o["kind"] == "InferenceModelRewrite"]
     assert [r["metadata"]["name"] for r in rewrites] == ["food-review"]
@@ -175,5 +179,62 @@ def test_route_from_a_cluster_keeps_other_backends_and_drops_server_fields(alpha
     assert done.returncode == 0, done.stderr
     (route,) = [o for o in docs(done.stdout) if o["kind"] == "HTTPRoute"]
     assert "status" not in route and not {"resourceVersion", "uid", "generation", "creationTimestamp"} & set(route["metadata"])
-    assert {"name": "fallback", "port": 80, "weight": 1} in route["spec"]["rules"][0]["backendRefs"]
+    # issue 10.5: the pools keep their share (1 of 2) against the fallback, and split it 50:50
+    refs = route["spec"]["rules"][0]["backendRefs"]
+    fallback = next(r for r in refs if r["name"] == "fallback")
+    pools = [r for r in refs if r.get("kind") == "InferencePool"]
+    assert [r["weight"] for r in pools] == [fallback["weight"] // 2] * 2 and fallback["port"] == 80
     assert route["spec"]["rules"][1] == live["spec"]["rules"][1]
+
+
+def test_models_match_the_alpha_pool_by_namespace_too(alpha_stream, tmp_path):
+    """Issue 10.6: a poolRef names a pool of the model's own namespace; team-b's `vllm-llama3-8b-instruct` is
+    not default's."""
+    models = docs(open(MODELS).read())
+    for model in models:
+        model["metadata"]["namespace"] = "team-b"
+    path = tmp_path / "team-b-models.yaml"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": models}))
+    report_path = tmp_path / "report.json"
+    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--objectives-from", str(path),
+                          "--report", str(report_path))
+    assert done.returncode == 0, done.stderr
+    assert not [o for o in docs(done.stdout) if o["kind"] == "InferenceObjective"]
+    notes = json.loads(report_path.read_text())["notes"]
+    assert any("team-b/food-review skipped: it is in team-b, the alpha pool in default" in note for note in notes)
+    again = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--alpha-namespace", "team-b",
+                           "--objectives-from", str(path))
+    assert {o["metadata"]["name"] for o in docs(again.stdout) if o["kind"] == "InferenceObjective"} == {
+        "food-review", "base-model", "base-model-cpu"}
+
+
+def test_the_cel_rules_are_checked_as_the_api_server_checks_them(schemas):
+    """The schema check runs the CRDs' CEL rules: a Service backend without a port is refused, as by the API
+    server, and a v1 pool whose EPP Service has no port too."""
+    route = docs(open(ROUTE).read())[0]
+    route["spec"]["rules"][0]["backendRefs"].append({"name": "fallback"})
+    with pytest.raises(AssertionError, match="Must have port for Service reference"):
+        schemas.validate(route)
+    pool = {"apiVersion": f"{GA_GROUP}/v1", "kind": "InferencePool", "metadata": {"name": "p"},
+            "spec": {"selector": {"matchLabels": {"app": "m"}}, "targetPorts": [{"number": 8000}],
+                     "endpointPickerRef": {"name": "p-epp"}}}
+    with pytest.raises(AssertionError, match="port is required when kind is 'Service'"):
+        schemas.validate(pool)
+
+
+def test_sheddable_becomes_a_negative_priority(alpha_stream, tmp_path):
+    """Issue 10.4: upstream's EPP sheds a request only when its priority is negative (sheddable.go, IsSheddable);
+    Sheddable at 0 would never be shed."""
+    path = tmp_path / "models.yaml"
+    path.write_text(json.dumps({"apiVersion": f"{ALPHA_GROUP}/v1alpha2", "kind": "InferenceModel",
+                                "metadata": {"name": "batch", "namespace": "default"},
+                                "spec": {"modelName": "batch", "criticality": "Sheddable",
+                                         "poolRef": {"name": "vllm-llama3-8b-instruct"}}}))
+    report_path = tmp_path / "report.json"
+    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--objectives-from", str(path),
+                          "--report", str(report_path))
+    assert done.returncode == 0, done.stderr
+    (objective,) = [o for o in docs(done.stdout) if o["kind"] == "InferenceObjective"]
+    assert objective["spec"]["priority"] < 0
+    entry = next(o for o in json.loads(report_path.read_text())["objects"] if o["name"] == "batch")
+    assert any("sheds only a negative priority" in line for line in entry["assumed"])

@@ -1,0 +1,81 @@
+"""A live route's InferencePool backends: how much of the pools' traffic the GA pool gets, and the safety
+invariant checked before every write to a route: no backendRef that carries traffic (a weight above 0; an
+absent weight is 1) may name a pool that does not exist, or whose EPP Deployment is absent."""
+
+from __future__ import annotations
+
+import json
+
+from infgw_postrender.errors import Refused
+from infgw_postrender.kube import Kubectl
+from infgw_postrender.mapping import alpha_group, ga_group, mapping
+
+
+def weight_of(ref: dict) -> int:
+    """Gateway API: an absent weight is 1."""
+    return int(ref.get("weight", 1))
+
+
+def is_pool(ref: dict, group: str, name: str) -> bool:
+    return ref.get("kind") == mapping()["pool"]["kind"] and ref.get("group") == group and ref.get("name") == name
+
+
+def ga_share(rules: list[dict], alpha_pool: str, ga_pool: str) -> int | None:
+    """The GA pool's percentage of the two pools' weight, the least over the rules that hold either; None
+    while no rule references the GA pool. A rule holding only the GA pool counts 100."""
+    shares = []
+    for rule in rules:
+        refs = rule.get("backendRefs") or []
+        alpha = sum(weight_of(r) for r in refs if is_pool(r, alpha_group(), alpha_pool))
+        ga_refs = [r for r in refs if is_pool(r, ga_group(), ga_pool)]
+        ga = sum(weight_of(r) for r in ga_refs)
+        if not ga_refs and not alpha:
+            continue
+        if not ga_refs:
+            return None
+        shares.append(round(100 * ga / (alpha + ga)) if alpha + ga else 0)
+    return min(shares) if shares else None
+
+
+def check_backends(kubectl: Kubectl, namespace: str, rules: list[dict], what: str) -> None:
+    """Refused (nothing changed) when `rules` would send traffic to a pool that is not there to take it. Two
+    kubectl calls whatever the number of pools: the pools, then their EPP Deployments."""
+    table = mapping()["pool"]
+    api_versions = {alpha_group(): table["alpha_api_version"], ga_group(): table["ga_api_version"]}
+    wanted: dict[tuple, int] = {}
+    for rule in rules:
+        for ref in rule.get("backendRefs") or []:
+            if ref.get("kind") != table["kind"] or weight_of(ref) == 0:
+                continue
+            key = (ref.get("group"), ref.get("namespace") or namespace, ref.get("name"))
+            if key[0] not in api_versions:
+                raise Refused(f"{what}: backendRef {key[2]} has group {key[0]!r}, neither pool API; nothing changed")
+            wanted.setdefault(key, weight_of(ref))
+    if not wanted:
+        return
+    step = f"read the InferencePools {what} would send traffic to"
+    pools = {(o["apiVersion"].rpartition("/")[0], o["metadata"]["namespace"], o["metadata"]["name"]): o
+             for o in kubectl.get_listed(_listed([(api_versions[g], table["kind"], n, name) for g, n, name in wanted]), step)}
+    epps = {}
+    for key, weight in wanted.items():
+        group, pool_namespace, name = key
+        label = f"{'alpha' if group == alpha_group() else 'GA'} InferencePool {pool_namespace}/{name}"
+        if key not in pools:
+            raise Refused(f"{what} would send traffic (weight {weight}) to the {label}, which does not exist; "
+                          "nothing changed")
+        picker = "extensionRef" if group == alpha_group() else "endpointPickerRef"
+        epps[key] = (((pools[key].get("spec") or {}).get(picker) or {}).get("name"), label)
+    named = [("apps/v1", "Deployment", key[1], epp) for key, (epp, _) in epps.items() if epp]
+    live = kubectl.get_listed(_listed(named), f"read the EPP Deployments of the pools {what} would send traffic to") if named else []
+    found = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in live}
+    for key, (epp, label) in epps.items():
+        if not epp or (key[1], epp) not in found:
+            raise Refused(f"{what} would send traffic to the {label}, whose EPP Deployment {epp or '(none named)'} "
+                          "does not exist; nothing changed")
+
+
+def _listed(objects: list[tuple[str, str, str, str]]) -> str:
+    """A List naming (apiVersion, kind, namespace, name) objects, for `kubectl get -f -`."""
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": api_version, "kind": kind, "metadata": {"namespace": namespace, "name": name}}
+        for api_version, kind, namespace, name in objects]})
