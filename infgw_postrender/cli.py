@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
+import tempfile
 
 import click
 
 from infgw_postrender import __version__
+from infgw_postrender.convert import Options, preflight
 from infgw_postrender.postrender import EXAMPLE, options_decorator, run, standalone, fail
 from infgw_postrender.errors import MigrateError
 from infgw_postrender.cluster_commands import register
@@ -67,14 +70,24 @@ def _chart_command(verb: str, example: str) -> None:
 
     @click.pass_context
     def command(ctx: click.Context, release_name: str, chart: str, dry_run: bool = False, **flags) -> None:
-        try:
-            helm = Helm.from_env()
-            renderer_args = post_renderer_args(ctx.command.params, {**flags, "quiet": flags.pop("quiet")})
-            line = helm_command(helm, verb, release_name, chart, list(ctx.args), renderer_args, dry_run)
-        except MigrateError as error:
-            fail(error)
-        click.echo(f"+ {shlex.join(line)}", err=True)
-        sys.exit(run_helm(line))
+        with tempfile.TemporaryDirectory(prefix="infgw-migrate-") as private:
+            # Helm 4 never shows a post-renderer's stderr: it writes its error here too, and we print it
+            flags["error_file"] = flags["error_file"] or os.path.join(private, "post-renderer-error")
+            try:
+                helm = Helm.from_env()
+                preflight(Options(**{k: v for k, v in flags.items() if k not in ("report_path", "quiet", "error_file")}))
+                renderer_args = post_renderer_args(ctx.command.params, flags)
+                line = helm_command(helm, verb, release_name, chart, list(ctx.args), renderer_args, dry_run)
+            except MigrateError as error:
+                fail(error)
+            click.echo(f"+ {shlex.join(line)}", err=True)
+            status = run_helm(line)
+            if status != 0 and os.path.exists(flags["error_file"]):
+                with open(flags["error_file"], encoding="utf-8") as handle:
+                    message = handle.read().strip()
+                if message:
+                    click.echo(f"{message} (the post-renderer's error)", err=True)
+        sys.exit(status)
 
     if verb != "template":  # helm template changes nothing already
         command = click.option(

@@ -103,7 +103,7 @@ Examples:
   helm infgw-migrate crds --apply                               # download, check, apply, wait until Established
   helm infgw-migrate crds --apply --source /mirror/inference-extension   # air-gapped: a folder laid out as upstream
 """)
-@cluster_options
+@click.option("--kube-context", help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")
 @output_option
 @click.option("--server-version", help="Decide for this version instead of asking the cluster.")
 @click.option("--target-version", default="v1.0.0", show_default=True, help="GA release to install.")
@@ -114,12 +114,13 @@ Examples:
 @click.option("--insecure-unpinned", is_flag=True, help="Accept files this tool has no pinned SHA-256 for.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for Established.")
 @user_errors
-def crds(namespace, kube_context, output, server_version, target_version, apply_, dry_run, source, insecure_unpinned, timeout) -> None:
+def crds(kube_context, output, server_version, target_version, apply_, dry_run, source, insecure_unpinned, timeout) -> None:
     """Decide which inference CRDs to install (whole bundle, or only InferenceObjective on GKE that serves the v1
-    InferencePool), and with --apply install them. A GKE-managed CRD is never overwritten."""
+    InferencePool), and with --apply install them. A GKE-managed CRD is never overwritten. CRDs are
+    cluster-scoped: there is no -n."""
     from infgw_postrender.crds import apply_files, decide, installed
 
-    kubectl = kubectl_for(namespace, kube_context)
+    kubectl = kubectl_for(None, kube_context)
     present: dict[str, str] | None = None  # offline (--server-version alone): the version decides
     if server_version is None or apply_:
         server_version = server_version or kubectl.server_version()

@@ -110,7 +110,7 @@ def post_render_documents(documents: list[Document], options: Options) -> Result
     report = Report()
     priorities = parse_priority_map(options.priority_map)
     rewrites = target_has_rewrites(options.target_version)
-    models = _models(options.objectives_from, options.alpha_pool, report) if options.objectives_from else []
+    models = _models(options.objectives_from) if options.objectives_from else []
     route_source = _route_source(options.route_from) if options.route_from else None
 
     try:
@@ -148,7 +148,7 @@ def _convert(
         release.process(unit, own.alpha_pool, own.alpha_namespace)
         pool, namespace = unit.final_pool, unit.namespace
         mine = [from_flag(*parse_objective_flag(item), pool, namespace) for item in own.objectives]
-        for model in _in_namespace(models, own.alpha_namespace or namespace, namespace, report):
+        for model in _of_alpha_pool(models, own, namespace, report, strict=not options.templated):
             mine += from_model(model, pool, namespace, priorities, rewrites)
         if own.ga_weight is not None:
             mine.append(_route(own, route_source, pool, namespace))
@@ -181,38 +181,54 @@ def _generated_earlier(document: Document) -> bool:
     return key in annotations
 
 
-def _models(path: str, alpha_pool: str | None, report: Report) -> list[dict]:
+def _models(path: str) -> list[dict]:
     kind = mapping()["alpha_model"]["kind"]
-    models = []
-    for position, item in enumerate(load_file_documents(path, "--objectives-from")):
+    models = load_file_documents(path, "--objectives-from")
+    for position, item in enumerate(models):
         if not isinstance(item, dict) or item.get("kind") != kind:
             raise InputError(
                 f"--objectives-from {path}: item {position} is not an InferenceModel; "
                 "pass the output of `kubectl get inferencemodels.inference.networking.x-k8s.io -o yaml`"
             )
-        pool_ref = ((item.get("spec") or {}).get("poolRef") or {}).get("name")
-        if alpha_pool is None or TEMPLATE in alpha_pool or pool_ref == alpha_pool:
-            models.append(item)
-        else:
-            name = (item.get("metadata") or {}).get("name")
-            report.notes.append(f"InferenceModel {name} skipped: its pool is {pool_ref}, not --alpha-pool {alpha_pool}")
     return models
 
 
-def _in_namespace(models: list[dict], alpha_namespace: str | None, stream_namespace: str | None,
-                  report: Report) -> list[dict]:
-    """poolRef is namespace-local: a model belongs to the alpha pool only in the pool's own namespace (a model
-    with no namespace is in the stream's)."""
-    kept = []
+def _of_alpha_pool(models: list[dict], own: Options, stream_namespace: str | None, report: Report,
+                   strict: bool) -> list[dict]:
+    """The models of the alpha pool. poolRef is namespace-local: a model belongs to it only in the pool's own
+    namespace (a model with no namespace is in the stream's). With `strict` (one pool, no {release} template), a
+    file with models, none of them the pool's, is an error: Helm 3 hides a successful post-renderer's notes, so
+    it would pass as a release without objectives."""
+    alpha_namespace = own.alpha_namespace or stream_namespace
+    kept, elsewhere = [], []
     for model in models:
         metadata = model.get("metadata") or {}
         namespace = metadata.get("namespace") or stream_namespace
-        if namespace == alpha_namespace:
+        pool = ((model.get("spec") or {}).get("poolRef") or {}).get("name")
+        if namespace == alpha_namespace and own.alpha_pool in (None, pool):
             kept.append(model)
-        else:
-            report.notes.append(f"InferenceModel {namespace}/{metadata.get('name')} skipped: it is in {namespace}, the "
-                                f"alpha pool in {alpha_namespace} (a poolRef names a pool of its own namespace)")
+            continue
+        elsewhere.append(f"{namespace}/{pool}")
+        why = f"its pool is {pool}, not --alpha-pool {own.alpha_pool}" if namespace == alpha_namespace else (
+            f"it is in {namespace}, the alpha pool in {alpha_namespace} (a poolRef names a pool of its own namespace)")
+        report.notes.append(f"InferenceModel {namespace}/{metadata.get('name')} skipped: {why}")
+    if strict and models and not kept:
+        raise InputError(f"--objectives-from {own.objectives_from}: no InferenceModel refers to the alpha pool "
+                         f"{alpha_namespace}/{own.alpha_pool}; its models refer to {', '.join(sorted(set(elsewhere)))}; "
+                         "check --alpha-pool and --alpha-namespace")
     return kept
+
+
+def preflight(options: Options) -> None:
+    """Every check that needs no manifests: flags, and the files they name. `infgw-migrate install|upgrade|template`
+    runs it before calling Helm, whose Helm 4 hides a failing post-renderer's message."""
+    options.check()
+    parse_priority_map(options.priority_map)
+    target_has_rewrites(options.target_version)
+    if options.objectives_from:
+        _models(options.objectives_from)
+    if options.route_from:
+        _route_source(options.route_from)
 
 
 def _route_source(path: str) -> dict:

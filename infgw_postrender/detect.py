@@ -10,7 +10,6 @@ from infgw_postrender.errors import InputError
 from infgw_postrender.helm import Helm, HelmError, context_args
 from infgw_postrender.kube import ALL_NAMESPACES, Kubectl
 from infgw_postrender.mapping import alpha_group, ga_group, mapping
-from infgw_postrender.yamlio import load_file_documents
 
 
 @dataclass
@@ -75,8 +74,13 @@ def read_cluster(kubectl: Kubectl, helm: Helm | None, namespace: str | None) -> 
 
 def read_snapshot(path: str, server_version: str | None, namespace: str | None) -> Findings:
     """A snapshot: the YAML (or JSON) of `kubectl get crd,inferencepools...,httproutes... -A -o yaml`."""
-    items = load_file_documents(path, "--from-file")
-    objects = [json.loads(json.dumps(item)) for item in items if isinstance(item, dict) and "kind" in item]
+    from infgw_postrender.snapshot import read_objects
+
+    table = mapping()
+    kinds = {"CustomResourceDefinition", table["pool"]["kind"], table["alpha_model"]["kind"], table["route"]["kind"]}
+    wanted_crds = set(table["cluster"]["inference_crds"]) | {table["cluster"]["resources"]["route"]}
+    objects = [json.loads(json.dumps(item)) for item in read_objects(path, kinds)
+               if item.get("kind") != "CustomResourceDefinition" or (item.get("metadata") or {}).get("name") in wanted_crds]
     if not objects:
         raise InputError(f"--from-file {path}: no Kubernetes objects; pass the output of `kubectl get ... -A -o yaml`")
     if namespace:

@@ -3,6 +3,7 @@ the way that Helm needs (an executable's path on Helm 3, the plugin's name on He
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -42,11 +43,25 @@ def helm_command(
         if arg.split("=", 1)[0] in _OWN_HELM_FLAGS:
             raise InputError(f"{verb}: {arg.split('=', 1)[0]} is set by infgw-migrate {verb}; leave it out")
     wiring = ensure(helm)
-    command = [helm.binary, verb, release, chart, *helm_args, "--post-renderer", wiring.post_renderer]
+    command = [helm.binary, verb, release, chart, *helm_args, *_consumed_by_helm(helm_args),
+               "--post-renderer", wiring.post_renderer]
     command += [f"--post-renderer-args={arg}" for arg in renderer_args]
     if dry_run:
         command.append("--dry-run=client")  # renders without touching the cluster
     return command
+
+
+def _consumed_by_helm(helm_args: list[str]) -> list[str]:
+    """`helm infgw-migrate ... -n NS --kube-context C`: Helm takes its global flags and passes them to a plugin
+    as HELM_NAMESPACE and HELM_KUBECONTEXT only; the command that runs (and is printed) gets them back."""
+    given = {arg.split("=", 1)[0] for arg in helm_args}
+    added = []
+    if not given & {"-n", "--namespace"} and not any(arg.startswith("-n") and len(arg) > 2 for arg in helm_args):
+        if os.environ.get("HELM_NAMESPACE"):
+            added += ["-n", os.environ["HELM_NAMESPACE"]]
+    if "--kube-context" not in given and os.environ.get("HELM_KUBECONTEXT"):
+        added += ["--kube-context", os.environ["HELM_KUBECONTEXT"]]
+    return added
 
 
 def run_helm(command: list[str]) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import sys
 
 import click
@@ -16,7 +18,7 @@ Examples:
   # Helm 3: the GA release beside the alpha one, pool renamed, 50/50 split
   helm install vllm-ga oci://registry.k8s.io/gateway-api-inference-extension/charts/inferencepool \\
     --version v1.0.0 --set inferencePool.modelServers.matchLabels.app=vllm \\
-    --post-renderer "$(command -v infgw-postrender)" \\
+    --post-renderer "$(helm infgw-migrate install-postrenderer)" \\
     --post-renderer-args --alpha-pool=vllm --post-renderer-args --ga-weight=50
 \b
   # Offline, on a rendered file
@@ -39,7 +41,11 @@ def options_decorator(func):
         click.option("--objectives-from", type=click.Path(dir_okay=False), help="YAML of v1alpha2 InferenceModels to carry over."),
         click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=-1", help="Criticality to priority."),
         click.option("--target-version", default="v1.0.0", show_default=True, help="GA release targeted (v1.3.0+ adds InferenceModelRewrite, which its EPP acts on)."),
-        click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
+        click.option("--report", "report_path", type=click.Path(dir_okay=False),
+                     help="Write the JSON report here (on failure, the error)."),
+        click.option("--error-file", type=click.Path(dir_okay=False),
+                     help="On failure, also write the one-line error here (Helm 4 never shows a post-renderer's "
+                          "stderr; infgw-migrate install|upgrade|template read it)."),
         click.option("-q", "--quiet", is_flag=True, help="No summary on stderr."),
     ]
     for decorator in reversed(decorators):
@@ -47,8 +53,35 @@ def options_decorator(func):
     return func
 
 
-def run(report_path: str | None, quiet: bool, **flags) -> None:
-    """Read stdin, write stdout only when everything succeeded."""
+def run(report_path: str | None, quiet: bool, error_file: str | None = None, **flags) -> None:
+    """Read stdin, write stdout only when everything succeeded. A failure is also written where it can be seen
+    through Helm: the --error-file, the --report, and the terminal when Helm 4 runs this as its plugin."""
+    try:
+        _run(report_path, quiet, **flags)
+    except MigrateError as error:
+        line = f"Error: {' '.join(str(error).split())}"
+        for path, text in ((error_file, line + "\n"), (report_path, json.dumps({"error": line}, indent=2) + "\n")):
+            if path:
+                try:
+                    with open(path, "w", encoding="utf-8") as handle:
+                        handle.write(text)
+                except OSError:
+                    pass  # the error itself still reaches stderr
+        if os.environ.get("HELM_PLUGIN_NAME") and not sys.stderr.isatty():
+            _to_terminal(line)
+        raise
+
+
+def _to_terminal(line: str) -> None:
+    """Helm 4 keeps a post-renderer plugin's stderr to itself: a user at a terminal is told there."""
+    try:
+        with open("/dev/tty", "w", encoding="utf-8") as terminal:
+            terminal.write(f"infgw-postrender: {line}\n")
+    except OSError:
+        pass  # no terminal (a pipeline): --error-file and --report carry the line
+
+
+def _run(report_path: str | None, quiet: bool, **flags) -> None:
     options = Options(**{key: value for key, value in flags.items()})
     options.objectives = list(options.objectives)
     try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from infgw_postrender.helm import Helm
+from infgw_postrender.helm import Helm, HelmError
 
 PLUGIN_NAME = "infgw-postrender"
 
@@ -53,4 +53,8 @@ def install(helm: Helm, major: int | None = None) -> Wiring:
     if PLUGIN_NAME in helm.plugin_names():
         helm.run("plugin", "uninstall", PLUGIN_NAME)
     helm.run("plugin", "install", str(folder))
+    if PLUGIN_NAME not in helm.plugin_names():  # e.g. installed where this Helm does not look for plugins
+        plugins = helm.env().get("HELM_PLUGINS", "?")
+        raise HelmError(f"helm ({helm.binary}) installed the post-renderer plugin but does not list it (its plugins "
+                        f"folder: {plugins}); run `helm plugin list` and `helm env`, then install-postrenderer again")
     return Wiring(major, PLUGIN_NAME, folder)

@@ -75,8 +75,9 @@ class Report:
     def as_text(self) -> str:
         """The short summary for people, on stderr."""
         lines = []
+        width = max((len(", ".join(entry.actions) or "checked") for entry in self.entries), default=0)
         for entry in self.entries:
-            lines.append(f"{', '.join(entry.actions) or 'checked':<18} {entry.ref}")
+            lines.append(f"{', '.join(entry.actions) or 'checked':<{width}}  {entry.ref}")
             lines.extend(f"    - {change}" for change in entry.changes)
             lines.extend(f"    assumed: {assumption}" for assumption in entry.assumed)
             lines.extend(

@@ -60,14 +60,23 @@ def test_default_values_render_nothing_and_lint(helm):
 @pytest.mark.parametrize("values, field", [
     (["--set", "alphaPool=vllm,gaPool=vllm-ga,gaWeight=150"], "gaWeight"),
     (["--set", "alphaPool=vllm,gaPool=vllm-ga,gaWeight=-1"], "gaWeight"),
-    (["--set", "gaPool=vllm-ga,gaWeight=50"], "alphaPool"),
     (["--set", "alphaPool=vllm,gaPool=Not_A_Name,gaWeight=50"], "gaPool"),
     (["--set-json", 'objectives=[{"name":"x","priority":"high"}]', "--set", "gaPool=vllm-ga"], "priority"),
-], ids=["weight-150", "weight-negative", "split-without-alpha-pool", "bad-pool-name", "priority-not-integer"])
+], ids=["weight-150", "weight-negative", "bad-pool-name", "priority-not-integer"])
 def test_schema_refuses_bad_values(helm, values, field):
     done = render(helm, *values, check=False)
     assert done.returncode != 0 and done.stdout == ""
     assert "schema" in done.stderr and field in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("values, message", [
+    ("gaPool=vllm-ga,gaWeight=50", "alphaPool is required with gaWeight"),
+    ("alphaPool=vllm,gaWeight=50", "gaPool is required with gaWeight"),
+])
+def test_a_missing_pool_is_said_to_be_required(helm, values, message):
+    """Issue 11.8: not a failed pattern match on the empty default, but what is missing and what it is."""
+    done = render(helm, "--set", values, check=False)
+    assert done.returncode != 0 and done.stdout == "" and message in done.stderr, done.stderr
 
 
 @pytest.mark.parametrize("weight", [0, 50, 100])

@@ -54,3 +54,29 @@ def test_plugin_installs_and_wires_the_post_renderer(tmp_path, repo_copy, major)
     kinds = {(o["apiVersion"], o["kind"]) for o in docs(rendered)}
     assert ("inference.networking.k8s.io/v1", "InferencePool") in kinds
     assert ("inference.networking.x-k8s.io/v1alpha2", "InferenceObjective") in kinds
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_a_local_install_leaves_the_checkout_clean_and_uninstall_removes_everything(tmp_path, repo_copy, major):
+    """Issue 11.5: Helm links a local folder, so the venv goes to Helm's data folder (no .plugin-venv, build/
+    or *.egg-info in the source); `helm plugin uninstall` also removes the Helm 4 post-renderer plugin and the
+    data folder."""
+    helm = helm_env(tmp_path, major)
+    before = sorted(p.name for p in repo_copy.iterdir())
+    helm.run("plugin", "install", str(repo_copy))
+    assert sorted(p.name for p in repo_copy.iterdir()) == before, "the checkout is left as it was"
+    data = Path(helm.env["HELM_DATA_HOME"]) / "infgw-migrate"
+    assert (data / "venv" / "bin" / "infgw-migrate").exists()
+    helm.run("infgw-migrate", "install-postrenderer")
+    done = helm.run("plugin", "uninstall", "infgw-migrate")
+    listed = helm.run("plugin", "list").stdout
+    assert "infgw-migrate" not in listed and "infgw-postrender" not in listed, listed
+    assert not data.exists(), done.stdout + done.stderr
+
+
+def test_install_without_python_fails_with_one_line(tmp_path, repo_copy):
+    helm = helm_env(tmp_path, 3)
+    helm.env["INFGW_PYTHON"] = "/nonexistent/python3"
+    done = helm.run("plugin", "install", str(repo_copy), check=False)
+    assert done.returncode != 0
+    assert "Error: infgw-migrate plugin: /nonexistent/python3 not found; install Python 3.11 or later" in done.stderr

@@ -83,7 +83,7 @@ def test_untouched_documents_pass_through_byte_for_byte(alpha_stream, tmp_path):
 
 @pytest.mark.parametrize("flags", [
     [],
-    ["--pool-name", "vllm", "--alpha-pool", "vllm", "--ga-weight", "50", "--objectives-from", MODELS],
+    ["--pool-name", "vllm", "--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", "50", "--objectives-from", MODELS],
     ["--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", "30", "--route-from", ROUTE, "--target-version", "v1.2.0",
      "--objectives-from", MODELS],
 ])
@@ -116,13 +116,28 @@ def test_report_says_what_was_converted_assumed_and_lost(alpha_stream, tmp_path)
     assert "InferenceObjective default/food-review" in done.stderr
 
 
+def test_a_pool_no_model_refers_to_is_an_error(alpha_stream, tmp_path):
+    """Issue 11.2: a mistyped --alpha-pool with --objectives-from would give a release without objectives, and
+    Helm 3 hides a successful post-renderer's notes: an error naming the pools the file refers to."""
+    done = run_postrender(alpha_stream, "--alpha-pool", "another-pool", "--objectives-from", MODELS)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "no InferenceModel refers to the alpha pool default/another-pool" in done.stderr
+    assert "its models refer to default/vllm-llama3-8b-instruct" in done.stderr
+
+
 def test_models_of_other_pools_are_skipped_and_said(alpha_stream, tmp_path):
+    other = docs(open(MODELS).read())
+    other[0]["spec"]["poolRef"]["name"] = "another-pool"
+    path = tmp_path / "models.yaml"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": other}))
     report_path = tmp_path / "report.json"
-    done = run_postrender(alpha_stream, "--alpha-pool", "another-pool", "--objectives-from", MODELS, "--report", str(report_path))
+    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--objectives-from", str(path),
+                          "--report", str(report_path))
     assert done.returncode == 0, done.stderr
-    assert not [o for o in docs(done.stdout) if o["kind"] == "InferenceObjective"]
+    names = {o["metadata"]["name"] for o in docs(done.stdout) if o["kind"] == "InferenceObjective"}
+    assert other[0]["metadata"]["name"] not in names and len(names) == 2
     notes = json.loads(report_path.read_text())["notes"]
-    assert any("food-review" in note and "another-pool" in note for note in notes)
+    assert any(other[0]["metadata"]["name"] in note and "another-pool" in note for note in notes)
 
 
 def test_target_models_become_a_rewrite_from_v1_3_0(alpha_stream, schemas):
@@ -195,13 +210,10 @@ def test_models_match_the_alpha_pool_by_namespace_too(alpha_stream, tmp_path):
         model["metadata"]["namespace"] = "team-b"
     path = tmp_path / "team-b-models.yaml"
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": models}))
-    report_path = tmp_path / "report.json"
-    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--objectives-from", str(path),
-                          "--report", str(report_path))
-    assert done.returncode == 0, done.stderr
-    assert not [o for o in docs(done.stdout) if o["kind"] == "InferenceObjective"]
-    notes = json.loads(report_path.read_text())["notes"]
-    assert any("team-b/food-review skipped: it is in team-b, the alpha pool in default" in note for note in notes)
+    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--objectives-from", str(path))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "no InferenceModel refers to the alpha pool default/vllm-llama3-8b-instruct" in done.stderr
+    assert "its models refer to team-b/vllm-llama3-8b-instruct" in done.stderr
     again = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--alpha-namespace", "team-b",
                            "--objectives-from", str(path))
     assert {o["metadata"]["name"] for o in docs(again.stdout) if o["kind"] == "InferenceObjective"} == {

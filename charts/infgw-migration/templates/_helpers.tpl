@@ -11,11 +11,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if lt $weight 100 }}
 - group: inference.networking.x-k8s.io
   kind: InferencePool
-  name: {{ .Values.alphaPool }}
+  name: {{ required "alphaPool is required with gaWeight: the name of the alpha InferencePool that serves traffic today" .Values.alphaPool }}
   weight: {{ sub 100 $weight }}
 {{- end }}
 - group: inference.networking.k8s.io
   kind: InferencePool
-  name: {{ .Values.gaPool }}
+  name: {{ required "gaPool is required with gaWeight: the name of the GA InferencePool" .Values.gaPool }}
   weight: {{ $weight }}
 {{- end }}
