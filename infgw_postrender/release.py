@@ -89,6 +89,10 @@ class GaRelease:
             spec = document.data.get("spec")
             ref = (spec.get("endpointPickerRef") or spec.get("extensionRef")) if isinstance(spec, dict) else None
             picker = ref.get("name") if isinstance(ref, dict) else None
+            if picker is not None and not isinstance(picker, str):
+                field_name = "endpointPickerRef" if "endpointPickerRef" in spec else "extensionRef"
+                raise InputError(f"{where(document.index, document.source)}: spec.{field_name}.name is {picker!r}, "
+                                 "not a string; quote it")
             document.release()
         if not document.name:
             raise InputError(f"{where(document.index, document.source)}: an InferencePool without metadata.name; "

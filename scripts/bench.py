@@ -4,6 +4,8 @@
   (a) one chart: the v1.0.0 chart rendered with provider gke (12 documents)
   (b) umbrella: 12,000 documents, 10 inferencepool releases, the rest ordinary Deployments/Services/ConfigMaps
   (c) 1,000 inferencepool releases (12,000 documents), every one renamed, given objectives and a traffic split
+  (e) (c)'s releases rendered with inferencePool.apiVersion=inference.networking.x-k8s.io/v1alpha2: every pool is
+      converted
 
 Prints medians of several runs, the ratios the targets are stated in, and peak memory (max RSS of the child).
 Checks that (b)'s untouched documents come out byte for byte.
@@ -34,10 +36,10 @@ RELEASE_FLAGS = ["--pool-name={release}-v1", "--alpha-pool={release}-alpha", "--
                  "--objective={release}-chat=2", "--objective={release}-batch=0", "--route-name={release}-route"]
 
 
-def render(release: str, namespace: str = "default") -> str:
+def render(release: str, namespace: str = "default", *extra: str) -> str:
     return subprocess.run([str(HELM), "template", release, str(CHARTS / "inferencepool-v1.0.0"), "-n", namespace,
-                           "--set", "inferencePool.modelServers.matchLabels.app=vllm", "--set", "provider.name=gke"],
-                          check=True, capture_output=True, text=True).stdout
+                           "--set", "inferencePool.modelServers.matchLabels.app=vllm", "--set", "provider.name=gke",
+                           *extra], check=True, capture_output=True, text=True).stdout
 
 
 def ordinary(number: int) -> str:
@@ -111,6 +113,9 @@ def build_streams(workdir: Path) -> dict[str, Path]:
     streams["c"] = "".join(one_release(template, f"pool-{n:04d}") + "\n" for n in range(1000))
     streams["c1200"] = "".join(one_release(template, f"pool-{n:04d}") + "\n" for n in range(100))
     streams["c3600"] = "".join(one_release(template, f"pool-{n:04d}") + "\n" for n in range(300))
+    # (e): the same 1,000 releases rendered for the alpha API, so that every pool is converted (issue 12)
+    alpha = render("bench-pool", "default", "--set", "inferencePool.apiVersion=inference.networking.x-k8s.io/v1alpha2")
+    streams["e"] = "".join(one_release(alpha, f"pool-{n:04d}") + "\n" for n in range(1000))
     paths = {}
     for key, text in streams.items():
         paths[key] = workdir / f"{key}.yaml"
@@ -194,7 +199,7 @@ def main() -> None:
         streams = build_streams(workdir)
         rows = []
         figures: dict[str, float] = {}
-        for key, flags in (("a", []), ("b", []), ("c", RELEASE_FLAGS), ("c1200", RELEASE_FLAGS)):
+        for key, flags in (("a", []), ("b", []), ("c", RELEASE_FLAGS), ("c1200", RELEASE_FLAGS), ("e", RELEASE_FLAGS)):
             stream = streams[key]
             cat = median_of(args.runs, ["cat"], stream)[0]
             libyaml = median_of(args.runs, [python, "-c", LIBYAML], stream)[0]
@@ -231,6 +236,8 @@ def main() -> None:
           f"{figures['a'] / start_floor:.2f}x   target <= 2")
     print(f"(b) vs libyaml round trip: {figures['b'] / figures['b-libyaml']:.2f}x   target <= 0.25")
     print(f"(c) vs libyaml round trip: {figures['c'] / figures['c-libyaml']:.2f}x   target <= 0.75")
+    print(f"(e) alpha-rendered, every pool converted, vs libyaml round trip: {figures['e'] / figures['e-libyaml']:.2f}x"
+          "   target <= 0.6 (issue 12)")
     print(f"(c) linearity, time(12,000 docs) / time(1,200 docs): {figures['c'] / figures['c1200']:.2f}   target <= 12")
     print(f"(c) vs kustomize on 12,000 documents ({measured}; 1,200 took {kustomize_1200:.1f} s, "
           f"3,600 took {kustomize_3600:.1f} s, growth n^{exponent:.2f}): "

@@ -41,9 +41,9 @@ def main() -> None:
     fixtures = Path(args[0]) if args else REPO.parent / "shared" / "fixtures"
     lines = [BEGIN, "  crd_pins:\n"]
     found = pins(fixtures)
-    for version, digests in found.items():
+    for version, release in found.items():
         lines.append(f"    {version}:\n")
-        lines += [f"      {name}: {digest}\n" for name, digest in sorted(digests.items())]
+        lines += [f"      {name}: {digest}\n" for name, digest in sorted(release.items())]
     lines.append(END)
     text = MAPPING.read_text()
     start, end = text.index(BEGIN), text.index(END) + len(END)

@@ -30,6 +30,10 @@ CASES = {
     "v1.34.0": "bundle",
     "v1.32.3-eks-4": "bundle",
     "v1.31.2+k3s1": "bundle",
+    # issue 10.8: decided numerically, never a traceback: leading zeros are numbers, a release candidate ranks
+    # below the release whatever its GKE build
+    "v1.34.0-gke.01626000": "objective",
+    "v1.34.0-rc.1-gke.2000000": "bundle",
 }
 
 

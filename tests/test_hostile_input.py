@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import POSTRENDER, tool, CHARTS
+from infgw_postrender.errors import InputError
 from infgw_postrender.postrender import command
 
 # More for a soak run: FUZZ_EXAMPLES=30000 pytest tests/test_hostile_input.py
@@ -184,3 +185,13 @@ def test_50_mb_document_that_needs_no_change_passes_through():
     big = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  x: " + "a" * 50_000_000 + "\n"
     done = subprocess.run([str(POSTRENDER), "-q"], input=(POOL + big).encode(), capture_output=True)
     assert done.returncode == 0 and done.stdout.decode().endswith(big)
+
+
+def test_a_pool_whose_epp_name_is_not_a_string_is_named_in_the_error():
+    """Found by fuzzing without the broad shape catch (issue 12): the error names the field, not a TypeError."""
+    from infgw_postrender.convert import Options, post_render
+
+    stream = ("apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata:\n  name: p\n"
+              "spec:\n  endpointPickerRef:\n    name: 1\n")
+    with pytest.raises(InputError, match=r"document 0: spec.endpointPickerRef.name is 1, not a string; quote it"):
+        post_render(stream, Options())
