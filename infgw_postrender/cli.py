@@ -11,8 +11,7 @@ import click
 
 from infgw_postrender import __version__
 from infgw_postrender.convert import Options, preflight
-from infgw_postrender.postrender import EXAMPLE, options_decorator, run, standalone, fail
-from infgw_postrender.errors import MigrateError
+from infgw_postrender.postrender import EXAMPLE, options_decorator, run, standalone
 from infgw_postrender.cluster_commands import register
 from infgw_postrender.helm import Helm
 from infgw_postrender.helm_install import helm_command, post_renderer_args, run_helm
@@ -34,10 +33,7 @@ def cli() -> None:
 @options_decorator
 def postrender(report_path: str | None, quiet: bool, **flags) -> None:
     """The post-renderer (same as `infgw-postrender`): manifests on stdin, GA stack on stdout."""
-    try:
-        run(report_path, quiet, **flags)
-    except MigrateError as error:
-        fail(error)
+    run(report_path, quiet, **flags)
 
 
 @cli.command("install-postrenderer")
@@ -53,10 +49,7 @@ def install_postrenderer() -> None:
       helm install vllm-ga CHART --post-renderer infgw-postrender          # Helm 4
       helm install vllm-ga CHART --post-renderer "$(helm infgw-migrate install-postrenderer)"   # Helm 3
     """
-    try:
-        wiring = install(Helm.from_env())
-    except MigrateError as error:
-        fail(error)
+    wiring = install(Helm.from_env())
     if wiring.installed_plugin:
         click.echo(f"installed Helm {wiring.helm_major} post-renderer plugin {PLUGIN_NAME} from {wiring.installed_plugin}", err=True)
         click.echo(f"use: --post-renderer {wiring.post_renderer}", err=True)
@@ -73,13 +66,10 @@ def _chart_command(verb: str, example: str) -> None:
         with tempfile.TemporaryDirectory(prefix="infgw-migrate-") as private:
             # Helm 4 never shows a post-renderer's stderr: it writes its error here too, and we print it
             flags["error_file"] = flags["error_file"] or os.path.join(private, "post-renderer-error")
-            try:
-                helm = Helm.from_env()
-                preflight(Options(**{k: v for k, v in flags.items() if k not in ("report_path", "quiet", "error_file")}))
-                renderer_args = post_renderer_args(ctx.command.params, flags)
-                line = helm_command(helm, verb, release_name, chart, list(ctx.args), renderer_args, dry_run)
-            except MigrateError as error:
-                fail(error)
+            helm = Helm.from_env()
+            preflight(Options(**{k: v for k, v in flags.items() if k not in ("report_path", "quiet", "error_file")}))
+            renderer_args = post_renderer_args(ctx.command.params, flags)
+            line = helm_command(helm, verb, release_name, chart, list(ctx.args), renderer_args, dry_run)
             click.echo(f"+ {shlex.join(line)}", err=True)
             status = run_helm(line)
             if status != 0 and os.path.exists(flags["error_file"]):

@@ -3,7 +3,6 @@ Each is a thin click wrapper over the plain functions of its module."""
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from dataclasses import asdict
@@ -11,11 +10,10 @@ from typing import Any, Callable
 
 import click
 
-from infgw_postrender import blockyaml
-from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, InputError, MigrateError
+from infgw_postrender import blockyaml, defaults
+from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, InputError
 from infgw_postrender.helm import Helm
 from infgw_postrender.kube import Kubectl
-from infgw_postrender.postrender import fail
 from infgw_postrender.verify import DEFAULT_PROMPT
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -30,17 +28,6 @@ def cluster_options(func: Callable) -> Callable:
 def output_option(func: Callable) -> Callable:
     return click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table",
                         show_default=True, help="table for people, json or yaml for scripts.")(func)
-
-
-def user_errors(func: Callable) -> Callable:
-    """A MigrateError becomes its one line and exit status; never a traceback."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except MigrateError as error:
-            fail(error)
-    return wrapper
 
 
 def emit(data: Any, output: str, text: str) -> None:
@@ -79,7 +66,6 @@ Examples:
 @click.option("--exit-code", is_flag=True, help=f"Exit {EXIT_MIGRATION_NEEDED} when a migration is needed, 0 when not.")
 @click.option("--from-file", type=click.Path(dir_okay=False), help="Read a snapshot (kubectl get ... -o yaml), not a cluster.")
 @click.option("--server-version", help="With --from-file: the cluster's version, for the CRD advice.")
-@user_errors
 def detect(namespace, kube_context, output, exit_code, from_file, server_version) -> None:
     """What is alpha: v1alpha2 pools and models, the routes to them (with weights), inferencepool Helm
     releases, the server version and the inference CRDs (and who installed them); and the path to take."""
@@ -106,14 +92,13 @@ Examples:
 @click.option("--kube-context", help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")
 @output_option
 @click.option("--server-version", help="Decide for this version instead of asking the cluster.")
-@click.option("--target-version", default="v1.0.0", show_default=True, help="GA release to install.")
+@click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True, help="GA release to install.")
 @click.option("--apply", "apply_", is_flag=True, help="Download, check the pinned SHA-256, apply, wait until Established.")
 @click.option("--dry-run", is_flag=True, help="With --apply: download and check, then apply with --dry-run=server.")
 @click.option("--source", envvar="INFGW_CRD_SOURCE", show_envvar=True,
               help="A mirror URL or folder laid out as upstream's paths, instead of github.com.")
 @click.option("--insecure-unpinned", is_flag=True, help="Accept files this tool has no pinned SHA-256 for.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for Established.")
-@user_errors
 def crds(kube_context, output, server_version, target_version, apply_, dry_run, source, insecure_unpinned, timeout) -> None:
     """Decide which inference CRDs to install (whole bundle, or only InferenceObjective on GKE that serves the v1
     InferencePool), and with --apply install them. A GKE-managed CRD is never overwritten. CRDs are
@@ -145,10 +130,9 @@ Example:
 @click.option("--alpha-pool", required=True, help="The alpha InferencePool whose InferenceModels to carry over.")
 @click.option("--ga-pool", required=True, help="The GA InferencePool the objectives point at.")
 @click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=-1", help="Criticality to priority.")
-@click.option("--target-version", default="v1.0.0", show_default=True, help="v1.3.0+ adds InferenceModelRewrites (its EPP acts on them).")
+@click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True, help="v1.3.0+ adds InferenceModelRewrites (its EPP acts on them).")
 @click.option("--apply", "apply_", is_flag=True, help="Apply them (kubectl apply) instead of printing.")
 @click.option("--dry-run", is_flag=True, help="With --apply: kubectl apply --dry-run=server.")
-@user_errors
 def objectives(namespace, kube_context, alpha_pool, ga_pool, priority_map, target_version, apply_, dry_run) -> None:
     """InferenceObjectives (and InferenceModelRewrites) for the GA pool from the alpha pool's InferenceModels,
     with the post-renderer's report on stderr."""
@@ -183,7 +167,6 @@ Examples:
 @click.option("--wait", is_flag=True, help="Wait until the route reports Accepted and ResolvedRefs for the change.")
 @click.option("--timeout", default=300.0, show_default=True,
               help="Seconds to wait for the Gateway to accept the GA pool, and for --wait.")
-@user_errors
 def shift(namespace, kube_context, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, wait, timeout) -> None:
     """Rewrite the live HTTPRoute's backendRefs for the alpha and GA pools only (matches, filters and other
     backends stay). Refused, with nothing changed, when a pool that would get traffic (or its EPP) is missing.
@@ -210,13 +193,12 @@ Examples:
 """)
 @cluster_options
 @output_option
-@click.option("--gateway", default="inference-gateway", show_default=True)
+@click.option("--gateway", default=defaults.GATEWAY, show_default=True)
 @click.option("--model", required=True, help="The model to ask (a modelName of the pool's InferenceModels).")
 @click.option("--prompt", default=DEFAULT_PROMPT, show_default=True)
 @click.option("--url", help="Ask this URL instead of the Gateway's address (no cluster read).")
 @click.option("--port", default=80, show_default=True)
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds for the completion.")
-@user_errors
 def verify(namespace, kube_context, output, gateway, model, prompt, url, port, timeout) -> None:
     """The guide's check: the Gateway is PROGRAMMED and has an address, and POST /v1/completions answers 200."""
     from infgw_postrender.verify import VerifyFailed, verify as run_verify
@@ -253,7 +235,6 @@ Examples:
 @click.option("--route", "routes", multiple=True, help="An HTTPRoute to keep in the backup too (repeatable).")
 @click.option("--file", "backup_path", help="The backup (default: CONTEXT.NAMESPACE.POOL.backup.yaml here).")
 @click.option("--models", "models_path", help="Also write the pool's InferenceModels alone, for --objectives-from.")
-@user_errors
 def backup(namespace, kube_context, alpha_pool, routes, backup_path, models_path) -> None:
     """Back up everything removing the alpha stack would delete (its Helm release's objects and records, the
     pool, its InferenceModels and EPP) and the routes named: added to what the file holds already, never
@@ -287,7 +268,6 @@ Examples:
               help="The simple path: remove the alpha stack while it still serves (the outage starts here); no route "
                    "or GA pool check.")
 @click.option("--dry-run", is_flag=True, help="Print what would be deleted; write and delete nothing.")
-@user_errors
 def cleanup(namespace, kube_context, alpha_pool, ga_pool, backup_path, delete_crds, delete_unused_crds, with_downtime,
             dry_run) -> None:
     """Remove the alpha stack (helm uninstall of its release, or the pool, its InferenceModels and EPP), once the
@@ -315,7 +295,6 @@ Example:
 """)
 @cluster_options
 @click.argument("backup", type=click.Path(dir_okay=False))
-@user_errors
 def restore(namespace, kube_context, backup) -> None:
     """Create again what a cleanup backup holds (CRDs first); objects that exist are left as they are."""
     from infgw_postrender.cleanup import restore as run_restore
@@ -330,12 +309,12 @@ def _path_options(func: Callable) -> Callable:
         click.option("--path", "path_name", type=click.Choice(["simple", "zero-downtime"]), required=True),
         click.option("--alpha-pool", required=True),
         click.option("--ga-release", help="The GA release (default: ALPHA-POOL-ga; on the simple path ALPHA-POOL)."),
-        click.option("--chart", default="oci://registry.k8s.io/gateway-api-inference-extension/charts/inferencepool",
+        click.option("--chart", default=defaults.CHART,
                      show_default=True),
-        click.option("--chart-version", default="v1.0.0", show_default=True,
+        click.option("--chart-version", default=defaults.TARGET_VERSION, show_default=True,
                      help="The GA chart; the CRD step installs what this release needs."),
-        click.option("--route", "route_name", default="llm-route", show_default=True),
-        click.option("--gateway", default="inference-gateway", show_default=True, help="NAME or NAMESPACE/NAME."),
+        click.option("--route", "route_name", default=defaults.ROUTE, show_default=True),
+        click.option("--gateway", default=defaults.GATEWAY, show_default=True, help="NAME or NAMESPACE/NAME."),
         click.option("--stages", default="", help="Weights to walk (zero-downtime), e.g. 0,50,100."),
         click.option("--set", "chart_values", multiple=True,
                      help="Values for the GA chart (repeatable). The selector and target port default to the alpha "
@@ -376,7 +355,6 @@ Example:
 @_path_options
 @click.option("--from-file", type=click.Path(dir_okay=False), help="Plan from a snapshot (see detect) instead of a cluster.")
 @click.option("--server-version", help="With --from-file: the cluster's version, for the CRD step.")
-@user_errors
 def plan(output, from_file, server_version, **options) -> None:
     """The guide's steps for this cluster, each the exact command `migrate` runs."""
     from infgw_postrender.detect import read_cluster, read_snapshot
@@ -416,7 +394,6 @@ Example:
 @cluster_options
 @_path_options
 @click.option("--dry-run", is_flag=True, help="Print the steps (as plan does); run nothing.")
-@user_errors
 def migrate(dry_run, **options) -> None:
     """Run the guide's steps in order, each as the command `plan` prints. Each step is judged done from the
     cluster: after a failure, or on another day, the same command goes on from where the cluster is. Traffic
@@ -441,7 +418,7 @@ def _settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart,
     from infgw_postrender.steps import Settings
 
     # the simple path removes the alpha release first, so the GA one can take its name (and the route its backend name)
-    ga_release = ga_release or (alpha_pool if path_name == "simple" else f"{alpha_pool}-ga")
+    ga_release = ga_release or (alpha_pool if path_name == "simple" else f"{alpha_pool}{defaults.GA_SUFFIX}")
     kubectl = Kubectl.from_options(kube_context, namespace)
     try:
         context = kubectl.current_context()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
-from infgw_postrender import blockyaml
+from infgw_postrender import blockyaml, defaults
 from infgw_postrender.errors import InputError
 from infgw_postrender.mapping import mapping
 from infgw_postrender.names import check_label
@@ -33,13 +33,13 @@ class Options:
     alpha_pool: str | None = None
     alpha_namespace: str | None = None
     ga_weight: int | None = None
-    route_name: str = "llm-route"
-    gateway: str = "inference-gateway"
+    route_name: str = defaults.ROUTE
+    gateway: str = defaults.GATEWAY
     route_from: str | None = None
     objectives: list[str] = field(default_factory=list)
     objectives_from: str | None = None
     priority_map: str | None = None
-    target_version: str = "v1.0.0"
+    target_version: str = defaults.TARGET_VERSION
 
     @property
     def templated(self) -> bool:

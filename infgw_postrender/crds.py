@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from infgw_postrender import defaults
 from infgw_postrender.detect import crd_owner
 from infgw_postrender.kube import Kubectl
 
@@ -79,7 +80,8 @@ def parse_server_version(text: str) -> tuple[tuple[int, ...], bool]:
     return key, gke is not None
 
 
-def decide(server_version: str, installed: dict[str, str] | None, target_version: str = "v1.0.0") -> Decision:
+def decide(server_version: str, installed: dict[str, str] | None,
+           target_version: str = defaults.TARGET_VERSION) -> Decision:
     """`installed`: CRD name -> owner (GKE, Helm, kubectl apply, unknown), as detect reports them; it decides.
     None when it could not be read (offline): then the server version decides, as the guide does."""
     version, gke = parse_server_version(server_version)

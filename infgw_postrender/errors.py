@@ -1,12 +1,26 @@
-"""Exceptions that mean something to a user: each carries the one line the CLI prints."""
+"""Exceptions that mean something to a user: each carries the one line the CLI prints and its exit status.
+They are click's own exceptions, so click's exception handling is the one place where they become an exit
+status, whether the command runs from its entry point or in process (CliRunner). Anything else is a bug: a
+traceback and status 1."""
 
 from __future__ import annotations
 
+from typing import IO
 
-class MigrateError(Exception):
+import click
+
+
+class MigrateError(click.ClickException):
     """A user-facing failure; `str()` is the single line shown on stderr."""
 
     exit_code = 1
+
+    def format_message(self) -> str:
+        # one line whatever the message quotes (a `# Source:` path or a value may hold line breaks)
+        return " ".join(self.message.split())
+
+    def show(self, file: IO | None = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
 
 
 class InputError(MigrateError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from infgw_postrender import defaults
 from infgw_postrender.errors import InputError
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -25,7 +26,7 @@ def epp_name(release: str) -> str:
     return release.lower().strip()[:40] + "-epp"
 
 
-RENAME_SUFFIX = "-ga"  # what a GA object gets when the alpha release already has its name
+RENAME_SUFFIX = defaults.GA_SUFFIX  # what a GA object gets when the alpha release already has its name
 
 
 def with_suffix(name: str, suffix: str = RENAME_SUFFIX) -> str:

@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from infgw_postrender import defaults
 from infgw_postrender.convert import Options, post_render_documents
 from infgw_postrender.stream import split_lines
 from infgw_postrender.errors import InputError, MigrateError
@@ -34,13 +35,13 @@ def options_decorator(func):
         click.option("--alpha-pool", help="The alpha InferencePool that serves traffic today."),
         click.option("--alpha-namespace", help="Namespace of the alpha release (default: the GA release's)."),
         click.option("--ga-weight", type=int, help="Percentage of traffic for the GA pool, 0 to 100 (needs --alpha-pool)."),
-        click.option("--route-name", default="llm-route", show_default=True, help="Name of the generated HTTPRoute."),
-        click.option("--gateway", default="inference-gateway", show_default=True, help="Parent Gateway, NAME[/NAMESPACE]."),
+        click.option("--route-name", default=defaults.ROUTE, show_default=True, help="Name of the generated HTTPRoute."),
+        click.option("--gateway", default=defaults.GATEWAY, show_default=True, help="Parent Gateway, NAME[/NAMESPACE]."),
         click.option("--route-from", type=click.Path(dir_okay=False), help="Start from this HTTPRoute's YAML."),
         click.option("--objective", "objectives", multiple=True, metavar="NAME=PRIORITY", help="Generate an InferenceObjective (repeatable)."),
         click.option("--objectives-from", type=click.Path(dir_okay=False), help="YAML of v1alpha2 InferenceModels to carry over."),
         click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=-1", help="Criticality to priority."),
-        click.option("--target-version", default="v1.0.0", show_default=True, help="GA release targeted (v1.3.0+ adds InferenceModelRewrite, which its EPP acts on)."),
+        click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True, help="GA release targeted (v1.3.0+ adds InferenceModelRewrite, which its EPP acts on)."),
         click.option("--report", "report_path", type=click.Path(dir_okay=False),
                      help="Write the JSON report here (on failure, the error)."),
         click.option("--error-file", type=click.Path(dir_okay=False),
@@ -105,30 +106,24 @@ def _run(report_path: str | None, quiet: bool, **flags) -> None:
         sys.stderr.write(report.as_text())
 
 
-def fail(error: MigrateError) -> None:
-    # one line whatever the message quotes (a `# Source:` path or a value may hold line breaks)
-    click.echo(f"Error: {' '.join(str(error).split())}", err=True)
-    sys.exit(error.exit_code)
-
-
 @click.command(epilog=EXAMPLE, context_settings={"help_option_names": ["-h", "--help"]})
 @options_decorator
 def command(report_path: str | None, quiet: bool, **flags) -> None:
     """Post-render inferencepool chart output into a GA stack that runs beside the alpha one."""
-    try:
-        run(report_path, quiet, **flags)
-    except MigrateError as error:
-        fail(error)
+    run(report_path, quiet, **flags)
 
 
 def standalone(cmd: click.Command, prog_name: str) -> None:
-    """Run a click command so that a usage mistake is one line on stderr and exit status 2."""
+    """Run a click command: a MigrateError is its line and status, a usage mistake one line and status 2."""
     try:
         cmd.main(prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.Abort:
         sys.exit(130)
+    except MigrateError as error:
+        error.show()
+        sys.exit(error.exit_code)
     except click.ClickException as error:
         click.echo(f"Error: {' '.join(error.format_message().split())} (see {prog_name} --help)", err=True)
         sys.exit(2)

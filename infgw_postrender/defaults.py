@@ -1,0 +1,13 @@
+"""What the flags default to, once for every layer (the post-renderer, the cluster commands, the steps): the
+names of the GKE guide's example and the GA release it installs."""
+
+from __future__ import annotations
+
+# The GA release the guide installs; its chart, as upstream publishes it.
+TARGET_VERSION = "v1.0.0"
+CHART = "oci://registry.k8s.io/gateway-api-inference-extension/charts/inferencepool"
+# The guide's HTTPRoute and Gateway.
+ROUTE = "llm-route"
+GATEWAY = "inference-gateway"
+# The guide's GA release beside the alpha one: `<alpha pool>-ga`.
+GA_SUFFIX = "-ga"
