@@ -20,7 +20,7 @@ from infgw_postrender.objectives import (
 from infgw_postrender.release import GaRelease
 from infgw_postrender.report import Report
 from infgw_postrender.route import check_weight, new_route, rewrite_route
-from infgw_postrender.stream import shape_error, Document, join, new_document, split, write
+from infgw_postrender.stream import Document, join, new_document, split, write
 from infgw_postrender.yamlio import load_file_documents
 
 TEMPLATE = "{release}"
@@ -113,10 +113,7 @@ def post_render_documents(documents: list[Document], options: Options) -> Result
     models = _models(options.objectives_from) if options.objectives_from else []
     route_source = _route_source(options.route_from) if options.route_from else None
 
-    try:
-        _convert(documents, options, report, models, route_source, priorities, rewrites)
-    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as error:
-        raise shape_error(error) from None
+    _convert(documents, options, report, models, route_source, priorities, rewrites)
     return Result(documents, report)
 
 

@@ -251,7 +251,11 @@ class GaRelease:
         if position is not None and document.set(at + ("args", position), _flag_text(args[position], value, ga_group())):
             changes.append(f"--pool-group -> {ga_group()}")
         legacy = [flag for flag in epp["legacy_flags"] if flag in args]
-        tag = _image_version(container.get("image") or "")
+        image = container.get("image")
+        if image is not None and not isinstance(image, str):
+            raise InputError(f"{where(document.index, document.source)}: the EPP container's image is {image!r}, "
+                             "not a string; quote it")
+        tag = _image_version(image or "")
         if legacy or (tag is not None and tag < type(tag).parse(epp["ga_image_since"])):
             # it would watch v1alpha2 pools only: the converted pool would have no EPP serving it
             raise InputError(
@@ -275,7 +279,10 @@ class GaRelease:
                 if not document.contains("inferencepools"):
                     continue
                 rules = document.data.get("rules")
-                if not isinstance(rules, list) or any(_grants(r, rule) for r in rules):
+                if not isinstance(rules, list):
+                    continue
+                _check_rules(document, rules)
+                if any(_grants(r, rule) for r in rules):
                     continue
                 document.edit()["rules"].append(copy.deepcopy(rule))
                 self._record(
@@ -367,6 +374,18 @@ def _image_version(image: str):
         return semver.Version.parse(tag.removeprefix("v"))
     except ValueError:
         return None
+
+
+def _check_rules(document: Document, rules: list) -> None:
+    """A PolicyRule's lists are lists of strings; anything else is the chart's mistake, named by its path."""
+    for number, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            raise InputError(f"{where(document.index, document.source)}: rules[{number}] is not a mapping")
+        for field_name in ("apiGroups", "resources", "verbs"):
+            value = rule.get(field_name)
+            if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise InputError(f"{where(document.index, document.source)}: rules[{number}].{field_name} is "
+                                 f"{value!r}, not a list of strings")
 
 
 def _grants(existing: Any, wanted: dict) -> bool:

@@ -24,10 +24,6 @@ _CONTENT_INDENT = re.compile(r"^( *)[^ \n#]", re.MULTILINE)
 
 Path = tuple  # keys and list indexes from the document's root
 
-# The document whose tree was read last: when a tree turns out not to have its kind's shape (a list where the API
-# has a mapping), the error names this document.
-last_read: "Document | None" = None
-
 # Larger than any object the API server stores (etcd keeps at most 1.5 MiB per object): a document this big that
 # must be parsed is refused rather than round-tripped for minutes.
 MAX_PARSED_BYTES = 3 * 1024 * 1024
@@ -91,7 +87,8 @@ class Document:
 
     def identify(self) -> None:
         """Set kind, name and namespace, from the text when it is plain block YAML, else from parsing."""
-        self.kind = sys.intern(self.header()[1])  # a few kinds, thousands of documents
+        # a few kinds, thousands of documents; str(): ruamel's string subclasses cannot be interned
+        self.kind = sys.intern(str(self.header()[1]))
         name = self.peek("metadata", "name")
         if name is not None:
             namespace = self.peek("metadata", "namespace")
@@ -105,7 +102,7 @@ class Document:
                     raise InputError(
                         f"{where(self.index, self.source)}: metadata.{field_name} is {value!r}, not a string; quote it"
                     )
-        self.name, self.namespace = name, sys.intern(namespace) if isinstance(namespace, str) else namespace
+        self.name, self.namespace = name, sys.intern(str(namespace)) if isinstance(namespace, str) else namespace
 
     def check_aliases(self) -> None:
         """Refuse an alias bomb (anchors whose aliases expand without bound), counted without expanding it."""
@@ -147,8 +144,6 @@ class Document:
     @property
     def data(self) -> Any:
         """The document's value. Read it; change it only through set() and edit()."""
-        global last_read
-        last_read = self
         if not self._parsed:
             if self.too_big_to_parse:
                 raise InputError(
@@ -193,6 +188,9 @@ class Document:
             return load_document(text)
         except YAMLError as exc:
             raise InputError(f"{where(self.index, self.source)}: malformed YAML: {one_line(exc, self.line)}") from None
+        except TypeError:  # ruamel's constructor on a mapping or list used as a key: no Kubernetes object has one
+            raise InputError(f"{where(self.index, self.source)}: a mapping key that is itself a mapping or a list; "
+                             "fix the chart's output") from None
 
     def set(self, path: Path, value: Any) -> bool:
         """Set one scalar; True if it changed. Spliced into the text when its position is known."""
@@ -331,14 +329,6 @@ def _scalar_key(depth: int, key: str) -> re.Pattern:
 @functools.cache
 def _block_end(depth: int) -> re.Pattern:
     return re.compile(rf"^ {{0,{2 * depth}}}[^ \n#]", re.MULTILINE)
-
-
-def shape_error(error: Exception) -> InputError:
-    """A tree without the shape its kind has in the Kubernetes API, as one line naming the document."""
-    document = last_read
-    place = where(document.index, document.source) if document is not None else "a document"
-    return InputError(f"{place}: not shaped as its kind is in the Kubernetes API ({type(error).__name__}: {error}); "
-                      "check the chart's output")
 
 
 def _expanded_size(node: Any, sizes: dict[int, int]) -> int:

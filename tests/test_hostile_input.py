@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import time
+import traceback
 
 import pytest
 import yaml
@@ -61,7 +62,8 @@ def check_outcome(data: bytes, flags: list[str]) -> None:
     result = post_render(data, flags)
     try:
         if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise AssertionError(f"traceback: {result.exception!r}")
+            where = "".join(traceback.format_exception(*result.exc_info)[-12:])
+            raise AssertionError(f"traceback: {result.exception!r}\n{where}")
         if result.exit_code == 2:
             lines = result.stderr.splitlines()
             assert result.stdout == "", "a refusal writes nothing on stdout"
@@ -195,3 +197,19 @@ def test_a_pool_whose_epp_name_is_not_a_string_is_named_in_the_error():
               "spec:\n  endpointPickerRef:\n    name: 1\n")
     with pytest.raises(InputError, match=r"document 0: spec.endpointPickerRef.name is 1, not a string; quote it"):
         post_render(stream, Options())
+
+
+@pytest.mark.parametrize("stream, message", [
+    ("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: p-epp\nrules:\n"
+     "- apiGroups: 1\n  resources: [inferencepools]\n  verbs: [get]\n", r"rules\[0\].apiGroups is 1, not a list of strings"),
+    ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: p-epp\nspec:\n  template:\n    spec:\n      containers:\n"
+     "      - name: epp\n        image: 7\n        args: [--pool-name, p]\n", r"the EPP container's image is 7, not a string"),
+], ids=["rule-not-a-list", "image-not-a-string"])
+def test_shapes_fuzzing_found_are_named_errors(stream, message):
+    """Issue 12: with no broad catch, fuzzing found these tracebacks; each is now one line naming the field."""
+    from infgw_postrender.convert import Options, post_render
+
+    pool = ("apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferencePool\nmetadata:\n  name: p\n"
+            "spec:\n  selector: {app: m}\n  targetPortNumber: 8000\n  extensionRef:\n    name: p-epp\n---\n")
+    with pytest.raises(InputError, match=message):
+        post_render(pool + stream, Options(alpha_pool="p"))
