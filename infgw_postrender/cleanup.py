@@ -10,7 +10,7 @@ from typing import Callable
 from infgw_postrender.detect import accepted_parents
 from infgw_postrender.errors import InputError, Refused
 from infgw_postrender.helm import Helm, context_args
-from infgw_postrender.kube import ALL_NAMESPACES, Kubectl, NotFound
+from infgw_postrender.kube import ALL_NAMESPACES, Kubectl
 from infgw_postrender.mapping import alpha_group, mapping
 from infgw_postrender.names import epp_name
 from infgw_postrender.state import StateKey, read_items, write_items
@@ -42,10 +42,7 @@ def plan_cleanup(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, ga_pool: 
     resources = mapping()["cluster"]["resources"]
     namespace = kubectl.default_namespace
     plan = CleanupPlan(namespace, alpha_pool)
-    try:
-        pool = kubectl.get_one(resources["alpha_pool"], alpha_pool, namespace, f"read the alpha pool {namespace}/{alpha_pool}")
-    except NotFound:
-        pool = None
+    pool = kubectl.find(resources["alpha_pool"], alpha_pool, namespace, f"read the alpha pool {namespace}/{alpha_pool}")
     if not with_downtime:
         _refuse_while_serving(kubectl, alpha_pool, ga_pool, namespace)
     # even with the pool gone (a run stopped half-way), its models, EPP and Helm release may be left
@@ -74,10 +71,9 @@ def _refuse_while_serving(kubectl: Kubectl, alpha_pool: str, ga_pool: str | None
                     )
     if ga_pool is None:
         raise InputError("cleanup: --ga-pool is required (or --with-downtime, the simple path's outage)")
-    try:
-        ga = kubectl.get_one(resources["ga_pool"], ga_pool, namespace, f"read the GA pool {namespace}/{ga_pool}")
-    except NotFound:
-        raise Refused(f"GA InferencePool {namespace}/{ga_pool} does not exist; the alpha stack is the only one serving") from None
+    ga = kubectl.find(resources["ga_pool"], ga_pool, namespace, f"read the GA pool {namespace}/{ga_pool}")
+    if ga is None:
+        raise Refused(f"GA InferencePool {namespace}/{ga_pool} does not exist; the alpha stack is the only one serving")
     if not accepted_parents(ga):
         raise Refused(f"GA InferencePool {namespace}/{ga_pool} is not accepted by any Gateway; it is not serving yet")
 
@@ -102,13 +98,9 @@ def _alpha_objects(kubectl: Kubectl, alpha_pool: str, pool: dict | None, namespa
     """The pool, its InferenceModels, and its EPP Deployment and Service."""
     models = pool_models(kubectl, alpha_pool, namespace)
     epp = ((pool or {}).get("spec", {}).get("extensionRef") or {}).get("name") or epp_name(alpha_pool)
-    found = []
-    for resource in ("deployments.apps", "services"):
-        try:
-            found.append(kubectl.get_one(resource, epp, namespace, f"read the EPP {resource} {epp}"))
-        except NotFound:
-            pass
-    return models + found + ([pool] if pool else [])
+    found = [kubectl.find(resource, epp, namespace, f"read the EPP {resource} {epp}")
+             for resource in ("deployments.apps", "services")]
+    return models + [obj for obj in found if obj] + ([pool] if pool else [])
 
 
 def release_objects(kubectl: Kubectl, helm: Helm, release: str, namespace: str) -> list[dict]:
@@ -135,8 +127,8 @@ def _deletable_crds(kubectl: Kubectl, plan: CleanupPlan) -> list[dict]:
 
 
 def _identity(obj: dict) -> tuple:
-    metadata = obj["metadata"]
-    return obj["kind"], metadata.get("namespace"), metadata["name"], metadata.get("uid")
+    """_key and the uid: the same object, not a later twin of the same name."""
+    return *_key(obj), obj["metadata"].get("uid")
 
 
 def save_backup(key: StateKey, path: str, objects: list[dict]) -> bool:
@@ -158,16 +150,10 @@ def backup_alpha(kubectl: Kubectl, helm: Helm | None, key: StateKey, routes: lis
     """The backup step of both paths; with `models_path`, the pool's InferenceModels alone too. Once the alpha
     pool and its models are gone (a re-run after cleanup), the export they left is kept as it is."""
     resources = mapping()["cluster"]["resources"]
-    try:
-        pool = kubectl.get_one(resources["alpha_pool"], key.pool, key.namespace, f"read the alpha pool {key.namespace}/{key.pool}")
-    except NotFound:
-        pool = None
+    pool = kubectl.find(resources["alpha_pool"], key.pool, key.namespace, f"read the alpha pool {key.namespace}/{key.pool}")
     _, objects = alpha_stack(kubectl, helm, key.pool, pool, key.namespace)
-    for name in routes:
-        try:
-            objects.append(kubectl.get_one(resources["route"], name, key.namespace, f"read HTTPRoute {key.namespace}/{name}"))
-        except NotFound:
-            pass
+    found = [kubectl.find(resources["route"], name, key.namespace, f"read HTTPRoute {key.namespace}/{name}") for name in routes]
+    objects += [route for route in found if route]
     lines = [f"backup written: {backup}" if save_backup(key, backup, objects) else f"backup {backup} is up to date"]
     if models_path:
         models = [o for o in objects if o["kind"] == mapping()["alpha_model"]["kind"]]

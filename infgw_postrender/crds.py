@@ -20,7 +20,7 @@ from infgw_postrender.kube import Kubectl
 
 from infgw_postrender.errors import InputError, MigrateError
 from infgw_postrender.mapping import mapping
-from infgw_postrender.objectives import parse_target_version
+from infgw_postrender.objectives import parse_target_version, target_has_rewrites
 from infgw_postrender.waits import TimedOut, poll
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?$")
@@ -111,7 +111,7 @@ def decide(server_version: str, installed: dict[str, str] | None,
     else:
         decision.reasons.append("not GKE (no -gke. in the version): no managed CRD, the whole bundle")
         wanted = ["bundle"]
-    if target >= type(target).parse(mapping()["model_rewrite"]["since"]):
+    if target_has_rewrites(target_version):
         if installed is None or table["resources"]["model_rewrite"] not in installed:
             decision.reasons.append(f"target v{target} has InferenceModelRewrite")
             wanted.append("model_rewrite")
@@ -160,9 +160,7 @@ def needed(kubectl: Kubectl, target_version: str) -> list[str]:
     """The CRDs the GA release of `target_version` needs and the cluster lacks (empty: the step is done)."""
     table = mapping()["cluster"]["resources"]
     wanted = [table["ga_pool"], table["objective"]]
-    target = parse_target_version(target_version)
-    if target >= type(target).parse(mapping()["model_rewrite"]["since"]):
-        wanted.append(table["model_rewrite"])
+    wanted += [table["model_rewrite"]] if target_has_rewrites(target_version) else []
     present = installed(kubectl)
     return [name for name in wanted if name not in present]
 

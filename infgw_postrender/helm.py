@@ -59,6 +59,11 @@ class Helm:
         done = self.run("status", release, "-n", namespace, "-o", "json", *context_args(context), check=False)
         return json.loads(done.stdout or "{}") if done.returncode == 0 else None
 
+    def release_status(self, release: str, namespace: str, context: str | None) -> str | None:
+        """deployed, failed, pending-install...; None when Helm knows no such release."""
+        status = self.status(release, namespace, context)
+        return None if status is None else (status.get("info") or {}).get("status")
+
     def plugin_names(self) -> list[str]:
         lines = self.run("plugin", "list").stdout.splitlines()[1:]
         return [line.split()[0] for line in lines if line.strip()]

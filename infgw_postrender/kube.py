@@ -80,6 +80,13 @@ class Kubectl:
     def get_one(self, resource: str, name: str, namespace: str | None, step: str) -> dict:
         return self.get([resource], step, namespace, name)[0]
 
+    def find(self, resource: str, name: str, namespace: str | None, step: str) -> dict | None:
+        """The object, or None when it does not exist."""
+        try:
+            return self.get_one(resource, name, namespace, step)
+        except NotFound:
+            return None
+
     def current_context(self) -> str:
         """The context in force: the one asked for, else the kubeconfig's current one."""
         if self.context:

@@ -15,7 +15,7 @@ from infgw_postrender import blockyaml
 from infgw_postrender.backends import check_backends, ga_share
 from infgw_postrender.detect import accepted_parents
 from infgw_postrender.errors import MigrateError, Refused
-from infgw_postrender.kube import Kubectl, NotFound
+from infgw_postrender.kube import Kubectl
 from infgw_postrender.mapping import mapping
 from infgw_postrender.route import check_weight, rewrite_route
 from infgw_postrender.waits import TimedOut, poll
@@ -87,10 +87,9 @@ def _until_accepted(kubectl: Kubectl, route: dict, what: str, alpha_pool: str, g
         return route
 
     def pending() -> str | None:
-        try:
-            pool = kubectl.get_one(mapping()["cluster"]["resources"]["ga_pool"], ga_pool, namespace,
-                                   f"read the GA InferencePool {namespace}/{ga_pool}")
-        except NotFound:
+        pool = kubectl.find(mapping()["cluster"]["resources"]["ga_pool"], ga_pool, namespace,
+                            f"read the GA InferencePool {namespace}/{ga_pool}")
+        if pool is None:
             return f"GA InferencePool {namespace}/{ga_pool} does not exist"
         if any(gateway in accepted_parents(pool) for gateway in gateways):
             return None

@@ -18,7 +18,7 @@ from typing import Callable
 from infgw_postrender.backends import ga_share
 from infgw_postrender.errors import InputError, MigrateError, Refused
 from infgw_postrender.helm import Helm, context_args
-from infgw_postrender.kube import Kubectl, NotFound
+from infgw_postrender.kube import Kubectl
 from infgw_postrender.mapping import mapping
 from infgw_postrender.state import StateKey
 
@@ -141,25 +141,20 @@ def read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Settin
 
 
 def _read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Settings:
-    from infgw_postrender.cleanup import MODELS
+    from infgw_postrender.cleanup import MODELS, pool_models
     from infgw_postrender.state import read_items
 
     resources = mapping()["cluster"]["resources"]
-    try:
-        pool = kubectl.get_one(resources["alpha_pool"], settings.alpha_pool, settings.namespace,
-                               f"read the alpha pool {settings.namespace}/{settings.alpha_pool}")
-    except NotFound:
-        pool = None
-    statuses = {}
-    for release in dict.fromkeys([settings.alpha_pool, settings.ga_release]):
-        status = helm.status(release, settings.namespace, settings.kube_context)
-        statuses[release] = None if status is None else (status.get("info") or {}).get("status")
+    pool = kubectl.find(resources["alpha_pool"], settings.alpha_pool, settings.namespace,
+                        f"read the alpha pool {settings.namespace}/{settings.alpha_pool}")
+    statuses = {release: helm.release_status(release, settings.namespace, settings.kube_context)
+                for release in dict.fromkeys([settings.alpha_pool, settings.ga_release])}
     values = None
     if statuses.get(settings.alpha_pool) is not None:
         done = helm.run("get", "values", settings.alpha_pool, "-n", settings.namespace, "-o", "json",
                         *context_args(settings.kube_context), check=False)
         values = _json(done.stdout) if done.returncode == 0 else None
-    models = [] if settings.model else _pool_models(kubectl, settings)
+    models = [] if settings.model else pool_models(kubectl, settings.alpha_pool, settings.namespace)
     if not models and not settings.model:
         models = read_items(settings.models_file, settings.key, MODELS, "--state-dir") or []
     return prepare(settings, pool, kubectl.server_version(), values, statuses, models)
@@ -173,12 +168,6 @@ def _json(text: str) -> dict | None:
     except ValueError:
         return None
     return found if isinstance(found, dict) else None
-
-
-def _pool_models(kubectl: Kubectl, settings: Settings) -> list[dict]:
-    from infgw_postrender.cleanup import pool_models
-
-    return pool_models(kubectl, settings.alpha_pool, settings.namespace)
 
 
 # -- the steps ------------------------------------------------------------------------------------------------
@@ -281,23 +270,17 @@ class _Steps:
 
     # -- reading the cluster --------------------------------------------------------------------------------
     def _exists(self, resource: str, name: str) -> bool:
-        try:
-            self.kubectl.get_one(resource, name, self.s.namespace, f"read {resource} {name}")
-            return True
-        except NotFound:
-            return False
+        return self.kubectl.find(resource, name, self.s.namespace, f"read {resource} {name}") is not None
 
     def _ga_deployed(self) -> bool:
         """Deployed, and its pool is there (on the simple path the alpha release had the same name)."""
-        status = self.helm.status(self.s.ga_release, self.s.namespace, self.s.kube_context)
-        deployed = status is not None and (status.get("info") or {}).get("status") == "deployed"
-        return deployed and self._exists(self.resources["ga_pool"], self.s.ga_release)
+        status = self.helm.release_status(self.s.ga_release, self.s.namespace, self.s.kube_context)
+        return status == "deployed" and self._exists(self.resources["ga_pool"], self.s.ga_release)
 
     def _share(self) -> int | None:
-        try:
-            route = self.kubectl.get_one(self.resources["route"], self.s.route, self.s.namespace,
-                                         f"read HTTPRoute {self.s.namespace}/{self.s.route}")
-        except NotFound:
+        route = self.kubectl.find(self.resources["route"], self.s.route, self.s.namespace,
+                                  f"read HTTPRoute {self.s.namespace}/{self.s.route}")
+        if route is None:
             return None
         return ga_share(route["spec"].get("rules") or [], self.s.alpha_pool, self.s.ga_release)
 
