@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 
 class Unsupported(Exception):
     """Outside the subset: parse this document with the full YAML library instead."""
+
+
+# The key, in a flow collection's spans, of the collection's own text.
+FLOW = ...
 
 
 class Span(NamedTuple):  # a tuple: one is made per scalar, a frozen dataclass is several times slower
@@ -182,6 +186,7 @@ def _value(lines: _Lines, indent: int, rest: str, at: int, own: dict, key: Any, 
         if rest[end:].strip() and not rest[end:].lstrip().startswith("#"):
             raise Unsupported("text after a flow collection")
         _no_continuation(lines, indent)
+        spans[id(value)] = {FLOW: Span(at, at + end, "flow")}  # its text, for an emitter that keeps it
         return value
     if first in "'\"":
         value, end = _quoted(rest)
@@ -232,6 +237,20 @@ def _block_scalar(lines: _Lines, indent: int, header: str) -> str:
         lines.position -= 1  # trailing blank lines belong to what follows
     text = "\n".join(body)
     return text + "\n" if chomp == "|" and body else text
+
+
+def top_key(line: str) -> tuple[str, str] | None:
+    """(key, the key as written) of a line `key: ...` at column 0, or None."""
+    found = _KEY.match(line)
+    if not found:
+        return None
+    written = found.group("key")
+    return _key(written), written
+
+
+def parse_flow(text: str) -> Any:
+    """The value of a one-line flow collection, as parse() reads it."""
+    return _flow(text, 0)[0]
 
 
 def _key(text: str) -> str:
@@ -391,38 +410,65 @@ def _resolve_safely(text: str) -> Any:
         return None
 
 
-def dump(obj: Any) -> str:
-    """Block YAML for the plain objects the post-renderer generates (dicts, lists, str, int, bool, None)."""
+class Origin(Protocol):
+    """Where re-emitted values came from, so that they keep their form: a string its quotes, a one-line flow
+    collection its text."""
+
+    def style(self, container: Any, key: Any) -> str | None: ...
+
+    def flow_text(self, value: Any) -> str | None: ...
+
+
+def dump(obj: Any, origin: Origin | None = None) -> str:
+    """Block YAML for plain objects (dicts, lists, str, int, float, bool, None), in the layout charts render."""
     lines: list[str] = []
-    _emit(obj, 0, lines)
+    _emit(obj, 0, lines, None, origin)
     return "\n".join(lines) + "\n"
 
 
-def _emit(obj: Any, indent: int, lines: list[str], first_prefix: str | None = None) -> None:
+def dump_entry(key: str, value: Any, origin: Origin | None = None) -> str:
+    """One top-level `key: value` entry, its lines without the final line break. `key` is written as given."""
+    if isinstance(value, (dict, list)) and value:
+        flow = origin.flow_text(value) if origin else None
+        if flow is not None:
+            return f"{key}: {flow}"
+        lines = [f"{key}:"]
+        _emit(value, 2 if isinstance(value, dict) else 0, lines, None, origin)
+        return "\n".join(lines)
+    return f"{key}: {_scalar(value)}"
+
+
+def _emit(obj: Any, indent: int, lines: list[str], first_prefix: str | None, origin: Origin | None) -> None:
     pad = " " * indent
     prefix = pad if first_prefix is None else first_prefix
     if isinstance(obj, dict):
         for key, value in obj.items():
             head = f"{prefix}{scalar_text(str(key), 'plain')}:"
             prefix = pad
-            if isinstance(value, (dict, list)) and value:
+            flow = origin.flow_text(value) if origin and isinstance(value, (dict, list)) else None
+            if flow is not None:
+                lines.append(f"{head} {flow}")
+            elif isinstance(value, (dict, list)) and value:
                 lines.append(head)
-                _emit(value, indent + 2 if isinstance(value, dict) else indent, lines)
+                _emit(value, indent + 2 if isinstance(value, dict) else indent, lines, None, origin)
             else:
-                lines.append(f"{head} {_scalar(value)}")
+                lines.append(f"{head} {_scalar(value, origin and origin.style(obj, key))}")
     elif isinstance(obj, list):
         if first_prefix is not None:  # a list inside a list: its dash alone on the line above
             lines.append(first_prefix.rstrip())
-        for item in obj:
-            if isinstance(item, (dict, list)) and item:
-                _emit(item, indent + 2, lines, first_prefix=f"{pad}- ")
+        for number, item in enumerate(obj):
+            flow = origin.flow_text(item) if origin and isinstance(item, (dict, list)) else None
+            if flow is not None:
+                lines.append(f"{pad}- {flow}")
+            elif isinstance(item, (dict, list)) and item:
+                _emit(item, indent + 2, lines, f"{pad}- ", origin)
             else:
-                lines.append(f"{pad}- {_scalar(item)}")
+                lines.append(f"{pad}- {_scalar(item, origin and origin.style(obj, number))}")
     else:
         lines.append(prefix + _scalar(obj))
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: Any, style: str | None = None) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -435,4 +481,4 @@ def _scalar(value: Any) -> str:
         return "{}"
     if isinstance(value, list):
         return "[]"
-    return scalar_text(str(value), "plain")
+    return scalar_text(str(value), style or "plain")

@@ -176,7 +176,8 @@ class GaRelease:
             raise InputError(f"{where(unit.document.index, unit.document.source)}: InferencePool {unit.pool} has no "
                              "spec.extensionRef.name, and a v1 pool needs endpointPickerRef (its EPP Service); render "
                              "the pool with its EPP (the inferencepool chart's inferenceExtension) and run again")
-        changes, assumed = convert_pool(unit.document.edit(), self._epp_port(unit))
+        port = self._epp_port(unit)
+        changes, assumed = unit.document.rewrite(lambda pool: convert_pool(pool, port))
         entry = self.entry(unit.document)
         for change in changes:
             entry.record("converted", change)
@@ -197,7 +198,7 @@ class GaRelease:
         # a later run reads the release from here: {release} in its flags must mean the same release again
         annotations = unit.document.data["metadata"].get("annotations")
         if not (isinstance(annotations, dict) and mapping()["release_annotation"] in annotations):
-            unit.document.add_entry(("metadata", "annotations"), mapping()["release_annotation"], unit.release)
+            unit.document.rewrite(lambda pool: _annotate(pool, mapping()["release_annotation"], unit.release))
         namespace = unit.namespace or "default"
         for rule in mapping()["named_after_pool"]:
             old = rule["pattern"].format(pool=unit.pool, namespace=namespace)
@@ -284,7 +285,7 @@ class GaRelease:
                 _check_rules(document, rules)
                 if any(_grants(r, rule) for r in rules):
                     continue
-                document.edit()["rules"].append(copy.deepcopy(rule))
+                document.rewrite(lambda role: role["rules"].append(copy.deepcopy(rule)))
                 self._record(
                     document, "updated", f"rule added: {', '.join(rule['verbs'])} {rule['resources'][0]} in {ga_group()}"
                 )
@@ -330,6 +331,13 @@ class GaRelease:
                 for at, value in list(slots(referrer.data, reference["path"])):
                     if value == old and referrer.set(at, new):
                         self._record(referrer, "updated", f"{reference['path']} {old} -> {new}")
+
+
+def _annotate(obj: dict, key: str, value: str) -> None:
+    metadata = obj["metadata"]
+    if not isinstance(metadata.get("annotations"), dict):
+        metadata["annotations"] = type(metadata)()
+    metadata["annotations"][key] = value
 
 
 def _template(unit: Unit, name: str, ga_ns: str, alpha_pool: str, alpha_ns: str) -> str | None:

@@ -4,13 +4,15 @@ structural change re-emits the document through ruamel.yaml (comments and key or
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
+import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from infgw_postrender import blockyaml
 from infgw_postrender.errors import InputError, where
@@ -21,8 +23,11 @@ _SOURCE = re.compile(r"^# Source: (.+?)[ \t]*$", re.MULTILINE)
 _TOP_KEY = re.compile(r"^(apiVersion|kind):[ \t]*['\"]?([^'\"#\s]+)['\"]?[ \t]*(?:#.*)?$", re.MULTILINE)
 _CONTENT = re.compile(r"^[ \t]*[^#\s]", re.MULTILINE)
 _CONTENT_INDENT = re.compile(r"^( *)[^ \n#]", re.MULTILINE)
+_CONTENT_LINE = re.compile(r"^ *[^ \n#].*$", re.MULTILINE)
+_BLOCK_SCALAR = re.compile(r"(?:^|[:-])[ \t]+[|>]", re.MULTILINE)
 
 Path = tuple  # keys and list indexes from the document's root
+T = TypeVar("T")
 
 # Larger than any object the API server stores (etcd keeps at most 1.5 MiB per object): a document this big that
 # must be parsed is refused rather than round-tripped for minutes.
@@ -193,7 +198,7 @@ class Document:
                              "fix the chart's output") from None
 
     def set(self, path: Path, value: Any) -> bool:
-        """Set one scalar; True if it changed. Spliced into the text when its position is known."""
+        """Set one value; True if it changed. A string whose position is known is spliced into the text."""
         parent = self.data
         for step in path[:-1]:
             parent = parent[step]
@@ -209,74 +214,88 @@ class Document:
             self._splices.append((span.start, span.end, blockyaml.scalar_text(value, span.style)))
             parent[key] = value
             return True
-        target = self.edit()
-        for step in path[:-1]:
-            target = target[step]
-        target[key] = value
+        self.rewrite(functools.partial(_assign, path, value))
         return True
 
-    def add_entry(self, path: Path, key: str, value: str) -> None:
-        """Give the mapping at `path` the entry `key: value`, creating that mapping if needed. Inserted as a line of
-        text beside a sibling whose position is known; re-emitted through ruamel.yaml otherwise."""
+    def rewrite(self, transform: Callable[[Any], T]) -> T:
+        """A structural change: `transform` changes the object in place, and returns what it likes.
+
+        The top-level entries it changed (the pool's `spec:`, the Role's `rules:`) are emitted again by our emitter
+        and spliced over their old text; every other line stays byte for byte. When a changed entry holds what the
+        emitter would not keep (a comment, a block scalar) or the document is outside the fast reader's subset, the
+        document goes through ruamel.yaml's round trip instead; `transform` is then applied to that tree.
+        """
         data = self.data
-        parent = data
-        for step in path[:-1]:
-            parent = parent[step]
-        target = parent.get(path[-1]) if isinstance(parent, dict) else None
-        if isinstance(target, dict) and target.get(key) == value:
-            return
-        line = f"{key}: {blockyaml.scalar_text(value, 'plain')}"
-        if isinstance(target, dict) and target:
-            at = self._line_after_child(target)
-            insertion = at and f"\n{at[1]}{line}"
-        elif target is None and isinstance(parent, dict):
-            at = self._line_after_child(parent)
-            insertion = at and f"\n{at[1]}{path[-1]}:\n{at[1]}  {line}"
-        else:
-            at = None
-        if not at:
-            self._add_entry_by_emitting(path, key, value)
-            return
-        if target is None:
-            parent[path[-1]] = {}
-        parent[path[-1]][key] = value
-        self._splices = self._splices or []
-        self._splices.append((at[0], at[0], insertion))
-        try:
-            landed = blockyaml.parse(self._spliced())[0] == data
-        except blockyaml.Unsupported:
-            landed = False
-        if not landed:  # the line did not land as meant: re-emit the document instead
-            self._splices.pop()
-            del parent[path[-1]][key]
-            if not parent[path[-1]]:
-                del parent[path[-1]]
-            self._add_entry_by_emitting(path, key, value)
+        if self._spans is not None and not self._round_trip:
+            memo: dict = {}
+            changed = copy.deepcopy(data, memo)
+            result = transform(changed)
+            if self._splice_entries(data, changed, memo):
+                return result
+        return transform(self.edit())
 
-    def _add_entry_by_emitting(self, path: Path, key: str, value: str) -> None:
-        tree = self.edit()
-        for step in path[:-1]:
-            tree = tree[step]
-        if not isinstance(tree.get(path[-1]), dict):
-            tree[path[-1]] = {}
-        tree[path[-1]][key] = value
-
-    def _line_after_child(self, mapping: dict) -> tuple[int, str] | None:
-        """(the end of the line of the mapping's last single-line scalar entry, that entry's indentation)."""
-        spans = (self._spans or {}).get(id(mapping)) or {}
-        if not spans:
-            return None
+    def _splice_entries(self, old: dict, new: Any, memo: dict) -> bool:
+        """Splice the re-emitted entries that differ; False (nothing changed) when that cannot be done faithfully."""
+        if not isinstance(new, dict):
+            return False
+        entries = self._top_entries()
+        if entries is None or list(entries) != list(old):
+            return False
+        kept = [key for key in new if key in old]
+        if kept != [key for key in old if key in new]:
+            return False  # reordered
+        origin = _Origin(self, {id(made): original for original, made in memo.items()})
         body = self.body
-        last = max(spans.values(), key=lambda span: span.end)
-        line_start = body.rfind("\n", 0, last.start) + 1
-        indent = body[line_start:len(body) - len(body[line_start:].lstrip(" "))]
-        if body[line_start + len(indent):line_start + len(indent) + 1] in ("-", ""):
-            return None  # an entry of a list item: its indentation is not the mapping's
-        line_end = body.find("\n", last.end)
-        return (len(body) if line_end < 0 else line_end), indent
+        splices = list(self._splices or ())
+        for key, (start, end, key_text) in entries.items():
+            if key in new and _same(old[key], new[key]):
+                continue
+            block = body[start:end]
+            if "#" in block or _BLOCK_SCALAR.search(block):
+                return False
+            replacement = blockyaml.dump_entry(key_text, new[key], origin) if key in new else None
+            splices = [splice for splice in splices if not start <= splice[0] < end]
+            splices.append((start, end + 1, "") if replacement is None else (start, end, replacement))
+        added = [key for key in new if key not in old]
+        if added:
+            tail = "".join(blockyaml.dump_entry(blockyaml.scalar_text(str(key), "plain"), new[key], origin) + "\n"
+                           for key in added)
+            splices.append((len(body), len(body), ("" if body.endswith("\n") or not body else "\n") + tail))
+        text = _apply(body, splices)
+        try:
+            again, spans = blockyaml.parse(text)
+        except blockyaml.Unsupported:
+            return False
+        if not _same(again, new):
+            return False
+        self._text, self.start, self.end, self._splices, self._edited = text, 0, len(text), None, True
+        self._data, self._spans = again, spans
+        return True
+
+    def _top_entries(self) -> dict[Any, tuple[int, int, str]] | None:
+        """Each top-level key: (start of its line, end of its last content line, the key as written); None unless
+        the document is a mapping written from column 0."""
+        body = self.body
+        entries: dict[Any, tuple[int, int, str]] = {}
+        last_key, last_start, last_end = None, 0, 0
+        for found in _CONTENT_LINE.finditer(body):
+            line = found.group(0)
+            if line[0] != " " and not (line == "-" or line.startswith("- ")):  # a list at column 0 is its key's
+                key = blockyaml.top_key(line)
+                if key is None:
+                    return None
+                if last_key is not None:
+                    entries[last_key[0]] = (last_start, last_end, last_key[1])
+                last_key, last_start = key, found.start()
+            elif last_key is None:
+                return None
+            last_end = found.end()
+        if last_key is not None:
+            entries[last_key[0]] = (last_start, last_end, last_key[1])
+        return entries
 
     def edit(self) -> Any:
-        """The round-trip tree, for structural changes; the document will be re-emitted."""
+        """The round-trip tree, for structural changes outside the fast reader's subset; re-emitted at settle()."""
         self.data
         if not self._round_trip:
             self._data = self._load(self._spliced())
@@ -284,10 +303,7 @@ class Document:
         return self._data
 
     def _spliced(self) -> str:
-        text = self.body
-        for start, end, replacement in sorted(self._splices or (), reverse=True):
-            text = text[:start] + replacement + text[end:]
-        return text
+        return _apply(self.body, self._splices or ())
 
     def text(self) -> str:
         if self._round_trip:
@@ -314,6 +330,42 @@ class Document:
                              "write it in plain block style (no explicit keys, anchors or tags)")
         self._text, self.start, self.end = text, 0, len(text)
         self._data, self._spans, self._parsed, self._round_trip, self._edited = None, None, False, False, True
+
+
+class _Origin:
+    """Where the values of a changed copy came from (by the copy's id), for the emitter to keep their form."""
+
+    def __init__(self, document: Document, originals: dict[int, int]) -> None:
+        self._spans, self._body, self._originals = document._spans, document.body, originals
+
+    def style(self, container: Any, key: Any) -> str | None:
+        span = self._spans.get(self._originals.get(id(container)), {}).get(key)
+        return span.style if span is not None else None
+
+    def flow_text(self, value: Any) -> str | None:
+        """The original one-line flow text of an unchanged flow collection."""
+        span = self._spans.get(self._originals.get(id(value)), {}).get(blockyaml.FLOW)
+        if span is None:
+            return None
+        text = self._body[span.start:span.end]
+        return text if _same(blockyaml.parse_flow(text), value) else None
+
+
+def _assign(path: Path, value: Any, obj: Any) -> None:
+    for step in path[:-1]:
+        obj = obj[step]
+    obj[path[-1]] = value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as YAML values: True is not 1, and key order counts (it is what the text shows)."""
+    return json.dumps(a, default=repr) == json.dumps(b, default=repr)
+
+
+def _apply(text: str, splices: Iterable[tuple[int, int, str]]) -> str:
+    for start, end, replacement in sorted(splices, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
 
 
 @functools.cache
