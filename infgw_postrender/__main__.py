@@ -1,3 +1,3 @@
-from infgw_postrender.postrender import main
+from infgw_postrender.cli.postrender import main
 
 main()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the `crd_pins` of infgw_postrender/mapping.yaml from upstream's release files in the fixtures.
+"""Write the `crd_pins` of infgw_postrender/api/mapping.yaml from upstream's release files in the fixtures.
 
 For each release (fixtures/crds/inference-extension-vX.Y.Z-release-manifests.yaml, upstream's
 `kustomize build config/crd`), every CRD it ships and the SHA-256 of its canonical spec (see
@@ -20,9 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from infgw_postrender.crds import crd_documents, digests  # noqa: E402
+from infgw_postrender.cluster.crds import crd_documents, digests  # noqa: E402
 
-MAPPING = REPO / "infgw_postrender" / "mapping.yaml"
+MAPPING = REPO / "infgw_postrender" / "api" / "mapping.yaml"
 BEGIN, END = "  # -- crd_pins: written by scripts/pin_crds.py; do not edit by hand --\n", "  # -- end of crd_pins --\n"
 
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from conftest import CHART_VARIANTS, FIXTURES
-from infgw_postrender import blockyaml
-from infgw_postrender.stream import split
+from infgw_postrender.yaml import emitter, reader
+from infgw_postrender.postrender.stream import split
 
 SAFE = YAML(typ="safe", pure=True)
 
@@ -34,8 +34,8 @@ def test_reads_fixture_documents_as_ruamel_does():
     upstream's example objects (plain block YAML, like what users export) are all read."""
     for name, text in fixture_texts():
         try:
-            value, _ = blockyaml.parse(text)
-        except blockyaml.Unsupported:
+            value, _ = reader.parse(text)
+        except reader.Unsupported:
             assert not name.startswith("objects/"), name
             continue
         assert value == ruamel_value(text), name
@@ -47,13 +47,13 @@ def test_reads_every_rendered_chart_document(helm3, variant):
     for document in split(helm3.template("r", chart, *extra, "--set", "provider.name=gke")):
         if document.is_empty:
             continue
-        value, _ = blockyaml.parse(document.body)  # every document Helm renders is in the subset
+        value, _ = reader.parse(document.body)  # every document Helm renders is in the subset
         assert value == ruamel_value(document.body), document.source
 
 
 def test_splice_keeps_the_rest_of_the_text():
     text = '# Source: x\nmetadata:\n  name: "old"  # keep me\n  labels: {a: b}\nspec:\n  args:\n  - --pool-name\n  - old\n'
-    value, spans = blockyaml.parse(text)
+    value, spans = reader.parse(text)
     name = spans[id(value["metadata"])]["name"]
     arg = spans[id(value["spec"]["args"])][1]
     assert text[name.start:name.end] == '"old"' and name.style == '"'
@@ -76,11 +76,11 @@ trees = st.recursive(scalars, lambda children: st.one_of(
 @settings(max_examples=400, deadline=None)
 @given(st.dictionaries(keys, trees, min_size=1, max_size=5))
 def test_emitted_yaml_reads_back_the_same(obj):
-    text = blockyaml.dump(obj)
+    text = emitter.dump(obj)
     assert ruamel_value(text) == obj
     try:
-        value, _ = blockyaml.parse(text)
-    except blockyaml.Unsupported:
+        value, _ = reader.parse(text)
+    except reader.Unsupported:
         return
     assert value == obj
 
@@ -95,7 +95,7 @@ def test_reader_agrees_with_ruamel_on_ruamel_block_output(obj, indents):
     emitter.dump(obj, out)
     text = out.getvalue()
     try:
-        value, _ = blockyaml.parse(text)
-    except blockyaml.Unsupported:
+        value, _ = reader.parse(text)
+    except reader.Unsupported:
         return
     assert value == ruamel_value(text), text

@@ -8,8 +8,8 @@ import shlex
 import click
 import pytest
 
-from infgw_postrender.cli import cli
-from infgw_postrender.postrender import command as postrender_command
+from infgw_postrender.cli.main import cli
+from infgw_postrender.cli.postrender import command as postrender_command
 
 
 def examples() -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from conftest import POSTRENDER, tool, CHARTS
 from infgw_postrender.errors import InputError
-from infgw_postrender.postrender import command
+from infgw_postrender.cli.postrender import command
 
 # More for a soak run: FUZZ_EXAMPLES=30000 pytest tests/test_hostile_input.py
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
@@ -191,7 +191,7 @@ def test_50_mb_document_that_needs_no_change_passes_through():
 
 def test_a_pool_whose_epp_name_is_not_a_string_is_named_in_the_error():
     """Found by fuzzing without the broad shape catch (issue 12): the error names the field, not a TypeError."""
-    from infgw_postrender.convert import Options, post_render
+    from infgw_postrender.postrender.pipeline import Options, post_render
 
     stream = ("apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata:\n  name: p\n"
               "spec:\n  endpointPickerRef:\n    name: 1\n")
@@ -207,7 +207,7 @@ def test_a_pool_whose_epp_name_is_not_a_string_is_named_in_the_error():
 ], ids=["rule-not-a-list", "image-not-a-string"])
 def test_shapes_fuzzing_found_are_named_errors(stream, message):
     """Issue 12: with no broad catch, fuzzing found these tracebacks; each is now one line naming the field."""
-    from infgw_postrender.convert import Options, post_render
+    from infgw_postrender.postrender.pipeline import Options, post_render
 
     pool = ("apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferencePool\nmetadata:\n  name: p\n"
             "spec:\n  selector: {app: m}\n  targetPortNumber: 8000\n  extensionRef:\n    name: p-epp\n---\n")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from infgw_postrender.pool import convert_pool
+from infgw_postrender.postrender.pool import convert_pool
 
 ALPHA = "inference.networking.x-k8s.io/v1alpha2"
 GA = "inference.networking.k8s.io/v1"

@@ -9,7 +9,7 @@ from fractions import Fraction
 from hypothesis import given, settings, strategies as st
 
 from conftest import ALPHA_GROUP, GA_GROUP
-from infgw_postrender.route import rewrite_route
+from infgw_postrender.postrender.route import rewrite_route
 
 POOL = {"kind": "InferencePool"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infgw_postrender.mapping import mapping
+from infgw_postrender.api.mapping import mapping
 
 
 def is_alpha_pool(obj: Any) -> bool:

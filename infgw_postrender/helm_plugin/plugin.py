@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from infgw_postrender.helm import Helm, HelmError
+from infgw_postrender.cluster.helm import Helm, HelmError
 
 PLUGIN_NAME = "infgw-postrender"
 

@@ -9,9 +9,9 @@ import json
 import re
 from typing import Any
 
-from infgw_postrender import blockyaml
+from infgw_postrender.yaml import reader
 from infgw_postrender.errors import InputError
-from infgw_postrender.yamlio import load_document, load_file_documents
+from infgw_postrender.yaml.roundtrip import load_document, load_file_documents
 
 _ITEM = re.compile(r"^- ", re.M)
 _KIND = re.compile(r"^(?:- |  )kind: ['\"]?([A-Za-z0-9]+)['\"]?$", re.M)
@@ -62,8 +62,8 @@ def _parse_item(item: str, path: str) -> dict:
     lines = _without_heavy(("  " + item[2:]).splitlines(True))
     text = "".join(line[2:] for line in lines)
     try:
-        data: Any = blockyaml.parse(text)[0]
-    except blockyaml.Unsupported:
+        data: Any = reader.parse(text)[0]
+    except reader.Unsupported:
         data = load_document(text)
     if not isinstance(data, dict):
         raise InputError(f"--from-file {path}: an item is not a Kubernetes object; pass the output of `kubectl get ... -o yaml`")

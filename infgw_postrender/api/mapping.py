@@ -9,11 +9,11 @@ from typing import Any
 
 @lru_cache(maxsize=1)
 def mapping() -> dict[str, Any]:
-    from infgw_postrender import blockyaml
+    from infgw_postrender.yaml import reader
 
     # a plain path, not importlib.resources: that import alone costs more than reading the file (start-up time)
     with open(os.path.join(os.path.dirname(__file__), "mapping.yaml"), encoding="utf-8") as handle:
-        value, _ = blockyaml.parse(handle.read())
+        value, _ = reader.parse(handle.read())
     return value
 
 

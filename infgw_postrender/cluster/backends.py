@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 from infgw_postrender.errors import Refused
-from infgw_postrender.kube import Kubectl
-from infgw_postrender.mapping import alpha_group, ga_group, mapping
+from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.api.mapping import alpha_group, ga_group, mapping
 
 
 def weight_of(ref: dict) -> int:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infgw_postrender.errors import InputError, where
-from infgw_postrender.mapping import alpha_group, ga_group, mapping
-from infgw_postrender.names import RENAME_SUFFIX, epp_name, with_suffix
-from infgw_postrender.paths import containers, slots
-from infgw_postrender.pool import convert_pool, is_alpha_pool
-from infgw_postrender.report import Entry, Report
-from infgw_postrender.stream import Document
+from infgw_postrender.api.mapping import alpha_group, ga_group, mapping
+from infgw_postrender.api.names import RENAME_SUFFIX, epp_name, with_suffix
+from infgw_postrender.api.paths import containers, slots
+from infgw_postrender.postrender.pool import convert_pool, is_alpha_pool
+from infgw_postrender.postrender.report import Entry, Report
+from infgw_postrender.postrender.stream import Document
 
 Identity = tuple[str, "str | None", str]  # kind, namespace (None when cluster-scoped), name
 

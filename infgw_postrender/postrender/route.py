@@ -7,8 +7,8 @@ import math
 from typing import Any
 
 from infgw_postrender.errors import InputError
-from infgw_postrender.mapping import alpha_group, ga_group, mapping
-from infgw_postrender.objectives import Generated
+from infgw_postrender.api.mapping import alpha_group, ga_group, mapping
+from infgw_postrender.postrender.objectives import Generated
 
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 

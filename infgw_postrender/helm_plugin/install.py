@@ -10,8 +10,8 @@ import sys
 import click
 
 from infgw_postrender.errors import InputError
-from infgw_postrender.helm import Helm, HelmError
-from infgw_postrender.postrenderer_plugin import ensure
+from infgw_postrender.cluster.helm import Helm, HelmError
+from infgw_postrender.helm_plugin.plugin import ensure
 
 # Flags that this command sets itself; given among the Helm flags they would fight with it.
 _OWN_HELM_FLAGS = ("--post-renderer", "--post-renderer-args", "--dry-run")

@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass
 
 from infgw_postrender.errors import MigrateError
-from infgw_postrender.kube import Kubectl
-from infgw_postrender.mapping import mapping
+from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.api.mapping import mapping
 
 
 # What the guide asks the model when it checks a Gateway.

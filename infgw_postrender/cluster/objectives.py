@@ -3,13 +3,13 @@ post-renderer reports them."""
 
 from __future__ import annotations
 
-from infgw_postrender.cleanup import pool_models
-from infgw_postrender.convert import append_generated
+from infgw_postrender.cluster.cleanup import pool_models
+from infgw_postrender.postrender.pipeline import append_generated
 from infgw_postrender.errors import InputError
-from infgw_postrender.kube import Kubectl
-from infgw_postrender.objectives import from_model, parse_priority_map, target_has_rewrites
-from infgw_postrender.report import Report
-from infgw_postrender.stream import join
+from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.postrender.objectives import from_model, parse_priority_map, target_has_rewrites
+from infgw_postrender.postrender.report import Report
+from infgw_postrender.postrender.stream import join
 
 
 def objectives_from_cluster(kubectl: Kubectl, alpha_pool: str, ga_pool: str, priority_map: str | None,

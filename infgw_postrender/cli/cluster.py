@@ -10,11 +10,12 @@ from typing import Any, Callable
 
 import click
 
-from infgw_postrender import blockyaml, defaults
+from infgw_postrender.yaml import emitter
+from infgw_postrender import defaults
 from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, InputError
-from infgw_postrender.helm import Helm
-from infgw_postrender.kube import Kubectl
-from infgw_postrender.verify import DEFAULT_PROMPT
+from infgw_postrender.cluster.helm import Helm
+from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.cluster.verify import DEFAULT_PROMPT
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -34,7 +35,7 @@ def emit(data: Any, output: str, text: str) -> None:
     if output == "json":
         click.echo(json.dumps(data, indent=2))
     elif output == "yaml":
-        click.echo(blockyaml.dump(data), nl=False)
+        click.echo(emitter.dump(data), nl=False)
     else:
         click.echo(text, nl=False)
 
@@ -69,7 +70,7 @@ Examples:
 def detect(namespace, kube_context, output, exit_code, from_file, server_version) -> None:
     """What is alpha: v1alpha2 pools and models, the routes to them (with weights), inferencepool Helm
     releases, the server version and the inference CRDs (and who installed them); and the path to take."""
-    from infgw_postrender.detect import read_cluster, read_snapshot, table
+    from infgw_postrender.cluster.detect import read_cluster, read_snapshot, table
 
     if from_file:
         findings = read_snapshot(from_file, server_version, namespace)
@@ -103,7 +104,7 @@ def crds(kube_context, output, server_version, target_version, apply_, dry_run, 
     """Decide which inference CRDs to install (whole bundle, or only InferenceObjective on GKE that serves the v1
     InferencePool), and with --apply install them. A GKE-managed CRD is never overwritten. CRDs are
     cluster-scoped: there is no -n."""
-    from infgw_postrender.crds import apply_files, decide, installed
+    from infgw_postrender.cluster.crds import apply_files, decide, installed
 
     kubectl = kubectl_for(None, kube_context)
     present: dict[str, str] | None = None  # offline (--server-version alone): the version decides
@@ -136,7 +137,7 @@ Example:
 def objectives(namespace, kube_context, alpha_pool, ga_pool, priority_map, target_version, apply_, dry_run) -> None:
     """InferenceObjectives (and InferenceModelRewrites) for the GA pool from the alpha pool's InferenceModels,
     with the post-renderer's report on stderr."""
-    from infgw_postrender.objective_sync import objectives_from_cluster
+    from infgw_postrender.cluster.objectives import objectives_from_cluster
 
     kubectl = kubectl_for(namespace, kube_context)
     text, report = objectives_from_cluster(kubectl, alpha_pool, ga_pool, priority_map, target_version)
@@ -172,7 +173,7 @@ def shift(namespace, kube_context, route_name, alpha_pool, ga_pool, ga_weight, d
     backends stay). Refused, with nothing changed, when a pool that would get traffic (or its EPP) is missing.
     A route that does not reference the GA pool yet gets it at weight 0 first; the weights follow once the
     Gateway has accepted the pool (unless --force)."""
-    from infgw_postrender.shift import shift as run_shift, wait_accepted
+    from infgw_postrender.cluster.shift import shift as run_shift, wait_accepted
 
     kubectl = kubectl_for(namespace, kube_context)
     result = run_shift(kubectl, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, timeout, progress)
@@ -201,7 +202,7 @@ Examples:
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds for the completion.")
 def verify(namespace, kube_context, output, gateway, model, prompt, url, port, timeout) -> None:
     """The guide's check: the Gateway is PROGRAMMED and has an address, and POST /v1/completions answers 200."""
-    from infgw_postrender.verify import VerifyFailed, verify as run_verify
+    from infgw_postrender.cluster.verify import VerifyFailed, verify as run_verify
 
     kubectl = None if url else kubectl_for(namespace, kube_context)
     verdict = run_verify(kubectl, gateway, url, port, model, prompt, timeout)
@@ -219,7 +220,7 @@ def _programmed(programmed: bool | None) -> str:
 
 # -- backup, cleanup and restore -----------------------------------------------------------------------------
 def _state_key(kubectl: Kubectl, alpha_pool: str):
-    from infgw_postrender.state import StateKey
+    from infgw_postrender.cluster.state import StateKey
 
     return StateKey(kubectl.current_context(), kubectl.default_namespace, alpha_pool)
 
@@ -239,7 +240,7 @@ def backup(namespace, kube_context, alpha_pool, routes, backup_path, models_path
     """Back up everything removing the alpha stack would delete (its Helm release's objects and records, the
     pool, its InferenceModels and EPP) and the routes named: added to what the file holds already, never
     dropped. Files are mode 0600: they hold Secrets."""
-    from infgw_postrender.cleanup import BACKUP, backup_alpha
+    from infgw_postrender.cluster.cleanup import BACKUP, backup_alpha
 
     kubectl = kubectl_for(namespace, kube_context)
     key = _state_key(kubectl, alpha_pool)
@@ -273,7 +274,7 @@ def cleanup(namespace, kube_context, alpha_pool, ga_pool, backup_path, delete_cr
     """Remove the alpha stack (helm uninstall of its release, or the pool, its InferenceModels and EPP), once the
     backup holds every object to delete (kind, namespace, name and uid). Refuses while any HTTPRoute routes to
     the alpha pool or while the GA pool is not serving, unless --with-downtime."""
-    from infgw_postrender.cleanup import BACKUP, plan_cleanup, run_cleanup
+    from infgw_postrender.cluster.cleanup import BACKUP, plan_cleanup, run_cleanup
 
     kubectl = kubectl_for(namespace, kube_context)
     helm = Helm.from_env()
@@ -297,7 +298,7 @@ Example:
 @click.argument("backup", type=click.Path(dir_okay=False))
 def restore(namespace, kube_context, backup) -> None:
     """Create again what a cleanup backup holds (CRDs first); objects that exist are left as they are."""
-    from infgw_postrender.cleanup import restore as run_restore
+    from infgw_postrender.cluster.cleanup import restore as run_restore
 
     for line in run_restore(kubectl_for(namespace, kube_context), backup):
         click.echo(line)
@@ -357,8 +358,8 @@ Example:
 @click.option("--server-version", help="With --from-file: the cluster's version, for the CRD step.")
 def plan(output, from_file, server_version, **options) -> None:
     """The guide's steps for this cluster, each the exact command `migrate` runs."""
-    from infgw_postrender.detect import read_cluster, read_snapshot
-    from infgw_postrender.steps import describe_crds, prepare, read_and_prepare, steps
+    from infgw_postrender.cluster.detect import read_cluster, read_snapshot
+    from infgw_postrender.cluster.steps import describe_crds, prepare, read_and_prepare, steps
 
     settings = _settings(**options)
     kubectl, helm = Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env()
@@ -398,7 +399,7 @@ def migrate(dry_run, **options) -> None:
     """Run the guide's steps in order, each as the command `plan` prints. Each step is judged done from the
     cluster: after a failure, or on another day, the same command goes on from where the cluster is. Traffic
     only moves toward GA; zero-downtime stops before each traffic stage unless --stages names the weights."""
-    from infgw_postrender.steps import read_and_prepare, run_steps, steps
+    from infgw_postrender.cluster.steps import read_and_prepare, run_steps, steps
 
     settings = _settings(**options)
     kubectl, helm = Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env()
@@ -414,8 +415,8 @@ def migrate(dry_run, **options) -> None:
 
 def _settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart, chart_version, route_name, gateway,
               stages, chart_values, crd_source, model, verify_url, state_dir, delete_crds):
-    from infgw_postrender.kube import ClusterError
-    from infgw_postrender.steps import Settings
+    from infgw_postrender.cluster.kube import ClusterError
+    from infgw_postrender.cluster.steps import Settings
 
     # the simple path removes the alpha release first, so the GA one can take its name (and the route its backend name)
     ga_release = ga_release or (alpha_pool if path_name == "simple" else f"{alpha_pool}{defaults.GA_SUFFIX}")

@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from infgw_postrender.errors import InputError
-from infgw_postrender.helm import Helm, HelmError, context_args
-from infgw_postrender.kube import ALL_NAMESPACES, Kubectl
-from infgw_postrender.mapping import alpha_group, ga_group, mapping
+from infgw_postrender.cluster.helm import Helm, HelmError, context_args
+from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl
+from infgw_postrender.api.mapping import alpha_group, ga_group, mapping
 
 
 @dataclass
@@ -74,7 +74,7 @@ def read_cluster(kubectl: Kubectl, helm: Helm | None, namespace: str | None) -> 
 
 def read_snapshot(path: str, server_version: str | None, namespace: str | None) -> Findings:
     """A snapshot: the YAML (or JSON) of `kubectl get crd,inferencepools...,httproutes... -A -o yaml`."""
-    from infgw_postrender.snapshot import read_objects
+    from infgw_postrender.cluster.snapshot import read_objects
 
     table = mapping()
     kinds = {"CustomResourceDefinition", table["pool"]["kind"], table["alpha_model"]["kind"], table["route"]["kind"]}

@@ -10,12 +10,12 @@ import tempfile
 import click
 
 from infgw_postrender import __version__
-from infgw_postrender.convert import Options, preflight
-from infgw_postrender.postrender import EXAMPLE, options_decorator, run, standalone
-from infgw_postrender.cluster_commands import register
-from infgw_postrender.helm import Helm
-from infgw_postrender.helm_install import helm_command, post_renderer_args, run_helm
-from infgw_postrender.postrenderer_plugin import PLUGIN_NAME, install
+from infgw_postrender.postrender.pipeline import Options, preflight
+from infgw_postrender.cli.postrender import EXAMPLE, options_decorator, run, standalone
+from infgw_postrender.cli.cluster import register
+from infgw_postrender.cluster.helm import Helm
+from infgw_postrender.helm_plugin.install import helm_command, post_renderer_args, run_helm
+from infgw_postrender.helm_plugin.plugin import PLUGIN_NAME, install
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infgw_postrender.errors import InputError
-from infgw_postrender.mapping import ga_group, mapping
-from infgw_postrender.names import check_label
-from infgw_postrender.report import Loss
+from infgw_postrender.api.mapping import ga_group, mapping
+from infgw_postrender.api.names import check_label
+from infgw_postrender.postrender.report import Loss
 
 
 @dataclass

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
-from infgw_postrender import blockyaml, defaults
+from infgw_postrender.yaml import emitter
+from infgw_postrender import defaults
 from infgw_postrender.errors import InputError
-from infgw_postrender.mapping import mapping
-from infgw_postrender.names import check_label
-from infgw_postrender.objectives import (
+from infgw_postrender.api.mapping import mapping
+from infgw_postrender.api.names import check_label
+from infgw_postrender.postrender.objectives import (
     Generated,
     from_flag,
     from_model,
@@ -17,11 +18,11 @@ from infgw_postrender.objectives import (
     parse_priority_map,
     target_has_rewrites,
 )
-from infgw_postrender.release import GaRelease
-from infgw_postrender.report import Report
-from infgw_postrender.route import check_weight, new_route, rewrite_route
-from infgw_postrender.stream import Document, join, new_document, split, write
-from infgw_postrender.yamlio import load_file_documents
+from infgw_postrender.postrender.release import GaRelease
+from infgw_postrender.postrender.report import Report
+from infgw_postrender.postrender.route import check_weight, new_route, rewrite_route
+from infgw_postrender.postrender.stream import Document, join, new_document, split, write
+from infgw_postrender.yaml.roundtrip import load_file_documents
 
 TEMPLATE = "{release}"
 
@@ -269,7 +270,7 @@ def append_generated(documents: list[Document], generated: list[Generated], repo
         metadata = item.obj["metadata"]
         metadata.setdefault("annotations", {})[key] = "true"
         ends_line = not documents or documents[-1].text().endswith("\n")
-        document = new_document(len(documents), blockyaml.dump(_plain(item.obj)), "---\n" if ends_line else "\n---\n")
+        document = new_document(len(documents), emitter.dump(_plain(item.obj)), "---\n" if ends_line else "\n---\n")
         documents.append(document)
         entry = report.entry(document.index, item.obj["kind"], metadata["name"], metadata.get("namespace"))
         for change in item.changes or ["generated"]:

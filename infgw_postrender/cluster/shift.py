@@ -11,14 +11,14 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from infgw_postrender import blockyaml
-from infgw_postrender.backends import check_backends, ga_share
-from infgw_postrender.detect import accepted_parents
+from infgw_postrender.yaml import emitter
+from infgw_postrender.cluster.backends import check_backends, ga_share
+from infgw_postrender.cluster.detect import accepted_parents
 from infgw_postrender.errors import MigrateError, Refused
-from infgw_postrender.kube import Kubectl
-from infgw_postrender.mapping import mapping
-from infgw_postrender.route import check_weight, rewrite_route
-from infgw_postrender.waits import TimedOut, poll
+from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.api.mapping import mapping
+from infgw_postrender.postrender.route import check_weight, rewrite_route
+from infgw_postrender.cluster.waits import TimedOut, poll
 
 
 @dataclass
@@ -117,7 +117,7 @@ def _rules(route: dict, what: str, alpha_pool: str, ga_pool: str, weight: int) -
 
 
 def _diff(route: dict, rules: list[dict], route_name: str, weight: int) -> str:
-    old, new = blockyaml.dump({"rules": route["spec"]["rules"]}), blockyaml.dump({"rules": rules})
+    old, new = emitter.dump({"rules": route["spec"]["rules"]}), emitter.dump({"rules": rules})
     return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
                                         f"{route_name} (live)", f"{route_name} (GA weight {weight})"))
 

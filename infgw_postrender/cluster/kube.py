@@ -121,7 +121,7 @@ class Kubectl:
         self.run(["delete", "-f", "-", "--ignore-not-found", "--wait=false"], step, input=json.dumps(listed))
 
     def crds(self) -> list[dict]:
-        from infgw_postrender.mapping import mapping
+        from infgw_postrender.api.mapping import mapping
 
         return self.get([mapping()["cluster"]["resources"]["crd"]], "list the CRDs", ALL_NAMESPACES)
 

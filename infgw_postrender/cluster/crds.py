@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from infgw_postrender import defaults
-from infgw_postrender.detect import crd_owner
-from infgw_postrender.kube import Kubectl
+from infgw_postrender.cluster.detect import crd_owner
+from infgw_postrender.cluster.kube import Kubectl
 
 from infgw_postrender.errors import InputError, MigrateError
-from infgw_postrender.mapping import mapping
-from infgw_postrender.objectives import parse_target_version, target_has_rewrites
-from infgw_postrender.waits import TimedOut, poll
+from infgw_postrender.api.mapping import mapping
+from infgw_postrender.postrender.objectives import parse_target_version, target_has_rewrites
+from infgw_postrender.cluster.waits import TimedOut, poll
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?$")
 

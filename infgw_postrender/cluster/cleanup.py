@@ -7,14 +7,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from infgw_postrender.detect import accepted_parents
+from infgw_postrender.cluster.detect import accepted_parents
 from infgw_postrender.errors import InputError, Refused
-from infgw_postrender.helm import Helm, context_args
-from infgw_postrender.kube import ALL_NAMESPACES, Kubectl
-from infgw_postrender.mapping import alpha_group, mapping
-from infgw_postrender.names import epp_name
-from infgw_postrender.state import StateKey, read_items, write_items
-from infgw_postrender.yamlio import load_file_documents
+from infgw_postrender.cluster.helm import Helm, context_args
+from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl
+from infgw_postrender.api.mapping import alpha_group, mapping
+from infgw_postrender.api.names import epp_name
+from infgw_postrender.cluster.state import StateKey, read_items, write_items
+from infgw_postrender.yaml.roundtrip import load_file_documents
 
 BACKUP, MODELS = "backup", "models"
 
@@ -209,7 +209,7 @@ def _ref(obj: dict) -> str:
 def restore(kubectl: Kubectl, path: str) -> list[str]:
     """Create what the backup holds and the cluster lacks (CRDs first, then the objects that need them);
     objects still there are left as they are."""
-    from infgw_postrender.crds import wait_established
+    from infgw_postrender.cluster.crds import wait_established
 
     items = [json.loads(json.dumps(o)) for o in load_file_documents(path, "restore") if isinstance(o, dict)]
     if not items or not all(isinstance(o, dict) and "kind" in o and "metadata" in o for o in items):

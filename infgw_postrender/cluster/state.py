@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from infgw_postrender import blockyaml
+from infgw_postrender.yaml import emitter
 from infgw_postrender.errors import InputError
-from infgw_postrender.yamlio import load_file_documents
+from infgw_postrender.yaml.roundtrip import load_file_documents
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class StateKey:
 
 def write_items(path: str | Path, key: StateKey, what: str, items: list[dict], flag: str) -> None:
     """A `kind: List` of `items` under the key's header line."""
-    text = key.header(what) + blockyaml.dump({"apiVersion": "v1", "kind": "List", "items": items})
+    text = key.header(what) + emitter.dump({"apiVersion": "v1", "kind": "List", "items": items})
     write_private(Path(path), text, flag)
 
 

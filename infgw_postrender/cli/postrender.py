@@ -10,8 +10,8 @@ import sys
 import click
 
 from infgw_postrender import defaults
-from infgw_postrender.convert import Options, post_render_documents
-from infgw_postrender.stream import split_lines
+from infgw_postrender.postrender.pipeline import Options, post_render_documents
+from infgw_postrender.postrender.stream import split_lines
 from infgw_postrender.errors import InputError, MigrateError
 EXAMPLE = """
 \b

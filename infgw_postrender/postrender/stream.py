@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
 
-from infgw_postrender import blockyaml
+from infgw_postrender.yaml import emitter, reader
 from infgw_postrender.errors import InputError, where
-from infgw_postrender.yamlio import dump_document, load_document, one_line
+from infgw_postrender.yaml.roundtrip import dump_document, load_document, one_line
 
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
 _SOURCE = re.compile(r"^# Source: (.+?)[ \t]*$", re.MULTILINE)
@@ -144,7 +144,7 @@ class Document:
         following = _CONTENT_INDENT.search(text, found.end(), end)
         if following is not None and len(following.group(1)) > 2 * (len(keys) - 1):
             return None  # a plain scalar continued on the next lines
-        return blockyaml.plain_string(found.group(1))
+        return reader.plain_string(found.group(1))
 
     @property
     def data(self) -> Any:
@@ -159,8 +159,8 @@ class Document:
             body = self.body
             try:
                 try:
-                    self._data, self._spans = blockyaml.parse(body)
-                except blockyaml.Unsupported:
+                    self._data, self._spans = reader.parse(body)
+                except reader.Unsupported:
                     self._data, self._spans = self._load(body), None
             except RecursionError:
                 raise InputError(f"{where(self.index, self.source)}: nested too deeply for a Kubernetes object") from None
@@ -211,7 +211,7 @@ class Document:
         span = self._spans.get(id(parent), {}).get(key) if self._spans is not None else None
         if span is not None and isinstance(value, str):
             self._splices = self._splices or []
-            self._splices.append((span.start, span.end, blockyaml.scalar_text(value, span.style)))
+            self._splices.append((span.start, span.end, emitter.scalar_text(value, span.style)))
             parent[key] = value
             return True
         self.rewrite(functools.partial(_assign, path, value))
@@ -253,18 +253,18 @@ class Document:
             block = body[start:end]
             if "#" in block or _BLOCK_SCALAR.search(block):
                 return False
-            replacement = blockyaml.dump_entry(key_text, new[key], origin) if key in new else None
+            replacement = emitter.dump_entry(key_text, new[key], origin) if key in new else None
             splices = [splice for splice in splices if not start <= splice[0] < end]
             splices.append((start, end + 1, "") if replacement is None else (start, end, replacement))
         added = [key for key in new if key not in old]
         if added:
-            tail = "".join(blockyaml.dump_entry(blockyaml.scalar_text(str(key), "plain"), new[key], origin) + "\n"
+            tail = "".join(emitter.dump_entry(emitter.scalar_text(str(key), "plain"), new[key], origin) + "\n"
                            for key in added)
             splices.append((len(body), len(body), ("" if body.endswith("\n") or not body else "\n") + tail))
         text = _apply(body, splices)
         try:
-            again, spans = blockyaml.parse(text)
-        except blockyaml.Unsupported:
+            again, spans = reader.parse(text)
+        except reader.Unsupported:
             return False
         if not _same(again, new):
             return False
@@ -281,7 +281,7 @@ class Document:
         for found in _CONTENT_LINE.finditer(body):
             line = found.group(0)
             if line[0] != " " and not (line == "-" or line.startswith("- ")):  # a list at column 0 is its key's
-                key = blockyaml.top_key(line)
+                key = reader.top_key(line)
                 if key is None:
                     return None
                 if last_key is not None:
@@ -344,11 +344,11 @@ class _Origin:
 
     def flow_text(self, value: Any) -> str | None:
         """The original one-line flow text of an unchanged flow collection."""
-        span = self._spans.get(self._originals.get(id(value)), {}).get(blockyaml.FLOW)
+        span = self._spans.get(self._originals.get(id(value)), {}).get(reader.FLOW)
         if span is None:
             return None
         text = self._body[span.start:span.end]
-        return text if _same(blockyaml.parse_flow(text), value) else None
+        return text if _same(reader.parse_flow(text), value) else None
 
 
 def _assign(path: Path, value: Any, obj: Any) -> None:

@@ -15,12 +15,12 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from infgw_postrender.backends import ga_share
+from infgw_postrender.cluster.backends import ga_share
 from infgw_postrender.errors import InputError, MigrateError, Refused
-from infgw_postrender.helm import Helm, context_args
-from infgw_postrender.kube import Kubectl
-from infgw_postrender.mapping import mapping
-from infgw_postrender.state import StateKey
+from infgw_postrender.cluster.helm import Helm, context_args
+from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.api.mapping import mapping
+from infgw_postrender.cluster.state import StateKey
 
 _SELECTOR_VALUE = "inferencePool.modelServers.matchLabels."
 _PORT_VALUE = "inferencePool.targetPorts[0].number"
@@ -141,8 +141,8 @@ def read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Settin
 
 
 def _read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Settings:
-    from infgw_postrender.cleanup import MODELS, pool_models
-    from infgw_postrender.state import read_items
+    from infgw_postrender.cluster.cleanup import MODELS, pool_models
+    from infgw_postrender.cluster.state import read_items
 
     resources = mapping()["cluster"]["resources"]
     pool = kubectl.find(resources["alpha_pool"], settings.alpha_pool, settings.namespace,
@@ -285,7 +285,7 @@ class _Steps:
         return ga_share(route["spec"].get("rules") or [], self.s.alpha_pool, self.s.ga_release)
 
     def _alpha_gone(self) -> bool:
-        from infgw_postrender.cleanup import pool_models
+        from infgw_postrender.cluster.cleanup import pool_models
 
         if self._exists(self.resources["alpha_pool"], self.s.alpha_pool):
             return False
@@ -322,7 +322,7 @@ class _Steps:
                     "(output discarded)", argv, self._ga_deployed, check=True)
 
     def crds(self, check: bool = False) -> Step:
-        from infgw_postrender.crds import needed
+        from infgw_postrender.cluster.crds import needed
 
         source = ["--source", self.s.crd_source] if self.s.crd_source else []
         argv = [*own_command(), "crds", "--apply", *(["--dry-run"] if check else []),
@@ -386,7 +386,7 @@ class _Steps:
 
 def describe_crds(findings) -> str:
     """What the CRD step will install on this cluster, when its version is known."""
-    from infgw_postrender.crds import decide
+    from infgw_postrender.cluster.crds import decide
 
     if not findings.server_version:
         return "decided from the cluster when it runs"

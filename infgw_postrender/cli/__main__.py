@@ -1,0 +1,3 @@
+from infgw_postrender.cli.main import main
+
+main()
