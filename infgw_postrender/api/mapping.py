@@ -1,25 +1,218 @@
-"""The alpha -> GA mapping, loaded once from mapping.yaml beside this module."""
+"""The alpha -> GA mapping: mapping.yaml beside this module, read once into a typed, frozen view (`api()`).
+
+The YAML says where each fact comes from upstream; this module only gives it types, so that a misspelt field is an
+AttributeError at the first test rather than a KeyError in a user's run. Names of CRDs are written once, under
+cluster.resources; the lists of CRDs refer to them by key.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 
+@dataclass(frozen=True, slots=True)
+class Groups:
+    alpha: str
+    ga: str
+
+
+@dataclass(frozen=True, slots=True)
+class PoolApi:
+    kind: str
+    alpha_api_version: str
+    ga_api_version: str
+    epp_default_port: int
+    reasons: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveApi:
+    api_version: str
+    kind: str
+    priorities: Mapping[str, int]
+    sheddable_since: str
+    unset_criticality: str
+    header: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRewriteApi:
+    api_version: str
+    kind: str
+    since: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlphaModelApi:
+    api_version: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class RouteApi:
+    api_version: str
+    kind: str
+    gateway_group: str
+
+
+@dataclass(frozen=True, slots=True)
+class PoolReference:
+    kind: str
+    ref: str
+    default_group: str
+
+
+@dataclass(frozen=True, slots=True)
+class NamedAfterPool:
+    kind: str
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class NameReference:
+    kind: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRule:
+    apiGroups: tuple[str, ...]  # noqa: N815 (the Kubernetes field names)
+    resources: tuple[str, ...]  # noqa: N815
+    verbs: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"apiGroups": list(self.apiGroups), "resources": list(self.resources), "verbs": list(self.verbs)}
+
+
+@dataclass(frozen=True, slots=True)
+class Epp:
+    pool_name_flags: tuple[str, ...]
+    pool_namespace_flags: tuple[str, ...]
+    pool_group_flags: tuple[str, ...]
+    legacy_flags: tuple[str, ...]
+    ga_image_since: str
+    grpc_port_name: str
+    containers_path: str
+    rbac_rule: PolicyRule
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """`kubectl get` names (plural.group) of what the cluster commands read."""
+
+    alpha_pool: str
+    alpha_model: str
+    ga_pool: str
+    objective: str
+    model_rewrite: str
+    route: str
+    gateway: str
+    crd: str
+
+
+@dataclass(frozen=True, slots=True)
+class CrdOwner:
+    owner: str
+    label: str | None = None
+    value: str | None = None
+    annotation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CrdFile:
+    path: str
+    defines: tuple[str, ...]  # keys of Resources, resolved to CRD names by Cluster.crd_files
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    resources: Resources
+    chart_name: str
+    inference_crds: tuple[str, ...]  # keys of Resources
+    alpha_crds: tuple[str, ...]  # keys of Resources
+    crd_owners: tuple[CrdOwner, ...]
+    gke_serves_ga_pool_since: str
+    crd_source: str
+    crd_files: Mapping[str, CrdFile]
+    crd_pins: Mapping[str, Mapping[str, str]]
+
+    def crd_names(self, keys: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(getattr(self.resources, key) for key in keys)
+
+    @property
+    def inference_crd_names(self) -> tuple[str, ...]:
+        return self.crd_names(self.inference_crds)
+
+    @property
+    def alpha_crd_names(self) -> tuple[str, ...]:
+        return self.crd_names(self.alpha_crds)
+
+    def defined_by(self, file_key: str) -> tuple[str, ...]:
+        """The CRD names a CRD file of mapping.yaml defines."""
+        return self.crd_names(self.crd_files[file_key].defines)
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    groups: Groups
+    pool: PoolApi
+    objective: ObjectiveApi
+    model_rewrite: ModelRewriteApi
+    alpha_model: AlphaModelApi
+    route: RouteApi
+    pool_references: tuple[PoolReference, ...]
+    named_after_pool: tuple[NamedAfterPool, ...]
+    name_references: Mapping[str, tuple[NameReference, ...]]
+    epp: Epp
+    cluster_scoped_kinds: frozenset[str]
+    server_owned_metadata: tuple[str, ...]
+    last_applied_annotation: str
+    generated_annotation: str
+    release_annotation: str
+    cluster: Cluster
+
+
 @lru_cache(maxsize=1)
-def mapping() -> dict[str, Any]:
+def api() -> Api:
     from infgw_postrender.yaml import reader
 
     # a plain path, not importlib.resources: that import alone costs more than reading the file (start-up time)
     with open(os.path.join(os.path.dirname(__file__), "mapping.yaml"), encoding="utf-8") as handle:
         value, _ = reader.parse(handle.read())
-    return value
+    return _build(Api, value, "mapping.yaml")
 
 
 def alpha_group() -> str:
-    return mapping()["groups"]["alpha"]
+    return api().groups.alpha
 
 
 def ga_group() -> str:
-    return mapping()["groups"]["ga"]
+    return api().groups.ga
+
+
+def _build(kind: Any, value: Any, where: str) -> Any:
+    """`value` (plain YAML) as the type `kind`: dataclasses by field, tuples, frozensets, read-only mappings."""
+    origin = typing.get_origin(kind)
+    if dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        unknown = set(value) - set(hints)
+        if unknown:
+            raise TypeError(f"{where}: unknown fields {sorted(unknown)}")
+        return kind(**{name: _build(hints[name], value[name], f"{where}.{name}") for name in hints if name in value})
+    if origin is tuple:
+        return tuple(_build(typing.get_args(kind)[0], item, where) for item in value)
+    if origin is frozenset:
+        return frozenset(value)
+    if origin is Mapping:
+        item_kind = typing.get_args(kind)[1]
+        return types.MappingProxyType({key: _build(item_kind, item, f"{where}.{key}") for key, item in (value or {}).items()})
+    if origin is types.UnionType or origin is typing.Union:
+        return value
+    return value

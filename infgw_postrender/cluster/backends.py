@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 
+from infgw_postrender.api.objects import as_list
 from infgw_postrender.errors import Refused
 from infgw_postrender.cluster.kube import Kubectl
-from infgw_postrender.api.mapping import alpha_group, ga_group, mapping
+from infgw_postrender.api.mapping import alpha_group, ga_group, api
 
 
 def weight_of(ref: dict) -> int:
@@ -17,7 +18,7 @@ def weight_of(ref: dict) -> int:
 
 
 def is_pool(ref: dict, group: str, name: str) -> bool:
-    return ref.get("kind") == mapping()["pool"]["kind"] and ref.get("group") == group and ref.get("name") == name
+    return ref.get("kind") == api().pool.kind and ref.get("group") == group and ref.get("name") == name
 
 
 def ga_share(rules: list[dict], alpha_pool: str, ga_pool: str) -> int | None:
@@ -40,12 +41,12 @@ def ga_share(rules: list[dict], alpha_pool: str, ga_pool: str) -> int | None:
 def check_backends(kubectl: Kubectl, namespace: str, rules: list[dict], what: str) -> None:
     """Refused (nothing changed) when `rules` would send traffic to a pool that is not there to take it. Two
     kubectl calls whatever the number of pools: the pools, then their EPP Deployments."""
-    table = mapping()["pool"]
-    api_versions = {alpha_group(): table["alpha_api_version"], ga_group(): table["ga_api_version"]}
+    table = api().pool
+    api_versions = {alpha_group(): table.alpha_api_version, ga_group(): table.ga_api_version}
     wanted: dict[tuple, int] = {}
     for rule in rules:
         for ref in rule.get("backendRefs") or []:
-            if ref.get("kind") != table["kind"] or weight_of(ref) == 0:
+            if ref.get("kind") != table.kind or weight_of(ref) == 0:
                 continue
             key = (ref.get("group"), ref.get("namespace") or namespace, ref.get("name"))
             if key[0] not in api_versions:
@@ -55,7 +56,7 @@ def check_backends(kubectl: Kubectl, namespace: str, rules: list[dict], what: st
         return
     step = f"read the InferencePools {what} would send traffic to"
     pools = {(o["apiVersion"].rpartition("/")[0], o["metadata"]["namespace"], o["metadata"]["name"]): o
-             for o in kubectl.get_listed(_listed([(api_versions[g], table["kind"], n, name) for g, n, name in wanted]), step)}
+             for o in kubectl.get_listed(_listed([(api_versions[g], table.kind, n, name) for g, n, name in wanted]), step)}
     epps = {}
     for key, weight in wanted.items():
         group, pool_namespace, name = key
@@ -76,6 +77,5 @@ def check_backends(kubectl: Kubectl, namespace: str, rules: list[dict], what: st
 
 def _listed(objects: list[tuple[str, str, str, str]]) -> str:
     """A List naming (apiVersion, kind, namespace, name) objects, for `kubectl get -f -`."""
-    return json.dumps({"apiVersion": "v1", "kind": "List", "items": [
-        {"apiVersion": api_version, "kind": kind, "metadata": {"namespace": namespace, "name": name}}
-        for api_version, kind, namespace, name in objects]})
+    return json.dumps(as_list([{"apiVersion": api_version, "kind": kind, "metadata": {"namespace": namespace, "name": name}}
+                               for api_version, kind, namespace, name in objects]))

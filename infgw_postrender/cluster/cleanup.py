@@ -7,11 +7,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from infgw_postrender.cluster.detect import accepted_parents
+from infgw_postrender.api.objects import as_list, pool_of_model
+from infgw_postrender.api.objects import accepted_parents
 from infgw_postrender.errors import InputError, Refused
 from infgw_postrender.cluster.helm import Helm, context_args
 from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl
-from infgw_postrender.api.mapping import alpha_group, mapping
+from infgw_postrender.api.mapping import alpha_group, api
 from infgw_postrender.api.names import epp_name
 from infgw_postrender.cluster.state import StateKey, read_items, write_items
 from infgw_postrender.yaml.roundtrip import load_file_documents
@@ -39,10 +40,10 @@ def plan_cleanup(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, ga_pool: 
     """Every check before anything changes: no route to the alpha pool, the GA pool serving; `with_downtime`
     (the simple path) skips both, since the outage is the point. `delete_crds`: None, "always" (refused while
     any object of them is left) or "unused" (kept, and said so, while any is)."""
-    resources = mapping()["cluster"]["resources"]
+    resources = api().cluster.resources
     namespace = kubectl.default_namespace
     plan = CleanupPlan(namespace, alpha_pool)
-    pool = kubectl.find(resources["alpha_pool"], alpha_pool, namespace, f"read the alpha pool {namespace}/{alpha_pool}")
+    pool = kubectl.find(resources.alpha_pool, alpha_pool, namespace, f"read the alpha pool {namespace}/{alpha_pool}")
     if not with_downtime:
         _refuse_while_serving(kubectl, alpha_pool, ga_pool, namespace)
     # even with the pool gone (a run stopped half-way), its models, EPP and Helm release may be left
@@ -58,8 +59,8 @@ def plan_cleanup(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, ga_pool: 
 
 
 def _refuse_while_serving(kubectl: Kubectl, alpha_pool: str, ga_pool: str | None, namespace: str) -> None:
-    resources = mapping()["cluster"]["resources"]
-    routes = kubectl.get([resources["route"]], "list HTTPRoutes", ALL_NAMESPACES)
+    resources = api().cluster.resources
+    routes = kubectl.get([resources.route], "list HTTPRoutes", ALL_NAMESPACES)
     for route in routes:
         for rule in route["spec"].get("rules") or []:
             for ref in rule.get("backendRefs") or []:
@@ -71,7 +72,7 @@ def _refuse_while_serving(kubectl: Kubectl, alpha_pool: str, ga_pool: str | None
                     )
     if ga_pool is None:
         raise InputError("cleanup: --ga-pool is required (or --with-downtime, the simple path's outage)")
-    ga = kubectl.find(resources["ga_pool"], ga_pool, namespace, f"read the GA pool {namespace}/{ga_pool}")
+    ga = kubectl.find(resources.ga_pool, ga_pool, namespace, f"read the GA pool {namespace}/{ga_pool}")
     if ga is None:
         raise Refused(f"GA InferencePool {namespace}/{ga_pool} does not exist; the alpha stack is the only one serving")
     if not accepted_parents(ga):
@@ -90,8 +91,8 @@ def alpha_stack(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, pool: dict
 
 def pool_models(kubectl: Kubectl, alpha_pool: str, namespace: str) -> list[dict]:
     """The InferenceModels of the alpha pool: poolRef is namespace-local, so those of its namespace naming it."""
-    models = kubectl.get([mapping()["cluster"]["resources"]["alpha_model"]], "list InferenceModels", namespace)
-    return [m for m in models if ((m.get("spec") or {}).get("poolRef") or {}).get("name") == alpha_pool]
+    models = kubectl.get([api().cluster.resources.alpha_model], "list InferenceModels", namespace)
+    return [m for m in models if pool_of_model(m) == alpha_pool]
 
 
 def _alpha_objects(kubectl: Kubectl, alpha_pool: str, pool: dict | None, namespace: str) -> list[dict]:
@@ -114,9 +115,9 @@ def release_objects(kubectl: Kubectl, helm: Helm, release: str, namespace: str) 
 
 def _deletable_crds(kubectl: Kubectl, plan: CleanupPlan) -> list[dict]:
     """The alpha CRDs, only if no object of them is left anywhere once the plan's objects are gone."""
-    table = mapping()["cluster"]
+    table = api().cluster
     going = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in plan.objects}
-    crds = [c for c in kubectl.crds() if c["metadata"]["name"] in table["alpha_crds"]]
+    crds = [c for c in kubectl.crds() if c["metadata"]["name"] in table.alpha_crd_names]
     for crd in crds:
         left = [o for o in kubectl.get([crd["metadata"]["name"]], f"list {crd['metadata']['name']}", ALL_NAMESPACES)
                 if (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) not in going]
@@ -149,14 +150,14 @@ def backup_alpha(kubectl: Kubectl, helm: Helm | None, key: StateKey, routes: lis
                  models_path: str | None) -> list[str]:
     """The backup step of both paths; with `models_path`, the pool's InferenceModels alone too. Once the alpha
     pool and its models are gone (a re-run after cleanup), the export they left is kept as it is."""
-    resources = mapping()["cluster"]["resources"]
-    pool = kubectl.find(resources["alpha_pool"], key.pool, key.namespace, f"read the alpha pool {key.namespace}/{key.pool}")
+    resources = api().cluster.resources
+    pool = kubectl.find(resources.alpha_pool, key.pool, key.namespace, f"read the alpha pool {key.namespace}/{key.pool}")
     _, objects = alpha_stack(kubectl, helm, key.pool, pool, key.namespace)
-    found = [kubectl.find(resources["route"], name, key.namespace, f"read HTTPRoute {key.namespace}/{name}") for name in routes]
+    found = [kubectl.find(resources.route, name, key.namespace, f"read HTTPRoute {key.namespace}/{name}") for name in routes]
     objects += [route for route in found if route]
     lines = [f"backup written: {backup}" if save_backup(key, backup, objects) else f"backup {backup} is up to date"]
     if models_path:
-        models = [o for o in objects if o["kind"] == mapping()["alpha_model"]["kind"]]
+        models = [o for o in objects if o["kind"] == api().alpha_model.kind]
         if pool is None and not models and read_items(models_path, key, MODELS, "--models") is not None:
             lines.append(f"InferenceModels export {models_path} kept: the alpha pool and its models are gone")
         else:
@@ -209,7 +210,7 @@ def _ref(obj: dict) -> str:
 def restore(kubectl: Kubectl, path: str) -> list[str]:
     """Create what the backup holds and the cluster lacks (CRDs first, then the objects that need them);
     objects still there are left as they are."""
-    from infgw_postrender.cluster.crds import wait_established
+    from infgw_postrender.cluster.waits import wait_established
 
     items = [json.loads(json.dumps(o)) for o in load_file_documents(path, "restore") if isinstance(o, dict)]
     if not items or not all(isinstance(o, dict) and "kind" in o and "metadata" in o for o in items):
@@ -219,12 +220,12 @@ def restore(kubectl: Kubectl, path: str) -> list[str]:
     for group in (crds, [o for o in items if o["kind"] != "CustomResourceDefinition"]):
         if not group:
             continue
-        listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": [_restorable(o) for o in group]})
+        listed = json.dumps(as_list([_restorable(o) for o in group]))
         there = {_key(o) for o in kubectl.get_listed(listed, "read what the backup holds")}
         missing = [o for o in group if _key(o) not in there]
         done += [f"kept {o['kind']} {_ref(o)} (already there)" for o in group if _key(o) in there]
         if missing:
-            kubectl.create(json.dumps({"apiVersion": "v1", "kind": "List", "items": [_restorable(o) for o in missing]}),
+            kubectl.create(json.dumps(as_list([_restorable(o) for o in missing])),
                            "restore the backup")
             done += [f"restored {o['kind']} {_ref(o)}" for o in missing]
         if group is crds:
@@ -237,8 +238,9 @@ def _key(obj: dict) -> tuple:
 
 
 def _restorable(obj: dict) -> dict:
+    """The object as it was, without what the API server owns; kubectl apply's copy is kept, as it was."""
     clean = json.loads(json.dumps(obj))
     clean.pop("status", None)
-    for key in mapping()["server_owned_metadata"]:
+    for key in api().server_owned_metadata:
         clean["metadata"].pop(key, None)
     return clean

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from infgw_postrender import defaults
+from infgw_postrender.api.objects import as_list
 from infgw_postrender.cluster.detect import crd_owner
 from infgw_postrender.cluster.kube import Kubectl
 
 from infgw_postrender.errors import InputError, MigrateError
-from infgw_postrender.api.mapping import mapping
-from infgw_postrender.postrender.objectives import parse_target_version, target_has_rewrites
-from infgw_postrender.cluster.waits import TimedOut, poll
+from infgw_postrender.api.mapping import api
+from infgw_postrender.api.versions import parse_target_version, target_has_rewrites
+from infgw_postrender.cluster.waits import wait_established
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?$")
 
@@ -86,12 +87,12 @@ def decide(server_version: str, installed: dict[str, str] | None,
     None when it could not be read (offline): then the server version decides, as the guide does."""
     version, gke = parse_server_version(server_version)
     target = parse_target_version(target_version)
-    table = mapping()["cluster"]
+    table = api().cluster
     decision = Decision(server_version, gke, f"v{target}")
-    ga_pool_crd, objective_crd = table["resources"]["ga_pool"], table["resources"]["objective"]
-    since = table["gke_serves_ga_pool_since"]
+    ga_pool_crd, objective_crd = table.resources.ga_pool, table.resources.objective
+    since = table.gke_serves_ga_pool_since
     if installed is not None:
-        decision.kept = [name for name, owner in installed.items() if owner == "GKE" and name in table["inference_crds"]]
+        decision.kept = [name for name, owner in installed.items() if owner == "GKE" and name in table.inference_crd_names]
         if ga_pool_crd in installed:
             decision.reasons.append(f"the v1 InferencePool CRD is installed (by {installed[ga_pool_crd]}): not applied again")
             wanted = [] if objective_crd in installed else ["objective"]
@@ -112,20 +113,20 @@ def decide(server_version: str, installed: dict[str, str] | None,
         decision.reasons.append("not GKE (no -gke. in the version): no managed CRD, the whole bundle")
         wanted = ["bundle"]
     if target_has_rewrites(target_version):
-        if installed is None or table["resources"]["model_rewrite"] not in installed:
+        if installed is None or table.resources.model_rewrite not in installed:
             decision.reasons.append(f"target v{target} has InferenceModelRewrite")
             wanted.append("model_rewrite")
-    release_pins = table["crd_pins"].get(f"v{target}")
+    release_pins = table.crd_pins.get(f"v{target}")
     for name in wanted:
-        spec = table["crd_files"][name]
+        spec = table.crd_files[name]
         # the bundle defines whatever the release ships; a single-CRD file, its one CRD
-        defines = list(release_pins) if name == "bundle" and release_pins else list(spec["defines"])
+        defines = list(release_pins) if name == "bundle" and release_pins else list(table.defined_by(name))
         overwritten = [crd for crd in defines if (installed or {}).get(crd) == "GKE"]
         if overwritten:
             decision.reasons.append(f"{name}: would overwrite the GKE-managed {', '.join(overwritten)}; not applied")
             continue
         pins = {crd: release_pins[crd] for crd in defines if crd in release_pins} if release_pins else None
-        url = f"{table['crd_source']}/{spec['path'].format(version=f'v{target}')}"
+        url = f"{table.crd_source}/{spec.path.format(version=f'v{target}')}"
         decision.files.append(CrdFile(name, url, pins if pins and len(pins) == len(defines) else None, defines))
     return decision
 
@@ -158,9 +159,9 @@ def digests(crds: list[dict]) -> dict[str, str]:
 
 def needed(kubectl: Kubectl, target_version: str) -> list[str]:
     """The CRDs the GA release of `target_version` needs and the cluster lacks (empty: the step is done)."""
-    table = mapping()["cluster"]["resources"]
-    wanted = [table["ga_pool"], table["objective"]]
-    wanted += [table["model_rewrite"]] if target_has_rewrites(target_version) else []
+    table = api().cluster.resources
+    wanted = [table.ga_pool, table.objective]
+    wanted += [table.model_rewrite] if target_has_rewrites(target_version) else []
     present = installed(kubectl)
     return [name for name in wanted if name not in present]
 
@@ -174,7 +175,7 @@ def fetch(decision: Decision, source: str | None, insecure_unpinned: bool,
     checked = []
     for crd_file in decision.files:
         if crd_file.pins is None and not insecure_unpinned:
-            pinned = ", ".join(sorted(mapping()["cluster"]["crd_pins"]))
+            pinned = ", ".join(sorted(api().cluster.crd_pins))
             raise DownloadError(
                 f"{crd_file.url}: no pinned CRDs for {decision.target_version}; check the file yourself and pass "
                 f"--insecure-unpinned, or use a --target-version this tool pins ({pinned})"
@@ -204,7 +205,7 @@ def _check_pins(location: str, pins: dict[str, str], found: dict[str, str], vers
 def _relocate(url: str, source: str | None) -> str:
     if not source:
         return url
-    relative = url.removeprefix(mapping()["cluster"]["crd_source"] + "/")
+    relative = url.removeprefix(api().cluster.crd_source + "/")
     return f"{source.rstrip('/')}/{relative}"
 
 
@@ -238,25 +239,8 @@ def apply_files(kubectl: Kubectl, decision: Decision, source: str | None, insecu
     """Fetch and check every file first, then apply them, then wait until their CRDs are Established."""
     for crd_file, crds in fetch(decision, source, insecure_unpinned):
         progress(f"applying {crd_file.name} ({_relocate(crd_file.url, source)})")
-        listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": crds})
+        listed = json.dumps(as_list(crds))
         for line in kubectl.apply(listed, f"apply the {crd_file.name} CRDs", dry_run=dry_run).splitlines():
             progress(line)
     if not dry_run:
         wait_established(kubectl, [name for crd_file in decision.files for name in crd_file.defines], timeout, progress)
-
-
-def wait_established(kubectl: Kubectl, names: list[str], timeout: float, progress: Callable[[str], None]) -> None:
-    """Poll until every named CRD has Established=True."""
-    def pending() -> str | None:
-        established = {
-            crd["metadata"]["name"] for crd in kubectl.crds()
-            if any(c.get("type") == "Established" and c.get("status") == "True"
-                   for c in (crd.get("status") or {}).get("conditions") or [])
-        }
-        missing = [name for name in names if name not in established]
-        return f"{', '.join(missing)} to be Established" if missing else None
-
-    try:
-        poll(pending, timeout, progress)
-    except TimedOut as late:
-        raise MigrateError(f"CRDs applied, but after {timeout:.0f}s still {late.pending}; check `kubectl get crd`") from None

@@ -6,10 +6,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from infgw_postrender.api.objects import accepted_parents, pool_of_model
 from infgw_postrender.errors import InputError
 from infgw_postrender.cluster.helm import Helm, HelmError, context_args
 from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl
-from infgw_postrender.api.mapping import alpha_group, ga_group, mapping
+from infgw_postrender.api.mapping import alpha_group, ga_group, api
 
 
 @dataclass
@@ -56,12 +57,12 @@ class Findings:
 def read_cluster(kubectl: Kubectl, helm: Helm | None, namespace: str | None) -> Findings:
     """Three kubectl calls (version, CRDs, every present inference type at once) and one `helm list`."""
     scope = namespace or ALL_NAMESPACES
-    table = mapping()["cluster"]["resources"]
+    table = api().cluster.resources
     findings = Findings(server_version=kubectl.server_version())
     crds = [c for c in kubectl.crds()
-            if c["metadata"]["name"] in mapping()["cluster"]["inference_crds"] + [table["route"]]]
+            if c["metadata"]["name"] in (*api().cluster.inference_crd_names, table.route)]
     present = {c["metadata"]["name"] for c in crds}
-    wanted = [table[key] for key in ("alpha_pool", "alpha_model", "ga_pool", "route") if table[key] in present]
+    wanted = [getattr(table, key) for key in ("alpha_pool", "alpha_model", "ga_pool", "route") if getattr(table, key) in present]
     objects = kubectl.get(wanted, "list the inference objects", scope) if wanted else []
     _classify(findings, crds + objects)
     if helm is not None:
@@ -76,9 +77,9 @@ def read_snapshot(path: str, server_version: str | None, namespace: str | None) 
     """A snapshot: the YAML (or JSON) of `kubectl get crd,inferencepools...,httproutes... -A -o yaml`."""
     from infgw_postrender.cluster.snapshot import read_objects
 
-    table = mapping()
-    kinds = {"CustomResourceDefinition", table["pool"]["kind"], table["alpha_model"]["kind"], table["route"]["kind"]}
-    wanted_crds = set(table["cluster"]["inference_crds"]) | {table["cluster"]["resources"]["route"]}
+    table = api()
+    kinds = {"CustomResourceDefinition", table.pool.kind, table.alpha_model.kind, table.route.kind}
+    wanted_crds = set(table.cluster.inference_crd_names) | {table.cluster.resources.route}
     objects = [json.loads(json.dumps(item)) for item in read_objects(path, kinds)
                if item.get("kind") != "CustomResourceDefinition" or (item.get("metadata") or {}).get("name") in wanted_crds]
     if not objects:
@@ -93,7 +94,7 @@ def read_snapshot(path: str, server_version: str | None, namespace: str | None) 
 
 def helm_releases(helm: Helm, namespace: str | None, context: str | None) -> list[dict]:
     args = ["list", "-o", "json", *(["-n", namespace] if namespace else ["-A"]), *context_args(context)]
-    chart = mapping()["cluster"]["chart_name"]
+    chart = api().cluster.chart_name
     releases = []
     for release in json.loads(helm.run(*args).stdout or "[]"):
         name, _, version = release.get("chart", "").rpartition("-")
@@ -104,7 +105,7 @@ def helm_releases(helm: Helm, namespace: str | None, context: str | None) -> lis
 
 
 def _classify(findings: Findings, objects: list[dict]) -> None:
-    pool_kind = mapping()["pool"]["kind"]
+    pool_kind = api().pool.kind
     for obj in objects:
         group, kind = obj.get("apiVersion", "").rpartition("/")[0], obj.get("kind")
         metadata = obj.get("metadata") or {}
@@ -118,10 +119,10 @@ def _classify(findings: Findings, objects: list[dict]) -> None:
                                          "selector": spec.get("selector") or {}, "target_port": spec.get("targetPortNumber")})
         elif kind == pool_kind and group == ga_group():
             findings.ga_pools.append({**where, "accepted_by": accepted_parents(obj)})
-        elif kind == mapping()["alpha_model"]["kind"]:
-            findings.alpha_models.append({**where, "pool": (spec.get("poolRef") or {}).get("name"),
+        elif kind == api().alpha_model.kind:
+            findings.alpha_models.append({**where, "pool": pool_of_model(obj),
                                           "model_name": spec.get("modelName"), "criticality": spec.get("criticality")})
-        elif kind == mapping()["route"]["kind"]:
+        elif kind == api().route.kind:
             backends = [{"group": ref.get("group", ""), "name": ref.get("name"), "weight": ref.get("weight", 1)}
                         for rule in spec.get("rules") or [] for ref in rule.get("backendRefs") or []
                         if ref.get("kind") == pool_kind]
@@ -132,21 +133,14 @@ def _classify(findings: Findings, objects: list[dict]) -> None:
 def crd_owner(crd: dict) -> str:
     metadata = crd.get("metadata") or {}
     labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
-    for rule in mapping()["cluster"]["crd_owners"]:
-        if "label" in rule and rule["label"] in labels and rule.get("value", labels[rule["label"]]) == labels[rule["label"]]:
-            return rule["owner"]
-        if "annotation" in rule and rule["annotation"] in annotations:
-            return rule["owner"]
+    for rule in api().cluster.crd_owners:
+        if rule.label and rule.label in labels and rule.value in (None, labels[rule.label]):
+            return rule.owner
+        if rule.annotation and rule.annotation in annotations:
+            return rule.owner
     return "unknown"
 
 
-def accepted_parents(pool: dict) -> list[str]:
-    """The Gateways whose status on this pool says Accepted=True."""
-    parents = []
-    for parent in (pool.get("status") or {}).get("parents") or []:
-        if any(c.get("type") == "Accepted" and c.get("status") == "True" for c in parent.get("conditions") or []):
-            parents.append((parent.get("parentRef") or {}).get("name"))
-    return parents
 
 
 def table(findings: Findings) -> str:

@@ -9,6 +9,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 
+from infgw_postrender.api.objects import as_list
 from infgw_postrender.errors import MigrateError
 
 ALL_NAMESPACES = "*"
@@ -115,15 +116,15 @@ class Kubectl:
 
     def delete_listed(self, objects: list[dict], step: str) -> None:
         """Delete these objects in one call, in their order; those already gone are fine."""
-        listed = {"apiVersion": "v1", "kind": "List", "items": [
-            {"apiVersion": o["apiVersion"], "kind": o["kind"],
-             "metadata": {k: v for k, v in o["metadata"].items() if k in ("name", "namespace")}} for o in objects]}
+        listed = as_list([{"apiVersion": o["apiVersion"], "kind": o["kind"],
+                           "metadata": {k: v for k, v in o["metadata"].items() if k in ("name", "namespace")}}
+                          for o in objects])
         self.run(["delete", "-f", "-", "--ignore-not-found", "--wait=false"], step, input=json.dumps(listed))
 
     def crds(self) -> list[dict]:
-        from infgw_postrender.api.mapping import mapping
+        from infgw_postrender.api.mapping import api
 
-        return self.get([mapping()["cluster"]["resources"]["crd"]], "list the CRDs", ALL_NAMESPACES)
+        return self.get([api().cluster.resources.crd], "list the CRDs", ALL_NAMESPACES)
 
 
 def _one_line(text: str) -> str:

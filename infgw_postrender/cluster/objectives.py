@@ -7,7 +7,8 @@ from infgw_postrender.cluster.cleanup import pool_models
 from infgw_postrender.postrender.pipeline import append_generated
 from infgw_postrender.errors import InputError
 from infgw_postrender.cluster.kube import Kubectl
-from infgw_postrender.postrender.objectives import from_model, parse_priority_map, target_has_rewrites
+from infgw_postrender.api.versions import target_has_rewrites
+from infgw_postrender.postrender.objectives import from_model, parse_priority_map
 from infgw_postrender.postrender.report import Report
 from infgw_postrender.postrender.stream import join
 

@@ -13,10 +13,10 @@ from typing import Callable
 
 from infgw_postrender.yaml import emitter
 from infgw_postrender.cluster.backends import check_backends, ga_share
-from infgw_postrender.cluster.detect import accepted_parents
+from infgw_postrender.api.objects import accepted_parents
 from infgw_postrender.errors import MigrateError, Refused
 from infgw_postrender.cluster.kube import Kubectl
-from infgw_postrender.api.mapping import mapping
+from infgw_postrender.api.mapping import api
 from infgw_postrender.postrender.route import check_weight, rewrite_route
 from infgw_postrender.cluster.waits import TimedOut, poll
 
@@ -87,7 +87,7 @@ def _until_accepted(kubectl: Kubectl, route: dict, what: str, alpha_pool: str, g
         return route
 
     def pending() -> str | None:
-        pool = kubectl.find(mapping()["cluster"]["resources"]["ga_pool"], ga_pool, namespace,
+        pool = kubectl.find(api().cluster.resources.ga_pool, ga_pool, namespace,
                             f"read the GA InferencePool {namespace}/{ga_pool}")
         if pool is None:
             return f"GA InferencePool {namespace}/{ga_pool} does not exist"
@@ -108,7 +108,7 @@ def _until_accepted(kubectl: Kubectl, route: dict, what: str, alpha_pool: str, g
 
 
 def _read(kubectl: Kubectl, route_name: str, namespace: str) -> dict:
-    return kubectl.get_one(mapping()["cluster"]["resources"]["route"], route_name, namespace,
+    return kubectl.get_one(api().cluster.resources.route, route_name, namespace,
                            f"read HTTPRoute {namespace}/{route_name}")
 
 
@@ -128,7 +128,7 @@ def _patch(kubectl: Kubectl, route: dict, rules: list[dict], step: str) -> int |
         {"op": "test", "path": "/metadata/resourceVersion", "value": route["metadata"]["resourceVersion"]},
         {"op": "replace", "path": "/spec/rules", "value": rules},
     ]
-    patched = kubectl.patch_json(mapping()["cluster"]["resources"]["route"], route["metadata"]["name"],
+    patched = kubectl.patch_json(api().cluster.resources.route, route["metadata"]["name"],
                                  route["metadata"]["namespace"], operations, step)
     return patched["metadata"].get("generation")
 

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from infgw_postrender.api.objects import as_list
 from infgw_postrender.yaml import emitter
 from infgw_postrender.errors import InputError
 from infgw_postrender.yaml.roundtrip import load_file_documents
@@ -31,7 +32,7 @@ class StateKey:
 
 def write_items(path: str | Path, key: StateKey, what: str, items: list[dict], flag: str) -> None:
     """A `kind: List` of `items` under the key's header line."""
-    text = key.header(what) + emitter.dump({"apiVersion": "v1", "kind": "List", "items": items})
+    text = key.header(what) + emitter.dump(as_list(items))
     write_private(Path(path), text, flag)
 
 

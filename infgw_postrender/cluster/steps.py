@@ -19,7 +19,7 @@ from infgw_postrender.cluster.backends import ga_share
 from infgw_postrender.errors import InputError, MigrateError, Refused
 from infgw_postrender.cluster.helm import Helm, context_args
 from infgw_postrender.cluster.kube import Kubectl
-from infgw_postrender.api.mapping import mapping
+from infgw_postrender.api.mapping import api
 from infgw_postrender.cluster.state import StateKey
 
 _SELECTOR_VALUE = "inferencePool.modelServers.matchLabels."
@@ -144,8 +144,8 @@ def _read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Setti
     from infgw_postrender.cluster.cleanup import MODELS, pool_models
     from infgw_postrender.cluster.state import read_items
 
-    resources = mapping()["cluster"]["resources"]
-    pool = kubectl.find(resources["alpha_pool"], settings.alpha_pool, settings.namespace,
+    resources = api().cluster.resources
+    pool = kubectl.find(resources.alpha_pool, settings.alpha_pool, settings.namespace,
                         f"read the alpha pool {settings.namespace}/{settings.alpha_pool}")
     statuses = {release: helm.release_status(release, settings.namespace, settings.kube_context)
                 for release in dict.fromkeys([settings.alpha_pool, settings.ga_release])}
@@ -263,7 +263,7 @@ def execute(step: Step) -> tuple[int, str | None]:
 class _Steps:
     def __init__(self, settings: Settings, kubectl: Kubectl, helm: Helm) -> None:
         self.s, self.kubectl, self.helm = settings, kubectl, helm
-        self.resources = mapping()["cluster"]["resources"]
+        self.resources = api().cluster.resources
 
     def _own(self, *args: str) -> list[str]:
         return [*own_command(), *args, "-n", self.s.namespace, *context_args(self.s.kube_context)]
@@ -275,10 +275,10 @@ class _Steps:
     def _ga_deployed(self) -> bool:
         """Deployed, and its pool is there (on the simple path the alpha release had the same name)."""
         status = self.helm.release_status(self.s.ga_release, self.s.namespace, self.s.kube_context)
-        return status == "deployed" and self._exists(self.resources["ga_pool"], self.s.ga_release)
+        return status == "deployed" and self._exists(self.resources.ga_pool, self.s.ga_release)
 
     def _share(self) -> int | None:
-        route = self.kubectl.find(self.resources["route"], self.s.route, self.s.namespace,
+        route = self.kubectl.find(self.resources.route, self.s.route, self.s.namespace,
                                   f"read HTTPRoute {self.s.namespace}/{self.s.route}")
         if route is None:
             return None
@@ -287,17 +287,17 @@ class _Steps:
     def _alpha_gone(self) -> bool:
         from infgw_postrender.cluster.cleanup import pool_models
 
-        if self._exists(self.resources["alpha_pool"], self.s.alpha_pool):
+        if self._exists(self.resources.alpha_pool, self.s.alpha_pool):
             return False
         if pool_models(self.kubectl, self.s.alpha_pool, self.s.namespace):
             return False
         status = self.helm.status(self.s.alpha_pool, self.s.namespace, self.s.kube_context)
         # on the simple path the GA release takes the alpha release's name: a release whose pool is GA is not alpha
-        return status is None or self._exists(self.resources["ga_pool"], self.s.alpha_pool)
+        return status is None or self._exists(self.resources.ga_pool, self.s.alpha_pool)
 
     def _alpha_crds_gone(self) -> bool:
         present = {crd["metadata"]["name"] for crd in self.kubectl.crds()}
-        return not present & set(mapping()["cluster"]["alpha_crds"])
+        return not present & set(api().cluster.alpha_crd_names)
 
     # -- the steps ------------------------------------------------------------------------------------------
     def backup(self) -> Step:

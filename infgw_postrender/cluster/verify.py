@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from infgw_postrender.api.objects import condition_is_true
 from infgw_postrender.errors import MigrateError
 from infgw_postrender.cluster.kube import Kubectl
-from infgw_postrender.api.mapping import mapping
+from infgw_postrender.api.mapping import api
 
 
 # What the guide asks the model when it checks a Gateway.
@@ -31,9 +32,9 @@ class Verdict:
 
 
 def gateway_address(kubectl: Kubectl, gateway: str) -> tuple[bool, str | None]:
-    obj = kubectl.get_one(mapping()["cluster"]["resources"]["gateway"], gateway, None, f"read Gateway {gateway}")
+    obj = kubectl.get_one(api().cluster.resources.gateway, gateway, None, f"read Gateway {gateway}")
     status = obj.get("status") or {}
-    programmed = any(c.get("type") == "Programmed" and c.get("status") == "True" for c in status.get("conditions") or [])
+    programmed = condition_is_true(status, "Programmed")
     addresses = [a.get("value") for a in status.get("addresses") or [] if a.get("value")]
     return programmed, addresses[0] if addresses else None
 

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+from infgw_postrender.api.objects import condition_is_true
+from infgw_postrender.errors import MigrateError
+
+if TYPE_CHECKING:
+    from infgw_postrender.cluster.kube import Kubectl
 
 
 class TimedOut(Exception):
@@ -31,3 +37,19 @@ def poll(check: Callable[[], str | None], timeout: float, progress: Callable[[st
             progress(f"waiting: {pending} ({deadline - now:.0f}s left)")
             shown, shown_at = pending, now
         time.sleep(interval)
+
+
+def wait_established(kubectl: Kubectl, names: list[str], timeout: float, progress: Callable[[str], None]) -> None:
+    """Poll until every named CRD has Established=True."""
+    def pending() -> str | None:
+        established = {
+            crd["metadata"]["name"] for crd in kubectl.crds()
+            if condition_is_true(crd.get("status"), "Established")
+        }
+        missing = [name for name in names if name not in established]
+        return f"{', '.join(missing)} to be Established" if missing else None
+
+    try:
+        poll(pending, timeout, progress)
+    except TimedOut as late:
+        raise MigrateError(f"CRDs applied, but after {timeout:.0f}s still {late.pending}; check `kubectl get crd`") from None

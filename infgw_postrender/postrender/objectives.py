@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infgw_postrender.errors import InputError
-from infgw_postrender.api.mapping import ga_group, mapping
+from infgw_postrender.api.mapping import ga_group, api
 from infgw_postrender.api.names import check_label
 from infgw_postrender.postrender.report import Loss
 
@@ -24,7 +24,7 @@ class Generated:
 
 def parse_priority_map(text: str | None) -> dict[str, int]:
     """`Critical=3,Standard=1,Sheddable=-1` over the default map."""
-    priorities = dict(mapping()["objective"]["priorities"])
+    priorities = dict(api().objective.priorities)
     if not text:
         return priorities
     for item in text.split(","):
@@ -52,26 +52,8 @@ def parse_objective_flag(text: str) -> tuple[str, int]:
     return check_label(name, "--objective"), parse_priority(value, f"--objective {name}")
 
 
-def _rewrites_since() -> str:
-    return mapping()["model_rewrite"]["since"]
-
-
-def target_has_rewrites(target_version: str) -> bool:
-    target = parse_target_version(target_version)
-    return target >= type(target).parse(_rewrites_since())
-
-
-def parse_target_version(text: str):
-    import semver
-
-    try:
-        return semver.Version.parse(text.removeprefix("v"))
-    except ValueError:
-        raise InputError(f"--target-version {text!r}: expected a release such as v1.0.0 or v1.3.0") from None
-
-
 def objective(name: str, priority: int | None, pool: str, namespace: str | None) -> dict:
-    table = mapping()["objective"]
+    table = api().objective
     metadata: dict[str, Any] = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
@@ -79,7 +61,7 @@ def objective(name: str, priority: int | None, pool: str, namespace: str | None)
     if priority is not None:
         spec["priority"] = priority
     spec["poolRef"] = {"group": ga_group(), "name": pool}
-    return {"apiVersion": table["api_version"], "kind": table["kind"], "metadata": metadata, "spec": spec}
+    return {"apiVersion": table.api_version, "kind": table.kind, "metadata": metadata, "spec": spec}
 
 
 def from_flag(name: str, priority: int, pool: str, namespace: str | None) -> Generated:
@@ -90,11 +72,11 @@ def from_model(
     model: dict, pool: str, namespace: str | None, priorities: dict[str, int], rewrites: bool
 ) -> list[Generated]:
     """The objective (and rewrite) that carry one InferenceModel over to the GA pool."""
-    table = mapping()["objective"]
+    table = api().objective
     name = (model.get("metadata") or {}).get("name") or ""
     spec = model.get("spec") or {}
     criticality = spec.get("criticality")
-    effective = criticality or table["unset_criticality"]
+    effective = criticality or table.unset_criticality
     if effective not in priorities:
         raise InputError(
             f"InferenceModel {name}: criticality {effective!r} is not one of {', '.join(priorities)}; "
@@ -104,16 +86,16 @@ def from_model(
     made.changes.append(f"from InferenceModel {name}: poolRef -> {ga_group()}/{pool}")
     why = "no numeric twin in v1alpha2; override with --priority-map"
     if effective == "Sheddable":
-        why = f"the EPP (v{table['sheddable_since']} and later) sheds only a negative priority; " + why
+        why = f"the EPP (v{table.sheddable_since} and later) sheds only a negative priority; " + why
     made.assumed.append(f"criticality {criticality or 'unset (meant Standard)'} -> priority {priorities[effective]} ({why})")
     model_name = spec.get("modelName")
     made.not_carried_over.append(
         Loss(
             f"modelName {model_name}",
             "the v1 Endpoint Picker picks an objective by the request header "
-            f"{table['header']}, not by the body's model; without it a request gets priority 0.",
+            f"{table.header}, not by the body's model; without it a request gets priority 0.",
             f"clients (or an HTTPRoute RequestHeaderModifier on X-Gateway-Model-Name: {model_name}) "
-            f"must send {table['header']}: {name}.",
+            f"must send {table.header}: {name}.",
         )
     )
     result = [made]
@@ -126,9 +108,9 @@ def from_model(
             made.not_carried_over.append(
                 Loss(
                     "targetModels " + ", ".join(f"{t.get('name')}:{t.get('weight', '-')}" for t in targets),
-                    f"the EPP acts on weighted model rewrites (InferenceModelRewrite) from v{_rewrites_since()} "
+                    f"the EPP acts on weighted model rewrites (InferenceModelRewrite) from v{api().model_rewrite.since} "
                     f"only; requests for {model_name} reach the pool unchanged.",
-                    f"pass --target-version v{_rewrites_since()} (or later) to generate an InferenceModelRewrite, "
+                    f"pass --target-version v{api().model_rewrite.since} (or later) to generate an InferenceModelRewrite, "
                     "or route the target models explicitly.",
                 )
             )
@@ -136,7 +118,7 @@ def from_model(
 
 
 def _rewrite(name: str, model_name: str, targets: list, pool: str, namespace: str | None) -> Generated:
-    table = mapping()["model_rewrite"]
+    table = api().model_rewrite
     metadata: dict[str, Any] = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
@@ -147,8 +129,8 @@ def _rewrite(name: str, model_name: str, targets: list, pool: str, namespace: st
             entry["weight"] = target["weight"]
         split.append(entry)
     obj = {
-        "apiVersion": table["api_version"],
-        "kind": table["kind"],
+        "apiVersion": table.api_version,
+        "kind": table.kind,
         "metadata": metadata,
         "spec": {
             "poolRef": {"group": ga_group(), "name": pool},

@@ -5,20 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
+from infgw_postrender.api.objects import pool_of_model
 from infgw_postrender.yaml import emitter
 from infgw_postrender import defaults
 from infgw_postrender.errors import InputError
-from infgw_postrender.api.mapping import mapping
+from infgw_postrender.api.mapping import api
 from infgw_postrender.api.names import check_label
+from infgw_postrender.api.versions import target_has_rewrites
 from infgw_postrender.postrender.objectives import (
     Generated,
     from_flag,
     from_model,
     parse_objective_flag,
     parse_priority_map,
-    target_has_rewrites,
 )
-from infgw_postrender.postrender.release import GaRelease
+from infgw_postrender.postrender.index import Index
+from infgw_postrender.postrender.rewrites import rewrite_group, rewrite_others
 from infgw_postrender.postrender.report import Report
 from infgw_postrender.postrender.route import check_weight, new_route, rewrite_route
 from infgw_postrender.postrender.stream import Document, join, new_document, split, write
@@ -125,33 +127,35 @@ def _convert(
     documents[:] = [document for document in documents if not _generated_earlier(document)]
     for position, document in enumerate(documents):
         document.index = position  # indexes stay positions once an earlier run's objects are dropped
-    release = GaRelease(documents, report)
+    index = Index(documents, report)
     needs_pool = _per_pool_flag(options)
     if not needs_pool:
         targets = {}
     elif options.templated and not options.release:
-        if not release.units:
+        if not index.groups:
             raise InputError(f"{needs_pool}: the stream has no InferencePool; render the inferencepool chart")
-        targets = {unit.document.index: options.for_release(unit.release) for unit in release.units}
+        targets = {group.document.index: options.for_release(group.helm_release) for group in index.groups}
     else:
-        unit = release.select(options.release, needs_pool)
-        targets = {unit.document.index: options.for_release(unit.release)}
+        group = index.select(options.release, needs_pool)
+        targets = {group.document.index: options.for_release(group.helm_release)}
 
-    release.plan({index: own.pool_name for index, own in targets.items() if own.pool_name})
-    for unit in release.units:
-        own = targets.get(unit.document.index)
+    index.plan({position: own.pool_name for position, own in targets.items() if own.pool_name})
+    claimed: set[int] = set()
+    for group in index.groups:
+        own = targets.get(group.document.index)
+        claimed.update(document.index for document in group.own)
         if own is None:
-            release.process(unit)
+            rewrite_group(index, group)
             continue
-        release.process(unit, own.alpha_pool, own.alpha_namespace)
-        pool, namespace = unit.final_pool, unit.namespace
+        rewrite_group(index, group, own.alpha_pool, own.alpha_namespace)
+        pool, namespace = group.final_pool, group.namespace
         mine = [from_flag(*parse_objective_flag(item), pool, namespace) for item in own.objectives]
         for model in _of_alpha_pool(models, own, namespace, report, strict=not options.templated):
             mine += from_model(model, pool, namespace, priorities, rewrites)
         if own.ga_weight is not None:
             mine.append(_route(own, route_source, pool, namespace))
-        append_generated(documents, _without_twins(mine, release), report)  # as text now: dicts of every pool would add up
-    release.finish()
+        append_generated(documents, _without_twins(mine, index), report)  # as text now: dicts of every pool would add up
+    rewrite_others(index, claimed)
     for document in documents:
         document.settle()  # any failure now, before the first byte is written
 
@@ -172,7 +176,7 @@ def _per_pool_flag(options: Options) -> str | None:
 
 def _generated_earlier(document: Document) -> bool:
     """A document an earlier run generated: dropped, then generated again, so that a second run is a no-op."""
-    key = mapping()["generated_annotation"]
+    key = api().generated_annotation
     if not document.contains(key):
         return False
     annotations = (document.data.get("metadata") or {}).get("annotations") or {}
@@ -180,7 +184,7 @@ def _generated_earlier(document: Document) -> bool:
 
 
 def _models(path: str) -> list[dict]:
-    kind = mapping()["alpha_model"]["kind"]
+    kind = api().alpha_model.kind
     models = load_file_documents(path, "--objectives-from")
     for position, item in enumerate(models):
         if not isinstance(item, dict) or item.get("kind") != kind:
@@ -202,7 +206,7 @@ def _of_alpha_pool(models: list[dict], own: Options, stream_namespace: str | Non
     for model in models:
         metadata = model.get("metadata") or {}
         namespace = metadata.get("namespace") or stream_namespace
-        pool = ((model.get("spec") or {}).get("poolRef") or {}).get("name")
+        pool = pool_of_model(model)
         if namespace == alpha_namespace and own.alpha_pool in (None, pool):
             kept.append(model)
             continue
@@ -231,7 +235,7 @@ def preflight(options: Options) -> None:
 
 def _route_source(path: str) -> dict:
     items = load_file_documents(path, "--route-from")
-    routes = [item for item in items if isinstance(item, dict) and item.get("kind") == mapping()["route"]["kind"]]
+    routes = [item for item in items if isinstance(item, dict) and item.get("kind") == api().route.kind]
     if len(routes) != 1:
         raise InputError(f"--route-from {path}: expected exactly one HTTPRoute, found {len(routes)}")
     return routes[0]
@@ -246,16 +250,16 @@ def _route(options: Options, source: dict | None, pool: str, namespace: str | No
     )
 
 
-def _without_twins(generated: list[Generated], release: GaRelease) -> list[Generated]:
+def _without_twins(generated: list[Generated], index: Index) -> list[Generated]:
     """A chart's own object wins over a generated one of the same kind and name (v1.5.0 renders objectives)."""
     present = set()
-    for kind in (mapping()["objective"]["kind"], mapping()["model_rewrite"]["kind"]):
-        present.update((kind, release.name(document)) for document in release.of_kind(kind))
+    for kind in (api().objective.kind, api().model_rewrite.kind):
+        present.update((kind, document.name or "") for document in index.of_kind(kind))
     kept, seen = [], set()
     for item in generated:
         key = (item.obj["kind"], item.obj["metadata"]["name"])
         if key in present:
-            release.report.notes.append(f"{key[0]} {key[1]}: the chart renders it already; kept the chart's")
+            index.report.notes.append(f"{key[0]} {key[1]}: the chart renders it already; kept the chart's")
         elif key in seen:
             raise InputError(f"{key[0]} {key[1]}: asked for twice (--objective and --objectives-from); give it once")
         else:
@@ -265,7 +269,7 @@ def _without_twins(generated: list[Generated], release: GaRelease) -> list[Gener
 
 
 def append_generated(documents: list[Document], generated: list[Generated], report: Report) -> None:
-    key = mapping()["generated_annotation"]
+    key = api().generated_annotation
     for item in generated:
         metadata = item.obj["metadata"]
         metadata.setdefault("annotations", {})[key] = "true"

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from infgw_postrender.api.mapping import mapping
+from infgw_postrender.api.mapping import api
 
 
 def is_alpha_pool(obj: Any) -> bool:
-    pool = mapping()["pool"]
-    return obj.get("kind") == pool["kind"] and obj.get("apiVersion") == pool["alpha_api_version"]
+    pool = api().pool
+    return obj.get("kind") == pool.kind and obj.get("apiVersion") == pool.alpha_api_version
 
 
 def is_ga_pool(obj: Any) -> bool:
-    pool = mapping()["pool"]
-    return obj.get("kind") == pool["kind"] and obj.get("apiVersion") == pool["ga_api_version"]
+    pool = api().pool
+    return obj.get("kind") == pool.kind and obj.get("apiVersion") == pool.ga_api_version
 
 
 def replace_key(obj: dict, old: str, new: str, value: Any) -> None:
@@ -36,10 +36,10 @@ def convert_pool(pool_obj: dict, epp_port: int | None = None) -> tuple[list[str]
 
     Returns (changes, assumptions) for the report.
     """
-    table = mapping()["pool"]
-    changes = [f"apiVersion {pool_obj['apiVersion']} -> {table['ga_api_version']}"]
+    table = api().pool
+    changes = [f"apiVersion {pool_obj['apiVersion']} -> {table.ga_api_version}"]
     assumed: list[str] = []
-    pool_obj["apiVersion"] = table["ga_api_version"]
+    pool_obj["apiVersion"] = table.ga_api_version
     spec = pool_obj.get("spec")
     if isinstance(spec, dict):
         if "targetPortNumber" in spec:
@@ -84,7 +84,7 @@ def _endpoint_picker(spec: dict, extension: dict, epp_port: int | None) -> tuple
     elif extension.get("kind", "Service") == "Service":
         # The v1 CRD rejects a Service reference without a port (CEL rule); v0.3.0's API says implementations
         # "SHOULD infer a default value of 9002" for a Service (api/v1alpha2/inferencepool_types.go), so infer it.
-        port = epp_port or mapping()["pool"]["epp_default_port"]
+        port = epp_port or api().pool.epp_default_port
         picker["port"] = _mapping_like(spec, {"number": port})
         origin = "the EPP Service's gRPC port" if epp_port else "the chart's EPP port"
         assumed.append(
@@ -97,7 +97,7 @@ def _endpoint_picker(spec: dict, extension: dict, epp_port: int | None) -> tuple
 
 
 def _status(status: dict) -> dict:
-    reasons = mapping()["pool"]["reasons"]
+    reasons = api().pool.reasons
     parents = []
     for parent in status.get("parent") or []:
         ref = parent.get("parentRef") or {}

@@ -6,11 +6,11 @@ import copy
 import math
 from typing import Any
 
+from infgw_postrender.api.objects import as_manifest
 from infgw_postrender.errors import InputError
-from infgw_postrender.api.mapping import alpha_group, ga_group, mapping
+from infgw_postrender.api.mapping import alpha_group, ga_group, api
 from infgw_postrender.postrender.objectives import Generated
 
-_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def check_weight(weight: int) -> int:
@@ -20,7 +20,7 @@ def check_weight(weight: int) -> int:
 
 
 def backend(group: str, name: str, weight: int) -> dict:
-    return {"group": group, "kind": mapping()["pool"]["kind"], "name": name, "weight": weight}
+    return {"group": group, "kind": api().pool.kind, "name": name, "weight": weight}
 
 
 def split_backends(alpha_pool: str, ga_pool: str, weight: int) -> list[dict]:
@@ -32,16 +32,16 @@ def split_backends(alpha_pool: str, ga_pool: str, weight: int) -> list[dict]:
 def new_route(
     name: str, namespace: str | None, gateway: str, gateway_namespace: str | None, alpha_pool: str, ga_pool: str, weight: int
 ) -> Generated:
-    table = mapping()["route"]
-    parent: dict[str, Any] = {"group": table["gateway_group"], "kind": "Gateway", "name": gateway}
+    table = api().route
+    parent: dict[str, Any] = {"group": table.gateway_group, "kind": "Gateway", "name": gateway}
     if gateway_namespace:
         parent["namespace"] = gateway_namespace
     metadata: dict[str, Any] = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
     obj = {
-        "apiVersion": table["api_version"],
-        "kind": table["kind"],
+        "apiVersion": table.api_version,
+        "kind": table.kind,
         "metadata": metadata,
         "spec": {"parentRefs": [parent], "rules": [{"backendRefs": split_backends(alpha_pool, ga_pool, weight)}]},
     }
@@ -51,7 +51,7 @@ def new_route(
 def _points_at(ref: Any, group: str, name: str) -> bool:
     return (
         isinstance(ref, dict)
-        and ref.get("kind") == mapping()["pool"]["kind"]
+        and ref.get("kind") == api().pool.kind
         and ref.get("group") == group
         and ref.get("name") == name
     )
@@ -59,16 +59,9 @@ def _points_at(ref: Any, group: str, name: str) -> bool:
 
 def rewrite_route(route: dict, source: str, alpha_pool: str, ga_pool: str, weight: int) -> Generated:
     """Change only the backendRefs that point at the alpha pool or its GA twin; both move to the new weights."""
-    if not isinstance(route, dict) or route.get("kind") != mapping()["route"]["kind"]:
+    if not isinstance(route, dict) or route.get("kind") != api().route.kind:
         raise InputError(f"{source}: not an HTTPRoute; pass the YAML of one HTTPRoute")
-    obj = copy.deepcopy(route)
-    obj.pop("status", None)
-    metadata = obj.get("metadata") or {}
-    for key in mapping()["server_owned_metadata"]:
-        metadata.pop(key, None)
-    (metadata.get("annotations") or {}).pop(_LAST_APPLIED, None)
-    if metadata.get("annotations") == {}:
-        del metadata["annotations"]
+    obj = as_manifest(route)
     made = Generated(obj)
     touched = 0
     for number, rule in enumerate((obj.get("spec") or {}).get("rules") or []):

@@ -52,7 +52,7 @@ class Document:
     name: str | None = None
     namespace: str | None = None
     _data: Any = field(default=None, repr=False)
-    _spans: dict | None = field(default=None, repr=False)  # fast-read positions; None once round-tripped
+    _spans: dict | None = field(default=None, repr=False)  # the reader's positions; None once round-tripped
     _parsed: bool = field(default=False, repr=False)
     _splices: list | None = field(default=None, repr=False)  # None, not [], saves a list per document
     _round_trip: bool = field(default=False, repr=False)
@@ -175,7 +175,7 @@ class Document:
             self._parsed = True
         return self._data
 
-    def release(self) -> None:
+    def forget(self) -> None:
         """Forget the parsed tree (memory); pending splices are kept, a later read parses the result."""
         if self._parsed and not self._round_trip:
             self._data, self._spans, self._parsed = None, None, False

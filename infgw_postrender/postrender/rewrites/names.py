@@ -1,0 +1,99 @@
+"""Names: the pool takes its new name and the objects named after it follow; no object may take the kind,
+namespace and name of an alpha release object (the chart's own name patterns, evaluated for the alpha release)."""
+
+from __future__ import annotations
+
+from infgw_postrender.api.mapping import api
+from infgw_postrender.api.names import RENAME_SUFFIX, epp_name, with_suffix
+from infgw_postrender.api.paths import slots
+from infgw_postrender.postrender.index import Identity, Index, PoolGroup
+from infgw_postrender.postrender.rewrites.job import Job
+from infgw_postrender.postrender.stream import Document
+
+
+def rename_pool(job: Job) -> None:
+    """Rename the pool; objects named after it follow unless the alpha release already has that name."""
+    group, index = job.group, job.index
+    if not group.new_pool:
+        return
+    new_name = group.final_pool
+    rename(index, group, group.document, new_name)
+    # a later run reads the release from here: {release} in its flags must mean the same release again
+    key = api().release_annotation
+    annotations = group.document.data["metadata"].get("annotations")
+    if not (isinstance(annotations, dict) and key in annotations):
+        group.document.rewrite(lambda pool: _annotate(pool, key, group.helm_release))
+    namespace = group.namespace or "default"
+    for rule in api().named_after_pool:
+        old = rule.pattern.format(pool=group.pool, namespace=namespace)
+        new = rule.pattern.format(pool=new_name, namespace=namespace)
+        for document in index.of_kind(rule.kind, group.documents):
+            if document.name != old:
+                continue
+            if index.identity(group, document)[:2] + (new,) in job.alpha_names:
+                index.entry(document).assume(f"kept the name {old}: the alpha release has a {rule.kind} {new}")
+            else:
+                rename(index, group, document, new)
+
+
+def avoid_alpha_names(job: Job) -> None:
+    """No object of this release may take the kind, namespace and name of an alpha release object."""
+    taken = job.alpha_names
+    for document in job.group.documents:
+        kind, namespace, name = job.index.identity(job.group, document)
+        if (kind, namespace, name) not in taken:
+            continue
+        new = with_suffix(name)
+        while (kind, namespace, new) in taken:
+            new = with_suffix(new)
+        rename(job.index, job.group, document, new, reason=f"the alpha release {job.alpha_pool} has a {kind} {name}")
+
+
+def alpha_names(index: Index, group: PoolGroup, alpha_pool: str, alpha_namespace: str | None) -> frozenset[Identity]:
+    """The identities the alpha release's objects have: the chart's own name patterns evaluated for the
+    alpha release name, for every object of this release (computed before anything is renamed)."""
+    ga_ns = group.namespace or "default"
+    alpha_ns = alpha_namespace or ga_ns
+    taken = set()
+    for document in group.documents:
+        kind, namespace, name = index.identity(group, document)
+        alpha_name = _template(group, name, ga_ns, alpha_pool, alpha_ns)
+        if alpha_name is not None:
+            taken.add((kind, None if namespace is None else alpha_ns, alpha_name))
+    return frozenset(taken)
+
+
+def rename(index: Index, group: PoolGroup, document: Document, new: str, reason: str | None = None) -> None:
+    """Rename one object, and every reference to it within the group (mapping.yaml's name_references)."""
+    kind, old = document.kind, document.name or ""
+    document.set(("metadata", "name"), new)
+    document.name = new
+    index.record(document, "renamed", f"name {old} -> {new}" + (f" ({reason})" if reason else ""))
+    for reference in api().name_references.get(kind, []):
+        for referrer in index.of_kind(reference.kind, group.own):
+            for at, value in list(slots(referrer.data, reference.path)):
+                if value == old and referrer.set(at, new):
+                    index.record(referrer, "updated", f"{reference.path} {old} -> {new}")
+
+
+def _annotate(obj: dict, key: str, value: str) -> None:
+    metadata = obj["metadata"]
+    if not isinstance(metadata.get("annotations"), dict):
+        metadata["annotations"] = type(metadata)()
+    metadata["annotations"][key] = value
+
+
+def _template(group: PoolGroup, name: str, ga_ns: str, alpha_pool: str, alpha_ns: str) -> str | None:
+    """The name the same chart template gives the alpha release's object, or None if `name` is not derived."""
+    if name.endswith(RENAME_SUFFIX):  # renamed by an earlier run: its alpha twin is its original's
+        original = _template(group, name[: -len(RENAME_SUFFIX)], ga_ns, alpha_pool, alpha_ns)
+        if original is not None:
+            return original
+    if name == group.pool:
+        return alpha_pool
+    if name == f"{ga_ns}-{group.pool}":
+        return f"{alpha_ns}-{alpha_pool}"
+    own_epp = epp_name(group.helm_release)
+    if name.startswith(own_epp):
+        return epp_name(alpha_pool) + name[len(own_epp) :]
+    return None

@@ -1,0 +1,40 @@
+"""The alpha pool becomes a v1 pool: the field conversion of ../pool.py, with the EPP Service's port."""
+
+from __future__ import annotations
+
+from infgw_postrender.api.mapping import api
+from infgw_postrender.errors import InputError, where
+from infgw_postrender.postrender.pool import convert_pool, is_alpha_pool
+from infgw_postrender.postrender.rewrites.job import Job
+
+
+def convert_alpha_pool(job: Job) -> None:
+    group, document = job.group, job.group.document
+    if not is_alpha_pool(document.data):
+        return
+    spec = document.data.get("spec")
+    if not isinstance(spec, dict):
+        raise InputError(f"{where(document.index, document.source)}: InferencePool {group.pool}: spec is not a mapping; "
+                         "fix the chart's output")
+    extension = spec.get("extensionRef")
+    if not isinstance(extension, dict) or not extension.get("name"):
+        # the v1 CRD requires endpointPickerRef with a name: the converted pool would be refused, or serve nothing
+        raise InputError(f"{where(document.index, document.source)}: InferencePool {group.pool} has no "
+                         "spec.extensionRef.name, and a v1 pool needs endpointPickerRef (its EPP Service); render "
+                         "the pool with its EPP (the inferencepool chart's inferenceExtension) and run again")
+    port = _epp_port(job)
+    changes, assumed = document.rewrite(lambda pool: convert_pool(pool, port))
+    entry = job.index.entry(document)
+    for change in changes:
+        entry.record("converted", change)
+    entry.assume(*assumed)
+
+
+def _epp_port(job: Job) -> int | None:
+    port_name = api().epp.grpc_port_name
+    for document in job.index.of_kind("Service", job.group.documents):
+        if document.name == job.group.epp:
+            ports = (document.data.get("spec") or {}).get("ports") or []
+            named = [p for p in ports if p.get("name") == port_name] or ports[:1]
+            return named[0].get("port") if named else None
+    return None

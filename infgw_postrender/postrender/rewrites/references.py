@@ -1,0 +1,35 @@
+"""Every reference to a pool of the stream (routes, GKE policies, objectives) names the GA group and the pool's
+final name: mapping.yaml's pool_references say where each kind keeps its reference."""
+
+from __future__ import annotations
+
+from infgw_postrender.api.mapping import alpha_group, ga_group, api
+from infgw_postrender.api.paths import containers
+from infgw_postrender.postrender.index import Index
+from infgw_postrender.postrender.rewrites.job import Job
+from infgw_postrender.postrender.stream import Document
+
+
+def follow_pool_references(job: Job) -> None:
+    follow(job.index, job.group.own)
+
+
+def follow(index: Index, documents: list[Document]) -> None:
+    pool_kind = api().pool.kind
+    rules = {rule.kind: rule for rule in api().pool_references}
+    for document in documents:
+        rule = rules.get(document.kind)
+        if rule is None:
+            continue
+        for at, ref in list(containers(document.data, rule.ref)):
+            if ref.get("kind", pool_kind) != pool_kind:
+                continue
+            group = index.by_pool.get((ref.get("name"), ref.get("namespace") or document.namespace))
+            ref_group = ref.get("group", rule.default_group)
+            if group is None or ref_group not in (alpha_group(), ga_group()):
+                continue
+            old_name = ref.get("name")
+            if document.set(at + ("group",), ga_group()):
+                index.record(document, "updated", f"{rule.ref} group {ref_group or '(core)'} -> {ga_group()}")
+            if document.set(at + ("name",), group.final_pool):
+                index.record(document, "updated", f"{rule.ref} name {old_name} -> {group.final_pool}")
