@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import POSTRENDER, tool, CHARTS
+from conftest import ALPHA_GROUP, CHARTS, POSTRENDER, run_postrender, tool
 from infgw_postrender.errors import InputError
 from infgw_postrender.cli.postrender import command
 
@@ -213,3 +213,19 @@ def test_shapes_fuzzing_found_are_named_errors(stream, message):
             "spec:\n  selector: {app: m}\n  targetPortNumber: 8000\n  extensionRef:\n    name: p-epp\n---\n")
     with pytest.raises(InputError, match=message):
         post_render(pool + stream, Options(alpha_pool="p"))
+
+
+@pytest.mark.parametrize("value", ["0x_", "0b_", "0o_"])
+def test_numbers_ruamel_cannot_construct_are_malformed_yaml(value):
+    """Fuzzing found that ruamel.yaml's number constructors fail on these (IndexError, ValueError) where its
+    resolver takes them for numbers: bad input, so one line and exit 2, not a traceback."""
+    stream = f"apiVersion: {ALPHA_GROUP}/v1alpha2\nkind: InferencePool\nmetadata:\n  name: x\nspec: {{targetPortNumber: {value}}}\n"
+    done = run_postrender(stream)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("Error: document 0: malformed YAML") and len(done.stderr.splitlines()) == 1
+
+
+def test_a_pool_whose_spec_is_a_list_is_named_in_the_error():
+    stream = f"apiVersion: {ALPHA_GROUP}/v1alpha2\nkind: InferencePool\nmetadata:\n  name: x\nspec:\n- 1\n"
+    done = run_postrender(stream)
+    assert done.returncode == 2 and "InferencePool x: spec is not a mapping" in done.stderr

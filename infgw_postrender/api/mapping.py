@@ -60,6 +60,13 @@ class RouteApi:
     api_version: str
     kind: str
     gateway_group: str
+    max_rules: int
+
+
+@dataclass(frozen=True, slots=True)
+class BodyBasedRouting:
+    model_header: str
+    image: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +122,7 @@ class Resources:
     route: str
     gateway: str
     crd: str
+    deployment: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +175,7 @@ class Api:
     model_rewrite: ModelRewriteApi
     alpha_model: AlphaModelApi
     route: RouteApi
+    body_based_routing: BodyBasedRouting
     pool_references: tuple[PoolReference, ...]
     named_after_pool: tuple[NamedAfterPool, ...]
     name_references: Mapping[str, tuple[NameReference, ...]]

@@ -7,6 +7,8 @@ import re
 from infgw_postrender import defaults
 from infgw_postrender.errors import InputError
 
+# The post-renderer's placeholder for the release being rendered, allowed inside names it is given.
+TEMPLATE = "{release}"
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_MAX = 63
 
@@ -19,6 +21,13 @@ def check_label(value: str, flag: str) -> str:
             f"starting and ending with a letter or digit, at most {LABEL_MAX} characters)"
         )
     return value
+
+
+def check_weight(weight: int, flag: str = "--ga-weight") -> int:
+    """A route weight as this tool takes it: a percentage."""
+    if not 0 <= weight <= 100:
+        raise InputError(f"{flag} {weight}: out of range; give a percentage from 0 to 100")
+    return weight
 
 
 def epp_name(release: str) -> str:

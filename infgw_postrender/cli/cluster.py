@@ -12,6 +12,7 @@ import click
 
 from infgw_postrender.yaml import emitter
 from infgw_postrender import defaults
+from infgw_postrender.cli.params import DNS_LABEL, DURATION, PERCENT, PERCENTS, Command
 from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, InputError
 from infgw_postrender.cluster.helm import Helm
 from infgw_postrender.cluster.kube import Kubectl
@@ -23,7 +24,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 def cluster_options(func: Callable) -> Callable:
     """-n/--namespace and --kube-context, as kubectl and helm spell them (HELM_NAMESPACE/HELM_KUBECONTEXT honoured)."""
     func = click.option("--kube-context", help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")(func)
-    return click.option("-n", "--namespace", help="Namespace (default: HELM_NAMESPACE, then default).")(func)
+    return click.option("-n", "--namespace", type=DNS_LABEL, help="Namespace (default: HELM_NAMESPACE, then default).")(func)
 
 
 def output_option(func: Callable) -> Callable:
@@ -54,7 +55,7 @@ def register(cli: click.Group) -> None:
 
 
 # -- detect --------------------------------------------------------------------------------------------------
-@click.command(context_settings=CONTEXT, epilog="""
+@click.command(cls=Command, context_settings=CONTEXT, epilog="""
 \b
 Examples:
   helm infgw-migrate detect                     # every namespace
@@ -83,7 +84,7 @@ def detect(namespace, kube_context, output, exit_code, from_file, server_version
 
 
 # -- crds ----------------------------------------------------------------------------------------------------
-@click.command(context_settings=CONTEXT, epilog="""
+@click.command(cls=Command, context_settings=CONTEXT, epilog="""
 \b
 Examples:
   helm infgw-migrate crds --server-version v1.34.1-gke.100     # the decision, without a cluster
@@ -121,15 +122,15 @@ def crds(kube_context, output, server_version, target_version, apply_, dry_run, 
 
 
 # -- objectives ----------------------------------------------------------------------------------------------
-@click.command(context_settings=CONTEXT, epilog="""
+@click.command(cls=Command, context_settings=CONTEXT, epilog="""
 \b
 Example:
   helm infgw-migrate objectives -n llm --alpha-pool vllm --ga-pool vllm-ga            # print them
   helm infgw-migrate objectives -n llm --alpha-pool vllm --ga-pool vllm-ga --apply
 """)
 @cluster_options
-@click.option("--alpha-pool", required=True, help="The alpha InferencePool whose InferenceModels to carry over.")
-@click.option("--ga-pool", required=True, help="The GA InferencePool the objectives point at.")
+@click.option("--alpha-pool", type=DNS_LABEL, required=True, help="The alpha InferencePool whose InferenceModels to carry over.")
+@click.option("--ga-pool", type=DNS_LABEL, required=True, help="The GA InferencePool the objectives point at.")
 @click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=-1", help="Criticality to priority.")
 @click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True, help="v1.3.0+ adds InferenceModelRewrites (its EPP acts on them).")
 @click.option("--apply", "apply_", is_flag=True, help="Apply them (kubectl apply) instead of printing.")
@@ -149,18 +150,51 @@ def objectives(namespace, kube_context, alpha_pool, ga_pool, priority_map, targe
 
 
 # -- shift ---------------------------------------------------------------------------------------------------
-@click.command(context_settings=CONTEXT, epilog="""
+def analysis_options(func: Callable) -> Callable:
+    """The checks of a traffic stage (shift --analysis; migrate passes them on to each stage)."""
+    from infgw_postrender.cluster import analysis
+
+    options = [
+        click.option("--analysis", is_flag=True,
+                     help="After the Gateway reports the new weights, probe through it and go back to the previous "
+                          "weights if the probe fails the thresholds (exit 1)."),
+        click.option("--analysis-requests", type=click.IntRange(1, 10_000), default=analysis.REQUESTS,
+                     show_default=True, help="Requests to send (one after another, the pool's models in turn)."),
+        click.option("--analysis-duration", type=DURATION, help="Probe for this long instead of a number of requests."),
+        click.option("--analysis-timeout", type=DURATION, default=f"{analysis.TIMEOUT_S:g}s", show_default=True,
+                     help="The probe stops here whatever is left (a server that never answers fails the stage)."),
+        click.option("--min-success", type=click.FloatRange(0, 1), default=analysis.MIN_SUCCESS, show_default=True,
+                     help="Smallest share of requests answered 200 with choices."),
+        click.option("--max-p95", type=DURATION, default=f"{analysis.MAX_P95_S:g}s", show_default=True,
+                     help="Largest 95th percentile latency of the answered requests (e.g. 5s, 800ms)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _analysis_settings(analysis_requests, analysis_duration, analysis_timeout, min_success, max_p95):
+    from infgw_postrender.cluster.analysis import Budget, Thresholds
+
+    budget = Budget(None if analysis_duration else analysis_requests, analysis_duration, analysis_timeout)
+    return budget, Thresholds(min_success, max_p95)
+
+
+@click.command(cls=Command, context_settings=CONTEXT, epilog="""
 \b
 Examples:
   helm infgw-migrate shift -n llm --route llm-route --alpha-pool vllm --ga-pool vllm-ga --ga-weight 50 --dry-run
   helm infgw-migrate shift -n llm --route llm-route --alpha-pool vllm --ga-pool vllm-ga --ga-weight 50 --wait
   helm infgw-migrate shift -n llm --route llm-route --alpha-pool vllm --ga-pool vllm-ga --ga-weight 0   # back
+  helm infgw-migrate shift -n llm --route llm-route --alpha-pool vllm --ga-pool vllm-ga --ga-weight 25 \\
+    --analysis --analysis-requests 50 --max-p95 3s -o json
 """)
 @cluster_options
-@click.option("--route", "route_name", required=True, help="The live HTTPRoute.")
-@click.option("--alpha-pool", required=True)
-@click.option("--ga-pool", required=True)
-@click.option("--ga-weight", type=int, required=True, help="Percentage for the GA pool, 0 to 100.")
+@output_option
+@click.option("--route", "route_name", type=DNS_LABEL, required=True, help="The live HTTPRoute.")
+@click.option("--alpha-pool", type=DNS_LABEL, required=True)
+@click.option("--ga-pool", type=DNS_LABEL, required=True)
+@click.option("--ga-weight", type=PERCENT, required=True, help="Percentage for the GA pool, 0 to 100.")
 @click.option("--dry-run", is_flag=True, help="Print the change as a diff; change nothing.")
 @click.option("--force", is_flag=True,
               help="Write the weights at once, without waiting for the Gateway to accept the GA pool (never past "
@@ -168,25 +202,65 @@ Examples:
 @click.option("--wait", is_flag=True, help="Wait until the route reports Accepted and ResolvedRefs for the change.")
 @click.option("--timeout", default=300.0, show_default=True,
               help="Seconds to wait for the Gateway to accept the GA pool, and for --wait.")
-def shift(namespace, kube_context, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, wait, timeout) -> None:
+@analysis_options
+@click.option("--url", help="With --analysis: probe this URL instead of the Gateway's address.")
+@click.option("--port", default=80, show_default=True, help="With --analysis: the Gateway's port.")
+@click.option("--model", "models", multiple=True, metavar="MODEL[=OBJECTIVE]",
+              help="With --analysis: a model to ask, and its objective (default: the alpha pool's models).")
+def shift(namespace, kube_context, output, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, wait, timeout,
+          analysis, url, port, models, **checks) -> None:
     """Rewrite the live HTTPRoute's backendRefs for the alpha and GA pools only (matches, filters and other
     backends stay). Refused, with nothing changed, when a pool that would get traffic (or its EPP) is missing.
     A route that does not reference the GA pool yet gets it at weight 0 first; the weights follow once the
-    Gateway has accepted the pool (unless --force)."""
+    Gateway has accepted the pool (unless --force). With --analysis the stage measures itself and goes back
+    to the weights it started from when the probe fails."""
     from infgw_postrender.cluster.shift import shift as run_shift, wait_accepted
 
     kubectl = kubectl_for(namespace, kube_context)
+    if analysis and not dry_run:
+        _analysed_shift(kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port,
+                        models, checks)
+        return
     result = run_shift(kubectl, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, timeout, progress)
-    click.echo(result.diff or f"HTTPRoute {result.route} already sends {ga_weight}% to {ga_pool}; nothing to change\n", nl=False)
+    nothing = f"HTTPRoute {result.route} already sends {ga_weight}% to {ga_pool}; nothing to change\n"
+    if output == "table":
+        click.echo(result.diff or nothing, nl=False)
     for step in result.steps:
         click.echo(f"HTTPRoute {result.route}: {step}", err=True)
     if result.applied and wait:
         wait_accepted(kubectl, route_name, result.generation, timeout, progress)
         click.echo(f"HTTPRoute {result.route}: Accepted and ResolvedRefs", err=True)
+    if output != "table":
+        emit({"route": result.route, "weight": ga_weight, "applied": result.applied, "diff": result.diff,
+              "steps": result.steps}, output, "")
+
+
+def _analysed_shift(kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port, models,
+                    checks) -> None:
+    from infgw_postrender.cluster.analysis import AnalysisFailed, analysed_shift, parse_target
+
+    budget, thresholds = _analysis_settings(**checks)
+    targets = [parse_target(model) for model in models] or None
+    try:
+        stage = analysed_shift(kubectl, route_name, alpha_pool, ga_pool, ga_weight, url, port, targets, budget,
+                               thresholds, timeout, progress, force)
+    except AnalysisFailed as failed:
+        _show_stage(failed.stage, thresholds, output)
+        raise
+    _show_stage(stage, thresholds, output)
+
+
+def _show_stage(stage, thresholds, output: str) -> None:
+    record = stage.as_record(thresholds)
+    verdict = "passed" if stage.failure is None else f"FAILED: {stage.failure}"
+    figures = stage.analysis.figures() if stage.analysis else "not probed"
+    back = f"; back at GA weight {stage.previous}" if stage.rolled_back else ""
+    emit(record, output, f"{stage.shifted.diff}stage {stage.shifted.weight}% of HTTPRoute {stage.shifted.route}: "
+                         f"{verdict} ({figures}; {thresholds.describe()}){back}\n")
 
 
 # -- verify --------------------------------------------------------------------------------------------------
-@click.command(context_settings=CONTEXT, epilog="""
+@click.command(cls=Command, context_settings=CONTEXT, epilog="""
 \b
 Examples:
   helm infgw-migrate verify --gateway inference-gateway --model food-review
@@ -225,15 +299,15 @@ def _state_key(kubectl: Kubectl, alpha_pool: str):
     return StateKey(kubectl.current_context(), kubectl.default_namespace, alpha_pool)
 
 
-@click.command(context_settings=CONTEXT, epilog="""
+@click.command(cls=Command, context_settings=CONTEXT, epilog="""
 \b
 Examples:
   helm infgw-migrate backup -n llm --alpha-pool vllm --route llm-route
   helm infgw-migrate backup -n llm --alpha-pool vllm --file vllm-backup.yaml --models vllm-models.yaml
 """)
 @cluster_options
-@click.option("--alpha-pool", required=True, help="The alpha InferencePool whose stack to back up.")
-@click.option("--route", "routes", multiple=True, help="An HTTPRoute to keep in the backup too (repeatable).")
+@click.option("--alpha-pool", type=DNS_LABEL, required=True, help="The alpha InferencePool whose stack to back up.")
+@click.option("--route", "routes", type=DNS_LABEL, multiple=True, help="An HTTPRoute to keep in the backup too (repeatable).")
 @click.option("--file", "backup_path", help="The backup (default: CONTEXT.NAMESPACE.POOL.backup.yaml here).")
 @click.option("--models", "models_path", help="Also write the pool's InferenceModels alone, for --objectives-from.")
 def backup(namespace, kube_context, alpha_pool, routes, backup_path, models_path) -> None:
@@ -249,7 +323,7 @@ def backup(namespace, kube_context, alpha_pool, routes, backup_path, models_path
         progress(line)
 
 
-@click.command(context_settings=CONTEXT, epilog="""
+@click.command(cls=Command, context_settings=CONTEXT, epilog="""
 \b
 Examples:
   helm infgw-migrate cleanup -n llm --alpha-pool vllm --ga-pool vllm-ga --dry-run
@@ -258,8 +332,8 @@ Examples:
   helm infgw-migrate restore alpha-backup.yaml
 """)
 @cluster_options
-@click.option("--alpha-pool", required=True)
-@click.option("--ga-pool", help="The GA pool that must be serving before anything is deleted.")
+@click.option("--alpha-pool", type=DNS_LABEL, required=True)
+@click.option("--ga-pool", type=DNS_LABEL, help="The GA pool that must be serving before anything is deleted.")
 @click.option("--backup", "backup_path",
               help="Made to hold every object before any is deleted (default: CONTEXT.NAMESPACE.POOL.backup.yaml here).")
 @click.option("--delete-crds", is_flag=True, help="Also delete the v1alpha2 CRDs; refused while any object of them is left anywhere.")
@@ -289,7 +363,7 @@ def cleanup(namespace, kube_context, alpha_pool, ga_pool, backup_path, delete_cr
         progress(line)
 
 
-@click.command(context_settings=CONTEXT, epilog="""
+@click.command(cls=Command, context_settings=CONTEXT, epilog="""
 \b
 Example:
   helm infgw-migrate restore infgw-alpha-backup.yaml
@@ -308,15 +382,15 @@ def restore(namespace, kube_context, backup) -> None:
 def _path_options(func: Callable) -> Callable:
     options = [
         click.option("--path", "path_name", type=click.Choice(["simple", "zero-downtime"]), required=True),
-        click.option("--alpha-pool", required=True),
-        click.option("--ga-release", help="The GA release (default: ALPHA-POOL-ga; on the simple path ALPHA-POOL)."),
+        click.option("--alpha-pool", type=DNS_LABEL, required=True),
+        click.option("--ga-release", type=DNS_LABEL, help="The GA release (default: ALPHA-POOL-ga; on the simple path ALPHA-POOL)."),
         click.option("--chart", default=defaults.CHART,
                      show_default=True),
         click.option("--chart-version", default=defaults.TARGET_VERSION, show_default=True,
                      help="The GA chart; the CRD step installs what this release needs."),
-        click.option("--route", "route_name", default=defaults.ROUTE, show_default=True),
+        click.option("--route", "route_name", type=DNS_LABEL, default=defaults.ROUTE, show_default=True),
         click.option("--gateway", default=defaults.GATEWAY, show_default=True, help="NAME or NAMESPACE/NAME."),
-        click.option("--stages", default="", help="Weights to walk (zero-downtime), e.g. 0,50,100."),
+        click.option("--stages", type=PERCENTS, default="", help="Weights to walk (zero-downtime), e.g. 0,50,100."),
         click.option("--set", "chart_values", multiple=True,
                      help="Values for the GA chart (repeatable). The selector and target port default to the alpha "
                           "pool's, provider.name to gke on GKE."),
@@ -332,7 +406,7 @@ def _path_options(func: Callable) -> Callable:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return analysis_options(func)
 
 
 def _plan_rows(found) -> list[dict]:
@@ -346,7 +420,7 @@ def _plan_text(settings, found) -> str:
     return "".join(lines)
 
 
-@click.command(context_settings=CONTEXT, epilog="""
+@click.command(cls=Command, context_settings=CONTEXT, epilog="""
 \b
 Example:
   helm infgw-migrate plan -n llm --path zero-downtime --alpha-pool vllm --stages 0,50,100
@@ -379,6 +453,8 @@ def plan(output, from_file, server_version, **options) -> None:
         settings = prepare(settings, pool, findings.server_version, None, {}, models)
     else:
         settings = read_and_prepare(settings, kubectl, helm)
+    if any(m["namespace"] == settings.namespace and m["pool"] == settings.alpha_pool for m in findings.alpha_models):
+        settings.notes.append(findings.model_routing)
     found = steps(settings, kubectl, helm)
     for step in found:
         if step.key == "crds":
@@ -386,7 +462,7 @@ def plan(output, from_file, server_version, **options) -> None:
     emit({"notes": settings.notes, "steps": _plan_rows(found)}, output, _plan_text(settings, found))
 
 
-@click.command(context_settings=CONTEXT, epilog="""
+@click.command(cls=Command, context_settings=CONTEXT, epilog="""
 \b
 Example:
   helm infgw-migrate migrate -n llm --path zero-downtime --alpha-pool vllm --stages 0,50,100
@@ -414,7 +490,7 @@ def migrate(dry_run, **options) -> None:
 
 
 def _settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart, chart_version, route_name, gateway,
-              stages, chart_values, crd_source, model, verify_url, state_dir, delete_crds):
+              stages, chart_values, crd_source, model, verify_url, state_dir, delete_crds, analysis, **checks):
     from infgw_postrender.cluster.kube import ClusterError
     from infgw_postrender.cluster.steps import Settings
 
@@ -427,14 +503,17 @@ def _settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart,
         context = "none"
     if delete_crds and path_name == "simple":
         raise InputError("--delete-crds: the simple path deletes the v1alpha2 CRDs already, when nothing else uses them")
+    if analysis and path_name == "simple":
+        raise InputError("--analysis: the simple path has no traffic stages to measure (it moves all traffic at once, "
+                         "after the outage); use --path zero-downtime")
     return Settings(kubectl.default_namespace, kubectl.context, context, path_name, alpha_pool, ga_release, chart,
-                    chart_version, route_name, gateway, _stages(stages), list(chart_values), crd_source, model,
-                    verify_url, state_dir, delete_crds)
-def _stages(text: str) -> list[int]:
-    try:
-        weights = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InputError(f"--stages {text!r}: expected weights such as 0,50,100") from None
-    if any(not 0 <= weight <= 100 for weight in weights):
-        raise InputError(f"--stages {text!r}: weights go from 0 to 100")
-    return weights
+                    chart_version, route_name, gateway, list(stages), list(chart_values), crd_source, model,
+                    verify_url, state_dir, delete_crds, analysis=_analysis_argv(verify_url, **checks) if analysis else [])
+
+
+def _analysis_argv(verify_url, analysis_requests, analysis_duration, analysis_timeout, min_success, max_p95) -> list[str]:
+    """The checks as each stage's shift takes them: what plan prints is what runs."""
+    size = (["--analysis-duration", f"{analysis_duration:g}s"] if analysis_duration
+            else ["--analysis-requests", str(analysis_requests)])
+    return ["--analysis", *size, "--analysis-timeout", f"{analysis_timeout:g}s", "--min-success", f"{min_success:g}",
+            "--max-p95", f"{max_p95:g}s", *(["--url", verify_url] if verify_url else [])]

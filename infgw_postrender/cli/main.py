@@ -11,14 +11,16 @@ import click
 
 from infgw_postrender import __version__
 from infgw_postrender.postrender.pipeline import Options, preflight
-from infgw_postrender.cli.postrender import EXAMPLE, options_decorator, run, standalone
+from infgw_postrender.cli.params import Group
+from infgw_postrender.cli.postrender import command as postrender_command
+from infgw_postrender.cli.postrender import options_decorator
 from infgw_postrender.cli.cluster import register
 from infgw_postrender.cluster.helm import Helm
 from infgw_postrender.helm_plugin.install import helm_command, post_renderer_args, run_helm
 from infgw_postrender.helm_plugin.plugin import PLUGIN_NAME, install
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="infgw-migrate")
 def cli() -> None:
     """Migrate a GKE Inference Gateway from v1alpha2 to v1 (InferencePool GA plus InferenceObjective).
@@ -29,11 +31,7 @@ def cli() -> None:
     """
 
 
-@cli.command(epilog=EXAMPLE)
-@options_decorator
-def postrender(report_path: str | None, quiet: bool, **flags) -> None:
-    """The post-renderer (same as `infgw-postrender`): manifests on stdin, GA stack on stdout."""
-    run(report_path, quiet, **flags)
+cli.add_command(postrender_command)
 
 
 @cli.command("install-postrenderer")
@@ -132,7 +130,7 @@ register(cli)
 
 
 def main() -> None:
-    standalone(cli, "infgw-migrate")
+    cli.main(prog_name="infgw-migrate")
 
 
 if __name__ == "__main__":  # how migrate runs its own steps: `python -m infgw_postrender.cli ...`

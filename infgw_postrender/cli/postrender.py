@@ -10,9 +10,11 @@ import sys
 import click
 
 from infgw_postrender import defaults
+from infgw_postrender.cli.params import DNS_LABEL, PERCENT, Command
+from infgw_postrender.errors import InputError, MigrateError
 from infgw_postrender.postrender.pipeline import Options, post_render_documents
 from infgw_postrender.postrender.stream import split_lines
-from infgw_postrender.errors import InputError, MigrateError
+
 EXAMPLE = """
 \b
 Examples:
@@ -30,17 +32,20 @@ Examples:
 def options_decorator(func):
     """The post-renderer's flags, shared by `infgw-postrender` and `infgw-migrate postrender`."""
     decorators = [
-        click.option("--pool-name", help="Name of the GA InferencePool (default: the release name)."),
-        click.option("--release", help="The release being rendered, when the stream cannot tell (several pools)."),
-        click.option("--alpha-pool", help="The alpha InferencePool that serves traffic today."),
-        click.option("--alpha-namespace", help="Namespace of the alpha release (default: the GA release's)."),
-        click.option("--ga-weight", type=int, help="Percentage of traffic for the GA pool, 0 to 100 (needs --alpha-pool)."),
-        click.option("--route-name", default=defaults.ROUTE, show_default=True, help="Name of the generated HTTPRoute."),
+        click.option("--pool-name", type=DNS_LABEL, help="Name of the GA InferencePool (default: the release name)."),
+        click.option("--release", type=DNS_LABEL, help="The release being rendered, when the stream cannot tell (several pools)."),
+        click.option("--alpha-pool", type=DNS_LABEL, help="The alpha InferencePool that serves traffic today."),
+        click.option("--alpha-namespace", type=DNS_LABEL, help="Namespace of the alpha release (default: the GA release's)."),
+        click.option("--ga-weight", type=PERCENT, help="Percentage of traffic for the GA pool, 0 to 100 (needs --alpha-pool)."),
+        click.option("--route-name", type=DNS_LABEL, default=defaults.ROUTE, show_default=True, help="Name of the generated HTTPRoute."),
         click.option("--gateway", default=defaults.GATEWAY, show_default=True, help="Parent Gateway, NAME[/NAMESPACE]."),
         click.option("--route-from", type=click.Path(dir_okay=False), help="Start from this HTTPRoute's YAML."),
         click.option("--objective", "objectives", multiple=True, metavar="NAME=PRIORITY", help="Generate an InferenceObjective (repeatable)."),
         click.option("--objectives-from", type=click.Path(dir_okay=False), help="YAML of v1alpha2 InferenceModels to carry over."),
         click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=-1", help="Criticality to priority."),
+        click.option("--model-routing", is_flag=True,
+                     help="With body-based routing deployed: a route rule per model (X-Gateway-Model-Name) sets its "
+                          "objective header, so clients keep sending only the model name."),
         click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True, help="GA release targeted (v1.3.0+ adds InferenceModelRewrite, which its EPP acts on)."),
         click.option("--report", "report_path", type=click.Path(dir_okay=False),
                      help="Write the JSON report here (on failure, the error)."),
@@ -55,22 +60,27 @@ def options_decorator(func):
 
 
 def run(report_path: str | None, quiet: bool, error_file: str | None = None, **flags) -> None:
-    """Read stdin, write stdout only when everything succeeded. A failure is also written where it can be seen
-    through Helm: the --error-file, the --report, and the terminal when Helm 4 runs this as its plugin."""
+    """Read stdin, write stdout only when everything succeeded."""
     try:
         _run(report_path, quiet, **flags)
     except MigrateError as error:
-        line = f"Error: {' '.join(str(error).split())}"
-        for path, text in ((error_file, line + "\n"), (report_path, json.dumps({"error": line}, indent=2) + "\n")):
-            if path:
-                try:
-                    with open(path, "w", encoding="utf-8") as handle:
-                        handle.write(text)
-                except OSError:
-                    pass  # the error itself still reaches stderr
-        if os.environ.get("HELM_PLUGIN_NAME") and not sys.stderr.isatty():
-            _to_terminal(line)
+        report_failure(error, error_file, report_path)
         raise
+
+
+def report_failure(error: MigrateError, error_file: str | None, report_path: str | None) -> None:
+    """A failure is also written where it can be seen through Helm: the --error-file, the --report, and the
+    terminal when Helm 4 runs this as its plugin."""
+    line = f"Error: {error.format_message()}"
+    for path, text in ((error_file, line + "\n"), (report_path, json.dumps({"error": line}, indent=2) + "\n")):
+        if path:
+            try:
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            except OSError:
+                pass  # the error itself still reaches stderr
+    if os.environ.get("HELM_PLUGIN_NAME") and not sys.stderr.isatty():
+        _to_terminal(line)
 
 
 def _to_terminal(line: str) -> None:
@@ -106,28 +116,35 @@ def _run(report_path: str | None, quiet: bool, **flags) -> None:
         sys.stderr.write(report.as_text())
 
 
-@click.command(epilog=EXAMPLE, context_settings={"help_option_names": ["-h", "--help"]})
+class PostRendererCommand(Command):
+    """A flag Helm passed wrong (--post-renderer-args) is reported where Helm lets it be seen, as every failure is."""
+
+    def make_context(self, info_name, args, parent=None, **extra):  # noqa: ANN001, ANN201 (click's signature)
+        given = list(args)  # click consumes the list as it parses
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except MigrateError as error:
+            report_failure(error, _given(given, "--error-file"), _given(given, "--report"))
+            raise
+
+
+def _given(args: list[str], flag: str) -> str | None:
+    """The value of `flag` on a command line that did not parse."""
+    for position, arg in enumerate(args):
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+        if arg == flag and position + 1 < len(args):
+            return args[position + 1]
+    return None
+
+
+@click.command("postrender", cls=PostRendererCommand, epilog=EXAMPLE, context_settings={"help_option_names": ["-h", "--help"]})
 @options_decorator
 def command(report_path: str | None, quiet: bool, **flags) -> None:
-    """Post-render inferencepool chart output into a GA stack that runs beside the alpha one."""
+    """Post-render inferencepool chart output into a GA stack that runs beside the alpha one (also
+    `infgw-migrate postrender`): manifests on stdin, the GA stack on stdout, the report on stderr."""
     run(report_path, quiet, **flags)
 
 
-def standalone(cmd: click.Command, prog_name: str) -> None:
-    """Run a click command: a MigrateError is its line and status, a usage mistake one line and status 2."""
-    try:
-        cmd.main(prog_name=prog_name, standalone_mode=False)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except click.Abort:
-        sys.exit(130)
-    except MigrateError as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except click.ClickException as error:
-        click.echo(f"Error: {' '.join(error.format_message().split())} (see {prog_name} --help)", err=True)
-        sys.exit(2)
-
-
 def main() -> None:
-    standalone(command, "infgw-postrender")
+    command.main(prog_name="infgw-postrender")

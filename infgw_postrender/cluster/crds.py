@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from infgw_postrender import defaults
 from infgw_postrender.api.objects import as_list
+from infgw_postrender.yaml.roundtrip import load_errors
 from infgw_postrender.cluster.detect import crd_owner
 from infgw_postrender.cluster.kube import Kubectl
 
@@ -140,11 +141,10 @@ def spec_digest(crd: dict) -> str:
 def crd_documents(text: str, where: str) -> list[dict]:
     """The CRDs a file defines; anything that is not one is refused."""
     from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
 
     try:
         documents = [doc for doc in YAML(typ="safe", pure=True).load_all(text) if doc is not None]
-    except YAMLError:
+    except load_errors():
         raise DownloadError(f"{where}: not valid YAML; refused, nothing applied") from None
     for doc in documents:
         if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":

@@ -22,6 +22,7 @@ class Findings:
     routes: list[dict] = field(default_factory=list)  # routes with a backend that is an InferencePool
     releases: list[dict] = field(default_factory=list)  # Helm releases of the inferencepool chart
     crds: list[dict] = field(default_factory=list)
+    body_based_routing: list[dict] = field(default_factory=list)  # its router Deployments
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -48,9 +49,21 @@ class Findings:
             return f"migration needed: {count}; path: zero-downtime (HTTPRoute {routes} sends live traffic to an alpha pool)"
         return f"migration needed: {count}; path: simple (no HTTPRoute sends traffic to an alpha pool, a short outage costs nothing)"
 
+    @property
+    def model_routing(self) -> str:
+        """What becomes of the InferenceModels' model names, and what to pass for them."""
+        if self.body_based_routing:
+            where = ", ".join(f"{b['namespace']}/{b['name']}" for b in self.body_based_routing)
+            return (f"body-based routing is deployed ({where}): render the route with infgw-postrender --model-routing "
+                    "(or the companion chart's modelObjectives) and clients keep sending only the model name")
+        return ("no body-based routing found: the InferenceModels' model names do not pick an objective in v1; clients "
+                f"must send {api().objective.header} (or deploy upstream's body-based-routing chart, then use "
+                "--model-routing)")
+
     def as_dict(self) -> dict[str, Any]:
         found = asdict(self)
-        found.update(migration_needed=self.migration_needed, recommended_path=self.recommended_path, verdict=self.verdict())
+        found.update(migration_needed=self.migration_needed, recommended_path=self.recommended_path, verdict=self.verdict(),
+                     model_routing=self.model_routing if self.alpha_models else None)
         return found
 
 
@@ -63,7 +76,8 @@ def read_cluster(kubectl: Kubectl, helm: Helm | None, namespace: str | None) -> 
             if c["metadata"]["name"] in (*api().cluster.inference_crd_names, table.route)]
     present = {c["metadata"]["name"] for c in crds}
     wanted = [getattr(table, key) for key in ("alpha_pool", "alpha_model", "ga_pool", "route") if getattr(table, key) in present]
-    objects = kubectl.get(wanted, "list the inference objects", scope) if wanted else []
+    # Deployments in the same call: body-based routing is known by its router's image
+    objects = kubectl.get([*wanted, table.deployment], "list the inference objects", scope) if wanted else []
     _classify(findings, crds + objects)
     if helm is not None:
         try:
@@ -78,7 +92,7 @@ def read_snapshot(path: str, server_version: str | None, namespace: str | None) 
     from infgw_postrender.cluster.snapshot import read_objects
 
     table = api()
-    kinds = {"CustomResourceDefinition", table.pool.kind, table.alpha_model.kind, table.route.kind}
+    kinds = {"CustomResourceDefinition", table.pool.kind, table.alpha_model.kind, table.route.kind, "Deployment"}
     wanted_crds = set(table.cluster.inference_crd_names) | {table.cluster.resources.route}
     objects = [json.loads(json.dumps(item)) for item in read_objects(path, kinds)
                if item.get("kind") != "CustomResourceDefinition" or (item.get("metadata") or {}).get("name") in wanted_crds]
@@ -128,6 +142,11 @@ def _classify(findings: Findings, objects: list[dict]) -> None:
                         if ref.get("kind") == pool_kind]
             if backends:
                 findings.routes.append({**where, "backends": backends})
+        elif kind == "Deployment":
+            images = [c.get("image") or "" for c in ((spec.get("template") or {}).get("spec") or {}).get("containers") or []]
+            router = next((image for image in images if f"{api().body_based_routing.image}:" in image), None)
+            if router:
+                findings.body_based_routing.append({**where, "image": router})
 
 
 def crd_owner(crd: dict) -> str:
@@ -157,7 +176,9 @@ def table(findings: Findings) -> str:
              for r in findings.routes]
     rows += [("Helm release", r["namespace"], r["name"], f"inferencepool {r['chart_version']} ({r['status']})") for r in findings.releases]
     rows += [("CRD", "", c["name"], f"{', '.join(c['versions'])}; installed by {c['owner']}") for c in findings.crds]
+    rows += [("body-based routing", b["namespace"], b["name"], b["image"]) for b in findings.body_based_routing]
     widths = [max(len(str(row[i] or "")) for row in rows) for i in range(3)]
     lines += [f"{row[0]:<{widths[0]}}  {row[1] or '':<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip() for row in rows]
-    lines += ["", *(f"note: {note}" for note in findings.notes), findings.verdict()]
+    notes = findings.notes + ([findings.model_routing] if findings.alpha_models else [])
+    lines += ["", *(f"note: {note}" for note in notes), findings.verdict()]
     return "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1])) + "\n"

@@ -17,7 +17,8 @@ from infgw_postrender.api.objects import accepted_parents
 from infgw_postrender.errors import MigrateError, Refused
 from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.api.mapping import api
-from infgw_postrender.postrender.route import check_weight, rewrite_route
+from infgw_postrender.api.names import check_weight
+from infgw_postrender.postrender.route import rewrite_route
 from infgw_postrender.cluster.waits import TimedOut, poll
 
 

@@ -49,6 +49,7 @@ class Settings:
     verify_url: str | None = None
     state_dir: str = "."  # where the models export and the backup are written
     delete_crds: bool = False  # zero-downtime: delete the v1alpha2 CRDs at the end
+    analysis: list[str] = field(default_factory=list)  # each traffic stage's checks, as shift --analysis takes them
     notes: list[str] = field(default_factory=list)  # what prepare derived, for the plan
 
     @property
@@ -342,15 +343,18 @@ class _Steps:
 
     def stage(self, weight: int, asked: bool) -> Step:
         simple = self.s.path == "simple"
+        checks = self.s.analysis if weight > 0 else []  # at 0 no traffic reaches the GA pool: nothing to measure
         argv = self._own("shift", "--route", self.s.route, "--alpha-pool", self.s.alpha_pool,
                          "--ga-pool", self.s.ga_release, "--ga-weight", str(weight), "--wait",
-                         *(["--force"] if simple else []))
+                         *(["--force"] if simple else []), *checks)
 
         def done() -> bool:
             share = self._share()
             return share is not None and share >= weight  # migrate only moves toward GA: past this stage is done
 
         title = f"send {weight}% of {self.s.route} to the GA pool {self.s.ga_release}"
+        if checks:
+            title += ", probe it and go back to the previous stage if the probe fails"
         return Step(f"stage-{weight}", title, argv, done, stop_before=not asked)
 
     def programmed(self, weight: int) -> Step:

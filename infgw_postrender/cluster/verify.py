@@ -39,14 +39,15 @@ def gateway_address(kubectl: Kubectl, gateway: str) -> tuple[bool, str | None]:
     return programmed, addresses[0] if addresses else None
 
 
-def completion(url: str, model: str, prompt: str, timeout: float) -> tuple[int | None, float | None, str]:
+def completion(url: str, model: str, prompt: str, timeout: float,
+               headers: dict[str, str] | None = None) -> tuple[int | None, float | None, str]:
     """POST /v1/completions as the guide does; (status, latency in ms, what went wrong or the answer's gist)."""
     import requests
 
     body = {"model": model, "prompt": prompt, "max_tokens": 100, "temperature": 0}
     start = time.monotonic()
     try:
-        response = requests.post(url, json=body, timeout=timeout)
+        response = requests.post(url, json=body, timeout=timeout, headers=headers)
     except requests.Timeout:
         return None, None, f"no answer within {timeout:.0f}s"
     except requests.RequestException as exc:

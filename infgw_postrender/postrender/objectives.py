@@ -69,9 +69,11 @@ def from_flag(name: str, priority: int, pool: str, namespace: str | None) -> Gen
 
 
 def from_model(
-    model: dict, pool: str, namespace: str | None, priorities: dict[str, int], rewrites: bool
+    model: dict, pool: str, namespace: str | None, priorities: dict[str, int], rewrites: bool,
+    model_routing: bool = False,
 ) -> list[Generated]:
-    """The objective (and rewrite) that carry one InferenceModel over to the GA pool."""
+    """The objective (and rewrite) that carry one InferenceModel over to the GA pool. With `model_routing` the
+    route gets a rule that gives the model's requests this objective, so the model name carries over."""
     table = api().objective
     name = (model.get("metadata") or {}).get("name") or ""
     spec = model.get("spec") or {}
@@ -89,15 +91,22 @@ def from_model(
         why = f"the EPP (v{table.sheddable_since} and later) sheds only a negative priority; " + why
     made.assumed.append(f"criticality {criticality or 'unset (meant Standard)'} -> priority {priorities[effective]} ({why})")
     model_name = spec.get("modelName")
-    made.not_carried_over.append(
-        Loss(
-            f"modelName {model_name}",
-            "the v1 Endpoint Picker picks an objective by the request header "
-            f"{table.header}, not by the body's model; without it a request gets priority 0.",
-            f"clients (or an HTTPRoute RequestHeaderModifier on X-Gateway-Model-Name: {model_name}) "
-            f"must send {table.header}: {name}.",
+    model_header = api().body_based_routing.model_header
+    if model_routing and model_name:
+        made.changes.append(f"modelName {model_name} -> HTTPRoute rule: {model_header}: {model_name} sets "
+                            f"{table.header}: {name}")
+        made.assumed.append(f"body-based routing is deployed (it copies the body's model into {model_header}; "
+                            "`infgw-migrate detect` reports it); without it the rule never matches")
+    else:
+        made.not_carried_over.append(
+            Loss(
+                f"modelName {model_name}",
+                "the v1 Endpoint Picker picks an objective by the request header "
+                f"{table.header}, not by the body's model; without it a request gets priority 0.",
+                f"clients must send {table.header}: {name}, or deploy body-based routing and pass --model-routing "
+                f"(an HTTPRoute rule on {model_header}: {model_name} sets it).",
+            )
         )
-    )
     result = [made]
     targets = spec.get("targetModels") or []
     if targets:

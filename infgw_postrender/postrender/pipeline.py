@@ -10,7 +10,7 @@ from infgw_postrender.yaml import emitter
 from infgw_postrender import defaults
 from infgw_postrender.errors import InputError
 from infgw_postrender.api.mapping import api
-from infgw_postrender.api.names import check_label
+from infgw_postrender.api.names import TEMPLATE, check_label, check_weight
 from infgw_postrender.api.versions import target_has_rewrites
 from infgw_postrender.postrender.objectives import (
     Generated,
@@ -22,12 +22,9 @@ from infgw_postrender.postrender.objectives import (
 from infgw_postrender.postrender.index import Index
 from infgw_postrender.postrender.rewrites import rewrite_group, rewrite_others
 from infgw_postrender.postrender.report import Report
-from infgw_postrender.postrender.route import check_weight, new_route, rewrite_route
+from infgw_postrender.postrender.route import new_route, rewrite_route
 from infgw_postrender.postrender.stream import Document, join, new_document, split, write
 from infgw_postrender.yaml.roundtrip import load_file_documents
-
-TEMPLATE = "{release}"
-
 
 @dataclass
 class Options:
@@ -43,6 +40,7 @@ class Options:
     objectives_from: str | None = None
     priority_map: str | None = None
     target_version: str = defaults.TARGET_VERSION
+    model_routing: bool = False
 
     @property
     def templated(self) -> bool:
@@ -88,6 +86,9 @@ class Options:
             raise InputError("--route-from: needs --ga-weight N (0 to 100) and --alpha-pool NAME")
         if self.route_from and self.templated:
             raise InputError("--route-from: names one HTTPRoute, so it cannot be combined with {release} templates")
+        if self.model_routing and (self.ga_weight is None or not self.objectives_from or self.route_from):
+            raise InputError("--model-routing: adds a rule per model to the route that --ga-weight generates, from the "
+                             "InferenceModels of --objectives-from; pass both (and not --route-from)")
 
 
 @dataclass
@@ -150,10 +151,13 @@ def _convert(
         rewrite_group(index, group, own.alpha_pool, own.alpha_namespace)
         pool, namespace = group.final_pool, group.namespace
         mine = [from_flag(*parse_objective_flag(item), pool, namespace) for item in own.objectives]
-        for model in _of_alpha_pool(models, own, namespace, report, strict=not options.templated):
-            mine += from_model(model, pool, namespace, priorities, rewrites)
+        kept = _of_alpha_pool(models, own, namespace, report, strict=not options.templated)
+        for model in kept:
+            mine += from_model(model, pool, namespace, priorities, rewrites, options.model_routing)
         if own.ga_weight is not None:
-            mine.append(_route(own, route_source, pool, namespace))
+            routed = [(m["spec"]["modelName"], m["metadata"]["name"]) for m in kept
+                      if options.model_routing and (m.get("spec") or {}).get("modelName")]
+            mine.append(_route(own, route_source, pool, namespace, routed))
         append_generated(documents, _without_twins(mine, index), report)  # as text now: dicts of every pool would add up
     rewrite_others(index, claimed)
     for document in documents:
@@ -241,12 +245,13 @@ def _route_source(path: str) -> dict:
     return routes[0]
 
 
-def _route(options: Options, source: dict | None, pool: str, namespace: str | None) -> Generated:
+def _route(options: Options, source: dict | None, pool: str, namespace: str | None,
+           models: list[tuple[str, str]]) -> Generated:
     if source is not None:
         return rewrite_route(source, f"--route-from {options.route_from}", options.alpha_pool, pool, options.ga_weight)
     gateway, _, gateway_ns = options.gateway.partition("/")
     return new_route(
-        options.route_name, namespace, gateway, gateway_ns or None, options.alpha_pool, pool, options.ga_weight
+        options.route_name, namespace, gateway, gateway_ns or None, options.alpha_pool, pool, options.ga_weight, models
     )
 
 

@@ -12,13 +12,6 @@ from infgw_postrender.api.mapping import alpha_group, ga_group, api
 from infgw_postrender.postrender.objectives import Generated
 
 
-
-def check_weight(weight: int) -> int:
-    if not 0 <= weight <= 100:
-        raise InputError(f"--ga-weight {weight}: out of range; give a percentage from 0 to 100")
-    return weight
-
-
 def backend(group: str, name: str, weight: int) -> dict:
     return {"group": group, "kind": api().pool.kind, "name": name, "weight": weight}
 
@@ -29,9 +22,20 @@ def split_backends(alpha_pool: str, ga_pool: str, weight: int) -> list[dict]:
     return backends + [backend(ga_group(), ga_pool, weight)]
 
 
+def model_rule(model: str, objective: str, backends: list[dict]) -> dict:
+    """Requests for `model` (body-based routing puts it in its header) get `objective`, the header a v1 EPP reads."""
+    return {"matches": [{"headers": [{"type": "Exact", "name": api().body_based_routing.model_header, "value": model}]}],
+            "filters": [{"type": "RequestHeaderModifier",
+                         "requestHeaderModifier": {"set": [{"name": api().objective.header, "value": objective}]}}],
+            "backendRefs": copy.deepcopy(backends)}
+
+
 def new_route(
-    name: str, namespace: str | None, gateway: str, gateway_namespace: str | None, alpha_pool: str, ga_pool: str, weight: int
+    name: str, namespace: str | None, gateway: str, gateway_namespace: str | None, alpha_pool: str, ga_pool: str, weight: int,
+    models: list[tuple[str, str]] = (),
 ) -> Generated:
+    """The weighted route; `models` (model name, objective) each get a rule of their own before the catch-all,
+    with the same split."""
     table = api().route
     parent: dict[str, Any] = {"group": table.gateway_group, "kind": "Gateway", "name": gateway}
     if gateway_namespace:
@@ -43,9 +47,18 @@ def new_route(
         "apiVersion": table.api_version,
         "kind": table.kind,
         "metadata": metadata,
-        "spec": {"parentRefs": [parent], "rules": [{"backendRefs": split_backends(alpha_pool, ga_pool, weight)}]},
+        "spec": {"parentRefs": [parent], "rules": []},
     }
-    return Generated(obj, [f"traffic split: {alpha_pool} (alpha) {100 - weight}%, {ga_pool} (GA) {weight}%"])
+    backends = split_backends(alpha_pool, ga_pool, weight)
+    if len(models) + 1 > api().route.max_rules:
+        raise InputError(f"--model-routing: {len(models)} models need {len(models) + 1} HTTPRoute rules and the "
+                         f"HTTPRoute CRD allows {api().route.max_rules} (spec.rules); route at most "
+                         f"{api().route.max_rules - 1} models this way (split the models over several releases)")
+    obj["spec"]["rules"] = [model_rule(model, objective, backends) for model, objective in models]
+    obj["spec"]["rules"].append({"backendRefs": backends})
+    changes = [f"traffic split: {alpha_pool} (alpha) {100 - weight}%, {ga_pool} (GA) {weight}%"]
+    changes += [f"rule for model {model}: objective {objective}, same split" for model, objective in models]
+    return Generated(obj, changes)
 
 
 def _points_at(ref: Any, group: str, name: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, TextIO, TypeVar
 
 from infgw_postrender.yaml import emitter, reader
 from infgw_postrender.errors import InputError, where
-from infgw_postrender.yaml.roundtrip import dump_document, load_document, one_line
+from infgw_postrender.yaml.roundtrip import dump_document, load_document, load_errors, one_line
 
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
 _SOURCE = re.compile(r"^# Source: (.+?)[ \t]*$", re.MULTILINE)
@@ -187,11 +187,9 @@ class Document:
             self.end, self._splices, self._edited = len(self._text), None, True
 
     def _load(self, text: str) -> Any:
-        from ruamel.yaml.error import YAMLError
-
         try:
             return load_document(text)
-        except YAMLError as exc:
+        except load_errors() as exc:
             raise InputError(f"{where(self.index, self.source)}: malformed YAML: {one_line(exc, self.line)}") from None
         except TypeError:  # ruamel's constructor on a mapping or list used as a key: no Kubernetes object has one
             raise InputError(f"{where(self.index, self.source)}: a mapping key that is itself a mapping or a list; "
@@ -316,12 +314,11 @@ class Document:
         if not self._round_trip:
             return
         from ruamel.yaml import YAML
-        from ruamel.yaml.error import YAMLError
 
         text = _keep_ending(dump_document(self._data), self.body)
         try:
             again = YAML(typ="safe", pure=True).load(text)
-        except YAMLError:
+        except load_errors():
             again = None
         expected = self._data
         if not isinstance(again, dict) or [again.get(k) for k in ("apiVersion", "kind")] != [

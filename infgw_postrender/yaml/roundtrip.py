@@ -39,10 +39,17 @@ def dump_document(data: Any) -> str:
     return out.getvalue()
 
 
+def load_errors() -> tuple[type[BaseException], ...]:
+    """What a ruamel.yaml load raises on malformed input: YAMLError, and IndexError or ValueError from its number
+    constructors on a few forms its resolver takes for numbers (0x_, -_, ._), which are bad input, not bugs here."""
+    from ruamel.yaml.error import YAMLError
+
+    return YAMLError, IndexError, ValueError
+
+
 def load_file_documents(path: str, what: str) -> list[Any]:
     """Every non-empty document of a user's YAML file; a `kind: List` is flattened to its items."""
     from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
 
     try:
         with open(path, encoding="utf-8") as handle:
@@ -51,7 +58,7 @@ def load_file_documents(path: str, what: str) -> list[Any]:
         raise InputError(f"{what} {path}: cannot read it ({exc.strerror}); pass a readable YAML file") from None
     try:
         documents = [doc for doc in YAML(typ="rt").load_all(text) if doc is not None]
-    except YAMLError as exc:
+    except load_errors() as exc:
         raise InputError(f"{what} {path}: not valid YAML ({one_line(exc)}); fix the file") from None
     items: list[Any] = []
     for doc in documents:
