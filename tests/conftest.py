@@ -142,6 +142,21 @@ def schemas() -> Schemas:
     return Schemas()
 
 
+@pytest.fixture(scope="session")
+def repo_copy(tmp_path_factory) -> Path:
+    """The repository's files (as a clone has them), so the install hook's venv lands in a scratch folder."""
+    target = tmp_path_factory.mktemp("plugin") / "infgw-migrate"
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    for name in listed:
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).write_bytes(source.read_bytes())
+            (target / name).chmod(source.stat().st_mode)
+    return target
+
+
 def run_postrender(stdin: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(POSTRENDER), *args], input=stdin, capture_output=True, text=True)
 
@@ -336,15 +351,14 @@ def pytest_sessionfinish(session) -> None:
     """Each process (xdist worker or not) leaves its fuzzing tally and its part of the fault matrix on disk."""
     import json
 
-    import test_cluster_faults
-    import test_hostile_input
-
+    # the modules as this process collected them (a run of a few test files may have neither)
+    fuzzing, faults = sys.modules.get("test_hostile_input"), sys.modules.get("test_cluster_faults")
     folder = _report_files(session.config)
     folder.mkdir(parents=True, exist_ok=True)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     (folder / f"{worker}.json").write_text(json.dumps({
-        "tally": test_hostile_input.TALLY,
-        "matrix": [[list(key), value] for key, value in test_cluster_faults.MATRIX.items()],
+        "tally": fuzzing.TALLY if fuzzing else {},
+        "matrix": [[list(key), value] for key, value in (faults.MATRIX if faults else {}).items()],
     }))
 
 

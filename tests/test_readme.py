@@ -11,8 +11,7 @@ import threading
 import pytest
 
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, REPO, GatewayController, install_alpha_stack
-from test_cluster_verify import Completions
-from test_plugin_install import repo_copy  # noqa: F401  (the repository as a clone has it)
+from completions import Completions
 
 # The Gateway's address: a loopback address of its own, so that the completion server can listen on port 80
 GATEWAY_ADDRESS = "127.0.0.7"

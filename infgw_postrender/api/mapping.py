@@ -5,26 +5,20 @@ AttributeError at the first test rather than a KeyError in a user's run. Names o
 cluster.resources; the lists of CRDs refer to them by key.
 """
 
-from __future__ import annotations
-
-import dataclasses
 import os
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Groups:
+class Groups(NamedTuple):
     alpha: str
     ga: str
 
 
-@dataclass(frozen=True, slots=True)
-class PoolApi:
+class PoolApi(NamedTuple):
     kind: str
     alpha_api_version: str
     ga_api_version: str
@@ -32,8 +26,7 @@ class PoolApi:
     reasons: Mapping[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectiveApi:
+class ObjectiveApi(NamedTuple):
     api_version: str
     kind: str
     priorities: Mapping[str, int]
@@ -42,54 +35,46 @@ class ObjectiveApi:
     header: str
 
 
-@dataclass(frozen=True, slots=True)
-class ModelRewriteApi:
+class ModelRewriteApi(NamedTuple):
     api_version: str
     kind: str
     since: str
 
 
-@dataclass(frozen=True, slots=True)
-class AlphaModelApi:
+class AlphaModelApi(NamedTuple):
     api_version: str
     kind: str
 
 
-@dataclass(frozen=True, slots=True)
-class RouteApi:
+class RouteApi(NamedTuple):
     api_version: str
     kind: str
     gateway_group: str
     max_rules: int
 
 
-@dataclass(frozen=True, slots=True)
-class BodyBasedRouting:
+class BodyBasedRouting(NamedTuple):
     model_header: str
     image: str
 
 
-@dataclass(frozen=True, slots=True)
-class PoolReference:
+class PoolReference(NamedTuple):
     kind: str
     ref: str
     default_group: str
 
 
-@dataclass(frozen=True, slots=True)
-class NamedAfterPool:
+class NamedAfterPool(NamedTuple):
     kind: str
     pattern: str
 
 
-@dataclass(frozen=True, slots=True)
-class NameReference:
+class NameReference(NamedTuple):
     kind: str
     path: str
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyRule:
+class PolicyRule(NamedTuple):
     apiGroups: tuple[str, ...]  # noqa: N815 (the Kubernetes field names)
     resources: tuple[str, ...]  # noqa: N815
     verbs: tuple[str, ...]
@@ -98,8 +83,7 @@ class PolicyRule:
         return {"apiGroups": list(self.apiGroups), "resources": list(self.resources), "verbs": list(self.verbs)}
 
 
-@dataclass(frozen=True, slots=True)
-class Epp:
+class Epp(NamedTuple):
     pool_name_flags: tuple[str, ...]
     pool_namespace_flags: tuple[str, ...]
     pool_group_flags: tuple[str, ...]
@@ -110,8 +94,7 @@ class Epp:
     rbac_rule: PolicyRule
 
 
-@dataclass(frozen=True, slots=True)
-class Resources:
+class Resources(NamedTuple):
     """`kubectl get` names (plural.group) of what the cluster commands read."""
 
     alpha_pool: str
@@ -125,22 +108,19 @@ class Resources:
     deployment: str
 
 
-@dataclass(frozen=True, slots=True)
-class CrdOwner:
+class CrdOwner(NamedTuple):
     owner: str
     label: str | None = None
     value: str | None = None
     annotation: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CrdFile:
+class CrdFile(NamedTuple):
     path: str
     defines: tuple[str, ...]  # keys of Resources, resolved to CRD names by Cluster.crd_files
 
 
-@dataclass(frozen=True, slots=True)
-class Cluster:
+class Cluster(NamedTuple):
     resources: Resources
     chart_name: str
     inference_crds: tuple[str, ...]  # keys of Resources
@@ -167,8 +147,7 @@ class Cluster:
         return self.crd_names(self.crd_files[file_key].defines)
 
 
-@dataclass(frozen=True, slots=True)
-class Api:
+class Api(NamedTuple):
     groups: Groups
     pool: PoolApi
     objective: ObjectiveApi
@@ -209,8 +188,10 @@ def ga_group() -> str:
 def _build(kind: Any, value: Any, where: str) -> Any:
     """`value` (plain YAML) as the type `kind`: dataclasses by field, tuples, frozensets, read-only mappings."""
     origin = typing.get_origin(kind)
-    if dataclasses.is_dataclass(kind):
-        hints = typing.get_type_hints(kind)
+    if isinstance(kind, type) and issubclass(kind, tuple) and hasattr(kind, "_fields"):
+        # the annotations are the types themselves (no `from __future__ import annotations` here): no
+        # typing.get_type_hints, which costs start-up time
+        hints = kind.__annotations__
         unknown = set(value) - set(hints)
         if unknown:
             raise TypeError(f"{where}: unknown fields {sorted(unknown)}")
@@ -222,6 +203,4 @@ def _build(kind: Any, value: Any, where: str) -> Any:
     if origin is Mapping:
         item_kind = typing.get_args(kind)[1]
         return types.MappingProxyType({key: _build(item_kind, item, f"{where}.{key}") for key, item in (value or {}).items()})
-    if origin is types.UnionType or origin is typing.Union:
-        return value
     return value

@@ -131,6 +131,11 @@ class Document:
     def peek(self, *keys: str) -> str | None:
         """The plain string at a path of block-mapping keys, read off the text without parsing when the
         document has the two-space block layout charts render. None when not found that way: parse then."""
+        found = self._locate(keys)
+        return found[2] if found else None
+
+    def _locate(self, keys: tuple) -> tuple[int, int, str] | None:
+        """(start, end, value) of the plain string at `keys` in the text, found as peek() finds it."""
         text, start, end = self._text, self.start, self.end
         for depth, key in enumerate(keys[:-1]):
             found = _block_key(depth, key).search(text, start, end)
@@ -144,7 +149,8 @@ class Document:
         following = _CONTENT_INDENT.search(text, found.end(), end)
         if following is not None and len(following.group(1)) > 2 * (len(keys) - 1):
             return None  # a plain scalar continued on the next lines
-        return reader.plain_string(found.group(1))
+        value = reader.plain_string(found.group(1))
+        return None if value is None else (found.start(1) - self.start, found.end(1) - self.start, value)
 
     @property
     def data(self) -> Any:
@@ -197,6 +203,13 @@ class Document:
 
     def set(self, path: Path, value: Any) -> bool:
         """Set one value; True if it changed. A string whose position is known is spliced into the text."""
+        if not self._parsed and not self._splices and isinstance(value, str) and all(isinstance(k, str) for k in path):
+            found = self._locate(path)  # found without parsing: splice it so (a rename of a ConfigMap, say)
+            if found is not None:
+                if found[2] == value:
+                    return False
+                self._splices = [(found[0], found[1], emitter.scalar_text(value, "plain"))]
+                return True
         parent = self.data
         for step in path[:-1]:
             parent = parent[step]
@@ -212,41 +225,41 @@ class Document:
             self._splices.append((span.start, span.end, emitter.scalar_text(value, span.style)))
             parent[key] = value
             return True
-        self.rewrite(functools.partial(_assign, path, value))
+        self.rewrite((path[0],), functools.partial(_assign, path, value))
         return True
 
-    def rewrite(self, transform: Callable[[Any], T]) -> T:
-        """A structural change: `transform` changes the object in place, and returns what it likes.
+    def rewrite(self, keys: tuple[str, ...], transform: Callable[[Any], T]) -> T:
+        """A structural change: `transform` changes the object in place, and returns what it likes. `keys` are
+        the top-level entries it changes (the pool's `spec:`, the Role's `rules:`): the smallest blocks that hold
+        the change. It must leave every other entry as it is.
 
-        The top-level entries it changed (the pool's `spec:`, the Role's `rules:`) are emitted again by our emitter
-        and spliced over their old text; every other line stays byte for byte. When a changed entry holds what the
-        emitter would not keep (a comment, a block scalar) or the document is outside the fast reader's subset, the
-        document goes through ruamel.yaml's round trip instead; `transform` is then applied to that tree.
+        The entries that changed are emitted again by our emitter and spliced over their old text; every other line
+        stays byte for byte. When a changed entry holds what the emitter would not keep (a comment, a block scalar)
+        or the document is outside the fast reader's subset, the document goes through ruamel.yaml's round trip
+        instead; `transform` is then applied to that tree.
         """
         data = self.data
         if self._spans is not None and not self._round_trip:
             memo: dict = {}
-            changed = copy.deepcopy(data, memo)
+            changed = {key: copy.deepcopy(value, memo) if key in keys else value for key, value in data.items()}
             result = transform(changed)
-            if self._splice_entries(data, changed, memo):
+            if self._splice_entries(data, changed, keys, memo):
                 return result
         return transform(self.edit())
 
-    def _splice_entries(self, old: dict, new: Any, memo: dict) -> bool:
+    def _splice_entries(self, old: dict, new: dict, keys: tuple[str, ...], memo: dict) -> bool:
         """Splice the re-emitted entries that differ; False (nothing changed) when that cannot be done faithfully."""
-        if not isinstance(new, dict):
-            return False
         entries = self._top_entries()
         if entries is None or list(entries) != list(old):
             return False
         kept = [key for key in new if key in old]
-        if kept != [key for key in old if key in new]:
-            return False  # reordered
+        if kept != [key for key in old if key in new] or not set(new).symmetric_difference(old) <= set(keys):
+            return False  # reordered, or an entry it did not name came or went
         origin = _Origin(self, {id(made): original for original, made in memo.items()})
         body = self.body
         splices = list(self._splices or ())
         for key, (start, end, key_text) in entries.items():
-            if key in new and _same(old[key], new[key]):
+            if key not in keys or key in new and _same(old[key], new[key]):
                 continue
             block = body[start:end]
             if "#" in block or _BLOCK_SCALAR.search(block):
@@ -264,7 +277,7 @@ class Document:
             again, spans = reader.parse(text)
         except reader.Unsupported:
             return False
-        if not _same(again, new):
+        if list(again or ()) != list(new) or not all(_same(again.get(key), new.get(key)) for key in keys):
             return False
         self._text, self.start, self.end, self._splices, self._edited = text, 0, len(text), None, True
         self._data, self._spans = again, spans

@@ -56,12 +56,15 @@ class _Lines:
         self.raw: list[tuple[int, int, str]] = []  # (offset, indent, line)
         is_content: list[bool] = []
         offset = 0
+        raw, content = self.raw.append, is_content.append
+        # most documents have no tab, directive or document end at all: then no line needs the checks
+        suspect = "\t" in text or "%" in text or "..." in text
         for line in text.split("\n"):
             stripped = line.lstrip(" ")
-            if stripped[:1] == "\t" or line[:1] == "%" or (line[:3] == "..." and line.rstrip() == "..."):
+            if suspect and (stripped[:1] == "\t" or line[:1] == "%" or (line[:3] == "..." and line.rstrip() == "...")):
                 raise Unsupported("tab, directive or document end")
-            self.raw.append((offset, len(line) - len(stripped), line))
-            is_content.append(stripped != "" and stripped[0] != "#")
+            raw((offset, len(line) - len(stripped), line))
+            content(stripped != "" and stripped[0] != "#")
             offset += len(line) + 1
         # the first content line at or after each line (len(raw) when none): current() is the hot path
         self.count = len(self.raw)

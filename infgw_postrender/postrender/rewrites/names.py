@@ -22,7 +22,7 @@ def rename_pool(job: Job) -> None:
     key = api().release_annotation
     annotations = group.document.data["metadata"].get("annotations")
     if not (isinstance(annotations, dict) and key in annotations):
-        group.document.rewrite(lambda pool: _annotate(pool, key, group.helm_release))
+        group.document.rewrite(("metadata",), lambda pool: _annotate(pool, key, group.helm_release))
     namespace = group.namespace or "default"
     for rule in api().named_after_pool:
         old = rule.pattern.format(pool=group.pool, namespace=namespace)

@@ -23,7 +23,7 @@ def convert_alpha_pool(job: Job) -> None:
                          "spec.extensionRef.name, and a v1 pool needs endpointPickerRef (its EPP Service); render "
                          "the pool with its EPP (the inferencepool chart's inferenceExtension) and run again")
     port = _epp_port(job)
-    changes, assumed = document.rewrite(lambda pool: convert_pool(pool, port))
+    changes, assumed = document.rewrite(("apiVersion", "spec", "status"), lambda pool: convert_pool(pool, port))
     entry = job.index.entry(document)
     for change in changes:
         entry.record("converted", change)

@@ -23,7 +23,7 @@ def grant_ga_pools(job: Job) -> None:
             _check_rules(document, rules)
             if any(grants(existing, rule) for existing in rules):
                 continue
-            document.rewrite(lambda role: role["rules"].append(copy.deepcopy(rule)))
+            document.rewrite(("rules",), lambda role: role["rules"].append(copy.deepcopy(rule)))
             job.index.record(
                 document, "updated", f"rule added: {', '.join(rule['verbs'])} {rule['resources'][0]} in {ga_group()}"
             )

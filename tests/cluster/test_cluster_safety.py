@@ -15,7 +15,7 @@ import yaml
 
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, MIGRATE, tool
 from test_cluster_migrate import GA_RELEASE, ROUTE, assert_zero_downtime_done, helm_status, start  # noqa: F401
-from test_cluster_verify import server  # noqa: F401
+from completions import server  # noqa: F401
 
 ZERO = ["migrate", "--path", "zero-downtime", "--stages", "0,50,100"]
 SELECTOR_SET = ["--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}"]

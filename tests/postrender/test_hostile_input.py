@@ -24,7 +24,7 @@ from conftest import ALPHA_GROUP, CHARTS, POSTRENDER, run_postrender, tool
 from infgw_postrender.errors import InputError
 from infgw_postrender.cli.postrender import command
 
-# More for a soak run: FUZZ_EXAMPLES=30000 pytest tests/test_hostile_input.py
+# More for a soak run: FUZZ_EXAMPLES=30000 pytest tests/postrender/test_hostile_input.py
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
 TALLY = {"tried": 0, "results": 0, "refused": 0, "broke": 0}
 FLAG_SETS = [

@@ -15,7 +15,7 @@ import pytest
 from conftest import (ALPHA_GROUP, ALPHA_RELEASE, FIXTURES, GA_GROUP, GatewayController, alpha_pool, ga_pool,
                       put_serving)
 from test_cluster_migrate import start  # noqa: F401  (the alpha stack behind a programmed Gateway)
-from test_cluster_verify import server  # noqa: F401  (start needs it)
+from completions import ANSWERED, answer, server  # noqa: F401  (start needs server)
 
 GA_POOL = f"{ALPHA_RELEASE}-ga"
 ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
@@ -52,13 +52,7 @@ class SplittingGateway(http.server.BaseHTTPRequestHandler):
             time.sleep(5)
             return
         broken = to_ga and self.ga_breaks_at is not None and weight >= self.ga_breaks_at
-        status, payload = (503, "upstream connect error") if broken else (
-            200, json.dumps({"id": "cmpl-1", "object": "text_completion", "choices": [{"text": "Fine."}]}))
-        data = payload.encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        answer(self, *((503, "upstream connect error") if broken else (200, ANSWERED)))
 
 
 @pytest.fixture

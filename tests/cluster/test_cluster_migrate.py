@@ -11,7 +11,7 @@ import yaml
 
 from conftest import (ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, GatewayController,
                       install_alpha_stack, tool)
-from test_cluster_verify import Completions, server  # noqa: F401  (the completion server fixture)
+from completions import Completions, server  # noqa: F401  (the completion server fixture)
 
 GA_RELEASE = f"{ALPHA_RELEASE}-ga"
 ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")

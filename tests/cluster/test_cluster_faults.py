@@ -12,7 +12,7 @@ import yaml
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP, accept, alpha_pool, ga_pool, put_serving
 from test_cluster_cleanup import migrated  # noqa: F401  (the fixture: the route already at GA weight 100)
 from test_cluster_migrate import assert_zero_downtime_done, start  # noqa: F401  (the migration fixture)
-from test_cluster_verify import server  # noqa: F401
+from completions import server  # noqa: F401
 
 # fault -> (status, seconds the API hangs first); 0 closes the connection without an answer
 FAULTS = {"500": (500, 0.0), "409": (409, 0.0), "403": (403, 0.0), "timeout": (504, 2.0), "gone": (0, 0.0)}

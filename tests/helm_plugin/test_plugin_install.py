@@ -11,21 +11,6 @@ import pytest
 from conftest import CHARTS, REPO, docs, helm_env
 
 
-@pytest.fixture(scope="module")
-def repo_copy(tmp_path_factory) -> Path:
-    """The repository's files (as a clone has them), so the install hook's venv lands in a scratch folder."""
-    target = tmp_path_factory.mktemp("plugin") / "infgw-migrate"
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                            text=True, check=True).stdout.splitlines()
-    for name in listed:
-        source = REPO / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            (target / name).write_bytes(source.read_bytes())
-            (target / name).chmod(source.stat().st_mode)
-    return target
-
-
 @pytest.mark.parametrize("major", [3, 4])
 def test_plugin_installs_and_wires_the_post_renderer(tmp_path, repo_copy, major):
     helm = helm_env(tmp_path, major)

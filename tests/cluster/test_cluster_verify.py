@@ -2,51 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-import time
 
 import pytest
 
+from completions import Completions, server  # noqa: F401  (the completion server fixture)
 from conftest import FIXTURES
-
-
-class Completions(http.server.BaseHTTPRequestHandler):
-    behaviour = "ok"
-    seen: list = []
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        Completions.seen.append((self.path, body))
-        if self.behaviour == "never":
-            time.sleep(10)
-            return
-        status, payload = {
-            "ok": (200, json.dumps({"id": "cmpl-1", "object": "text_completion", "choices": [{"text": "Fine."}]})),
-            "404": (404, json.dumps({"error": "model not found"})),
-            "503": (503, "no healthy upstream"),
-            "not-json": (200, "<html>hello</html>"),
-        }[self.behaviour]
-        data = payload.encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@pytest.fixture
-def server():
-    Completions.seen = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Completions)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def url(server) -> str:
