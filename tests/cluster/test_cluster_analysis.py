@@ -116,12 +116,12 @@ def test_a_ga_path_that_fails_at_25_percent_goes_back_to_5(gateway):
 
 def test_a_healthy_path_reaches_100(gateway):
     for weight in (5, 25, 50, 100):
-        done = analysed(gateway, weight)
+        done = analysed(gateway, weight, "--analysis-requests", "8")
         assert done.returncode == 0, done.stderr
-        assert f"stage {weight}% of HTTPRoute default/llm-route: passed (20 sent, 20 succeeded (100.0%)" in done.stdout
+        assert f"stage {weight}% of HTTPRoute default/llm-route: passed (8 sent, 8 succeeded (100.0%)" in done.stdout
     assert backends(gateway) == [(GA_GROUP, GA_POOL, 100)]
     # at 100% every request of the last stage went to the GA pool
-    assert [to_ga for weight, to_ga, *_ in SplittingGateway.seen if weight == 100] == [True] * 20
+    assert [to_ga for weight, to_ga, *_ in SplittingGateway.seen if weight == 100] == [True] * 8
 
 
 def test_the_probe_sends_what_it_was_told_with_each_models_objective(gateway):
