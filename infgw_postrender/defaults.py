@@ -11,3 +11,9 @@ ROUTE = "llm-route"
 GATEWAY = "inference-gateway"
 # The guide's GA release beside the alpha one: `<alpha pool>-ga`.
 GA_SUFFIX = "-ga"
+# A traffic stage's analysis, for LLM completions: a stage may lose at most 1 request in 100, and the slowest 5%
+# must answer within 5 s (the guide's request asks for 100 tokens); 20 requests, stopped at 120 s whatever is left.
+MIN_SUCCESS = 0.99
+MAX_P95_S = 5.0
+ANALYSIS_REQUESTS = 20
+ANALYSIS_TIMEOUT_S = 120.0

@@ -60,7 +60,7 @@ def register(cli: click.Group) -> None:
 Examples:
   helm infgw-migrate detect                     # every namespace
   helm infgw-migrate detect -n llm -o json --exit-code
-  kubectl get crd,inferencepools.inference.networking.x-k8s.io,inferencemodels.inference.networking.x-k8s.io,httproutes -A -o yaml > snapshot.yaml
+  kubectl get crd,inferencepools.inference.networking.x-k8s.io,inferencemodels.inference.networking.x-k8s.io,httproutes,deployments -A -o yaml > snapshot.yaml
   helm infgw-migrate detect --from-file snapshot.yaml --server-version v1.33.5-gke.1080000
 """)
 @cluster_options
@@ -152,20 +152,18 @@ def objectives(namespace, kube_context, alpha_pool, ga_pool, priority_map, targe
 # -- shift ---------------------------------------------------------------------------------------------------
 def analysis_options(func: Callable) -> Callable:
     """The checks of a traffic stage (shift --analysis; migrate passes them on to each stage)."""
-    from infgw_postrender.cluster import analysis
-
     options = [
         click.option("--analysis", is_flag=True,
                      help="After the Gateway reports the new weights, probe through it and go back to the previous "
                           "weights if the probe fails the thresholds (exit 1)."),
-        click.option("--analysis-requests", type=click.IntRange(1, 10_000), default=analysis.REQUESTS,
+        click.option("--analysis-requests", type=click.IntRange(1, 10_000), default=defaults.ANALYSIS_REQUESTS,
                      show_default=True, help="Requests to send (one after another, the pool's models in turn)."),
         click.option("--analysis-duration", type=DURATION, help="Probe for this long instead of a number of requests."),
-        click.option("--analysis-timeout", type=DURATION, default=f"{analysis.TIMEOUT_S:g}s", show_default=True,
+        click.option("--analysis-timeout", type=DURATION, default=f"{defaults.ANALYSIS_TIMEOUT_S:g}s", show_default=True,
                      help="The probe stops here whatever is left (a server that never answers fails the stage)."),
-        click.option("--min-success", type=click.FloatRange(0, 1), default=analysis.MIN_SUCCESS, show_default=True,
+        click.option("--min-success", type=click.FloatRange(0, 1), default=defaults.MIN_SUCCESS, show_default=True,
                      help="Smallest share of requests answered 200 with choices."),
-        click.option("--max-p95", type=DURATION, default=f"{analysis.MAX_P95_S:g}s", show_default=True,
+        click.option("--max-p95", type=DURATION, default=f"{defaults.MAX_P95_S:g}s", show_default=True,
                      help="Largest 95th percentile latency of the answered requests (e.g. 5s, 800ms)."),
     ]
     for option in reversed(options):

@@ -13,21 +13,15 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+from infgw_postrender import defaults
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.objects import pool_of_model
 from infgw_postrender.cluster.backends import ga_share
+from infgw_postrender.cluster.cleanup import pool_models
 from infgw_postrender.cluster.kube import Kubectl
-from infgw_postrender.cluster.shift import ShiftResult, shift, wait_accepted
-from infgw_postrender.cluster.verify import DEFAULT_PROMPT, completion, gateway_address
+from infgw_postrender.cluster.shift import ShiftResult, read_route, shift, wait_accepted
+from infgw_postrender.cluster.verify import DEFAULT_PROMPT, completion, completion_url, gateway_address
 from infgw_postrender.errors import InputError, MigrateError
-
-# For LLM completions: a stage may lose at most 1 request in 100, and the slowest 5% must answer within 5 s
-# (the guide's request asks for 100 tokens, which a served model answers in well under that).
-MIN_SUCCESS = 0.99
-MAX_P95_S = 5.0
-REQUESTS = 20
-TIMEOUT_S = 120.0
-
 
 class AnalysisFailed(MigrateError):
     """A stage failed its analysis; the route went back to the stage's starting weights (exit 1)."""
@@ -35,8 +29,8 @@ class AnalysisFailed(MigrateError):
 
 @dataclass(frozen=True)
 class Thresholds:
-    min_success: float = MIN_SUCCESS
-    max_p95_s: float = MAX_P95_S
+    min_success: float = defaults.MIN_SUCCESS
+    max_p95_s: float = defaults.MAX_P95_S
 
     def describe(self) -> str:
         return f"success >= {self.min_success:.0%}, p95 <= {self.max_p95_s:g}s"
@@ -46,9 +40,9 @@ class Thresholds:
 class Budget:
     """At most `requests` requests, or for `duration` seconds when given; never past `timeout` seconds."""
 
-    requests: int | None = REQUESTS
+    requests: int | None = defaults.ANALYSIS_REQUESTS
     duration: float | None = None
-    timeout: float = TIMEOUT_S
+    timeout: float = defaults.ANALYSIS_TIMEOUT_S
 
     def describe(self) -> str:
         size = f"{self.duration:g}s" if self.duration is not None else f"{self.requests} requests"
@@ -143,8 +137,7 @@ def probe(url: str, targets: list[Target], weight: int, budget: Budget, progress
 
 def targets_from_cluster(kubectl: Kubectl, alpha_pool: str, ga_pool: str, namespace: str) -> list[Target]:
     """The alpha pool's models (each model's objective has its name), else the GA pool's objectives."""
-    models = [m for m in kubectl.get([api().cluster.resources.alpha_model], "list InferenceModels", namespace)
-              if pool_of_model(m) == alpha_pool]
+    models = pool_models(kubectl, alpha_pool, namespace)
     targets = [Target((m.get("spec") or {}).get("modelName") or m["metadata"]["name"], m["metadata"]["name"])
                for m in models]
     if not targets:
@@ -186,7 +179,7 @@ def analysed_shift(kubectl: Kubectl, route_name: str, alpha_pool: str, ga_pool: 
 
     Raises AnalysisFailed once the route is back (the Stage is its `stage` attribute)."""
     namespace = kubectl.default_namespace
-    route = kubectl.get_one(api().cluster.resources.route, route_name, namespace, f"read HTTPRoute {namespace}/{route_name}")
+    route = read_route(kubectl, route_name, namespace)
     previous = ga_share(route["spec"].get("rules") or [], alpha_pool, ga_pool) or 0
     targets = targets or targets_from_cluster(kubectl, alpha_pool, ga_pool, namespace)
     stage = Stage(shift(kubectl, route_name, alpha_pool, ga_pool, weight, False, force, timeout, progress), previous)
@@ -199,7 +192,7 @@ def analysed_shift(kubectl: Kubectl, route_name: str, alpha_pool: str, ga_pool: 
         gateways = [p.get("name") for p in route["spec"].get("parentRefs") or []]
         programmed, address = gateway_address(kubectl, gateways[0])
         if programmed and address:
-            url = f"http://{address}:{port}/v1/completions"
+            url = completion_url(address, port)
         else:
             stage.failure = f"Gateway {gateways[0]} is {'PROGRAMMED without an address' if programmed else 'not PROGRAMMED'}"
     if url is not None:

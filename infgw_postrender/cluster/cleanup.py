@@ -7,8 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from infgw_postrender.api.objects import as_list, pool_of_model
-from infgw_postrender.api.objects import accepted_parents
+from infgw_postrender.api.objects import accepted_parents, as_list, pool_of_model
 from infgw_postrender.errors import InputError, Refused
 from infgw_postrender.cluster.helm import Helm, context_args
 from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl

@@ -22,7 +22,7 @@ class Findings:
     routes: list[dict] = field(default_factory=list)  # routes with a backend that is an InferencePool
     releases: list[dict] = field(default_factory=list)  # Helm releases of the inferencepool chart
     crds: list[dict] = field(default_factory=list)
-    body_based_routing: list[dict] = field(default_factory=list)  # its router Deployments
+    body_based_routing: list[dict] | None = field(default_factory=list)  # its routers; None: not known (a snapshot without Deployments)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -52,6 +52,9 @@ class Findings:
     @property
     def model_routing(self) -> str:
         """What becomes of the InferenceModels' model names, and what to pass for them."""
+        if self.body_based_routing is None:
+            return ("body-based routing: not known, the snapshot holds no Deployments (add deployments.apps to the "
+                    "`kubectl get`); without it the InferenceModels' model names do not pick an objective in v1")
         if self.body_based_routing:
             where = ", ".join(f"{b['namespace']}/{b['name']}" for b in self.body_based_routing)
             return (f"body-based routing is deployed ({where}): render the route with infgw-postrender --model-routing "
@@ -102,6 +105,8 @@ def read_snapshot(path: str, server_version: str | None, namespace: str | None) 
         objects = [o for o in objects if o["kind"] == "CustomResourceDefinition" or o["metadata"].get("namespace") == namespace]
     findings = Findings(server_version=server_version)
     _classify(findings, objects)
+    if not any(o["kind"] == "Deployment" for o in objects):
+        findings.body_based_routing = None
     findings.notes.append(f"read from {path}, not from a cluster")
     return findings
 
@@ -176,7 +181,7 @@ def table(findings: Findings) -> str:
              for r in findings.routes]
     rows += [("Helm release", r["namespace"], r["name"], f"inferencepool {r['chart_version']} ({r['status']})") for r in findings.releases]
     rows += [("CRD", "", c["name"], f"{', '.join(c['versions'])}; installed by {c['owner']}") for c in findings.crds]
-    rows += [("body-based routing", b["namespace"], b["name"], b["image"]) for b in findings.body_based_routing]
+    rows += [("body-based routing", b["namespace"], b["name"], b["image"]) for b in findings.body_based_routing or []]
     widths = [max(len(str(row[i] or "")) for row in rows) for i in range(3)]
     lines += [f"{row[0]:<{widths[0]}}  {row[1] or '':<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip() for row in rows]
     notes = findings.notes + ([findings.model_routing] if findings.alpha_models else [])

@@ -45,7 +45,7 @@ def shift(
     check_weight(weight)
     namespace = kubectl.default_namespace
     what = f"HTTPRoute {namespace}/{route_name}"
-    route = _read(kubectl, route_name, namespace)
+    route = read_route(kubectl, route_name, namespace)
     target = _rules(route, what, alpha_pool, ga_pool, weight)
     check_backends(kubectl, namespace, target, f"{what} at GA weight {weight}")
     result = ShiftResult(f"{namespace}/{route_name}", weight, _diff(route, target, route_name, weight), applied=False)
@@ -105,10 +105,11 @@ def _until_accepted(kubectl: Kubectl, route: dict, what: str, alpha_pool: str, g
                                "same command again") from None
         raise Refused(f"after {timeout:.0f}s: {late.pending}; nothing changed; check the Gateway's controller "
                       "(or pass --force to write the weights without waiting)") from None
-    return _read(kubectl, route["metadata"]["name"], namespace)
+    return read_route(kubectl, route["metadata"]["name"], namespace)
 
 
-def _read(kubectl: Kubectl, route_name: str, namespace: str) -> dict:
+def read_route(kubectl: Kubectl, route_name: str, namespace: str) -> dict:
+    """The live HTTPRoute (a ClusterError naming it when it cannot be read)."""
     return kubectl.get_one(api().cluster.resources.route, route_name, namespace,
                            f"read HTTPRoute {namespace}/{route_name}")
 
@@ -141,7 +142,7 @@ def wait_accepted(kubectl: Kubectl, route_name: str, generation: int, timeout: f
     namespace = kubectl.default_namespace
 
     def pending() -> str | None:
-        route = _read(kubectl, route_name, namespace)
+        route = read_route(kubectl, route_name, namespace)
         parents = (route.get("status") or {}).get("parents") or []
         if not parents:
             return f"HTTPRoute {route_name}: no Gateway has reported on it"

@@ -39,6 +39,11 @@ def gateway_address(kubectl: Kubectl, gateway: str) -> tuple[bool, str | None]:
     return programmed, addresses[0] if addresses else None
 
 
+def completion_url(address: str, port: int) -> str:
+    """Where the guide sends its completion through a Gateway."""
+    return f"http://{address}:{port}/v1/completions"
+
+
 def completion(url: str, model: str, prompt: str, timeout: float,
                headers: dict[str, str] | None = None) -> tuple[int | None, float | None, str]:
     """POST /v1/completions as the guide does; (status, latency in ms, what went wrong or the answer's gist)."""
@@ -72,7 +77,7 @@ def verify(kubectl: Kubectl | None, gateway: str, url: str | None, port: int, mo
         if not programmed or not address:
             state = "not PROGRAMMED" if not programmed else "PROGRAMMED but without an address"
             return Verdict(gateway, programmed, address, "", None, None, False, f"Gateway {gateway} is {state}")
-        url = f"http://{address}:{port}/v1/completions"
+        url = completion_url(address, port)
     status, latency, detail = completion(url, model, prompt, timeout)
     ok = programmed is not False and status == 200 and detail == "answered"
     return Verdict(gateway, programmed, address, url, status, latency, ok, detail)

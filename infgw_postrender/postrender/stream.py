@@ -203,7 +203,8 @@ class Document:
 
     def set(self, path: Path, value: Any) -> bool:
         """Set one value; True if it changed. A string whose position is known is spliced into the text."""
-        if not self._parsed and not self._splices and isinstance(value, str) and all(isinstance(k, str) for k in path):
+        if (not self._parsed and not self._splices and not self.too_big_to_parse and isinstance(value, str)
+                and all(isinstance(k, str) for k in path)):
             found = self._locate(path)  # found without parsing: splice it so (a rename of a ConfigMap, say)
             if found is not None:
                 if found[2] == value:

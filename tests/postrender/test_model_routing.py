@@ -130,3 +130,21 @@ def test_detect_and_plan_say_whether_model_names_can_keep_routing(cluster, deplo
         assert found["body_based_routing"] == []
         assert found["model_routing"].startswith("no body-based routing found")
         assert any(note.startswith("no body-based routing found") for note in notes)
+
+
+@pytest.mark.parametrize("with_router", [True, False], ids=["router-in-snapshot", "no-deployments"])
+def test_a_snapshot_says_whether_it_can_tell(cluster, tmp_path, with_router):
+    """A snapshot without Deployments cannot show body-based routing: detect says it does not know, not that
+    there is none."""
+    items = alpha_models() + ([bbr_deployment()] if with_router else [])
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    done = cluster.migrate("detect", "--from-file", str(snapshot), "-o", "json")
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    if with_router:
+        assert [b["name"] for b in found["body_based_routing"]] == ["body-based-router"]
+        assert "is deployed (default/body-based-router)" in found["model_routing"]
+    else:
+        assert found["body_based_routing"] is None
+        assert found["model_routing"].startswith("body-based routing: not known, the snapshot holds no Deployments")
