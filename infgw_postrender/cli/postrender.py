@@ -13,7 +13,7 @@ from infgw_postrender import defaults
 from infgw_postrender.cli.params import DNS_LABEL, PERCENT, Command
 from infgw_postrender.errors import InputError, MigrateError
 from infgw_postrender.postrender.pipeline import Options, post_render_documents
-from infgw_postrender.postrender.stream import split_lines
+from infgw_postrender.postrender.stream import read_chunks, split_chunks
 
 EXAMPLE = """
 \b
@@ -96,7 +96,7 @@ def _run(report_path: str | None, quiet: bool, **flags) -> None:
     options = Options(**{key: value for key, value in flags.items()})
     options.objectives = list(options.objectives)
     try:
-        documents = split_lines(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n"))
+        documents = split_chunks(read_chunks(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n")))
     except UnicodeDecodeError as exc:
         raise InputError(f"stdin: not UTF-8 text ({exc.reason}); pass the rendered manifests") from None
     try:

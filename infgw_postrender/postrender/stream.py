@@ -1,16 +1,16 @@
-"""The manifest stream as documents of text. A document is parsed only when something may change it,
-and written back as its original text unless it was changed: a changed scalar is spliced into the text, a
-structural change re-emits the document through ruamel.yaml (comments and key order kept)."""
+"""The manifest stream as documents of text. A document is parsed only when something may change it, and written
+back as its original text unless it was changed. Every change is a splice over that text: a changed scalar its new
+text, a structural change the top-level entries it touched, emitted again (ruamel.yaml's round trip only for what
+the fast reader cannot read)."""
 
 from __future__ import annotations
 
 import copy
 import functools
-import io
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
 
@@ -19,6 +19,7 @@ from infgw_postrender.errors import InputError, where
 from infgw_postrender.yaml.roundtrip import dump_document, load_document, load_errors, one_line
 
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
+_SEPARATOR_LINE = re.compile(r"^---[ \t]*(?:#[^\n]*)?\n", re.MULTILINE)
 _SOURCE = re.compile(r"^# Source: (.+?)[ \t]*$", re.MULTILINE)
 _TOP_KEY = re.compile(r"^(apiVersion|kind):[ \t]*['\"]?([^'\"#\s]+)['\"]?[ \t]*(?:#.*)?$", re.MULTILINE)
 _CONTENT = re.compile(r"^[ \t]*[^#\s]", re.MULTILINE)
@@ -40,13 +41,11 @@ _ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s,\[\]{}]+", re.MULTILINE)
 
 @dataclass(slots=True)
 class Document:
-    """One document of the stream: its separator line and its body, as offsets into the stream's text."""
+    """One document of the stream: its separator line and its body."""
 
     index: int
     separator: str
-    _text: str = field(repr=False)
-    start: int = 0
-    end: int = 0
+    body: str = field(repr=False)  # its own text: a change makes a new one
     line: int = 1  # the body's first line in the stream, for messages
     kind: str | None = None  # kind, name and namespace once identify() has read them
     name: str | None = None
@@ -57,17 +56,15 @@ class Document:
     _splices: list | None = field(default=None, repr=False)  # None, not [], saves a list per document
     _round_trip: bool = field(default=False, repr=False)
     _edited: bool = field(default=False, repr=False)  # splices committed into a text of its own
-
-    @property
-    def body(self) -> str:
-        return self._text[self.start : self.end]
+    # top-level entries whose new text waits as a splice: their values have no positions (nor quoting) to go by
+    _replaced: set | None = field(default=None, repr=False)
 
     @property
     def too_big_to_parse(self) -> bool:
-        return self.end - self.start > MAX_PARSED_BYTES
+        return len(self.body) > MAX_PARSED_BYTES
 
     def contains(self, text: str) -> bool:
-        return self._text.find(text, self.start, self.end) >= 0
+        return text in self.body
 
     @property
     def changed(self) -> bool:
@@ -75,16 +72,16 @@ class Document:
 
     @property
     def source(self) -> str | None:
-        found = _SOURCE.search(self._text, self.start, self.end)
+        found = _SOURCE.search(self.body)
         return found.group(1) if found else None
 
     @property
     def is_empty(self) -> bool:
-        return not _CONTENT.search(self._text, self.start, self.end)
+        return not _CONTENT.search(self.body)
 
     def header(self) -> tuple[str, str]:
         """(apiVersion, kind) read from the text without parsing; falls back to parsing when in doubt."""
-        found = dict(match.groups() for match in _TOP_KEY.finditer(self._text, self.start, self.end))
+        found = dict(match.groups() for match in _TOP_KEY.finditer(self.body))
         if "apiVersion" in found and "kind" in found:
             return found["apiVersion"], found["kind"]
         data = self.data
@@ -113,7 +110,7 @@ class Document:
         """Refuse an alias bomb (anchors whose aliases expand without bound), counted without expanding it."""
         if not (self.contains("&") and self.contains("*")):
             return
-        if not (_ANCHOR.search(self._text, self.start, self.end) and _ALIAS.search(self._text, self.start, self.end)):
+        if not (_ANCHOR.search(self.body) and _ALIAS.search(self.body)):
             return
         from ruamel.yaml import YAML
         from ruamel.yaml.error import YAMLError
@@ -129,28 +126,55 @@ class Document:
             )
 
     def peek(self, *keys: str) -> str | None:
-        """The plain string at a path of block-mapping keys, read off the text without parsing when the
+        """The one-line string at a path of block-mapping keys, read off the text without parsing when the
         document has the two-space block layout charts render. None when not found that way: parse then."""
         found = self._locate(keys)
         return found[2] if found else None
 
-    def _locate(self, keys: tuple) -> tuple[int, int, str] | None:
-        """(start, end, value) of the plain string at `keys` in the text, found as peek() finds it."""
-        text, start, end = self._text, self.start, self.end
-        for depth, key in enumerate(keys[:-1]):
+    def peek_mapping(self, *keys: str) -> dict[str, str] | None:
+        """The block mapping at a path of keys when every entry of it is a one-line string, read off the text as
+        peek() reads one (a GKE policy's targetRef, say). None when it is not written so: parse then."""
+        block = self._block(keys)
+        if block is None:
+            return None
+        text, (start, end), depth = self.body, block, len(keys)
+        found = {}
+        for line in _CONTENT_LINE.finditer(text, start, end):
+            entry = _entry(depth).fullmatch(text, line.start(), line.end())
+            value = _one_line_string(entry) if entry else None
+            if value is None or entry.group("key") in found:
+                return None
+            found[entry.group("key")] = value
+        return found or None
+
+    def _block(self, keys: tuple) -> tuple[int, int] | None:
+        """(start, end) of the lines under the block-mapping path `keys`, found by indentation alone."""
+        text, start, end = self.body, 0, len(self.body)
+        for depth, key in enumerate(keys):
             found = _block_key(depth, key).search(text, start, end)
             if found is None:
                 return None
             block_end = _block_end(depth).search(text, found.end(), end)  # the next line indented no more
             start, end = found.end(), block_end.start() if block_end else end
-        found = _scalar_key(len(keys) - 1, keys[-1]).search(text, start, end)
+        return start, end
+
+    def _locate(self, keys: tuple) -> tuple[int, int, str, str] | None:
+        """(start, end, value, style) of the one-line string at `keys` in the text, found as peek() finds it."""
+        block = self._block(keys[:-1])
+        if block is None:
+            return None
+        text, (start, end), depth = self.body, block, len(keys) - 1
+        found = _scalar_key(depth, keys[-1]).search(text, start, end)
         if found is None:
             return None
         following = _CONTENT_INDENT.search(text, found.end(), end)
-        if following is not None and len(following.group(1)) > 2 * (len(keys) - 1):
-            return None  # a plain scalar continued on the next lines
-        value = reader.plain_string(found.group(1))
-        return None if value is None else (found.start(1) - self.start, found.end(1) - self.start, value)
+        if following is not None and len(following.group(1)) > 2 * depth:
+            return None  # a scalar continued on the next lines
+        value = _one_line_string(found)
+        if value is None:
+            return None
+        at = found.start("value")
+        return at, found.end("value"), value, _STYLES.get(text[at], "plain")
 
     @property
     def data(self) -> Any:
@@ -158,7 +182,7 @@ class Document:
         if not self._parsed:
             if self.too_big_to_parse:
                 raise InputError(
-                    f"{where(self.index, self.source)}: {(self.end - self.start) / 2**20:.0f} MiB, larger than any "
+                    f"{where(self.index, self.source)}: {len(self.body) / 2**20:.0f} MiB, larger than any "
                     "object the API server stores (1.5 MiB); check the chart's values"
                 )
             self._commit()
@@ -184,13 +208,12 @@ class Document:
     def forget(self) -> None:
         """Forget the parsed tree (memory); pending splices are kept, a later read parses the result."""
         if self._parsed and not self._round_trip:
-            self._data, self._spans, self._parsed = None, None, False
+            self._data, self._spans, self._parsed, self._replaced = None, None, False, None
 
     def _commit(self) -> None:
         """Apply pending splices to a text of this document's own, so that positions start afresh."""
         if self._splices:
-            self._text, self.start = self._spliced(), 0
-            self.end, self._splices, self._edited = len(self._text), None, True
+            self.body, self._splices, self._edited = self._spliced(), None, True
 
     def _load(self, text: str) -> Any:
         try:
@@ -203,14 +226,17 @@ class Document:
 
     def set(self, path: Path, value: Any) -> bool:
         """Set one value; True if it changed. A string whose position is known is spliced into the text."""
-        if (not self._parsed and not self._splices and not self.too_big_to_parse and isinstance(value, str)
+        if (not self._parsed and not self.too_big_to_parse and isinstance(value, str)
                 and all(isinstance(k, str) for k in path)):
             found = self._locate(path)  # found without parsing: splice it so (a rename of a ConfigMap, say)
-            if found is not None:
+            if found is not None and not any(s[0] < found[1] and found[0] < s[1] for s in self._splices or ()):
                 if found[2] == value:
                     return False
-                self._splices = [(found[0], found[1], emitter.scalar_text(value, "plain"))]
+                self._splices = self._splices or []
+                self._splices.append((found[0], found[1], emitter.scalar_text(value, found[3])))
                 return True
+        if self._replaced and path[0] in self._replaced:
+            self.forget()  # read the spliced text again, for the positions and quoting of what was replaced
         parent = self.data
         for step in path[:-1]:
             parent = parent[step]
@@ -239,6 +265,8 @@ class Document:
         or the document is outside the fast reader's subset, the document goes through ruamel.yaml's round trip
         instead; `transform` is then applied to that tree.
         """
+        if self._replaced and self._replaced.intersection(keys):
+            self.forget()
         data = self.data
         if self._spans is not None and not self._round_trip:
             memo: dict = {}
@@ -249,7 +277,11 @@ class Document:
         return transform(self.edit())
 
     def _splice_entries(self, old: dict, new: dict, keys: tuple[str, ...], memo: dict) -> bool:
-        """Splice the re-emitted entries that differ; False (nothing changed) when that cannot be done faithfully."""
+        """Splice the re-emitted entries that differ; False (nothing changed) when that cannot be done faithfully.
+
+        The entries' new text waits as splices over the original body, like a changed scalar, so the positions of
+        every other entry stay valid and the document is not parsed again: only the emitted entries are read back,
+        to check that they mean the new values."""
         entries = self._top_entries()
         if entries is None or list(entries) != list(old):
             return False
@@ -259,29 +291,41 @@ class Document:
         origin = _Origin(self, {id(made): original for original, made in memo.items()})
         body = self.body
         splices = list(self._splices or ())
+        emitted: dict[Any, str] = {}
         for key, (start, end, key_text) in entries.items():
             if key not in keys or key in new and _same(old[key], new[key]):
                 continue
             block = body[start:end]
             if "#" in block or _BLOCK_SCALAR.search(block):
                 return False
-            replacement = emitter.dump_entry(key_text, new[key], origin) if key in new else None
             splices = [splice for splice in splices if not start <= splice[0] < end]
-            splices.append((start, end + 1, "") if replacement is None else (start, end, replacement))
+            if key in new:
+                emitted[key] = emitter.dump_entry(key_text, new[key], origin)
+                splices.append((start, end, emitted[key]))
+            else:
+                splices.append((start, end + 1, ""))
         added = [key for key in new if key not in old]
         if added:
-            tail = "".join(emitter.dump_entry(emitter.scalar_text(str(key), "plain"), new[key], origin) + "\n"
-                           for key in added)
+            for key in added:
+                emitted[key] = emitter.dump_entry(emitter.scalar_text(str(key), "plain"), new[key], origin)
+            tail = "".join(emitted[key] + "\n" for key in added)
             splices.append((len(body), len(body), ("" if body.endswith("\n") or not body else "\n") + tail))
-        text = _apply(body, splices)
         try:
-            again, spans = reader.parse(text)
+            again = reader.parse("\n".join(emitted.values()))[0] if emitted else {}
         except reader.Unsupported:
             return False
-        if list(again or ()) != list(new) or not all(_same(again.get(key), new.get(key)) for key in keys):
+        if list(again or ()) != list(emitted) or not all(_same(again[key], new[key]) for key in emitted):
             return False
-        self._text, self.start, self.end, self._splices, self._edited = text, 0, len(text), None, True
-        self._data, self._spans = again, spans
+        own = self._spans.get(id(old), {})
+        for key in keys:
+            if key in old and (key not in new or key in emitted):
+                own.pop(key, None)  # its text is replaced: a later change re-emits the entry again
+                _drop_spans(self._spans, old[key])
+        for key in [key for key in old if key not in new]:
+            del old[key]
+        old.update((key, again[key]) for key in new if key in emitted)
+        self._splices = splices
+        self._replaced = (self._replaced or set()) | set(emitted)
         return True
 
     def _top_entries(self) -> dict[Any, tuple[int, int, str]] | None:
@@ -311,7 +355,7 @@ class Document:
         self.data
         if not self._round_trip:
             self._data = self._load(self._spliced())
-            self._spans, self._splices, self._round_trip = None, None, True
+            self._spans, self._splices, self._round_trip, self._replaced = None, None, True, None
         return self._data
 
     def _spliced(self) -> str:
@@ -339,7 +383,7 @@ class Document:
                 expected.get(k) for k in ("apiVersion", "kind")] or again.get("metadata") != expected.get("metadata"):
             raise InputError(f"{where(self.index, self.source)}: its YAML cannot be rewritten faithfully; "
                              "write it in plain block style (no explicit keys, anchors or tags)")
-        self._text, self.start, self.end = text, 0, len(text)
+        self.body = text
         self._data, self._spans, self._parsed, self._round_trip, self._edited = None, None, False, False, True
 
 
@@ -368,6 +412,14 @@ def _assign(path: Path, value: Any, obj: Any) -> None:
     obj[path[-1]] = value
 
 
+def _drop_spans(spans: dict, value: Any) -> None:
+    """Forget the positions of a replaced value's containers: their ids may be reused by new objects."""
+    if isinstance(value, (dict, list)):
+        spans.pop(id(value), None)
+        for item in value.values() if isinstance(value, dict) else value:
+            _drop_spans(spans, item)
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equal as YAML values: True is not 1, and key order counts (it is what the text shows)."""
     return json.dumps(a, default=repr) == json.dumps(b, default=repr)
@@ -384,9 +436,31 @@ def _block_key(depth: int, key: str) -> re.Pattern:
     return re.compile(rf"^{'  ' * depth}{re.escape(key)}:[ \t]*(?:#.*)?$", re.MULTILINE)
 
 
+# A one-line scalar after `key: `: double-quoted without escapes, single-quoted without '', or plain; then at
+# most a comment. Whether it reads as that very string is _one_line_string()'s to say.
+_ONE_LINE = r"""(?P<value>"[^"\\\n]*"|'[^'\n]*'|[^\s'"#][^\n]*?)(?:[ \t]+#.*)?[ \t]*$"""
+_STYLES = {'"': '"', "'": "'"}
+
+
 @functools.cache
 def _scalar_key(depth: int, key: str) -> re.Pattern:
-    return re.compile(rf"^{'  ' * depth}{re.escape(key)}:[ \t]+([^\s'\"#][^\n]*?)(?:[ \t]+#.*)?[ \t]*$", re.MULTILINE)
+    return re.compile(rf"^{'  ' * depth}{re.escape(key)}:[ \t]+{_ONE_LINE}", re.MULTILINE)
+
+
+@functools.cache
+def _entry(depth: int) -> re.Pattern:
+    """A line `key: value` of a block mapping at this depth, the key a plain word."""
+    return re.compile(rf"^{'  ' * depth}(?P<key>[A-Za-z_][-A-Za-z0-9_.]*):[ \t]+{_ONE_LINE}", re.MULTILINE)
+
+
+def _one_line_string(found: re.Match) -> str | None:
+    """The string a matched _ONE_LINE value reads as, or None when the reader might read it otherwise."""
+    text = found.group("value")
+    if text[0] == '"':
+        return text[1:-1] if text[1:-1].isprintable() else None
+    if text[0] == "'":
+        return text[1:-1]
+    return reader.plain_string(text)
 
 
 @functools.cache
@@ -420,27 +494,49 @@ def _keep_ending(text: str, original: str) -> str:
 
 def split(text: str) -> list[Document]:
     """Split on `---` lines; what precedes the first one is document 0 (often empty)."""
-    return split_lines(io.StringIO(text, newline="\n"))
+    return split_chunks([text])
 
 
-def split_lines(lines: Iterable[str]) -> list[Document]:
-    """Split a stream read line by line; each document keeps its own text (no copy of the whole stream)."""
+def read_chunks(source: TextIO, size: int = 1 << 16) -> Iterator[str]:
+    while chunk := source.read(size):
+        yield chunk
+
+
+def split_chunks(chunks: Iterable[str]) -> list[Document]:
+    """Split a stream read a chunk at a time, finding separators with one regex per chunk; each document keeps
+    its own text (no copy of the whole stream). Text is joined only up to a complete line, so a document or a line
+    longer than a chunk costs no more than its length."""
     documents: list[Document] = []
-    body: list[str] = []
-    separator, first_line, line_number = "", 1, 0
-    for line in lines:
-        line_number += 1
-        if line.startswith("---") and _SEPARATOR.match(line.rstrip("\n")):
-            documents.append(_document(len(documents), separator, "".join(body), first_line))
-            separator, body, first_line = sys.intern(line), [], line_number + 1
-        else:
-            body.append(line)
-    documents.append(_document(len(documents), separator, "".join(body), first_line))
+    separator, first_line = "", 1
+    lines: list[str] = []  # the current document's complete lines so far
+    partial: list[str] = []  # the line after them, not yet ended
+    for chunk in chunks:
+        if "\n" not in chunk:
+            partial.append(chunk)
+            continue
+        buffer, start = "".join(partial) + chunk, 0
+        for found in _SEPARATOR_LINE.finditer(buffer):  # a separator line once its line break has come
+            body = "".join(lines) + buffer[start : found.start()]
+            documents.append(_document(len(documents), separator, body, first_line))
+            first_line += body.count("\n") + 1
+            separator, start, lines = sys.intern(found.group(0)), found.end(), []
+        cut = buffer.rfind("\n", start) + 1
+        if cut > start:
+            lines.append(buffer[start:cut])
+        partial = [buffer[max(cut, start):]]
+    rest = "".join(lines) + "".join(partial)
+    last = _SEPARATOR.search(rest)  # a final separator without a line break after it
+    if last is not None and last.end() == len(rest):
+        body = rest[: last.start()]
+        documents.append(_document(len(documents), separator, body, first_line))
+        first_line += body.count("\n") + 1
+        separator, rest = rest[last.start() :], ""
+    documents.append(_document(len(documents), separator, rest, first_line))
     return documents
 
 
 def _document(index: int, separator: str, body: str, line: int) -> Document:
-    return Document(index, separator, body, 0, len(body), line)
+    return Document(index, separator, body, line)
 
 
 def join(documents: list[Document]) -> str:

@@ -21,7 +21,7 @@ def follow(index: Index, documents: list[Document]) -> None:
         rule = rules.get(document.kind)
         if rule is None:
             continue
-        for at, ref in list(containers(document.data, rule.ref)):
+        for at, ref in _references(document, rule.ref):
             if ref.get("kind", pool_kind) != pool_kind:
                 continue
             group = index.by_pool.get((ref.get("name"), ref.get("namespace") or document.namespace))
@@ -33,3 +33,14 @@ def follow(index: Index, documents: list[Document]) -> None:
                 index.record(document, "updated", f"{rule.ref} group {ref_group or '(core)'} -> {ga_group()}")
             if document.set(at + ("name",), group.final_pool):
                 index.record(document, "updated", f"{rule.ref} name {old_name} -> {group.final_pool}")
+
+
+def _references(document: Document, path: str) -> list[tuple[tuple, dict]]:
+    """(path, mapping) of each reference. One at a path without lists (a policy's targetRef) is read off the text
+    when it is written as one-line strings, so that a policy that only needs a new name is not parsed."""
+    if "[" not in path:
+        keys = tuple(path.split("."))
+        ref = document.peek_mapping(*keys)
+        if ref is not None:
+            return [(keys, ref)]
+    return list(containers(document.data, path))
