@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import CHARTS, REPO, docs, helm_env
+from conftest import CHARTS, docs, helm_env
 
 
 @pytest.mark.parametrize("major", [3, 4])
