@@ -10,13 +10,13 @@ import tempfile
 import click
 
 from infgw_postrender import __version__
-from infgw_postrender.postrender.pipeline import Options, preflight
+from infgw_postrender.postrender.pipeline import preflight
 from infgw_postrender.cli.params import Group
+from infgw_postrender.cli.postrender import as_args, options_decorator, options_of
 from infgw_postrender.cli.postrender import command as postrender_command
-from infgw_postrender.cli.postrender import options_decorator
 from infgw_postrender.cli.cluster import register
 from infgw_postrender.cluster.helm import Helm
-from infgw_postrender.helm_plugin.install import helm_command, post_renderer_args, run_helm
+from infgw_postrender.helm_plugin.install import helm_command, run_helm
 from infgw_postrender.helm_plugin.plugin import PLUGIN_NAME, install
 
 
@@ -65,13 +65,15 @@ def _chart_command(verb: str, example: str) -> None:
             # Helm 4 never shows a post-renderer's stderr: it writes its error here too, and we print it
             flags["error_file"] = flags["error_file"] or os.path.join(private, "post-renderer-error")
             helm = Helm.from_env()
-            preflight(Options(**{k: v for k, v in flags.items() if k not in ("report_path", "quiet", "error_file")}))
-            renderer_args = post_renderer_args(ctx.command.params, flags)
+            output = {key: flags.pop(key) for key in ("report_path", "error_file", "quiet")}
+            options = options_of(flags)
+            preflight(options)
+            renderer_args = as_args(options, **output)
             line = helm_command(helm, verb, release_name, chart, list(ctx.args), renderer_args, dry_run)
             click.echo(f"+ {shlex.join(line)}", err=True)
             status = run_helm(line)
-            if status != 0 and os.path.exists(flags["error_file"]):
-                with open(flags["error_file"], encoding="utf-8") as handle:
+            if status != 0 and os.path.exists(output["error_file"]):
+                with open(output["error_file"], encoding="utf-8") as handle:
                     message = handle.read().strip()
                 if message:
                     click.echo(f"{message} (the post-renderer's error)", err=True)

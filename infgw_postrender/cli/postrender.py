@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -59,6 +60,37 @@ def options_decorator(func):
     return func
 
 
+# Options fields whose flag is not the field's name with dashes
+_FLAG_OF_FIELD = {"objectives": "objective"}
+
+
+def options_of(flags: dict) -> Options:
+    """The Options that the post-renderer's flags (as click passes them) stand for."""
+    return Options(**{**flags, "objectives": list(flags.get("objectives", ()))})
+
+
+def as_args(options: Options, report_path: str | None = None, error_file: str | None = None,
+            quiet: bool = False) -> list[str]:
+    """The post-renderer's command line for these options (one `--flag=value` each, defaults left out), for
+    Helm's --post-renderer-args."""
+    args = []
+    for item in dataclasses.fields(Options):
+        value = getattr(options, item.name)
+        default = item.default_factory() if item.default is dataclasses.MISSING else item.default
+        if value == default:
+            continue
+        flag = "--" + _FLAG_OF_FIELD.get(item.name, item.name).replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif isinstance(value, (list, tuple)):
+            args += [f"{flag}={entry}" for entry in value]
+        else:
+            args.append(f"{flag}={value}")
+    args += [f"--report={report_path}"] if report_path else []
+    args += [f"--error-file={error_file}"] if error_file else []
+    return args + (["--quiet"] if quiet else [])
+
+
 def run(report_path: str | None, quiet: bool, error_file: str | None = None, **flags) -> None:
     """Read stdin, write stdout only when everything succeeded."""
     try:
@@ -93,8 +125,7 @@ def _to_terminal(line: str) -> None:
 
 
 def _run(report_path: str | None, quiet: bool, **flags) -> None:
-    options = Options(**{key: value for key, value in flags.items()})
-    options.objectives = list(options.objectives)
+    options = options_of(flags)
     try:
         documents = split_chunks(read_chunks(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n")))
     except UnicodeDecodeError as exc:

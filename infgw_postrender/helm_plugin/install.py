@@ -7,30 +7,12 @@ import os
 import subprocess
 import sys
 
-import click
-
 from infgw_postrender.errors import InputError
 from infgw_postrender.cluster.helm import Helm, HelmError
 from infgw_postrender.helm_plugin.plugin import ensure
 
 # Flags that this command sets itself; given among the Helm flags they would fight with it.
 _OWN_HELM_FLAGS = ("--post-renderer", "--post-renderer-args", "--dry-run")
-
-
-def post_renderer_args(params: list[click.Parameter], values: dict) -> list[str]:
-    """The post-renderer's flags that were given, spelled as its command line (one `--flag=value` each)."""
-    args = []
-    for param in params:
-        if not isinstance(param, click.Option) or param.name not in values:
-            continue
-        value, flag = values[param.name], max(param.opts, key=len)
-        if param.is_flag:
-            args += [flag] if value else []
-        elif param.multiple:
-            args += [f"{flag}={item}" for item in value]
-        elif value is not None and value != param.default:
-            args.append(f"{flag}={value}")
-    return args
 
 
 def helm_command(
