@@ -55,7 +55,7 @@ def tool(name: str) -> str:
 
 
 def docs(text: str) -> list[dict]:
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+    return [doc for doc in yaml.load_all(text, Loader=yaml.CSafeLoader) if doc]
 
 
 def group_of(obj: dict) -> str:

@@ -10,6 +10,7 @@ register their resources and become Established. Faults can be injected per meth
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import socket
@@ -21,6 +22,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
+
+@functools.cache
+def _objects_of(path: Path) -> list[dict]:
+    """A fixture file's objects, read once per test process (the Gateway API CRDs take a while in pure Python)."""
+    return [obj for obj in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader) if obj]
+
 
 BUILTIN = [  # (group, version, plural, kind, namespaced)
     ("", "v1", "namespaces", "Namespace", False),
@@ -117,9 +124,8 @@ class KubeAPI:
     def load(self, *paths: Path | str) -> None:
         """Store every object of these YAML files (CRDs register their resources)."""
         for path in paths:
-            for obj in yaml.safe_load_all(Path(path).read_text()):
-                if obj:
-                    self.put(obj)
+            for obj in _objects_of(Path(path)):
+                self.put(obj)  # a copy
 
     def put(self, obj: dict) -> dict:
         resource = self.resource_of(obj["apiVersion"], obj["kind"])
