@@ -14,9 +14,15 @@ def as_list(items: list[dict]) -> dict:
     return {"apiVersion": "v1", "kind": "List", "items": items}
 
 
-def condition_is_true(obj: dict | None, condition: str) -> bool:
-    """Whether `obj` (an object's status, or a status parent) reports `condition` with status True."""
-    return any(c.get("type") == condition and c.get("status") == "True" for c in (obj or {}).get("conditions") or [])
+def condition(obj: dict | None, kind: str) -> dict | None:
+    """The condition of this type that `obj` (an object's status, or a status parent) reports; conditions are a
+    list keyed by type, so there is one at most."""
+    return next((c for c in (obj or {}).get("conditions") or [] if c.get("type") == kind), None)
+
+
+def condition_is_true(obj: dict | None, kind: str) -> bool:
+    """Whether `obj` reports the condition `kind` with status True."""
+    return (condition(obj, kind) or {}).get("status") == "True"
 
 
 def accepted_parents(pool: dict) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Callable
 
 from infgw_postrender.yaml import emitter
 from infgw_postrender.cluster.backends import check_backends, ga_share
-from infgw_postrender.api.objects import accepted_parents
+from infgw_postrender.api.objects import accepted_parents, condition
 from infgw_postrender.errors import MigrateError, Refused
 from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.api.mapping import api
@@ -146,8 +146,8 @@ def wait_accepted(kubectl: Kubectl, route_name: str, generation: int, timeout: f
         parents = (route.get("status") or {}).get("parents") or []
         if not parents:
             return f"HTTPRoute {route_name}: no Gateway has reported on it"
-        waiting = [_condition_state(parent, condition, generation)
-                   for condition in ("Accepted", "ResolvedRefs") for parent in parents]
+        waiting = [_condition_state(parent, kind, generation)
+                   for kind in ("Accepted", "ResolvedRefs") for parent in parents]
         waiting = [state for state in waiting if state]
         return f"HTTPRoute {route_name} generation {generation}: {'; '.join(waiting)}" if waiting else None
 
@@ -160,15 +160,14 @@ def wait_accepted(kubectl: Kubectl, route_name: str, generation: int, timeout: f
         ) from None
 
 
-def _condition_state(parent: dict, condition: str, generation: int) -> str | None:
-    """None when `condition` is True for this generation; else what the parent reports instead."""
-    for found in parent.get("conditions") or []:
-        if found.get("type") != condition or found.get("observedGeneration", 0) < generation:
-            continue
-        if found.get("status") == "True":
-            return None
-        detail = found.get("reason") or ""
-        if found.get("message"):
-            detail += f": {found['message']}"
-        return f"{condition} {found.get('status')} ({detail})" if detail else f"{condition} {found.get('status')}"
-    return f"{condition} not reported"
+def _condition_state(parent: dict, kind: str, generation: int) -> str | None:
+    """None when the condition `kind` is True for this generation; else what the parent reports instead."""
+    found = condition(parent, kind)
+    if found is None or found.get("observedGeneration", 0) < generation:
+        return f"{kind} not reported"
+    if found.get("status") == "True":
+        return None
+    detail = found.get("reason") or ""
+    if found.get("message"):
+        detail += f": {found['message']}"
+    return f"{kind} {found.get('status')} ({detail})" if detail else f"{kind} {found.get('status')}"
