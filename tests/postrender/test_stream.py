@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from infgw_postrender.postrender.stream import read_chunks, split, split_chunks
+from test_rewrites import ALPHA_POOL
 
 SAFE = YAML(typ="safe", pure=True)
 LINES = ["---\n", "--- # next\n", "---", "--- \r\n", "----\n", " ---\n", "---x\n", "a: 1\n", "\n", "x",
@@ -98,22 +99,11 @@ def test_peek_reads_what_yaml_reads_or_nothing(obj, quote):
             assert document.peek_mapping(key) == value, text  # quoted one-line strings are always read
 
 
-POOL = """# Source: inferencepool/templates/inferencepool.yaml
-apiVersion: inference.networking.x-k8s.io/v1alpha2
-kind: InferencePool
-metadata:
-  name: vllm   # the release
-spec:
-  targetPortNumber: 8000
-  selector:
-    app: "vllm"
-  extensionRef:
-    name: vllm-epp
-"""
+POOL = ALPHA_POOL.replace("  name: vllm\n", "  name: vllm   # the release\n", 1)
 
 
 def test_a_change_inside_a_rewritten_entry_keeps_its_quoting_and_the_other_lines():
-    document = split(POOL)[0]
+    document = split(POOL)[1]
     document.rewrite(("spec",), lambda pool: pool["spec"].update(targetPorts=[{"number": 8000}]))
     assert document.set(("spec", "extensionRef", "name"), "vllm-epp-ga")
     assert document.set(("metadata", "name"), "vllm-ga")
@@ -121,4 +111,5 @@ def test_a_change_inside_a_rewritten_entry_keeps_its_quoting_and_the_other_lines
     assert SAFE.load(text)["spec"] == {"targetPortNumber": 8000, "selector": {"app": "vllm"},
                                        "extensionRef": {"name": "vllm-epp-ga"}, "targetPorts": [{"number": 8000}]}
     assert '  app: "vllm"\n' in text and "  name: vllm-ga   # the release\n" in text
-    assert text.startswith(POOL[: POOL.index("metadata:")])
+    assert text.startswith("---\n" + POOL[POOL.index("# Source") : POOL.index("metadata:")])
+    assert '    app.kubernetes.io/version: "0.0.0"\n' in text
