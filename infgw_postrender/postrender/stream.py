@@ -135,7 +135,7 @@ class Document:
         """The block mapping at a path of keys when every entry of it is a one-line string, read off the text as
         peek() reads one (a GKE policy's targetRef, say). None when it is not written so: parse then."""
         block = self._block(keys)
-        if block is None:
+        if block is None or not self._untouched(*block):
             return None
         text, (start, end), depth = self.body, block, len(keys)
         found = {}
@@ -148,7 +148,10 @@ class Document:
         return found or None
 
     def _block(self, keys: tuple) -> tuple[int, int] | None:
-        """(start, end) of the lines under the block-mapping path `keys`, found by indentation alone."""
+        """(start, end) of the lines under the block-mapping path `keys`, found by indentation alone; None once
+        the text no longer holds the values (a round-tripped tree is emitted only at settle())."""
+        if self._round_trip:
+            return None
         text, start, end = self.body, 0, len(self.body)
         for depth, key in enumerate(keys):
             found = _block_key(depth, key).search(text, start, end)
@@ -174,7 +177,13 @@ class Document:
         if value is None:
             return None
         at = found.start("value")
+        if not self._untouched(at, found.end("value")):
+            return None  # changed by a splice that has not been applied yet
         return at, found.end("value"), value, _STYLES.get(text[at], "plain")
+
+    def _untouched(self, start: int, end: int) -> bool:
+        """No pending splice overlaps this span of the body."""
+        return not any(s[0] < end and start < s[1] for s in self._splices or ())
 
     @property
     def data(self) -> Any:
@@ -229,7 +238,7 @@ class Document:
         if (not self._parsed and not self.too_big_to_parse and isinstance(value, str)
                 and all(isinstance(k, str) for k in path)):
             found = self._locate(path)  # found without parsing: splice it so (a rename of a ConfigMap, say)
-            if found is not None and not any(s[0] < found[1] and found[0] < s[1] for s in self._splices or ()):
+            if found is not None:
                 if found[2] == value:
                     return False
                 self._splices = self._splices or []

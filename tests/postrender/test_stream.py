@@ -113,3 +113,14 @@ def test_a_change_inside_a_rewritten_entry_keeps_its_quoting_and_the_other_lines
     assert '  app: "vllm"\n' in text and "  name: vllm-ga   # the release\n" in text
     assert text.startswith("---\n" + POOL[POOL.index("# Source") : POOL.index("metadata:")])
     assert '    app.kubernetes.io/version: "0.0.0"\n' in text
+
+
+def test_what_is_read_off_the_text_is_never_older_than_a_change_waiting_to_be_applied():
+    policy = split('apiVersion: networking.gke.io/v1\nkind: GCPBackendPolicy\nmetadata:\n  name: vllm\nspec:\n  targetRef:\n    kind: InferencePool\n'
+                   '    name: "vllm"\n')[0]
+    assert policy.peek_mapping("spec", "targetRef") == {"kind": "InferencePool", "name": "vllm"}
+    assert policy.set(("spec", "targetRef", "name"), "vllm-ga")  # a splice, the document still unparsed
+    assert policy.peek("spec", "targetRef", "name") in (None, "vllm-ga")
+    assert (policy.peek_mapping("spec", "targetRef") or {}).get("name") in (None, "vllm-ga")
+    assert policy.data["spec"]["targetRef"]["name"] == "vllm-ga"
+    assert '    name: "vllm-ga"\n' in policy.text()
