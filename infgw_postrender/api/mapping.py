@@ -122,6 +122,7 @@ class CrdFile(NamedTuple):
 
 class Cluster(NamedTuple):
     resources: Resources
+    versions: Mapping[str, str]  # by key of Resources
     chart_name: str
     inference_crds: tuple[str, ...]  # keys of Resources
     alpha_crds: tuple[str, ...]  # keys of Resources
@@ -130,6 +131,14 @@ class Cluster(NamedTuple):
     crd_source: str
     crd_files: Mapping[str, CrdFile]
     crd_pins: Mapping[str, Mapping[str, str]]
+
+    def qualified(self, name: str) -> str:
+        """kubectl's fully qualified name (plural.version.group) for a resource of `resources`; others as given."""
+        for key, resource in self.resources._asdict().items():
+            if resource == name:
+                plural, _, group = name.partition(".")
+                return f"{plural}.{self.versions[key]}.{group}"
+        return name
 
     def crd_names(self, keys: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(getattr(self.resources, key) for key in keys)

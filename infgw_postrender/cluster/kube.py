@@ -9,6 +9,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 
+from infgw_postrender.api.mapping import api
 from infgw_postrender.api.objects import as_list
 from infgw_postrender.errors import MigrateError
 
@@ -73,7 +74,8 @@ class Kubectl:
     def get(self, resources: list[str], step: str, namespace: str | None = None, name: str | None = None,
             selector: str | None = None) -> list[dict]:
         """Objects of several resource types in one call (`kubectl get a,b,c -o json`)."""
-        args = ["get", ",".join(resources), *([name] if name else []), *self._scope(namespace), "-o", "json"]
+        args = ["get", ",".join(map(_qualified, resources)), *([name] if name else []), *self._scope(namespace),
+                "-o", "json"]
         args += [f"--selector={selector}"] if selector else []
         found = json.loads(self.run(args, step) or "{}")
         return found.get("items", [found] if found.get("kind") else [])
@@ -106,7 +108,8 @@ class Kubectl:
         return self.run(["create", "-f", "-"], step, input=manifests)
 
     def patch_json(self, resource: str, name: str, namespace: str | None, operations: list[dict], step: str) -> dict:
-        args = ["patch", resource, name, *self._scope(namespace), "--type=json", "-p", json.dumps(operations), "-o", "json"]
+        args = ["patch", _qualified(resource), name, *self._scope(namespace), "--type=json", "-p", json.dumps(operations),
+                "-o", "json"]
         return json.loads(self.run(args, step))
 
     def get_listed(self, manifests: str, step: str) -> list[dict]:
@@ -122,9 +125,11 @@ class Kubectl:
         self.run(["delete", "-f", "-", "--ignore-not-found", "--wait=false"], step, input=json.dumps(listed))
 
     def crds(self) -> list[dict]:
-        from infgw_postrender.api.mapping import api
-
         return self.get([api().cluster.resources.crd], "list the CRDs", ALL_NAMESPACES)
+
+
+def _qualified(resource: str) -> str:
+    return api().cluster.qualified(resource)
 
 
 def _one_line(text: str) -> str:

@@ -40,7 +40,8 @@ def test_detect_finds_the_alpha_stack_with_few_kubectl_calls(cluster, tmp_path):
     assert found["recommended_path"] == "zero-downtime"  # a route sends live traffic to the alpha pool
     calls = log.read_text().splitlines()
     assert len(calls) == 3, calls  # version, CRDs, and every inference type in one get
-    assert any("inferencepools.inference.networking.x-k8s.io,inferencemodels.inference.networking.x-k8s.io" in c for c in calls)
+    inference_types = "inferencepools.v1alpha2.inference.networking.x-k8s.io,inferencemodels.v1alpha2.inference.networking.x-k8s.io"
+    assert any(inference_types in c for c in calls)
 
 
 def test_detect_table_and_verdict_for_people(cluster):
