@@ -46,7 +46,9 @@ def answer(handler: http.server.BaseHTTPRequestHandler, status: int, payload: st
 
 @pytest.fixture
 def server():
-    Completions.seen = []
+    # every test starts from an answering server: a test run after one that asked for 404 or "never", in the same
+    # worker, would otherwise inherit it
+    Completions.seen, Completions.behaviour = [], "ok"
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Completions)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
