@@ -22,7 +22,7 @@ def convert_alpha_pool(job: Job) -> None:
         raise InputError(f"{where(document.index, document.source)}: InferencePool {group.pool} has no "
                          "spec.extensionRef.name, and a v1 pool needs endpointPickerRef (its EPP Service); render "
                          "the pool with its EPP (the inferencepool chart's inferenceExtension) and run again")
-    port = _epp_port(job)
+    port = None if "portNumber" in extension else _epp_port(job)  # the Service is read only when it is needed
     changes, assumed = document.rewrite(("apiVersion", "spec", "status"), lambda pool: convert_pool(pool, port))
     entry = job.index.entry(document)
     for change in changes:
