@@ -91,9 +91,12 @@ class Document:
         """Set kind, name and namespace, from the text when it is plain block YAML, else from parsing."""
         # a few kinds, thousands of documents; str(): ruamel's string subclasses cannot be interned
         self.kind = sys.intern(str(self.header()[1]))
-        name = self.peek("metadata", "name")
+        metadata = self._block(("metadata",))  # found once for both
+        found = self._locate(("metadata", "name"), metadata) if metadata else None
+        name = found[2] if found else None
         if name is not None:
-            namespace = self.peek("metadata", "namespace")
+            found = self._locate(("metadata", "namespace"), metadata)
+            namespace = found[2] if found else None
         elif self.too_big_to_parse:
             namespace = None  # too big to parse for its name; it is passed through unless something must change it
         else:
@@ -161,9 +164,10 @@ class Document:
             start, end = found.end(), block_end.start() if block_end else end
         return start, end
 
-    def _locate(self, keys: tuple) -> tuple[int, int, str, str] | None:
-        """(start, end, value, style) of the one-line string at `keys` in the text, found as peek() finds it."""
-        block = self._block(keys[:-1])
+    def _locate(self, keys: tuple, block: tuple[int, int] | None = None) -> tuple[int, int, str, str] | None:
+        """(start, end, value, style) of the one-line string at `keys` in the text, found as peek() finds it;
+        `block` is the block of keys[:-1] when the caller has found it already."""
+        block = self._block(keys[:-1]) if block is None else block
         if block is None:
             return None
         text, (start, end), depth = self.body, block, len(keys) - 1

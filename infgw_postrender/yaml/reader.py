@@ -47,6 +47,9 @@ _DOUBLE_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _FLOW_KEY = re.compile(r"[^,\[\]{}:#]*")
 _FLOW_VALUE = re.compile(r"[^,\[\]{}#]*")
+# A plain scalar that is the whole rest of its line, with no space in it: no comment, no `: `, nothing to strip.
+# Most values charts render look like this: _mapping() reads them without _value()'s general checks.
+_SIMPLE_PLAIN = re.compile(r"[^\s#&*!|>%@`'\"\[\]{},?:-]\S*(?<!:)")
 
 
 class _Lines:
@@ -136,9 +139,13 @@ def _mapping(lines: _Lines, indent: int, spans: dict) -> dict:
         if key in result:
             raise Unsupported("duplicate key")
         rest_at = found.end()
-        rest = line[rest_at:]
         lines.advance()
-        result[key] = _value(lines, indent, rest, offset + rest_at, own, key, spans, in_sequence=False)
+        if _SIMPLE_PLAIN.fullmatch(line, rest_at):
+            _no_continuation(lines, indent)
+            own[key] = Span(offset + rest_at, offset + len(line), "plain")
+            result[key] = _resolve(line[rest_at:])
+            continue
+        result[key] = _value(lines, indent, line[rest_at:], offset + rest_at, own, key, spans, in_sequence=False)
     return result
 
 
