@@ -95,7 +95,8 @@ class Epp(NamedTuple):
 
 
 class Resources(NamedTuple):
-    """`kubectl get` names (plural.group) of what the cluster commands read."""
+    """What the cluster commands read, by CRD name (plural.group); kubectl is given them with their version
+    (Cluster.qualified)."""
 
     alpha_pool: str
     alpha_model: str
