@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+
 @functools.cache
 def _objects_of(path: Path) -> list[dict]:
     """A fixture file's objects, read once per test process (the Gateway API CRDs take a while in pure Python)."""

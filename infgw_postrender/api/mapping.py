@@ -95,8 +95,8 @@ class Epp(NamedTuple):
 
 
 class Resources(NamedTuple):
-    """What the cluster commands read, by CRD name (plural.group); kubectl is given them with their version
-    (Cluster.qualified)."""
+    """What the cluster commands read, by CRD name (plural.group); also, in Cluster.versions, the version kubectl
+    is given each in (Cluster.qualified)."""
 
     alpha_pool: str
     alpha_model: str
@@ -123,7 +123,7 @@ class CrdFile(NamedTuple):
 
 class Cluster(NamedTuple):
     resources: Resources
-    versions: Mapping[str, str]  # by key of Resources
+    versions: Resources  # the version of each, for kubectl: a missing one fails as mapping.yaml is read
     chart_name: str
     inference_crds: tuple[str, ...]  # keys of Resources
     alpha_crds: tuple[str, ...]  # keys of Resources
@@ -135,10 +135,10 @@ class Cluster(NamedTuple):
 
     def qualified(self, name: str) -> str:
         """kubectl's fully qualified name (plural.version.group) for a resource of `resources`; others as given."""
-        for key, resource in self.resources._asdict().items():
+        for resource, version in zip(self.resources, self.versions):
             if resource == name:
                 plural, _, group = name.partition(".")
-                return f"{plural}.{self.versions[key]}.{group}"
+                return f"{plural}.{version}.{group}"
         return name
 
     def crd_names(self, keys: tuple[str, ...]) -> tuple[str, ...]:
