@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Write the `crd_pins` of infgw_postrender/api/mapping.yaml from upstream's release files in the fixtures.
 
-For each release (fixtures/crds/inference-extension-vX.Y.Z-release-manifests.yaml, upstream's
+For each GIE release (fixtures/crds/inference-extension-vX.Y.Z-release-manifests.yaml, upstream's
 `kustomize build config/crd`), every CRD it ships and the SHA-256 of its canonical spec (see
-infgw_postrender.crds.spec_digest). A single-CRD file of a release (config/crd/bases) defines the same CRD, so the
-same pin serves it. Run it when fixtures of a new release are added:
+infgw_postrender.cluster.crds.spec_digest). A single-CRD file of a release (config/crd/bases) defines the same CRD,
+so the same pin serves it. For each llm-d-router release (fixtures/crds/llm-d-router-vX.Y.Z-llm-d.ai-crds.yaml,
+its config/crd/bases), its llm-d.ai CRDs, under the target `llm-d-router/vX.Y.Z`. Run it when fixtures of a new
+release are added:
 
     .venv/bin/python scripts/pin_crds.py [--check] [path/to/shared/fixtures]
 
@@ -28,10 +30,16 @@ BEGIN, END = "  # -- crd_pins: written by scripts/pin_crds.py; do not edit by ha
 
 def pins(fixtures: Path) -> dict[str, dict[str, str]]:
     found = {}
-    for path in sorted((fixtures / "crds").glob("inference-extension-v*-release-manifests.yaml")):
-        version = re.search(r"-(v\d+\.\d+\.\d+)-release-", path.name).group(1)
-        found[version] = digests(crd_documents(path.read_text(), str(path)))
+    for pattern, target in (("inference-extension-v*-release-manifests.yaml", "{version}"),
+                            ("llm-d-router-v*-llm-d.ai-crds.yaml", "llm-d-router/{version}")):
+        for path in sorted((fixtures / "crds").glob(pattern), key=_version_order):
+            version = re.search(r"-(v\d+\.\d+\.\d+)-", path.name).group(1)
+            found[target.format(version=version)] = digests(crd_documents(path.read_text(), str(path)))
     return found
+
+
+def _version_order(path: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.search(r"-v(\d+)\.(\d+)\.(\d+)-", path.name).groups())
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ tooling would read.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,8 +78,10 @@ class HelmEnv:
         return done
 
     def template(self, release: str, chart: str, *extra: str, post_render: list[str] | None = None, namespace: str = "default") -> str:
+        # the llm-d-router-gateway chart refuses a top-level `inferencePool` ("deprecated"): its values are under router
+        values = "router" if chart.startswith("llm-d-router") else "inferencePool"
         args = ["template", release, str(CHARTS / chart), "-n", namespace,
-                "--set", "inferencePool.modelServers.matchLabels.app=vllm-llama3-8b-instruct", *extra]
+                "--set", f"{values}.modelServers.matchLabels.app=vllm-llama3-8b-instruct", *extra]
         if post_render is not None:
             args += ["--post-renderer", str(POSTRENDER) if self.major == 3 else "infgw-postrender"]
             for arg in post_render:
@@ -117,24 +120,77 @@ def helm(request) -> HelmEnv:
     return request.getfixturevalue(f"helm{request.param}")
 
 
+INFERENCE_KINDS = {"InferencePool", "InferenceObjective", "InferenceModelRewrite", "InferencePoolImport"}
+
+
 class Schemas:
-    """openAPIV3Schema of every CRD in the fixtures, by (apiVersion, kind)."""
+    """openAPIV3Schema of every CRD in the fixtures, by (apiVersion, kind); and per release (`v1.3.0`, from its
+    release bundle; `llm-d-router/v0.10.0`, from its llm-d.ai CRDs). Without a release, a type takes the schema
+    of the oldest release bundle that defines it (v1.0.0 for the pools and the objective, v1.3.0 for the rewrite),
+    then of the other fixture files."""
 
     def __init__(self) -> None:
         self.by_type: dict[tuple[str, str], dict] = {}
+        self.by_release: dict[str, dict[tuple[str, str], dict]] = {}
+        releases = []
         for path in sorted((FIXTURES / "crds").glob("*.yaml")):
-            for crd in docs(path.read_text()):
-                group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
-                for version in crd["spec"]["versions"]:
-                    if version.get("served"):
-                        self.by_type[(f"{group}/{version['name']}", kind)] = version["schema"]["openAPIV3Schema"]
+            found = re.search(r"^(?:inference-extension-(v[\d.]+)-release-manifests|llm-d-router-(v[\d.]+)-llm-d\.ai-crds)\.yaml$",
+                              path.name)
+            types = self._types(path)
+            if found:
+                name = found.group(1) or f"llm-d-router/{found.group(2)}"
+                self.by_release[name] = types
+                releases.append((tuple(int(n) for n in (found.group(1) or found.group(2))[1:].split(".")), types))
+            else:
+                self.by_type.update(types)
+        for _, types in sorted(releases, reverse=True):  # the oldest release that defines a type wins
+            self.by_type.update(types)
 
-    def validate(self, obj: dict) -> None:
-        schema = self.by_type.get((obj["apiVersion"], obj["kind"]))
-        assert schema is not None, f"no served CRD version for {obj['apiVersion']} {obj['kind']}"
+    @staticmethod
+    def _types(path: Path) -> dict[tuple[str, str], dict]:
+        types = {}
+        for crd in docs(path.read_text()):
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                if version.get("served"):
+                    types[(f"{group}/{version['name']}", kind)] = version["schema"]["openAPIV3Schema"]
+        return types
+
+    def validate(self, obj: dict, release: str | None = None) -> None:
+        """As the API server with kubectl's strict field validation: the schema, no field it would prune, and the
+        CEL rules."""
+        table = self.by_release[release] if release else self.by_type
+        schema = table.get((obj["apiVersion"], obj["kind"]))
+        if schema is None and release and obj["kind"] not in INFERENCE_KINDS:  # Gateway API, GKE: not the release's
+            schema = self.by_type.get((obj["apiVersion"], obj["kind"]))
+        assert schema is not None, f"no served CRD version for {obj['apiVersion']} {obj['kind']} ({release or 'any'})"
         jsonschema.Draft7Validator(schema).validate(obj)
+        unknown = unknown_fields(schema, obj)
+        assert not unknown, f"{obj['kind']} {obj['metadata'].get('name')}: unknown fields {unknown} ({release or 'any'})"
         broken = cel_rules.check(schema, obj)  # the CRD's x-kubernetes-validations, after its defaults
         assert not broken, f"{obj['kind']} {obj['metadata'].get('name')}: CEL rules fail: {broken}"
+
+
+def unknown_fields(schema: dict, value, path: str = "") -> list[str]:
+    """The fields of `value` that a structural schema does not declare: the API server prunes them, and with
+    strict field validation (kubectl's default) refuses the object. `metadata` at the root is the server's own."""
+    if isinstance(value, list):
+        return [found for n, item in enumerate(value) for found in unknown_fields(schema.get("items") or {}, item, f"{path}[{n}]")]
+    if not isinstance(value, dict) or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    properties = schema.get("properties")
+    extra = schema.get("additionalProperties")
+    found = []
+    for key, item in value.items():
+        if not path and key == "metadata":
+            continue
+        if properties is not None and key in properties:
+            found += unknown_fields(properties[key], item, f"{path}.{key}")
+        elif isinstance(extra, dict):
+            found += unknown_fields(extra, item, f"{path}.{key}")
+        elif extra is not True:
+            found.append(f"{path}.{key}".lstrip("."))
+    return found
 
 
 @pytest.fixture(scope="session")

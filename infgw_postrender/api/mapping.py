@@ -27,7 +27,6 @@ class PoolApi(NamedTuple):
 
 
 class ObjectiveApi(NamedTuple):
-    api_version: str
     kind: str
     priorities: Mapping[str, int]
     sheddable_since: str
@@ -36,9 +35,7 @@ class ObjectiveApi(NamedTuple):
 
 
 class ModelRewriteApi(NamedTuple):
-    api_version: str
     kind: str
-    since: str
 
 
 class AlphaModelApi(NamedTuple):
@@ -103,6 +100,9 @@ class Resources(NamedTuple):
     ga_pool: str
     objective: str
     model_rewrite: str
+    llmd_objective: str
+    llmd_model_rewrite: str
+    pool_import: str
     route: str
     gateway: str
     crd: str
@@ -116,21 +116,13 @@ class CrdOwner(NamedTuple):
     annotation: str | None = None
 
 
-class CrdFile(NamedTuple):
-    path: str
-    defines: tuple[str, ...]  # keys of Resources, resolved to CRD names by Cluster.crd_files
-
-
 class Cluster(NamedTuple):
     resources: Resources
     versions: Resources  # the version of each, for kubectl: a missing one fails as mapping.yaml is read
-    chart_name: str
     inference_crds: tuple[str, ...]  # keys of Resources
     alpha_crds: tuple[str, ...]  # keys of Resources
     crd_owners: tuple[CrdOwner, ...]
     gke_serves_ga_pool_since: str
-    crd_source: str
-    crd_files: Mapping[str, CrdFile]
     crd_pins: Mapping[str, Mapping[str, str]]
 
     def qualified(self, name: str) -> str:
@@ -144,6 +136,10 @@ class Cluster(NamedTuple):
     def crd_names(self, keys: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(getattr(self.resources, key) for key in keys)
 
+    def api_version(self, key: str) -> str:
+        """The apiVersion of the objects of a resource (a key of `resources`): its group and kubectl's version."""
+        return f"{getattr(self.resources, key).partition('.')[2]}/{getattr(self.versions, key)}"
+
     @property
     def inference_crd_names(self) -> tuple[str, ...]:
         return self.crd_names(self.inference_crds)
@@ -152,9 +148,37 @@ class Cluster(NamedTuple):
     def alpha_crd_names(self) -> tuple[str, ...]:
         return self.crd_names(self.alpha_crds)
 
-    def defined_by(self, file_key: str) -> tuple[str, ...]:
-        """The CRD names a CRD file of mapping.yaml defines."""
-        return self.crd_names(self.crd_files[file_key].defines)
+
+
+class ReleaseRow(NamedTuple):
+    """What the releases of a project from `since` on ship and read (keys of Resources)."""
+
+    since: str
+    objective: str | None = None  # the InferenceObjective CRD its EPP reads; None: the release has none
+    model_rewrite: str | None = None  # the InferenceModelRewrite CRD its EPP acts on; None: none
+    rewrite_targets: str | None = None  # the rule field that lists the weighted models
+    bundle: tuple[str, ...] = ()  # what the release's bundle defines (its pins say so where it is pinned)
+    chart: bool = True  # whether the release publishes its chart
+
+
+class Chart(NamedTuple):
+    name: str
+    ref: str
+    selector_value: str  # `--set` prefix of the pool's matchLabels
+    port_value: str  # `--set` path of the pool's target port
+    epp_tag_value: str  # `--set` path of the EPP image's tag
+
+
+class Project(NamedTuple):
+    project: str
+    prefix: str  # a target of this project is the prefix and a version
+    default: str  # the version a chart of this project is installed at unless told
+    source: str
+    epp_images: tuple[str, ...]
+    files: Mapping[str, str]  # bundle, objective, model_rewrite (a row's CRD of that role): paths below source
+    chart: Chart
+    rows: tuple[ReleaseRow, ...]
+    pool_from: str | None = None  # a GIE target whose bundle holds the pool CRD (a project without a bundle)
 
 
 class Api(NamedTuple):
@@ -174,6 +198,7 @@ class Api(NamedTuple):
     last_applied_annotation: str
     generated_annotation: str
     release_annotation: str
+    releases: tuple[Project, ...]
     cluster: Cluster
 
 

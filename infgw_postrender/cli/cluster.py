@@ -90,11 +90,14 @@ Examples:
   helm infgw-migrate crds --server-version v1.34.1-gke.100     # the decision, without a cluster
   helm infgw-migrate crds --apply                               # download, check, apply, wait until Established
   helm infgw-migrate crds --apply --source /mirror/inference-extension   # air-gapped: a folder laid out as upstream
+  helm infgw-migrate crds --server-version v1.35.0-gke.5 --target-version llm-d-router/v0.10.0   # llm-d-router's EPP
 """)
 @click.option("--kube-context", help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")
 @output_option
 @click.option("--server-version", help="Decide for this version instead of asking the cluster.")
-@click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True, help="GA release to install.")
+@click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True,
+              help="The release whose CRDs to install: GIE vX.Y.Z (v1.0.0 to v1.6.0 pinned) or llm-d-router/vX.Y.Z "
+                   "(the v1 InferencePool of GIE v1.6.0 plus its llm-d.ai objective CRDs).")
 @click.option("--apply", "apply_", is_flag=True, help="Download, check the pinned SHA-256, apply, wait until Established.")
 @click.option("--dry-run", is_flag=True, help="With --apply: download and check, then apply with --dry-run=server.")
 @click.option("--source", envvar="INFGW_CRD_SOURCE", show_envvar=True,
@@ -102,9 +105,9 @@ Examples:
 @click.option("--insecure-unpinned", is_flag=True, help="Accept files this tool has no pinned SHA-256 for.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for Established.")
 def crds(kube_context, output, server_version, target_version, apply_, dry_run, source, insecure_unpinned, timeout) -> None:
-    """Decide which inference CRDs to install (whole bundle, or only InferenceObjective on GKE that serves the v1
-    InferencePool), and with --apply install them. A GKE-managed CRD is never overwritten. CRDs are
-    cluster-scoped: there is no -n."""
+    """Decide which inference CRDs to install (the bundle that holds the v1 InferencePool, or on GKE that serves it
+    only the objective CRDs the target's EPP reads), and with --apply install them. A GKE-managed CRD is never
+    overwritten. CRDs are cluster-scoped: there is no -n."""
     from infgw_postrender.cluster.crds import apply_files, decide, installed
 
     kubectl = kubectl_for(None, kube_context)
@@ -132,7 +135,9 @@ Example:
 @click.option("--alpha-pool", type=DNS_LABEL, required=True, help="The alpha InferencePool whose InferenceModels to carry over.")
 @click.option("--ga-pool", type=DNS_LABEL, required=True, help="The GA InferencePool the objectives point at.")
 @click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=-1", help="Criticality to priority.")
-@click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True, help="v1.3.0+ adds InferenceModelRewrites (its EPP acts on them).")
+@click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True,
+              help="GIE v1.3.0 to v1.5.0 add InferenceModelRewrites (its EPP acts on them); llm-d-router/vX.Y.Z "
+                   "writes both in llm-d.ai.")
 @click.option("--apply", "apply_", is_flag=True, help="Apply them (kubectl apply) instead of printing.")
 @click.option("--dry-run", is_flag=True, help="With --apply: kubectl apply --dry-run=server.")
 def objectives(namespace, kube_context, alpha_pool, ga_pool, priority_map, target_version, apply_, dry_run) -> None:
@@ -384,8 +389,9 @@ def _path_options(func: Callable) -> Callable:
         click.option("--ga-release", type=DNS_LABEL, help="The GA release (default: ALPHA-POOL-ga; on the simple path ALPHA-POOL)."),
         click.option("--chart", default=defaults.CHART,
                      show_default=True),
-        click.option("--chart-version", default=defaults.TARGET_VERSION, show_default=True,
-                     help="The GA chart; the CRD step installs what this release needs."),
+        click.option("--chart-version",
+                     help="The GA chart's release (default: v1.0.0 for inferencepool, the guide's; v0.10.0 for "
+                          "llm-d-router-gateway); the CRD step installs what this release needs."),
         click.option("--route", "route_name", type=DNS_LABEL, default=defaults.ROUTE, show_default=True),
         click.option("--gateway", default=defaults.GATEWAY, show_default=True, help="NAME or NAMESPACE/NAME."),
         click.option("--stages", type=PERCENTS, default="", help="Weights to walk (zero-downtime), e.g. 0,50,100."),
@@ -456,7 +462,7 @@ def plan(output, from_file, server_version, **options) -> None:
     found = steps(settings, kubectl, helm)
     for step in found:
         if step.key == "crds":
-            step.title += f": {describe_crds(findings)}"
+            step.title += f": {describe_crds(findings, settings.target_version)}"
     emit({"notes": settings.notes, "steps": _plan_rows(found)}, output, _plan_text(settings, found))
 
 
@@ -489,6 +495,7 @@ def migrate(dry_run, **options) -> None:
 
 def _settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart, chart_version, route_name, gateway,
               stages, chart_values, crd_source, model, verify_url, state_dir, delete_crds, analysis, **checks):
+    from infgw_postrender.api.releases import chart_target
     from infgw_postrender.cluster.kube import ClusterError
     from infgw_postrender.cluster.steps import Settings
 
@@ -499,13 +506,15 @@ def _settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart,
         context = kubectl.current_context()
     except ClusterError:
         context = "none"
+    target = chart_target(chart, chart_version)
+    chart_version = chart_version or f"v{target.version}"
     if delete_crds and path_name == "simple":
         raise InputError("--delete-crds: the simple path deletes the v1alpha2 CRDs already, when nothing else uses them")
     if analysis and path_name == "simple":
         raise InputError("--analysis: the simple path has no traffic stages to measure (it moves all traffic at once, "
                          "after the outage); use --path zero-downtime")
     return Settings(kubectl.default_namespace, kubectl.context, context, path_name, alpha_pool, ga_release, chart,
-                    chart_version, route_name, gateway, list(stages), list(chart_values), crd_source, model,
+                    chart_version, target.name, route_name, gateway, list(stages), list(chart_values), crd_source, model,
                     verify_url, state_dir, delete_crds, analysis=_analysis_argv(verify_url, **checks) if analysis else [])
 
 

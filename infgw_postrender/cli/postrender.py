@@ -47,7 +47,7 @@ def options_decorator(func):
         click.option("--model-routing", is_flag=True,
                      help="With body-based routing deployed: a route rule per model (X-Gateway-Model-Name) sets its "
                           "objective header, so clients keep sending only the model name."),
-        click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True, help="GA release targeted (v1.3.0+ adds InferenceModelRewrite, which its EPP acts on)."),
+        click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True, help="GA release targeted: GIE vX.Y.Z (v1.3.0 to v1.5.0 add InferenceModelRewrite, which their EPP acts on; v1.6.0 has no objective APIs) or llm-d-router/vX.Y.Z (llm-d.ai objectives; chosen by itself when the stream's EPP is llm-d-router's)."),
         click.option("--report", "report_path", type=click.Path(dir_okay=False),
                      help="Write the JSON report here (on failure, the error)."),
         click.option("--error-file", type=click.Path(dir_okay=False),

@@ -22,7 +22,7 @@ from infgw_postrender.cluster.kube import Kubectl
 
 from infgw_postrender.errors import InputError, MigrateError
 from infgw_postrender.api.mapping import api
-from infgw_postrender.api.versions import parse_target_version, target_has_rewrites
+from infgw_postrender.api.releases import Target, parse_target
 from infgw_postrender.cluster.waits import wait_established
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?$")
@@ -34,7 +34,7 @@ class DownloadError(MigrateError):
 
 @dataclass
 class CrdFile:
-    name: str  # bundle, objective, model_rewrite
+    name: str  # its role: bundle, objective, model_rewrite
     url: str
     pins: dict[str, str] | None  # CRD name -> SHA-256 of its canonical spec; None: this release is not pinned
     defines: list[str]
@@ -85,51 +85,58 @@ def parse_server_version(text: str) -> tuple[tuple[int, ...], bool]:
 def decide(server_version: str, installed: dict[str, str] | None,
            target_version: str = defaults.TARGET_VERSION) -> Decision:
     """`installed`: CRD name -> owner (GKE, Helm, kubectl apply, unknown), as detect reports them; it decides.
-    None when it could not be read (offline): then the server version decides, as the guide does."""
+    None when it could not be read (offline): then the server version decides, as the guide does.
+
+    The target's CRDs (mapping.yaml's releases: the v1 pool, and the objective and rewrite APIs its EPP reads)
+    that the cluster lacks come from the bundle that holds the pool CRD when that one is missing, and each of
+    the others from its own file, as upstream publishes them at that tag."""
     version, gke = parse_server_version(server_version)
-    target = parse_target_version(target_version)
+    target = parse_target(target_version)
     table = api().cluster
-    decision = Decision(server_version, gke, f"v{target}")
-    ga_pool_crd, objective_crd = table.resources.ga_pool, table.resources.objective
+    decision = Decision(server_version, gke, target.name)
+    ga_pool_crd = table.resources.ga_pool
+    wanted = {key: getattr(table.resources, key) for key in target.crd_keys}
     since = table.gke_serves_ga_pool_since
     if installed is not None:
         decision.kept = [name for name, owner in installed.items() if owner == "GKE" and name in table.inference_crd_names]
-        if ga_pool_crd in installed:
-            decision.reasons.append(f"the v1 InferencePool CRD is installed (by {installed[ga_pool_crd]}): not applied again")
-            wanted = [] if objective_crd in installed else ["objective"]
-        else:
-            decision.reasons.append("the cluster has no v1 InferencePool CRD: the whole bundle"
+        for name in wanted.values():
+            if name in installed:
+                decision.reasons.append(f"{name} is installed (by {installed[name]}): not applied again")
+        if ga_pool_crd not in installed:
+            decision.reasons.append("the cluster has no v1 InferencePool CRD: the bundle that holds it"
                                     + (f" (GKE at or past {since} would serve it; it does not yet)" if gke else ""))
-            wanted = ["bundle"]
-        if objective_crd in installed:
-            decision.reasons.append(f"the InferenceObjective CRD is installed (by {installed[objective_crd]})")
+        missing = [key for key, name in wanted.items() if name not in installed]
     elif gke and version >= parse_server_version(since)[0]:
         decision.kept = [ga_pool_crd]
-        decision.reasons.append(f"GKE at or past {since} serves the v1 InferencePool CRD itself: only the InferenceObjective CRD")
-        wanted = ["objective"]
-    elif gke:
-        decision.reasons.append(f"GKE older than {since}: the whole bundle")
-        wanted = ["bundle"]
+        decision.reasons.append(f"GKE at or past {since} serves the v1 InferencePool CRD itself: not the bundle")
+        missing = [key for key in wanted if key != "ga_pool"]
     else:
-        decision.reasons.append("not GKE (no -gke. in the version): no managed CRD, the whole bundle")
-        wanted = ["bundle"]
-    if target_has_rewrites(target_version):
-        if installed is None or table.resources.model_rewrite not in installed:
-            decision.reasons.append(f"target v{target} has InferenceModelRewrite")
-            wanted.append("model_rewrite")
-    release_pins = table.crd_pins.get(f"v{target}")
-    for name in wanted:
-        spec = table.crd_files[name]
-        # the bundle defines whatever the release ships; a single-CRD file, its one CRD
-        defines = list(release_pins) if name == "bundle" and release_pins else list(table.defined_by(name))
+        decision.reasons.append(f"GKE older than {since}: the bundle" if gke else
+                                "not GKE (no -gke. in the version): no managed CRD, the bundle")
+        missing = list(wanted)
+    if "ga_pool" in missing:
+        bundle = target.pool_bundle
+        pins = table.crd_pins.get(bundle.name)
+        defines = list(pins) if pins else list(table.crd_names(bundle.row.bundle))
         overwritten = [crd for crd in defines if (installed or {}).get(crd) == "GKE"]
         if overwritten:
-            decision.reasons.append(f"{name}: would overwrite the GKE-managed {', '.join(overwritten)}; not applied")
-            continue
-        pins = {crd: release_pins[crd] for crd in defines if crd in release_pins} if release_pins else None
-        url = f"{table.crd_source}/{spec.path.format(version=f'v{target}')}"
-        decision.files.append(CrdFile(name, url, pins if pins and len(pins) == len(defines) else None, defines))
+            decision.reasons.append(f"bundle: would overwrite the GKE-managed {', '.join(overwritten)}; not applied")
+        else:
+            decision.files.append(_crd_file("bundle", bundle, defines))
+            missing = [key for key in missing if wanted[key] not in defines]
+    for key in missing:
+        role = "objective" if key == target.row.objective else "model_rewrite"
+        if key == target.row.model_rewrite:
+            decision.reasons.append(f"{target.name}'s EPP acts on InferenceModelRewrite ({wanted[key]})")
+        decision.files.append(_crd_file(role, target, [wanted[key]]))
     return decision
+
+
+def _crd_file(role: str, target: Target, defines: list[str]) -> CrdFile:
+    """A file of `target` with its pins: None unless every CRD it defines is pinned for that release."""
+    release_pins = api().cluster.crd_pins.get(target.name) or {}
+    pins = {crd: release_pins[crd] for crd in defines if crd in release_pins}
+    return CrdFile(role, target.file_url(role), pins if pins and len(pins) == len(defines) else None, defines)
 
 
 def spec_digest(crd: dict) -> str:
@@ -160,10 +167,9 @@ def digests(crds: list[dict]) -> dict[str, str]:
 def needed(kubectl: Kubectl, target_version: str) -> list[str]:
     """The CRDs the GA release of `target_version` needs and the cluster lacks (empty: the step is done)."""
     table = api().cluster.resources
-    wanted = [table.ga_pool, table.objective]
-    wanted += [table.model_rewrite] if target_has_rewrites(target_version) else []
     present = installed(kubectl)
-    return [name for name in wanted if name not in present]
+    return [name for name in (getattr(table, key) for key in parse_target(target_version).crd_keys)
+            if name not in present]
 
 
 def fetch(decision: Decision, source: str | None, insecure_unpinned: bool,
@@ -205,7 +211,8 @@ def _check_pins(location: str, pins: dict[str, str], found: dict[str, str], vers
 def _relocate(url: str, source: str | None) -> str:
     if not source:
         return url
-    relative = url.removeprefix(api().cluster.crd_source + "/")
+    relative = next((url.removeprefix(project.source + "/") for project in api().releases
+                     if url.startswith(project.source + "/")), url)
     return f"{source.rstrip('/')}/{relative}"
 
 

@@ -20,7 +20,7 @@ class Findings:
     alpha_models: list[dict] = field(default_factory=list)
     ga_pools: list[dict] = field(default_factory=list)
     routes: list[dict] = field(default_factory=list)  # routes with a backend that is an InferencePool
-    releases: list[dict] = field(default_factory=list)  # Helm releases of the inferencepool chart
+    releases: list[dict] = field(default_factory=list)  # Helm releases of the inferencepool or llm-d-router-gateway chart
     crds: list[dict] = field(default_factory=list)
     body_based_routing: list[dict] | None = field(default_factory=list)  # its routers; None: not known (a snapshot without Deployments)
     notes: list[str] = field(default_factory=list)
@@ -113,13 +113,13 @@ def read_snapshot(path: str, server_version: str | None, namespace: str | None) 
 
 def helm_releases(helm: Helm, namespace: str | None, context: str | None) -> list[dict]:
     args = ["list", "-o", "json", *(["-n", namespace] if namespace else ["-A"]), *context_args(context)]
-    chart = api().cluster.chart_name
+    charts = {project.chart.name for project in api().releases}
     releases = []
     for release in json.loads(helm.run(*args).stdout or "[]"):
         name, _, version = release.get("chart", "").rpartition("-")
-        if name == chart:
-            releases.append({"namespace": release["namespace"], "name": release["name"], "chart_version": version,
-                             "status": release.get("status")})
+        if name in charts:
+            releases.append({"namespace": release["namespace"], "name": release["name"], "chart": name,
+                             "chart_version": version, "status": release.get("status")})
     return releases
 
 
@@ -179,7 +179,7 @@ def table(findings: Findings) -> str:
     rows += [("HTTPRoute", r["namespace"], r["name"],
               ", ".join(f"{'alpha' if b['group'] == alpha_group() else 'GA'} {b['name']}={b['weight']}" for b in r["backends"]))
              for r in findings.routes]
-    rows += [("Helm release", r["namespace"], r["name"], f"inferencepool {r['chart_version']} ({r['status']})") for r in findings.releases]
+    rows += [("Helm release", r["namespace"], r["name"], f"{r['chart']} {r['chart_version']} ({r['status']})") for r in findings.releases]
     rows += [("CRD", "", c["name"], f"{', '.join(c['versions'])}; installed by {c['owner']}") for c in findings.crds]
     rows += [("body-based routing", b["namespace"], b["name"], b["image"]) for b in findings.body_based_routing or []]
     widths = [max(len(str(row[i] or "")) for row in rows) for i in range(3)]

@@ -20,11 +20,10 @@ from infgw_postrender.errors import InputError, MigrateError, Refused
 from infgw_postrender.cluster.helm import Helm, context_args
 from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.api.mapping import api
+from infgw_postrender.api.releases import Target, parse_target
 from infgw_postrender.cluster.state import StateKey
 
-_SELECTOR_VALUE = "inferencePool.modelServers.matchLabels."
-_PORT_VALUE = "inferencePool.targetPorts[0].number"
-_PROVIDER_VALUE = "provider.name"
+_PROVIDER_VALUE = "provider.name"  # the same in the inferencepool and llm-d-router-gateway charts
 _PENDING = {"pending-install": "helm uninstall {release} -n {namespace}",
             "pending-upgrade": "helm rollback {release} -n {namespace}",
             "pending-rollback": "helm rollback {release} -n {namespace}"}
@@ -40,6 +39,7 @@ class Settings:
     ga_release: str
     chart: str
     chart_version: str
+    target_version: str  # the chart's release as a target (releases.chart_target): what the CRD step installs
     route: str
     gateway: str
     stages: list[int] = field(default_factory=list)
@@ -51,6 +51,10 @@ class Settings:
     delete_crds: bool = False  # zero-downtime: delete the v1alpha2 CRDs at the end
     analysis: list[str] = field(default_factory=list)  # each traffic stage's checks, as shift --analysis takes them
     notes: list[str] = field(default_factory=list)  # what prepare derived, for the plan
+
+    @property
+    def target(self) -> Target:
+        return parse_target(self.target_version)
 
     @property
     def key(self) -> StateKey:
@@ -97,25 +101,26 @@ def prepare(settings: Settings, pool: dict | None, server_version: str | None, a
                           f"run `{command}`, then the same command again; nothing changed")
     values, notes = list(settings.chart_values), []
     given = dict(value.split("=", 1) for value in values if "=" in value)
+    selector_value, port_value = settings.target.chart.selector_value, settings.target.chart.port_value
     if pool is not None:
         selector = {str(k): str(v) for k, v in ((pool.get("spec") or {}).get("selector") or {}).items()}
-        asked = {k[len(_SELECTOR_VALUE):]: v for k, v in given.items() if k.startswith(_SELECTOR_VALUE)}
+        asked = {k[len(selector_value):]: v for k, v in given.items() if k.startswith(selector_value)}
         if asked and asked != selector:
-            raise InputError(f"--set {_SELECTOR_VALUE}...: {asked} differs from the alpha pool's selector {selector}; "
+            raise InputError(f"--set {selector_value}...: {asked} differs from the alpha pool's selector {selector}; "
                              "the GA pool must select the same pods (leave it out to take the alpha pool's)")
         if not asked:
-            values += [f"{_SELECTOR_VALUE}{k}={v}" for k, v in sorted(selector.items())]
+            values += [f"{selector_value}{k}={v}" for k, v in sorted(selector.items())]
             notes.append(f"selector {selector} taken from the alpha pool {settings.alpha_pool}")
         port = (pool.get("spec") or {}).get("targetPortNumber")
-        if port is not None and _PORT_VALUE in given and str(given[_PORT_VALUE]) != str(port):
-            raise InputError(f"--set {_PORT_VALUE}={given[_PORT_VALUE]}: the alpha pool's target port is {port}; "
+        if port is not None and port_value in given and str(given[port_value]) != str(port):
+            raise InputError(f"--set {port_value}={given[port_value]}: the alpha pool's target port is {port}; "
                              "the GA pool must serve the same pods on the same port")
-        if port is not None and _PORT_VALUE not in given:
-            values.append(f"{_PORT_VALUE}={port}")
+        if port is not None and port_value not in given:
+            values.append(f"{port_value}={port}")
             notes.append(f"target port {port} taken from the alpha pool")
-    elif not any(k.startswith(_SELECTOR_VALUE) for k in given) and statuses.get(settings.ga_release) != "deployed":
+    elif not any(k.startswith(selector_value) for k in given) and statuses.get(settings.ga_release) != "deployed":
         raise InputError(f"--alpha-pool {settings.alpha_pool}: no such v1alpha2 InferencePool in {settings.namespace} "
-                         f"to take the selector from; pass --set {_SELECTOR_VALUE}KEY=VALUE")
+                         f"to take the selector from; pass --set {selector_value}KEY=VALUE")
     if _PROVIDER_VALUE not in given:
         alpha_provider = ((alpha_values or {}).get("provider") or {}).get("name")
         if (server_version and "-gke." in server_version) or str(alpha_provider).lower() == "gke":
@@ -308,7 +313,7 @@ class _Steps:
                     argv)
 
     def _renderer_args(self) -> list[str]:
-        args = [f"--objectives-from={self.s.models_file}"]
+        args = [f"--objectives-from={self.s.models_file}", f"--target-version={self.s.target_version}"]
         if self.s.path == "zero-downtime":
             args.append(f"--alpha-pool={self.s.alpha_pool}")
         return args
@@ -327,12 +332,12 @@ class _Steps:
 
         source = ["--source", self.s.crd_source] if self.s.crd_source else []
         argv = [*own_command(), "crds", "--apply", *(["--dry-run"] if check else []),
-                "--target-version", self.s.chart_version, *source, *context_args(self.s.kube_context)]
+                "--target-version", self.s.target_version, *source, *context_args(self.s.kube_context)]
         if check:
             return Step("check-crds", "check that the GA CRD files download and match their pins (server dry run)",
-                        argv, lambda: self._alpha_gone() or not needed(self.kubectl, self.s.chart_version), check=True)
+                        argv, lambda: self._alpha_gone() or not needed(self.kubectl, self.s.target_version), check=True)
         return Step("crds", "install the GA CRDs the cluster lacks", argv,
-                    lambda: not needed(self.kubectl, self.s.chart_version))
+                    lambda: not needed(self.kubectl, self.s.target_version))
 
     def ga_release(self) -> Step:
         argv = [*own_command(), "upgrade", self.s.ga_release, self.s.chart, "--install", "-n", self.s.namespace,
@@ -388,13 +393,13 @@ class _Steps:
                     lambda: self._alpha_gone() and (not self.s.delete_crds or self._alpha_crds_gone()))
 
 
-def describe_crds(findings) -> str:
+def describe_crds(findings, target_version: str) -> str:
     """What the CRD step will install on this cluster, when its version is known."""
     from infgw_postrender.cluster.crds import decide
 
     if not findings.server_version:
         return "decided from the cluster when it runs"
     installed = {c["name"]: c["owner"] for c in findings.crds} if findings.crds else None
-    decision = decide(findings.server_version, installed)
+    decision = decide(findings.server_version, installed, target_version)
     return "; ".join(decision.reasons) + f" ({', '.join(f.name for f in decision.files) or 'nothing'})"
 

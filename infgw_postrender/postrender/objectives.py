@@ -1,5 +1,5 @@
-"""InferenceModel (alpha) -> InferenceObjective, and targetModels -> InferenceModelRewrite where the target
-version has it."""
+"""InferenceModel (alpha) -> InferenceObjective, and targetModels -> InferenceModelRewrite where the target's EPP
+acts on it; both in the group the target's EPP reads (mapping.yaml's releases)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from infgw_postrender.errors import InputError
 from infgw_postrender.api.mapping import ga_group, api
 from infgw_postrender.api.names import check_label
+from infgw_postrender.api.releases import Target
 from infgw_postrender.postrender.report import Loss
 
 
@@ -52,8 +53,8 @@ def parse_objective_flag(text: str) -> tuple[str, int]:
     return check_label(name, "--objective"), parse_priority(value, f"--objective {name}")
 
 
-def objective(name: str, priority: int | None, pool: str, namespace: str | None) -> dict:
-    table = api().objective
+def objective(name: str, priority: int | None, pool: str, namespace: str | None, target: Target) -> dict:
+    """An InferenceObjective of `target`'s group (the caller has checked that the target has one)."""
     metadata: dict[str, Any] = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
@@ -61,15 +62,16 @@ def objective(name: str, priority: int | None, pool: str, namespace: str | None)
     if priority is not None:
         spec["priority"] = priority
     spec["poolRef"] = {"group": ga_group(), "name": pool}
-    return {"apiVersion": table.api_version, "kind": table.kind, "metadata": metadata, "spec": spec}
+    return {"apiVersion": target.objective_api_version, "kind": api().objective.kind, "metadata": metadata,
+            "spec": spec}
 
 
-def from_flag(name: str, priority: int, pool: str, namespace: str | None) -> Generated:
-    return Generated(objective(name, priority, pool, namespace), [f"priority {priority} (from --objective)"])
+def from_flag(name: str, priority: int, pool: str, namespace: str | None, target: Target) -> Generated:
+    return Generated(objective(name, priority, pool, namespace, target), [f"priority {priority} (from --objective)"])
 
 
 def from_model(
-    model: dict, pool: str, namespace: str | None, priorities: dict[str, int], rewrites: bool,
+    model: dict, pool: str, namespace: str | None, priorities: dict[str, int], target: Target,
     model_routing: bool = False,
 ) -> list[Generated]:
     """The objective (and rewrite) that carry one InferenceModel over to the GA pool. With `model_routing` the
@@ -84,7 +86,7 @@ def from_model(
             f"InferenceModel {name}: criticality {effective!r} is not one of {', '.join(priorities)}; "
             "fix the InferenceModel or extend --priority-map"
         )
-    made = Generated(objective(name, priorities[effective], pool, namespace))
+    made = Generated(objective(name, priorities[effective], pool, namespace, target))
     made.changes.append(f"from InferenceModel {name}: poolRef -> {ga_group()}/{pool}")
     why = "no numeric twin in v1alpha2; override with --priority-map"
     if effective == "Sheddable":
@@ -110,40 +112,51 @@ def from_model(
     result = [made]
     targets = spec.get("targetModels") or []
     if targets:
-        if rewrites:
-            result.append(_rewrite(name, model_name, targets, pool, namespace))
+        if target.model_rewrite_api_version:
+            result.append(_rewrite(name, model_name, targets, pool, namespace, target))
             made.changes.append(f"targetModels -> InferenceModelRewrite {name}")
         else:
+            since = rewrites_since()
             made.not_carried_over.append(
                 Loss(
                     "targetModels " + ", ".join(f"{t.get('name')}:{t.get('weight', '-')}" for t in targets),
-                    f"the EPP acts on weighted model rewrites (InferenceModelRewrite) from v{api().model_rewrite.since} "
-                    f"only; requests for {model_name} reach the pool unchanged.",
-                    f"pass --target-version v{api().model_rewrite.since} (or later) to generate an InferenceModelRewrite, "
+                    f"the EPP of {target.name} acts on no weighted model rewrite (InferenceModelRewrite; GIE's EPP "
+                    f"from v{since} to the last release with objectives, llm-d-router's from its first); requests "
+                    f"for {model_name} reach the pool unchanged.",
+                    f"pass --target-version v{since} (or later) to generate an InferenceModelRewrite, "
                     "or route the target models explicitly.",
                 )
             )
     return result
 
 
-def _rewrite(name: str, model_name: str, targets: list, pool: str, namespace: str | None) -> Generated:
-    table = api().model_rewrite
+def rewrites_since() -> str:
+    """The first GIE release whose EPP acts on InferenceModelRewrite (mapping.yaml's releases)."""
+    gie = next(project for project in api().releases if project.prefix == "v")
+    return next(row.since for row in gie.rows if row.model_rewrite)
+
+
+def _rewrite(name: str, model_name: str, targets: list, pool: str, namespace: str | None,
+             target: Target) -> Generated:
+    """The rewrite with the rule field of `target`'s CRD: `targets` from GIE v1.3.0 (`split` was v1.2.0's, whose
+    EPP acted on none). A weight is kept only where the model gave one: the CRD takes all weights or none."""
     metadata: dict[str, Any] = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
-    split = []
-    for target in targets:
-        entry: dict[str, Any] = {"modelRewrite": target.get("name")}
-        if "weight" in target:
-            entry["weight"] = target["weight"]
-        split.append(entry)
+    weighted = []
+    for model in targets:
+        entry: dict[str, Any] = {"modelRewrite": model.get("name")}
+        if "weight" in model:
+            entry["weight"] = model["weight"]
+        weighted.append(entry)
     obj = {
-        "apiVersion": table.api_version,
-        "kind": table.kind,
+        "apiVersion": target.model_rewrite_api_version,
+        "kind": api().model_rewrite.kind,
         "metadata": metadata,
         "spec": {
             "poolRef": {"group": ga_group(), "name": pool},
-            "rules": [{"matches": [{"model": {"value": model_name}}], "split": split}],
+            "rules": [{"matches": [{"model": {"value": model_name}}], target.row.rewrite_targets: weighted}],
         },
     }
-    return Generated(obj, [f"from InferenceModel {name} targetModels"])
+    return Generated(obj, [f"from InferenceModel {name} targetModels ({target.row.rewrite_targets}, as "
+                           f"{target.name}'s EPP reads them)"])

@@ -11,7 +11,7 @@ from infgw_postrender import defaults
 from infgw_postrender.errors import InputError
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.names import TEMPLATE, check_label, check_weight
-from infgw_postrender.api.versions import target_has_rewrites
+from infgw_postrender.api.releases import Target, parse_target
 from infgw_postrender.postrender.objectives import (
     Generated,
     from_flag,
@@ -24,6 +24,7 @@ from infgw_postrender.postrender.rewrites import rewrite_group, rewrite_others
 from infgw_postrender.postrender.report import Report
 from infgw_postrender.postrender.route import new_route, rewrite_route
 from infgw_postrender.postrender.stream import Document, join, new_document, split, write
+from infgw_postrender.postrender.target import group_target
 from infgw_postrender.yaml.roundtrip import load_file_documents
 
 @dataclass
@@ -113,17 +114,17 @@ def post_render_documents(documents: list[Document], options: Options) -> Result
     options.check()
     report = Report()
     priorities = parse_priority_map(options.priority_map)
-    rewrites = target_has_rewrites(options.target_version)
+    target = parse_target(options.target_version)
     models = _models(options.objectives_from) if options.objectives_from else []
     route_source = _route_source(options.route_from) if options.route_from else None
 
-    _convert(documents, options, report, models, route_source, priorities, rewrites)
+    _convert(documents, options, report, models, route_source, priorities, target)
     return Result(documents, report)
 
 
 def _convert(
     documents: list[Document], options: Options, report: Report, models: list[dict], route_source: dict | None,
-    priorities: dict[str, int], rewrites: bool,
+    priorities: dict[str, int], asked: Target,
 ) -> None:
     documents[:] = [document for document in documents if not _generated_earlier(document)]
     for position, document in enumerate(documents):
@@ -150,10 +151,11 @@ def _convert(
             continue
         rewrite_group(index, group, own.alpha_pool, own.alpha_namespace)
         pool, namespace = group.final_pool, group.namespace
-        mine = [from_flag(*parse_objective_flag(item), pool, namespace) for item in own.objectives]
         kept = _of_alpha_pool(models, own, namespace, report, strict=not options.templated)
+        target = _objectives_target(index, group, asked, bool(own.objectives or kept))
+        mine = [from_flag(*parse_objective_flag(item), pool, namespace, target) for item in own.objectives]
         for model in kept:
-            mine += from_model(model, pool, namespace, priorities, rewrites, options.model_routing)
+            mine += from_model(model, pool, namespace, priorities, target, options.model_routing)
         if own.ga_weight is not None:
             routed = [(m["spec"]["modelName"], m["metadata"]["name"]) for m in kept
                       if options.model_routing and (m.get("spec") or {}).get("modelName")]
@@ -162,6 +164,18 @@ def _convert(
     rewrite_others(index, claimed)
     for document in documents:
         document.settle()  # any failure now, before the first byte is written
+
+
+def _objectives_target(index: Index, group, asked: Target, objectives: bool) -> Target:
+    """The target the group's objectives are written for (the stream's EPP may decide it, and the report says
+    so); a target without objective APIs is refused when there are objectives to write."""
+    target, why = group_target(index, group, asked)
+    if why:
+        index.report.notes.append(f"InferencePool {group.namespace or 'default'}/{group.final_pool}: {why}")
+    if objectives and target.objective_api_version is None:
+        raise InputError(f"--target-version {target.name}: InferenceObjectives were asked for (--objective or "
+                         f"--objectives-from), but {target.lacks_objectives_why()}")
+    return target
 
 
 def _per_pool_flag(options: Options) -> str | None:
@@ -230,7 +244,7 @@ def preflight(options: Options) -> None:
     runs it before calling Helm, whose Helm 4 hides a failing post-renderer's message."""
     options.check()
     parse_priority_map(options.priority_map)
-    target_has_rewrites(options.target_version)
+    parse_target(options.target_version)
     if options.objectives_from:
         _models(options.objectives_from)
     if options.route_from:

@@ -236,3 +236,68 @@ def test_kubectl_is_asked_for_a_version_each_crd_serves(cluster):
         if (group, plural) in installed:
             assert not rediscovers(qualified), qualified
     assert rediscovers("httproutes.gateway.networking.k8s.io"), "kubectl no longer rediscovers: drop the versions"
+
+
+def _shipped(target: str) -> set[str]:
+    """The CRDs upstream ships for a target, from the fixtures: a GIE release's bundle; for llm-d-router, its
+    llm-d.ai CRDs (config/crd/bases) and the GIE v1.6.0 bundle its config/crd takes the v1 pool from."""
+    if target.startswith("llm-d-router/"):
+        files = [f"llm-d-router-{target.split('/')[1]}-llm-d.ai-crds.yaml", "inference-extension-v1.6.0-release-manifests.yaml"]
+    else:
+        files = [f"inference-extension-{target}-release-manifests.yaml"]
+    return {crd["metadata"]["name"] for name in files for crd in _crds(FIXTURES / "crds" / name)}
+
+
+@pytest.mark.parametrize("server", ["v1.33.5-gke.1080000", "v1.35.0-gke.5", "v1.34.0"])
+@pytest.mark.parametrize("target", ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0", "v1.5.0", "v1.6.0",
+                                    "llm-d-router/v0.10.0"])
+def test_crds_plans_only_files_that_exist_at_the_tag(cluster, target, server):
+    """Issue 19.2: every file planned defines only CRDs that release ships (the fixtures' release files), each
+    pinned; GIE v1.6.0 ships no objective CRDs (#2973), so none is planned for it; llm-d-router's come from
+    llm-d/llm-d-router at its tag."""
+    done = cluster.migrate("crds", "--server-version", server, "--target-version", target, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    decision = json.loads(done.stdout)
+    shipped = _shipped(target)
+    planned = set()
+    for crd_file in decision["files"]:
+        assert set(crd_file["defines"]) <= shipped, (crd_file["url"], shipped)
+        assert crd_file["pins"] and set(crd_file["pins"]) == set(crd_file["defines"])
+        planned |= set(crd_file["defines"])
+        if crd_file["name"] != "bundle":
+            project = "llm-d/llm-d-router" if target.startswith("llm-d-router/") else "kubernetes-sigs/gateway-api-inference-extension"
+            version = target.rpartition("/")[2]
+            assert crd_file["url"].startswith(f"https://github.com/{project}/raw/{version}/config/crd/bases/")
+    objective_crds = {name for name in shipped if name.startswith("inferenceobjectives.")}
+    serves_pool = server == "v1.35.0-gke.5"  # GKE at or past 1.34.0-gke.1626000
+    assert (GA_POOL_CRD in planned) == (not serves_pool)
+    if target == "v1.6.0":
+        assert not objective_crds and (decision["files"] == [] if serves_pool else
+                                       [f["name"] for f in decision["files"]] == ["bundle"])
+    else:
+        assert objective_crds <= planned
+    if target.startswith("llm-d-router/"):
+        assert {"inferenceobjectives.llm-d.ai", "inferencemodelrewrites.llm-d.ai"} <= planned
+        assert not {name for name in planned if name.endswith(".x-k8s.io") and name.startswith("inferenceobjectives")}
+
+
+def test_llm_d_router_crds_apply_from_a_mirror(cluster, mirror):
+    """The GIE v1.6.0 bundle and llm-d-router's two llm-d.ai CRD files, laid out at upstream's paths on a mirror,
+    checked against their pins and applied; the EPP's objective types are then served."""
+    crds = _crds(FIXTURES / "crds" / "llm-d-router-v0.10.0-llm-d.ai-crds.yaml")
+    import yaml
+
+    llmd = mirror.root / "raw" / "v0.10.0" / "config" / "crd" / "bases"
+    llmd.mkdir(parents=True)
+    for crd in crds:
+        (llmd / f"llm-d.ai_{crd['spec']['names']['plural']}.yaml").write_text(yaml.safe_dump(crd))
+    bundle = mirror.root / "releases" / "download" / "v1.6.0" / "manifests.yaml"
+    bundle.parent.mkdir(parents=True)
+    shutil.copy(FIXTURES / "crds" / "inference-extension-v1.6.0-release-manifests.yaml", bundle)
+    done = cluster.migrate("crds", "--apply", "--source", mirror.url, "--target-version", "llm-d-router/v0.10.0")
+    assert done.returncode == 0, done.stderr
+    installed = {c["metadata"]["name"] for c in cluster.api.all("apiextensions.k8s.io/v1", "CustomResourceDefinition")}
+    assert {GA_POOL_CRD, "inferenceobjectives.llm-d.ai", "inferencemodelrewrites.llm-d.ai"} <= installed
+    assert cluster.kubectl("get", "inferenceobjectives.v1alpha2.llm-d.ai", "-A").returncode == 0
+    again = cluster.migrate("crds", "--target-version", "llm-d-router/v0.10.0", "-o", "json")
+    assert json.loads(again.stdout)["files"] == []

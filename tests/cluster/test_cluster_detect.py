@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 import yaml
 
@@ -31,9 +32,9 @@ def test_detect_finds_the_alpha_stack_with_few_kubectl_calls(cluster, tmp_path):
     assert sorted(m["name"] for m in found["alpha_models"]) == ["base-model", "base-model-cpu", "food-review"]
     assert found["routes"] == [{"namespace": "default", "name": "llm-route",
                                 "backends": [{"group": ALPHA_GROUP, "name": ALPHA_RELEASE, "weight": 1}]}]
-    chart_version = yaml.safe_load((CHARTS / "inferencepool-v0.3.0" / "Chart.yaml").read_text())["version"]
-    assert found["releases"] == [{"namespace": "default", "name": ALPHA_RELEASE, "chart_version": chart_version,
-                                  "status": "deployed"}]
+    chart = yaml.safe_load((CHARTS / "inferencepool-v0.3.0" / "Chart.yaml").read_text())
+    assert found["releases"] == [{"namespace": "default", "name": ALPHA_RELEASE, "chart": chart["name"],
+                                  "chart_version": chart["version"], "status": "deployed"}]
     assert found["server_version"] == "v1.33.5-gke.1080000"
     assert {c["name"] for c in found["crds"]} >= {"inferencepools.inference.networking.x-k8s.io",
                                                    "inferencemodels.inference.networking.x-k8s.io"}
@@ -59,6 +60,24 @@ def test_nothing_alpha_means_no_migration(cluster):
     assert done.returncode == 0, done.stderr
     found = yaml.safe_load(done.stdout)
     assert found["migration_needed"] is False and found["recommended_path"] is None
+
+
+def test_releases_of_the_llm_d_router_chart_are_found(cluster):
+    """Issue 19.4: GIE v1.6.0 deleted the inferencepool chart (#2967); its successor is llm-d-router's
+    llm-d-router-gateway (config/charts/llm-d-router-gateway at llm-d/llm-d-router v0.10.0). A release of it,
+    installed by the real Helm, is a release of the GA stack for detect."""
+    from conftest import FIXTURES
+
+    cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.6.0-release-manifests.yaml")
+    chart = CHARTS / "llm-d-router-gateway-v0.10.0"
+    subprocess.run([tool("helm3"), "install", "vllm-router", str(chart), "--set", "router.modelServers.matchLabels.app=vllm",
+                    "--set", "provider.name=gke"], check=True, capture_output=True, env=cluster.env)
+    done = cluster.migrate("detect", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    name = yaml.safe_load((chart / "Chart.yaml").read_text())["name"]
+    assert [(r["name"], r["chart"]) for r in json.loads(done.stdout)["releases"]] == [("vllm-router", name)]
+    table = cluster.migrate("detect")
+    assert re.search(r"Helm release\s+default\s+vllm-router\s+llm-d-router-gateway 0\.0\.0 \(deployed\)", table.stdout)
 
 
 def test_one_namespace_only(cluster):
@@ -89,7 +108,7 @@ def test_snapshot_without_a_cluster(cluster, tmp_path):
                                          "programmed", "stage-100", "verify", "remove-alpha"]
     crds = next(s for s in steps if s["key"] == "crds")
     # issue 9.6: GKE 1.34.1 would serve the v1 InferencePool CRD, but the snapshot shows it does not yet
-    assert "the cluster has no v1 InferencePool CRD: the whole bundle" in crds["title"]
+    assert "the cluster has no v1 InferencePool CRD: the bundle that holds it" in crds["title"]
     assert len(cluster.api.requests) == before, "offline detect and plan must not reach a cluster"
 
 
@@ -106,7 +125,7 @@ def test_plan_simple_path_reuses_the_release_name(cluster):
     assert done.returncode == 0, done.stderr
     assert f"\n   infgw-migrate upgrade {ALPHA_RELEASE} " in done.stdout
     assert "the outage starts here" in done.stdout
-    assert "the cluster has no v1 InferencePool CRD: the whole bundle" in done.stdout
+    assert "the cluster has no v1 InferencePool CRD: the bundle that holds it" in done.stdout
     # run by Helm as its plugin, the commands are spelled as the user types them there
     as_plugin = cluster.migrate("plan", "--path", "simple", "--alpha-pool", ALPHA_RELEASE, env_extra={"HELM_PLUGIN_NAME": "infgw-migrate"})
     assert f"\n   helm infgw-migrate upgrade {ALPHA_RELEASE} " in as_plugin.stdout

@@ -91,3 +91,37 @@ def test_simple_path_takes_over_the_release_name(start):
     route = start.api.get(*ROUTE)
     assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [(GA_GROUP, ALPHA_RELEASE, 100)]
     assert (start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml").exists()
+
+
+def test_zero_downtime_with_the_llm_d_router_chart(start):
+    """Issue 19.4: with llm-d-router's chart (the successor of GIE's inferencepool chart, whose values live under
+    `router.*`: a top-level `inferencePool` makes the chart fail), the selector and port go under router.*, the
+    CRD step installs the v1 pool of GIE v1.6.0 and llm-d-router's llm-d.ai CRDs, and the objectives land in
+    llm-d.ai, the group its EPP reads (llm-d/llm-d-router v0.10.0 pkg/epp/server/controller_config.go:78)."""
+    mirror = start.state.parent / "mirror"
+    bundle = mirror / "releases" / "download" / "v1.6.0" / "manifests.yaml"
+    bundle.parent.mkdir(parents=True)
+    shutil.copy(FIXTURES / "crds" / "inference-extension-v1.6.0-release-manifests.yaml", bundle)
+    bases = mirror / "raw" / "v0.10.0" / "config" / "crd" / "bases"
+    bases.mkdir(parents=True)
+    for crd in yaml.safe_load_all((FIXTURES / "crds" / "llm-d-router-v0.10.0-llm-d.ai-crds.yaml").read_text()):
+        if crd:
+            (bases / f"llm-d.ai_{crd['spec']['names']['plural']}.yaml").write_text(yaml.safe_dump(crd))
+    args = [arg for arg in start.args if not arg.startswith("inferencePool.") and arg != "--set"]
+    args[args.index("--chart") + 1] = str(CHARTS / "llm-d-router-gateway-v0.10.0")
+    plan = start.migrate("plan", "--path", "zero-downtime", "--stages", "0,100", *args)
+    assert plan.returncode == 0, plan.stderr
+    assert f"router.modelServers.matchLabels.app={ALPHA_RELEASE}" in plan.stdout
+    assert "router.modelServers.targetPorts[0].number=8000" in plan.stdout
+    assert "--target-version llm-d-router/v0.10.0" in plan.stdout and "inferencePool." not in plan.stdout
+    done = start.migrate("migrate", "--path", "zero-downtime", "--stages", "0,100", *args)
+    assert done.returncode == 0, done.stderr
+    objectives = start.api.all("llm-d.ai/v1alpha2", "InferenceObjective")
+    assert {o["metadata"]["name"] for o in objectives} == {"food-review", "base-model", "base-model-cpu"}
+    assert all(o["spec"]["poolRef"] == {"group": GA_GROUP, "name": GA_RELEASE} for o in objectives)
+    (rewrite,) = start.api.all("llm-d.ai/v1alpha2", "InferenceModelRewrite")
+    assert rewrite["spec"]["rules"][0]["targets"] == [{"modelRewrite": "food-review", "weight": 100}]
+    route = start.api.get(*ROUTE)
+    assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [(GA_GROUP, GA_RELEASE, 100)]
+    listed = subprocess.run([tool("helm3"), "list", "-o", "json"], capture_output=True, text=True, env=start.env).stdout
+    assert '"chart":"llm-d-router-gateway-0.0.0"' in listed.replace(" ", "")

@@ -140,19 +140,57 @@ def test_models_of_other_pools_are_skipped_and_said(alpha_stream, tmp_path):
     assert any(other[0]["metadata"]["name"] in note and "another-pool" in note for note in notes)
 
 
-def test_target_models_become_a_rewrite_from_v1_3_0(alpha_stream, schemas):
-    """Issue 10.2: upstream's EPP reads InferenceModelRewrite from v1.3.0 (inferencemodelrewrite_reconciler.go);
-    at v1.2.0 the CRD exists but nothing acts on it, so targetModels stay reported as lost."""
-    at_v1_2 = run_postrender(alpha_stream, "--objectives-from", MODELS, "--target-version", "v1.2.0")
-    assert not [o for o in docs(at_v1_2.stdout) if o["kind"] == "InferenceModelRewrite"]
-    done = run_postrender(alpha_stream, "--objectives-from", MODELS, "--target-version", "v1.3.0")
+def test_target_models_stay_reported_as_lost_before_v1_3_0(alpha_stream):
+    """Issue 10.2: at GIE v1.2.0 the InferenceModelRewrite CRD exists in config/crd/bases but its EPP has no
+    rewrite reconciler (pkg/epp/controller at v1.2.0; inferencemodelrewrite_reconciler.go first at v1.3.0), so
+    targetModels stay reported as lost and no rewrite is written."""
+    done = run_postrender(alpha_stream, "--objectives-from", MODELS, "--target-version", "v1.2.0")
+    assert done.returncode == 0, done.stderr
+    assert not [o for o in docs(done.stdout) if o["kind"] == "InferenceModelRewrite"]
+    assert "targetModels" in done.stderr and "not carried over" in done.stderr
+
+
+@pytest.mark.parametrize("release", ["v1.3.0", "v1.4.0", "v1.5.0"])
+def test_target_models_become_a_rewrite_each_release_accepts(alpha_stream, schemas, release):
+    """Issue 19.1: from GIE v1.3.0 a rule's weighted models are `targets` (commit a109e903;
+    apix/v1alpha2/inferencemodelrewrite_types.go:95 `json:"targets,omitempty"` at v1.3.0, v1.4.0 and v1.5.0;
+    line 90 `json:"split,omitempty"` at v1.2.0). The EPP picks from rule.Targets
+    (pkg/epp/requestcontrol/director.go:208 at v1.3.0), and a rule without them gives the model ""
+    (selectWeightedModel, director.go:212-214). Checked against that release's own bundle, strictly: a field
+    the API server would prune (or refuse, with kubectl's strict validation) fails it."""
+    done = run_postrender(alpha_stream, "--objectives-from", MODELS, "--target-version", release)
     assert done.returncode == 0, done.stderr
     rewrites = [o for o in docs(done.stdout) if o["kind"] == "InferenceModelRewrite"]
     assert [r["metadata"]["name"] for r in rewrites] == ["food-review"]
-    schemas.validate(rewrites[0])
+    assert rewrites[0]["apiVersion"] == f"{ALPHA_GROUP}/v1alpha2"
+    schemas.validate(rewrites[0], release=release)
     rule = rewrites[0]["spec"]["rules"][0]
     assert rule["matches"] == [{"model": {"value": "food-review"}}]
-    assert rule["split"] == [{"modelRewrite": "food-review", "weight": 100}]
+    assert rule["targets"] == [{"modelRewrite": "food-review", "weight": 100}]
+    # what the tool wrote before: the same rule with `split`, which this release's server prunes or refuses
+    old = json.loads(json.dumps(rewrites[0]))
+    old["spec"]["rules"][0]["split"] = old["spec"]["rules"][0].pop("targets")
+    with pytest.raises(AssertionError, match=r"unknown fields \['spec.rules\[0\].split'\]"):
+        schemas.validate(old, release=release)
+
+
+def test_v1_6_0_refuses_objectives_and_says_where_they_went(alpha_stream):
+    """Issue 19.2: GIE v1.6.0 deleted the InferenceObjective and InferenceModelRewrite APIs and CRDs (#2973) and its
+    EPP and chart (#2967); its bundle holds only the v1 InferencePool and InferencePoolImport
+    (fixtures/crds/inference-extension-v1.6.0-release-manifests.yaml). Objectives for it would be objects of a
+    kind no server of that release serves: refused, with both ways out."""
+    done = run_postrender(alpha_stream, "--objectives-from", MODELS, "--target-version", "v1.6.0")
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1
+    assert "--target-version v1.6.0" in done.stderr and "target v1.5.0" in done.stderr
+    assert "llm-d-router-gateway" in done.stderr
+    kinds = {crd["spec"]["names"]["kind"] for crd in docs(
+        (FIXTURES / "crds" / "inference-extension-v1.6.0-release-manifests.yaml").read_text())}
+    assert kinds == {"InferencePool", "InferencePoolImport"}
+    # without objectives the pool converts for v1.6.0 as for any GA release
+    plain = run_postrender(alpha_stream, "--target-version", "v1.6.0")
+    assert plain.returncode == 0, plain.stderr
+    assert [o["apiVersion"] for o in docs(plain.stdout) if o["kind"] == "InferencePool"] == [f"{GA_GROUP}/v1"]
 
 
 def test_priority_map_overrides_the_default(alpha_stream):

@@ -41,12 +41,13 @@ def _update_container(job: Job, document: Document, at: tuple, container: dict) 
     tag = _image_version(image or "")
     if legacy or (tag is not None and tag < parse_version(epp.ga_image_since)):
         # it would watch v1alpha2 pools only: the converted pool would have no EPP serving it
+        # a chart that renders single-dash flags is itself too old: a newer image would still get those flags
+        fix = (f"render the GA inferencepool chart (v{epp.ga_image_since} or later) for this release" if legacy else
+               f"set inferenceExtension.image.tag to v{epp.ga_image_since} or later")
         raise InputError(
             f"{where(document.index, document.source)}: the EPP image {image} predates "
             f"v{epp.ga_image_since}" + (f" (single-dash flags {', '.join(legacy)})" if legacy else "")
-            + f" and cannot serve the converted v1 InferencePool {final_pool}; render the GA inferencepool "
-            f"chart (v{epp.ga_image_since} or later) for this release, or set inferenceExtension.image.tag to "
-            f"v{epp.ga_image_since} or later"
+            + f" and cannot serve the converted v1 InferencePool {final_pool}; {fix}"
         )
     entry = job.index.entry(document) if changes else None
     for change in changes:

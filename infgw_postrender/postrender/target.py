@@ -1,0 +1,65 @@
+"""Which release's EPP a pool group holds, and so which objective and rewrite APIs its objects must be written in:
+the --target-version, unless the stream's EPP is llm-d-router's (its image, or a Role that lets it read llm-d.ai
+objectives), whose EPP reads llm-d.ai and ignores the x-k8s.io objects once both CRDs are installed
+(llm-d/llm-d-router pkg/epp/server/controller_config.go)."""
+
+from __future__ import annotations
+
+from infgw_postrender.api.mapping import api
+from infgw_postrender.api.paths import containers
+from infgw_postrender.api.releases import Target, parse_target, router, target_of_epp
+from infgw_postrender.errors import InputError, where
+from infgw_postrender.postrender.index import Index, PoolGroup
+from infgw_postrender.postrender.rewrites.epp import flag_value
+
+
+def group_target(index: Index, group: PoolGroup, asked: Target) -> tuple[Target, str | None]:
+    """(the target the group's objects are written for, why it is not `asked`, or None)."""
+    found = _epp_image(index, group)
+    stream = target_of_epp(found[1]) if found else None
+    if stream is None and _role_reads_router_objectives(index, group):
+        stream = parse_target(f"{router().prefix}{router().rows[-1].since}")
+        found = None
+    if stream is None:
+        if found and asked.project.prefix != "v":
+            document, image = found
+            raise InputError(f"{where(document.index, document.source)}: --target-version {asked.name}, but the EPP "
+                             f"image {image} is not {asked.project.project}'s and its Role reads no llm-d.ai "
+                             f"objectives: it reads them in {_gie_objectives()}; render the {asked.chart.name} chart, "
+                             "or pass a GIE --target-version")
+        return asked, None
+    if asked.project == stream.project:
+        return asked, None
+    source = f"the EPP image {found[1]}" if found else "the EPP's Role, which reads llm-d.ai objectives"
+    return stream, (f"the stream's EPP is {stream.project.project}'s ({source}), so its objects are written for "
+                    f"{stream.name}: objectives in {stream.objective_api_version}, which that EPP prefers (it "
+                    "ignores x-k8s.io objectives once llm-d.ai's CRDs are installed)")
+
+
+def _epp_image(index: Index, group: PoolGroup):
+    """(document, image) of the Deployment whose container runs the EPP of this pool (its --pool-name), or None."""
+    epp = api().epp
+    for document in index.of_kind("Deployment", group.documents):
+        for _, container in containers(document.data, epp.containers_path):
+            args = container.get("args")
+            if isinstance(args, list) and flag_value(args, epp.pool_name_flags)[0] is not None:
+                image = container.get("image")
+                return (document, image) if isinstance(image, str) else None
+    return None
+
+
+def _role_reads_router_objectives(index: Index, group: PoolGroup) -> bool:
+    group_name = api().cluster.resources.llmd_objective.partition(".")[2]
+    for kind in ("Role", "ClusterRole"):
+        for document in index.of_kind(kind, group.documents):
+            if not document.contains(group_name):
+                continue
+            for rule in document.data.get("rules") or []:
+                if isinstance(rule, dict) and group_name in (rule.get("apiGroups") or []) and \
+                        "inferenceobjectives" in (rule.get("resources") or []):
+                    return True
+    return False
+
+
+def _gie_objectives() -> str:
+    return api().cluster.api_version("objective")
