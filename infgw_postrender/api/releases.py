@@ -92,7 +92,8 @@ def parse_target(text: str, flag: str = "--target-version") -> Target:
 
 def target_of_epp(image: str) -> Target | None:
     """The target an EPP image belongs to when it is not GIE's: llm-d-router's by its repository's last part, at
-    its tag when the tag is a release, else at its newest row. None for GIE's (the --target-version decides)."""
+    its tag when the tag is a release, else (a branch such as `main`) at the project's default. None for GIE's
+    (the --target-version decides)."""
     repository, _, tag = image.rsplit("/", 1)[-1].partition("@")[0].partition(":")
     project = next((p for p in projects() if p.prefix != "v" and repository in p.epp_images), None)
     if project is None:
@@ -100,7 +101,7 @@ def target_of_epp(image: str) -> Target | None:
     try:
         return parse_target(f"{project.prefix}{parse_version(tag)}")
     except (ValueError, InputError):
-        return parse_target(f"{project.prefix}{project.rows[-1].since}")
+        return parse_target(f"{project.prefix}{project.default}")
 
 
 def chart_target(chart: str, chart_version: str | None) -> Target:

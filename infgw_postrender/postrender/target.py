@@ -18,7 +18,7 @@ def group_target(index: Index, group: PoolGroup, asked: Target) -> tuple[Target,
     found = _epp_image(index, group)
     stream = target_of_epp(found[1]) if found else None
     if stream is None and _role_reads_router_objectives(index, group):
-        stream = parse_target(f"{router().prefix}{router().rows[-1].since}")
+        stream = parse_target(f"{router().prefix}{router().default}")
         found = None
     if stream is None:
         if found and asked.project.prefix != "v":

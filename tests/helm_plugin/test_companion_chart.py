@@ -93,3 +93,22 @@ def test_same_objects_as_the_post_renderer(helm, weight):
                         "--set-json", f"objectives={json.dumps(OBJECTIVES)}").stdout)
     assert {group_of(o) for o in chart} == {"gateway.networking.k8s.io", ALPHA_GROUP}
     assert essence(chart) == essence(generated)
+
+
+def test_objectives_for_llm_d_routers_epp(helm, schemas):
+    """Issue 19.4: with `objectiveApiVersion: llm-d.ai/v1alpha2` the chart renders the objectives llm-d-router's EPP
+    reads, valid against its CRDs, and the same as the post-renderer writes for the llm-d-router-gateway chart;
+    a group neither EPP reads is refused by values.schema.json."""
+    values = ["--set", "gaPool=vllm-ga,objectiveApiVersion=llm-d.ai/v1alpha2",
+              "--set-json", f"objectives={json.dumps(OBJECTIVES)}"]
+    chart = docs(render(helm, *values).stdout)
+    for obj in chart:
+        schemas.validate(obj, release="llm-d-router/v0.10.0")
+    rendered = docs(helm.template("vllm-ga", "llm-d-router-gateway-v0.10.0", namespace="llm",
+                                  post_render=["--objective=food-review=2", "--objective=batch=0"]))
+    generated = [o for o in rendered if o["metadata"].get("annotations", {}).get("infgw-migrate.io/generated") == "true"]
+    assert {o["apiVersion"] for o in generated} == {"llm-d.ai/v1alpha2"}
+    assert sorted((o["metadata"]["name"], json.dumps(o["spec"], sort_keys=True)) for o in chart) == \
+        sorted((o["metadata"]["name"], json.dumps(o["spec"], sort_keys=True)) for o in generated)
+    refused = render(helm, "--set", "gaPool=vllm-ga,objectiveApiVersion=inference.networking.k8s.io/v1", check=False)
+    assert refused.returncode != 0 and "objectiveApiVersion" in refused.stderr

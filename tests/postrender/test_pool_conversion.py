@@ -159,4 +159,4 @@ def test_a_pool_without_an_epp_is_refused(extension):
     done = subprocess.run([str(Path(sys.executable).parent / "infgw-postrender"), "--alpha-pool", "p"], input=stream,
                           capture_output=True, text=True)
     assert done.returncode == 2 and done.stdout == ""
-    assert "has no spec.extensionRef.name, and a v1 pool needs endpointPickerRef" in done.stderr
+    assert "has no spec.extensionRef.name, and a v1 pool is served only through endpointPickerRef" in done.stderr
