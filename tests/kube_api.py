@@ -68,6 +68,7 @@ class Fault:
     status: int
     times: int | None = 1
     hang: float = 0.0  # seconds to wait before answering (a timeout, seen from the client)
+    dry_run: bool | None = None  # only requests with (True) or without (False) dryRun=All; None: both
 
 
 @dataclass
@@ -162,8 +163,9 @@ class KubeAPI:
                 return resource
         raise KeyError(f"no resource for {api_version} {kind}")
 
-    def fail(self, method: str, path: str, status: int, times: int | None = 1, hang: float = 0.0) -> Fault:
-        fault = Fault(method.upper(), path, status, times, hang)
+    def fail(self, method: str, path: str, status: int, times: int | None = 1, hang: float = 0.0,
+             dry_run: bool | None = None) -> Fault:
+        fault = Fault(method.upper(), path, status, times, hang, dry_run)
         self.faults.append(fault)
         return fault
 
@@ -289,7 +291,8 @@ class _Handler(BaseHTTPRequestHandler):
         with api.lock:
             api.requests.append((method, path))
             for fault in api.faults:
-                if fault.method in (method, "*") and re.search(fault.path, path) and fault.times != 0:
+                if fault.method in (method, "*") and re.search(fault.path, path) and fault.times != 0 and \
+                        fault.dry_run in (None, "All" in query.get("dryRun", [])):
                     if fault.times is not None:
                         fault.times -= 1
                     break

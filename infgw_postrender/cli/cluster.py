@@ -479,7 +479,7 @@ def migrate(dry_run, **options) -> None:
     """Run the guide's steps in order, each as the command `plan` prints. Each step is judged done from the
     cluster: after a failure, or on another day, the same command goes on from where the cluster is. Traffic
     only moves toward GA; zero-downtime stops before each traffic stage unless --stages names the weights."""
-    from infgw_postrender.cluster.steps import read_and_prepare, run_steps, steps
+    from infgw_postrender.cluster.steps import read_and_prepare, run_steps, save_run, steps
 
     settings = _settings(**options)
     kubectl, helm = Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env()
@@ -490,6 +490,7 @@ def migrate(dry_run, **options) -> None:
         return
     for note in settings.notes:
         progress(note)
+    save_run(settings)  # before the first step: what a re-run needs once the alpha stack is gone
     run_steps(found, progress)
 
 

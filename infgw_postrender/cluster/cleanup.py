@@ -10,7 +10,7 @@ from typing import Callable
 from infgw_postrender.api.objects import accepted_parents, as_list, pool_of_model
 from infgw_postrender.errors import InputError, Refused
 from infgw_postrender.cluster.helm import Helm, context_args
-from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl
+from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl, NotFound
 from infgw_postrender.api.mapping import alpha_group, api
 from infgw_postrender.api.names import epp_name
 from infgw_postrender.cluster.state import StateKey, read_items, write_items
@@ -89,8 +89,12 @@ def alpha_stack(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, pool: dict
 
 
 def pool_models(kubectl: Kubectl, alpha_pool: str, namespace: str) -> list[dict]:
-    """The InferenceModels of the alpha pool: poolRef is namespace-local, so those of its namespace naming it."""
-    models = kubectl.get([api().cluster.resources.alpha_model], "list InferenceModels", namespace)
+    """The InferenceModels of the alpha pool: poolRef is namespace-local, so those of its namespace naming it.
+    Empty once the v1alpha2 CRDs are gone (the simple path deletes them): a list is NotFound only then."""
+    try:
+        models = kubectl.get([api().cluster.resources.alpha_model], "list InferenceModels", namespace)
+    except NotFound:
+        return []
     return [m for m in models if pool_of_model(m) == alpha_pool]
 
 

@@ -116,8 +116,7 @@ def decide(server_version: str, installed: dict[str, str] | None,
         missing = list(wanted)
     if "ga_pool" in missing:
         bundle = target.pool_bundle
-        pins = table.crd_pins.get(bundle.name)
-        defines = list(pins) if pins else list(table.crd_names(bundle.row.bundle))
+        defines = bundle_defines(target)
         overwritten = [crd for crd in defines if (installed or {}).get(crd) == "GKE"]
         if overwritten:
             decision.reasons.append(f"bundle: would overwrite the GKE-managed {', '.join(overwritten)}; not applied")
@@ -130,6 +129,13 @@ def decide(server_version: str, installed: dict[str, str] | None,
             decision.reasons.append(f"{target.name}'s EPP acts on InferenceModelRewrite ({wanted[key]})")
         decision.files.append(_crd_file(role, target, [wanted[key]]))
     return decision
+
+
+def bundle_defines(target: Target) -> list[str]:
+    """The CRDs of the bundle that gives `target` its v1 pool CRD: its pins, or its row where it is not pinned."""
+    bundle = target.pool_bundle
+    pins = api().cluster.crd_pins.get(bundle.name)
+    return list(pins) if pins else list(api().cluster.crd_names(bundle.row.bundle))
 
 
 def _crd_file(role: str, target: Target, defines: list[str]) -> CrdFile:

@@ -21,12 +21,15 @@ from infgw_postrender.cluster.helm import Helm, context_args
 from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.releases import Target, parse_target
-from infgw_postrender.cluster.state import StateKey
+from infgw_postrender.cluster.state import StateKey, read_items, write_items
 
 _PROVIDER_VALUE = "provider.name"  # the same in the inferencepool and llm-d-router-gateway charts
 _PENDING = {"pending-install": "helm uninstall {release} -n {namespace}",
             "pending-upgrade": "helm rollback {release} -n {namespace}",
             "pending-rollback": "helm rollback {release} -n {namespace}"}
+# A first install that never finished: safe to uninstall and install again while no traffic reaches it
+_HALF_INSTALLED = ("pending-install", "failed")
+RUN = "run"  # the run's own state file: what prepare read from the alpha stack, for when that stack is gone
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Settings:
     delete_crds: bool = False  # zero-downtime: delete the v1alpha2 CRDs at the end
     analysis: list[str] = field(default_factory=list)  # each traffic stage's checks, as shift --analysis takes them
     notes: list[str] = field(default_factory=list)  # what prepare derived, for the plan
+    installs: list[str] = field(default_factory=list)  # releases this migration installs itself (the run state)
+    recover: str | None = None  # a release of `installs` left half-installed, with no traffic: uninstalled first
 
     @property
     def target(self) -> Target:
@@ -68,13 +73,19 @@ class Settings:
     def backup_file(self) -> str:
         return str(self.key.path(self.state_dir, "backup"))
 
+    @property
+    def run_file(self) -> str:
+        return str(self.key.path(self.state_dir, RUN))
+
 
 @dataclass
 class Step:
     key: str
     title: str
     argv: list[str]
-    done: Callable[[], bool] = field(repr=False, default=lambda: False)
+    # Whether the cluster shows the step done; None: always run. After its command exits 0 it is asked again:
+    # the cluster, not an exit status, says a step is done (Helm 4 exits 0 when it fails to write its record).
+    done: Callable[[], bool] | None = field(repr=False, default=None)
     stop_before: bool = False  # a traffic stage nobody asked for: migrate stops and says what is next
     check: bool = False  # changes nothing (its output is not needed): its stdout is discarded
 
@@ -90,27 +101,48 @@ def own_command() -> list[str]:
 
 # -- prepare: what can be checked before anything changes -------------------------------------------------------
 def prepare(settings: Settings, pool: dict | None, server_version: str | None, alpha_values: dict | None,
-            statuses: dict[str, str | None], models: list[dict]) -> Settings:
+            statuses: dict[str, str | None], models: list[dict], saved: dict | None = None,
+            ga_half_installed: bool = False, ga_share: int | None = None) -> Settings:
     """Settings completed from the cluster: the GA chart selects the alpha pool's pods on its port (taken from
     the alpha pool unless given, refused when given otherwise), provider.name=gke on GKE, and the verify model.
-    Refused while a Helm operation is pending on either release."""
+    Once the alpha pool is gone (the simple path removes it before installing the GA release), they come from
+    the run's own state (`saved`), written before the first step. Refused while a Helm operation is pending on
+    either release, except a first install of a release this migration installs itself, left half-done with no
+    traffic on it (`ga_half_installed`, `ga_share`): that one is uninstalled and installed again."""
+    installs = list((saved or {}).get("installs") or settings.installs)
+    if settings.ga_release not in installs and (settings.path == "simple" or statuses.get(settings.ga_release) is None):
+        installs.append(settings.ga_release)  # the simple path's GA release takes the alpha one's name after removing it
+    recover, notes = None, []
     for release, status in statuses.items():
+        if (release == settings.ga_release and release in installs and ga_half_installed and not ga_share
+                and status in _HALF_INSTALLED):
+            recover = release
+            notes.append(f"Helm release {release} is {status}: this migration began installing it and no traffic "
+                         "reaches it, so it is uninstalled and installed again")
+            continue
         if status in _PENDING:
             command = _PENDING[status].format(release=release, namespace=settings.namespace)
             raise Refused(f"Helm release {settings.namespace}/{release} is {status} (an operation stopped half-way); "
                           f"run `{command}`, then the same command again; nothing changed")
-    values, notes = list(settings.chart_values), []
+    values = list(settings.chart_values)
     given = dict(value.split("=", 1) for value in values if "=" in value)
     selector_value, port_value = settings.target.chart.selector_value, settings.target.chart.port_value
-    if pool is not None:
+    if pool is None and saved is not None:
+        values += [value for value in saved.get("chartValues") or [] if value not in values]
+        notes.append(f"the alpha pool {settings.alpha_pool} is gone: its selector, port and the chart values come "
+                     f"from this migration's state file {settings.run_file}")
+        given = dict(value.split("=", 1) for value in values if "=" in value)
+        settings = replace(settings, model=settings.model or saved.get("model"))
+    elif pool is not None:
         selector = {str(k): str(v) for k, v in ((pool.get("spec") or {}).get("selector") or {}).items()}
         asked = {k[len(selector_value):]: v for k, v in given.items() if k.startswith(selector_value)}
         if asked and asked != selector:
-            raise InputError(f"--set {selector_value}...: {asked} differs from the alpha pool's selector {selector}; "
-                             "the GA pool must select the same pods (leave it out to take the alpha pool's)")
+            raise InputError(f"--set {selector_value}...: {_labels(asked)} differs from the alpha pool's selector "
+                             f"{_labels(selector)}; the GA pool must select the same pods (leave it out to take the "
+                             "alpha pool's)")
         if not asked:
             values += [f"{selector_value}{k}={v}" for k, v in sorted(selector.items())]
-            notes.append(f"selector {selector} taken from the alpha pool {settings.alpha_pool}")
+            notes.append(f"selector {_labels(selector)} taken from the alpha pool {settings.alpha_pool}")
         port = (pool.get("spec") or {}).get("targetPortNumber")
         if port is not None and port_value in given and str(given[port_value]) != str(port):
             raise InputError(f"--set {port_value}={given[port_value]}: the alpha pool's target port is {port}; "
@@ -120,7 +152,8 @@ def prepare(settings: Settings, pool: dict | None, server_version: str | None, a
             notes.append(f"target port {port} taken from the alpha pool")
     elif not any(k.startswith(selector_value) for k in given) and statuses.get(settings.ga_release) != "deployed":
         raise InputError(f"--alpha-pool {settings.alpha_pool}: no such v1alpha2 InferencePool in {settings.namespace} "
-                         f"to take the selector from; pass --set {selector_value}KEY=VALUE")
+                         f"to take the selector from, and no state file of this migration ({settings.run_file}); "
+                         f"pass --set {selector_value}KEY=VALUE")
     if _PROVIDER_VALUE not in given:
         alpha_provider = ((alpha_values or {}).get("provider") or {}).get("name")
         if (server_version and "-gke." in server_version) or str(alpha_provider).lower() == "gke":
@@ -135,7 +168,21 @@ def prepare(settings: Settings, pool: dict | None, server_version: str | None, a
             raise InputError(f"--alpha-pool {settings.alpha_pool}: no InferenceModel to take the verify model from; "
                              "pass --model")
         notes.append(f"verify asks for {model}, a model of the alpha pool")
-    return replace(settings, chart_values=values, model=model, notes=settings.notes + notes)
+    return replace(settings, chart_values=values, model=model, notes=settings.notes + notes, installs=installs,
+                   recover=recover)
+
+
+def _labels(labels: dict) -> str:
+    """A selector as people write it: app=vllm,tier=gpu."""
+    return ",".join(f"{key}={value}" for key, value in sorted(labels.items())) or "(none)"
+
+
+def save_run(settings: Settings) -> None:
+    """Before the first step: what the run needs once the alpha stack is gone (the GA chart's values, with the
+    alpha pool's selector and port, and the verify model) and the releases it installs itself."""
+    write_items(settings.run_file, settings.key, RUN, [{
+        "apiVersion": "infgw-migrate.io/v1", "kind": "MigrationRun", "path": settings.path,
+        "chartValues": settings.chart_values, "model": settings.model, "installs": settings.installs}], "--state-dir")
 
 
 def read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Settings:
@@ -148,22 +195,34 @@ def read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Settin
 
 def _read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Settings:
     from infgw_postrender.cluster.cleanup import MODELS, pool_models
-    from infgw_postrender.cluster.state import read_items
 
     resources = api().cluster.resources
     pool = kubectl.find(resources.alpha_pool, settings.alpha_pool, settings.namespace,
                         f"read the alpha pool {settings.namespace}/{settings.alpha_pool}")
-    statuses = {release: helm.release_status(release, settings.namespace, settings.kube_context)
-                for release in dict.fromkeys([settings.alpha_pool, settings.ga_release])}
+    saved = read_items(settings.run_file, settings.key, RUN, "--state-dir")
+    found = {release: helm.status(release, settings.namespace, settings.kube_context)
+             for release in dict.fromkeys([settings.alpha_pool, settings.ga_release])}
+    statuses = {release: ((status or {}).get("info") or {}).get("status") if status else None
+                for release, status in found.items()}
+    ga = found[settings.ga_release] or {}
+    half_installed = ga.get("version") == 1 and statuses[settings.ga_release] in _HALF_INSTALLED
     values = None
-    if statuses.get(settings.alpha_pool) is not None:
+    if statuses.get(settings.alpha_pool) is not None and pool is not None:
         done = helm.run("get", "values", settings.alpha_pool, "-n", settings.namespace, "-o", "json",
                         *context_args(settings.kube_context), check=False)
         values = _json(done.stdout) if done.returncode == 0 else None
     models = [] if settings.model else pool_models(kubectl, settings.alpha_pool, settings.namespace)
     if not models and not settings.model:
         models = read_items(settings.models_file, settings.key, MODELS, "--state-dir") or []
-    return prepare(settings, pool, kubectl.server_version(), values, statuses, models)
+    share = _route_share(kubectl, settings) if half_installed else None
+    return prepare(settings, pool, kubectl.server_version(), values, statuses, models, saved[0] if saved else None,
+                   half_installed, share)
+
+
+def _route_share(kubectl: Kubectl, settings: Settings) -> int | None:
+    route = kubectl.find(api().cluster.resources.route, settings.route, settings.namespace,
+                         f"read HTTPRoute {settings.namespace}/{settings.route}")
+    return ga_share(route["spec"].get("rules") or [], settings.alpha_pool, settings.ga_release) if route else None
 
 
 def _json(text: str) -> dict | None:
@@ -182,11 +241,12 @@ def steps(settings: Settings, kubectl: Kubectl | None = None, helm: Helm | None 
     kubectl = kubectl or Kubectl.from_options(settings.kube_context, settings.namespace)
     helm = helm or Helm.from_env()
     make = _Steps(settings, kubectl, helm)
+    recover = [make.recover()] if settings.recover else []
     if settings.path == "simple":
         return [make.backup(), make.chart_check(), make.crds(check=True), make.remove_alpha(), make.crds(),
-                make.ga_release(), make.stage(100, asked=True), make.verify()]
+                *recover, make.ga_release(), make.stage(100, asked=True), make.verify()]
     stages = settings.stages or [0, 50, 100]
-    result = [make.backup(), make.chart_check(), make.crds(), make.ga_release()]
+    result = [make.backup(), make.chart_check(), make.crds(), *recover, make.ga_release()]
     checked_programmed = False
     for weight in stages:
         result.append(make.stage(weight, asked=bool(settings.stages)))
@@ -210,11 +270,7 @@ def run_steps(found: list[Step], progress: Callable[[str], None]) -> None:
     changed = False
     for number, step in enumerate(found, 1):
         label = f"step {number} ({step.title})"
-        try:
-            done = step.done()
-        except MigrateError as error:
-            raise type(error)(f"{label}: {error}; fix it and run the same command again") from None
-        if done:
+        if _is_done(step, label):
             progress(f"step {number} done already: {step.title}")
             continue
         if step.stop_before:
@@ -223,22 +279,35 @@ def run_steps(found: list[Step], progress: Callable[[str], None]) -> None:
             return
         progress(f"step {number}: {step.title}")
         progress(f"+ {step.command}")
-        try:
-            code, error = execute(step)
-        except KeyboardInterrupt:
+        code, error, interrupted = execute(step)
+        if interrupted:
             raise StepFailed(f"interrupted during {label}; the cluster is as that step left it: run the same "
-                             "command again to resume", 130) from None
+                             "command again to resume", 130)
         if code != 0:
             exit_code = 1 if code == Refused.exit_code and changed else code
             raise StepFailed(f"{label}: {error or f'exit status {code}'}; fix it and run the same command again",
                              exit_code)
         changed = changed or not step.check
+        if step.done is not None and not step.check and not _is_done(step, label):
+            raise StepFailed(f"{label}: its command exited 0, but the cluster does not show the step done; run the "
+                             "same command again", 1)
     progress("all steps done")
 
 
-def execute(step: Step) -> tuple[int, str | None]:
+def _is_done(step: Step, label: str) -> bool:
+    if step.done is None:
+        return False
+    try:
+        return step.done()
+    except MigrateError as error:
+        raise type(error)(f"{label}: {error}; fix it and run the same command again") from None
+
+
+def execute(step: Step) -> tuple[int, str | None, bool]:
     """Run the step's argv (this tool's own commands with this interpreter), its stderr shown as it comes;
-    (exit status, its last `Error: ` line)."""
+    (exit status, its last `Error: ` line, whether an interrupt came). Ctrl-C reaches the child too (a terminal
+    signals the whole process group; a SIGINT to this process alone is passed on): the child ends as it would
+    at a terminal, and the step is reported as interrupted, whatever the child's own exit status."""
     own = own_command()
     if step.argv[:len(own)] == own:
         argv = [sys.executable, "-m", "infgw_postrender.cli", *step.argv[len(own):]]
@@ -251,7 +320,15 @@ def execute(step: Step) -> tuple[int, str | None]:
         child = subprocess.Popen(argv, stdout=subprocess.DEVNULL if step.check else None, stderr=subprocess.PIPE,
                                  text=True)
     except OSError as exc:
-        return 127, f"cannot run {argv[0]} ({exc.strerror})"
+        return 127, f"cannot run {argv[0]} ({exc.strerror})", False
+    interrupts: list[int] = []
+
+    def interrupted(signum: int, _frame) -> None:
+        interrupts.append(signum)
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, interrupted)
     error = None
     try:
         for line in child.stderr:
@@ -259,11 +336,9 @@ def execute(step: Step) -> tuple[int, str | None]:
             sys.stderr.flush()
             if line.startswith("Error: ") or line.startswith("error: "):
                 error = line.strip().split(": ", 1)[1]
-        return child.wait(), error
-    except KeyboardInterrupt:
-        child.send_signal(signal.SIGINT)
-        child.wait()
-        raise
+        return child.wait(), error, bool(interrupts)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _Steps:
@@ -301,9 +376,21 @@ class _Steps:
         # on the simple path the GA release takes the alpha release's name: a release whose pool is GA is not alpha
         return status is None or self._exists(self.resources.ga_pool, self.s.alpha_pool)
 
-    def _alpha_crds_gone(self) -> bool:
-        present = {crd["metadata"]["name"] for crd in self.kubectl.crds()}
-        return not present & set(api().cluster.alpha_crd_names)
+    def _alpha_crds_gone(self, unless_used: bool = False) -> bool:
+        """No v1alpha2 CRD is left; with `unless_used` (the simple path), none that no object uses (cleanup's
+        --delete-unused-crds keeps a CRD while any object of it is left, in any namespace), and none but those
+        the GA bundle installed again once the GA pool CRD is there (v1.0.0's bundle holds the v1alpha2
+        InferencePool CRD: the step after this one puts it back)."""
+        from infgw_postrender.cluster.crds import bundle_defines
+        from infgw_postrender.cluster.kube import ALL_NAMESPACES
+
+        installed = {crd["metadata"]["name"] for crd in self.kubectl.crds()}
+        present = [name for name in api().cluster.alpha_crd_names if name in installed]
+        if not unless_used:
+            return not present
+        if self.resources.ga_pool in installed:
+            present = [name for name in present if name not in bundle_defines(self.s.target)]
+        return all(self.kubectl.get([name], f"list {name}", ALL_NAMESPACES) for name in present)
 
     # -- the steps ------------------------------------------------------------------------------------------
     def backup(self) -> Step:
@@ -338,6 +425,16 @@ class _Steps:
                         argv, lambda: self._alpha_gone() or not needed(self.kubectl, self.s.target_version), check=True)
         return Step("crds", "install the GA CRDs the cluster lacks", argv,
                     lambda: not needed(self.kubectl, self.s.target_version))
+
+    def recover(self) -> Step:
+        release = self.s.recover or ""
+        argv = ["helm", "uninstall", release, "-n", self.s.namespace, *context_args(self.s.kube_context)]
+
+        def done() -> bool:
+            return self.helm.release_status(release, self.s.namespace, self.s.kube_context) not in _HALF_INSTALLED
+
+        return Step("recover-ga-release", f"uninstall {release}, which this migration left half-installed with no "
+                    "traffic on it, to install it again", argv, done)
 
     def ga_release(self) -> Step:
         argv = [*own_command(), "upgrade", self.s.ga_release, self.s.chart, "--install", "-n", self.s.namespace,
@@ -385,7 +482,8 @@ class _Steps:
             argv = self._own("cleanup", "--alpha-pool", self.s.alpha_pool, "--backup", self.s.backup_file,
                              "--with-downtime", "--delete-unused-crds")
             return Step("remove-alpha", f"remove the alpha stack of {self.s.alpha_pool} and the unused v1alpha2 "
-                        "CRDs (the outage starts here)", argv, self._alpha_gone)
+                        "CRDs (the outage starts here)", argv,
+                        lambda: self._alpha_gone() and self._alpha_crds_gone(unless_used=True))
         argv = self._own("cleanup", "--alpha-pool", self.s.alpha_pool, "--ga-pool", self.s.ga_release,
                          "--backup", self.s.backup_file, *(["--delete-crds"] if self.s.delete_crds else []))
         title = f"remove the alpha stack of {self.s.alpha_pool}" + (" and the v1alpha2 CRDs" if self.s.delete_crds else "")

@@ -125,3 +125,16 @@ def test_zero_downtime_with_the_llm_d_router_chart(start):
     assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [(GA_GROUP, GA_RELEASE, 100)]
     listed = subprocess.run([tool("helm3"), "list", "-o", "json"], capture_output=True, text=True, env=start.env).stdout
     assert '"chart":"llm-d-router-gateway-0.0.0"' in listed.replace(" ", "")
+
+
+def test_simple_path_run_again_is_a_no_op(start):
+    """Issue 20.1: once the simple path has removed the alpha stack (its outage), the same command is the user's
+    only way out: it goes on from the cluster and the run's own state, and after a finished run changes nothing."""
+    args = ["migrate", "--path", "simple", *start.args]
+    assert start.migrate(*args).returncode == 0
+    before = len(start.api.requests)
+    again = start.migrate(*args)
+    assert again.returncode == 0, again.stderr
+    writes = [r for r in start.api.requests[before:] if r[0] not in ("GET",)]
+    assert writes == [], writes
+    assert "all steps done" in again.stderr

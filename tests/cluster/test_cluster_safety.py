@@ -192,7 +192,7 @@ def test_state_files_are_secrets_in_a_private_folder(start, tmp_path):
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert state.stat().st_mode & 0o777 == 0o700
     files = sorted(state.iterdir())
-    assert [f.name for f in files] == [f"loopback.default.{ALPHA_RELEASE}.backup.yaml", f"loopback.default.{ALPHA_RELEASE}.models.yaml"]
+    assert [f.name for f in files] == [f"loopback.default.{ALPHA_RELEASE}.{what}.yaml" for what in ("backup", "models", "run")]
     assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
     assert "sh.helm.release.v1" in files[0].read_text(), "the backup holds Helm's release Secrets"
 
