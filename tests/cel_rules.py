@@ -64,7 +64,10 @@ def violations(schema: dict, value, path: str = "") -> list[str]:
         rule = validation["rule"]
         if "oldSelf" in rule:
             continue
-        result = _program(rule).evaluate({"self": celpy.json_to_cel(_as_cel_sees_it(schema, value))})
+        try:
+            result = _program(rule).evaluate({"self": celpy.json_to_cel(_as_cel_sees_it(schema, value))})
+        except (celpy.evaluation.CELEvalError, TypeError) as error:  # the API server: "no such key" fails the rule
+            result = error
         if not (isinstance(result, celpy.celtypes.BoolType) and bool(result)):  # an evaluation error fails too
             found.append(f"{path or '<root>'}: {rule[:120]} ({validation.get('message', 'failed')})")
     if isinstance(value, dict):

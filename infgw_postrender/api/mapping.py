@@ -55,6 +55,12 @@ class BodyBasedRouting(NamedTuple):
     image: str
 
 
+class HealthCheck(NamedTuple):
+    kind: str
+    config_path: str
+    port_specification: str
+
+
 class PoolReference(NamedTuple):
     kind: str
     ref: str
@@ -189,6 +195,7 @@ class Api(NamedTuple):
     alpha_model: AlphaModelApi
     route: RouteApi
     body_based_routing: BodyBasedRouting
+    health_check: HealthCheck
     pool_references: tuple[PoolReference, ...]
     named_after_pool: tuple[NamedAfterPool, ...]
     name_references: Mapping[str, tuple[NameReference, ...]]

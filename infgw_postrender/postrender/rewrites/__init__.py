@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from infgw_postrender.postrender.index import Index, PoolGroup
 from infgw_postrender.postrender.rewrites.epp import update_epp_flags
+from infgw_postrender.postrender.rewrites.health_check import fix_health_check_port
 from infgw_postrender.postrender.rewrites.job import Job
 from infgw_postrender.postrender.rewrites.names import alpha_names, avoid_alpha_names, rename_pool
 from infgw_postrender.postrender.rewrites.pool_api import convert_alpha_pool
@@ -24,6 +25,7 @@ REWRITES: tuple[Callable[[Job], None], ...] = (
     follow_pool_references,
     update_epp_flags,
     grant_ga_pools,
+    fix_health_check_port,
 )
 
 

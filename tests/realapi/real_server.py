@@ -1,0 +1,285 @@
+"""The realapi tier's fixtures: a real kube-apiserver with etcd on loopback (scripts/apiserver), one per test, the
+real kubectl and Helm pointed at it, and a small controller that plays GKE's Gateway controller through the
+status subresource (there is no controller-manager, scheduler or kubelet).
+
+Without Go the tier skips with one line, unless INFGW_REQUIRE_REAL_API=1 (CI), where a missing Go or a failed
+build fails the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import ACCEPTED, ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, MIGRATE, REPO, RESOLVED, tool
+
+SCRIPT = REPO / "scripts" / "apiserver"
+GATEWAY_API = "gateway.networking.k8s.io"
+
+
+@dataclass
+class RealCluster:
+    folder: Path
+    url: str
+    env: dict
+    token: str
+    ca: str
+    controller: "GatewayController | None" = None
+    helm_major: int = 3
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None,
+                context: str | None = None) -> subprocess.CompletedProcess:
+        extra = [f"--context={context}"] if context else []
+        done = subprocess.run([tool("kubectl"), *extra, *args], capture_output=True, text=True, env=self.env, input=input)
+        if check and done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
+        return done
+
+    def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([self.env["HELM_BIN"], *args], capture_output=True, text=True, env=self.env)
+        if check and done.returncode != 0:
+            raise AssertionError(f"helm {' '.join(args)} failed:\n{done.stderr}")
+        return done
+
+    def migrate(self, *args: str, timeout: float = 300, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([str(MIGRATE), *args], capture_output=True, text=True, timeout=timeout,
+                              env={**self.env, **(env_extra or {})})
+
+    def request(self, method: str, path: str, body: dict | None = None) -> requests.Response:
+        return requests.request(method, f"{self.url}{path}", json=body, verify=self.ca, timeout=10,
+                                headers={"Authorization": f"Bearer {self.token}"})
+
+    def get(self, path: str) -> dict | None:
+        answer = self.request("GET", path)
+        return answer.json() if answer.status_code == 200 else None
+
+    def items(self, path: str) -> list[dict]:
+        return (self.get(path) or {}).get("items", [])
+
+    def apply_files(self, *paths: Path) -> None:
+        args = [arg for path in paths for arg in ("-f", str(path))]
+        self.kubectl("apply", "--server-side", *args)
+        names = [doc["metadata"]["name"] for path in paths for doc in _docs(path) if doc["kind"] == "CustomResourceDefinition"]
+        if names:
+            self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names])
+
+
+def _docs(path: Path) -> list[dict]:
+    import yaml
+
+    return [doc for doc in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader) if doc]
+
+
+def _go_missing() -> str | None:
+    if shutil.which("go"):
+        return None
+    return "no `go` on PATH: the realapi tier builds kube-apiserver from Go modules (Go 1.26)"
+
+
+def build_server() -> None:
+    """Once per test process; skipped (or, with INFGW_REQUIRE_REAL_API=1, failed) when it cannot be built."""
+    required = os.environ.get("INFGW_REQUIRE_REAL_API") == "1"
+    why = _go_missing()
+    if why is None:
+        done = subprocess.run([sys.executable, str(SCRIPT), "build"], capture_output=True, text=True)
+        why = None if done.returncode == 0 else f"scripts/apiserver build failed: {done.stderr.strip()[-400:]}"
+    if why:
+        if required:
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+@pytest.fixture
+def real(tmp_path, request) -> RealCluster:
+    """A fresh kube-apiserver + etcd for this test, with the CRDs the guide's starting point needs."""
+    build_server()
+    folder = tmp_path / "apiserver"
+    done = subprocess.run([sys.executable, str(SCRIPT), "up", str(folder)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"scripts/apiserver up: {done.stderr.strip()}")
+    started = json.loads(done.stdout)
+    config = json.loads((folder / "kubeconfig").read_text())
+    token = next(u["user"]["token"] for u in config["users"] if u["name"] == "admin")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kubectl").symlink_to(tool("kubectl"))
+    (bin_dir / "helm").symlink_to(tool("helm3"))
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HELM_", "KUBE"))}
+    env.update(KUBECONFIG=started["kubeconfig"], HOME=str(tmp_path), HELM_BIN=tool("helm3"),
+               PATH=f"{bin_dir}:{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    for key in ("HELM_DATA_HOME", "HELM_CONFIG_HOME", "HELM_CACHE_HOME"):
+        (tmp_path / key).mkdir()
+        env[key] = str(tmp_path / key)
+    cluster = RealCluster(folder, started["url"], env, token, str(folder / "ca.crt"))
+    try:
+        cluster.apply_files(FIXTURES / "crds" / "inference-extension-v0.3.0-manifests.yaml",
+                            FIXTURES / "crds" / "gateway-api-v1.4.1-standard-gatewayclasses.yaml",
+                            FIXTURES / "crds" / "gateway-api-v1.4.1-standard-gateways.yaml",
+                            FIXTURES / "crds" / "gateway-api-v1.4.1-standard-httproutes.yaml",
+                            FIXTURES / "crds" / "gke-gateway-api-fc40d60-healthcheckpolicies.yaml",
+                            FIXTURES / "crds" / "gke-gateway-api-fc40d60-gcpbackendpolicies.yaml",
+                            FIXTURES / "crds" / "gmp-prometheus-engine-clusterpodmonitorings.yaml",
+                            FIXTURES / "crds" / "gmp-prometheus-engine-podmonitorings.yaml")
+        yield cluster
+    finally:
+        if cluster.controller:
+            cluster.controller.stop()
+        subprocess.run([sys.executable, str(SCRIPT), "down", str(folder)], capture_output=True)
+
+
+def use_helm(cluster: RealCluster, major: int) -> None:
+    """Point the tool and the tests at Helm 3 or Helm 4 (with the post-renderer plugin installed, as users do)."""
+    cluster.env["HELM_BIN"] = tool(f"helm{major}")
+    link = Path(cluster.env["PATH"].split(":")[0]) / "helm"
+    link.unlink()
+    link.symlink_to(tool(f"helm{major}"))
+    cluster.helm_major = major
+    if major == 4:
+        done = subprocess.run([str(MIGRATE), "install-postrenderer"], capture_output=True, text=True, env=cluster.env)
+        assert done.returncode == 0, done.stderr
+
+
+def install_alpha_stack(cluster: RealCluster) -> None:
+    """The guide's starting point on the real server: the v0.3.0 chart's alpha release, its InferenceModels, the
+    Gateway and the HTTPRoute that sends all traffic to the alpha pool. Without GKE's policies: GKE's
+    HealthCheckPolicy CRD refuses the one v0.3.0 renders (a port without portSpecification), which the tool's
+    post-renderer fixes only for the GA release it renders."""
+    cluster.helm("install", ALPHA_RELEASE, str(CHARTS / "inferencepool-v0.3.0"),
+                 "--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}")
+    cluster.kubectl("apply", "-f", str(FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml"),
+                    "-f", str(FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml"),
+                    "-f", str(FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml"))
+
+
+def crd_mirror(folder: Path) -> Path:
+    """The v1.0.0 CRD files at upstream's paths, for `crds --source` (no traffic leaves the machine)."""
+    for relative, fixture in (("releases/download/v1.0.0/manifests.yaml", "inference-extension-v1.0.0-manifests.yaml"),
+                              ("raw/v1.0.0/config/crd/bases/inference.networking.x-k8s.io_inferenceobjectives.yaml",
+                               "inference.networking.x-k8s.io_inferenceobjectives-v1.0.0.yaml")):
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURES / "crds" / fixture, folder / relative)
+    return folder
+
+
+@dataclass
+class GatewayController:
+    """GKE's Gateway controller, as far as the migration sees it, through the status subresource of the real
+    server (the emulator's GatewayController, same refusals):
+    - a Gateway gets Programmed=True and the address 127.0.0.1;
+    - an HTTPRoute whose parentRefs name it gets Accepted, and ResolvedRefs True only when every backendRef
+      exists (an InferencePool of its group, or a Service), else False with reason BackendNotFound;
+    - a GA InferencePool is accepted by the Gateway while such a route references it, and loses that status
+      when none does;
+    - a Deployment reports all its replicas ready."""
+
+    cluster: RealCluster
+    namespace: str = "default"
+    paused: bool = False
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> "GatewayController":
+        self.cluster.controller = self
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if not self.paused:
+                try:
+                    self.reconcile()
+                except requests.RequestException:
+                    pass  # the server is going away, or busy: the next round tries again
+            self._stop.wait(0.3)
+
+    def _put_status(self, path: str, obj: dict, status: dict) -> None:
+        if obj.get("status") == status:
+            return
+        self.cluster.request("PUT", f"{path}/{obj['metadata']['name']}/status", {**obj, "status": status})
+
+    def reconcile(self) -> None:
+        c, ns = self.cluster, self.namespace
+        gateways = f"/apis/{GATEWAY_API}/v1/namespaces/{ns}/gateways"
+        for gateway in c.items(gateways):
+            self._put_status(gateways, gateway, {
+                "addresses": [{"type": "IPAddress", "value": "127.0.0.1"}],
+                "conditions": [dict(ACCEPTED, observedGeneration=gateway["metadata"]["generation"]),
+                               dict(ACCEPTED, type="Programmed", reason="Programmed",
+                                    observedGeneration=gateway["metadata"]["generation"])]})
+        names = {g["metadata"]["name"] for g in c.items(gateways)}
+        referenced: set[str] = set()
+        routes = f"/apis/{GATEWAY_API}/v1/namespaces/{ns}/httproutes"
+        for route in c.items(routes):
+            mine = [p for p in route["spec"].get("parentRefs") or [] if p.get("name") in names]
+            if not mine:
+                continue
+            missing = []
+            for rule in route["spec"].get("rules") or []:
+                for ref in rule.get("backendRefs") or []:
+                    if ref.get("kind", "Service") == "InferencePool":
+                        version = "v1" if ref.get("group") == GA_GROUP else "v1alpha2"
+                        found = c.get(f"/apis/{ref.get('group')}/{version}/namespaces/{ns}/inferencepools/{ref['name']}")
+                        if found is not None and ref.get("group") == GA_GROUP:
+                            referenced.add(ref["name"])
+                    else:
+                        found = c.get(f"/api/v1/namespaces/{ns}/services/{ref['name']}")
+                    if found is None:
+                        missing.append(ref["name"])
+            generation = route["metadata"]["generation"]
+            resolved = ({**RESOLVED, "status": "False", "reason": "BackendNotFound",
+                         "message": f"backend(s) not found: {', '.join(missing)}"} if missing else dict(RESOLVED))
+            self._put_status(routes, route, {"parents": [
+                {"parentRef": {"group": GATEWAY_API, "kind": "Gateway", **p}, "controllerName": "networking.gke.io/gateway",
+                 "conditions": [dict(ACCEPTED, observedGeneration=generation), dict(resolved, observedGeneration=generation)]}
+                for p in mine]})
+        pools = f"/apis/{GA_GROUP}/v1/namespaces/{ns}/inferencepools"
+        for pool in c.items(pools):
+            parents = [{"parentRef": {"group": GATEWAY_API, "kind": "Gateway", "name": sorted(names)[0]},
+                        "conditions": [ACCEPTED, RESOLVED]}] if pool["metadata"]["name"] in referenced and names else []
+            self._put_status(pools, pool, {"parents": parents})
+        deployments = f"/apis/apps/v1/namespaces/{ns}/deployments"
+        for deployment in c.items(deployments):
+            replicas = deployment["spec"].get("replicas", 1)
+            self._put_status(deployments, deployment, {"replicas": replicas, "readyReplicas": replicas,
+                                                       "availableReplicas": replicas, "updatedReplicas": replicas,
+                                                       "observedGeneration": deployment["metadata"]["generation"]})
+
+
+def stored_objects(cluster: RealCluster, namespace: str = "default") -> dict[tuple, str]:
+    """(apiVersion, kind, name) -> resourceVersion of every object of the namespace the migration touches."""
+    found = {}
+    for path in (f"/apis/{GA_GROUP}/v1/namespaces/{namespace}/inferencepools",
+                 f"/apis/{ALPHA_GROUP}/v1alpha2/namespaces/{namespace}/inferencepools",
+                 f"/apis/{ALPHA_GROUP}/v1alpha2/namespaces/{namespace}/inferenceobjectives",
+                 f"/apis/{GATEWAY_API}/v1/namespaces/{namespace}/httproutes",
+                 f"/apis/apps/v1/namespaces/{namespace}/deployments",
+                 f"/api/v1/namespaces/{namespace}/services", f"/api/v1/namespaces/{namespace}/secrets",
+                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"):
+        for obj in cluster.items(path):
+            found[(obj["apiVersion"] if "apiVersion" in obj else path, obj.get("kind", path),
+                   obj["metadata"]["name"])] = obj["metadata"]["resourceVersion"]
+    return found
+
+
+def wait_for(predicate, timeout: float = 30, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not hold within {timeout} s")

@@ -1,0 +1,69 @@
+"""Both guide paths with `migrate` on a real kube-apiserver (scripts/apiserver): structural schemas, CEL rules,
+strict field validation, the status subresource, Helm 4's server-side apply. Each test asserts what the server
+holds afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from completions import Completions, server  # noqa: F401  (the completion server fixture)
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, GA_GROUP
+from real_server import GatewayController, crd_mirror, install_alpha_stack, real, stored_objects, use_helm  # noqa: F401
+
+pytestmark = pytest.mark.realapi
+GA_RELEASE = f"{ALPHA_RELEASE}-ga"
+ROUTE = f"/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/llm-route"
+
+
+@pytest.fixture
+def alpha(real, server, tmp_path):  # noqa: F811
+    """The alpha stack live behind a Gateway the test controller programs; the tool's flags for it."""
+    Completions.behaviour = "ok"
+    install_alpha_stack(real)
+    GatewayController(real).start()
+    (tmp_path / "state").mkdir()
+    real.args = ["--alpha-pool", ALPHA_RELEASE, "--chart", str(CHARTS / "inferencepool-v1.0.0"),
+                 "--crd-source", str(crd_mirror(tmp_path / "mirror")), "--state-dir", str(tmp_path / "state"),
+                 "--verify-url", f"http://127.0.0.1:{server.server_address[1]}/v1/completions"]
+    return real
+
+
+def backends(real) -> list[tuple]:
+    route = real.get(ROUTE)
+    return [(b.get("group"), b["name"], b.get("weight")) for b in route["spec"]["rules"][0]["backendRefs"]]
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_zero_downtime_end_to_end_and_again(alpha, major):
+    use_helm(alpha, major)
+    args = ["migrate", "--path", "zero-downtime", "--stages", "0,50,100", *alpha.args]
+    done = alpha.migrate(*args)
+    assert done.returncode == 0, done.stderr
+    assert backends(alpha) == [(GA_GROUP, GA_RELEASE, 100)]
+    pool = alpha.get(f"/apis/{GA_GROUP}/v1/namespaces/default/inferencepools/{GA_RELEASE}")
+    assert pool["spec"]["selector"] == {"matchLabels": {"app": ALPHA_RELEASE}}
+    assert pool["status"]["parents"], "the Gateway accepted the GA pool"
+    objectives = alpha.items(f"/apis/{ALPHA_GROUP}/v1alpha2/namespaces/default/inferenceobjectives")
+    assert {o["metadata"]["name"] for o in objectives} == {"food-review", "base-model", "base-model-cpu"}
+    assert alpha.get(f"/apis/{ALPHA_GROUP}/v1alpha2/namespaces/default/inferencepools/{ALPHA_RELEASE}") is None
+    assert alpha.helm("status", ALPHA_RELEASE, check=False).returncode != 0
+    before = stored_objects(alpha)
+    again = alpha.migrate(*args)
+    assert again.returncode == 0, again.stderr
+    assert stored_objects(alpha) == before, "a finished migration, run again, changed the cluster"
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_simple_path_end_to_end_and_again(alpha, major):
+    use_helm(alpha, major)
+    args = ["migrate", "--path", "simple", *alpha.args]
+    done = alpha.migrate(*args)
+    assert done.returncode == 0, done.stderr
+    assert backends(alpha) == [(GA_GROUP, ALPHA_RELEASE, 100)]
+    pool = alpha.get(f"/apis/{GA_GROUP}/v1/namespaces/default/inferencepools/{ALPHA_RELEASE}")
+    assert pool["spec"]["targetPorts"] == [{"number": 8000}]
+    assert alpha.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/inferencemodels.inference.networking.x-k8s.io") is None
+    before = stored_objects(alpha)
+    again = alpha.migrate(*args)
+    assert again.returncode == 0, again.stderr
+    assert stored_objects(alpha) == before, "a finished migration, run again, changed the cluster"
