@@ -42,6 +42,7 @@ BUILTIN = [  # (group, version, plural, kind, namespaced)
     ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
     ("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False, ("crd", "crds")),
+    ("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False),
 ]
 
 
@@ -85,6 +86,8 @@ class KubeAPI:
     # openAPIV3Schema of each served custom resource version, from its CRD: writes are validated as a real
     # API server validates them, and refused with 422.
     schemas: dict[tuple[str, str, str], dict] = field(default_factory=dict)
+    # What a SelfSubjectAccessReview is refused: (verb, group, resource); the rest is allowed (an admin's token)
+    denied: set[tuple[str, str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -128,6 +131,11 @@ class KubeAPI:
         for path in paths:
             for obj in _objects_of(Path(path)):
                 self.put(obj)  # a copy
+
+    def writes(self, since: int = 0) -> list[tuple[str, str]]:
+        """The requests since `since` that could change something: not reads, nor the access reviews a
+        migration asks before its first change."""
+        return [r for r in self.requests[since:] if r[0] != "GET" and not r[1].endswith("/selfsubjectaccessreviews")]
 
     def put(self, obj: dict) -> dict:
         resource = self.resource_of(obj["apiVersion"], obj["kind"])
@@ -350,6 +358,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, self._list(resource, namespace, query))
             if method == "GET":
                 return self._send(200, self._served(resource, self._existing(resource, namespace, name)))
+            if method == "POST" and resource.kind == "SelfSubjectAccessReview":  # answered, never stored
+                asked = (body.get("spec") or {}).get("resourceAttributes") or {}
+                allowed = (asked.get("verb"), asked.get("group", ""), asked.get("resource")) not in api.denied
+                return self._send(201, self._served(resource, {**body, "status": {"allowed": allowed}}))
             if method == "POST":
                 return self._send(201, self._served(resource, self._create(resource, namespace, body, dry_run)))
             if method == "PUT":

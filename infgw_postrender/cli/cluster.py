@@ -50,7 +50,7 @@ def kubectl_for(namespace: str | None, kube_context: str | None) -> Kubectl:
 
 
 def register(cli: click.Group) -> None:
-    for command in (detect, crds, objectives, backup, shift, verify, cleanup, restore, plan, migrate):
+    for command in (detect, crds, objectives, backup, shift, verify, cleanup, restore, plan, migrate, rbac):
         cli.add_command(command)
 
 
@@ -479,7 +479,8 @@ def migrate(dry_run, **options) -> None:
     """Run the guide's steps in order, each as the command `plan` prints. Each step is judged done from the
     cluster: after a failure, or on another day, the same command goes on from where the cluster is. Traffic
     only moves toward GA; zero-downtime stops before each traffic stage unless --stages names the weights."""
-    from infgw_postrender.cluster.steps import read_and_prepare, run_steps, save_run, steps
+    from infgw_postrender.cluster.access import check as check_access
+    from infgw_postrender.cluster.steps import own_command, read_and_prepare, run_steps, save_run, steps
 
     settings = _settings(**options)
     kubectl, helm = Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env()
@@ -490,8 +491,30 @@ def migrate(dry_run, **options) -> None:
         return
     for note in settings.notes:
         progress(note)
+    check_access(kubectl, settings.namespace, own_command())  # a user without a permission changes nothing
     save_run(settings)  # before the first step: what a re-run needs once the alpha stack is gone
     run_steps(found, progress)
+
+
+@click.command(cls=Command, context_settings=CONTEXT, epilog="""
+\b
+Examples:
+  helm infgw-migrate rbac --subject user:alice@example.com | kubectl apply -f -
+  helm infgw-migrate rbac --subject serviceaccount:ci:migrator -o json
+""")
+@click.option("--subject", required=True, metavar="user:NAME|group:NAME|serviceaccount:NS:NAME",
+              help="Who runs the migration: the binding's subject.")
+@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def rbac(subject, output) -> None:
+    """The least privilege a migration needs: a ClusterRole and its binding, to apply as a cluster admin. `migrate`
+    asks the server for each of these permissions before its first change."""
+    from infgw_postrender.api.objects import as_list
+    from infgw_postrender.cluster.access import manifests
+    from infgw_postrender.yaml import emitter
+
+    found = manifests(subject)
+    click.echo(json.dumps(as_list(found), indent=2) if output == "json" else "---\n".join(map(emitter.dump, found)),
+               nl=output == "json")
 
 
 def _settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart, chart_version, route_name, gateway,

@@ -135,7 +135,7 @@ def _qualified(resource: str) -> str:
 def _one_line(text: str) -> str:
     """kubectl's message without its `error:` prefix or Go stack noise, on one line, with no credentials."""
     lines = [line for line in text.splitlines() if line.strip() and not re.match(r"^[IWE]\d{4} ", line)]
-    errors = [line for line in lines if line.startswith("Error from server")]
+    errors = [line for line in lines if line.startswith(("Error from server", "error: unable to recognize"))]
     if len(errors) > 1:  # one per object of a multi-object call: the first says it, the rest are counted
         lines = [errors[0], f"(and {len(errors) - 1} more like it)"]
     message = " ".join(" ".join(lines).split()).removeprefix("error: ").removeprefix("Error from server ")

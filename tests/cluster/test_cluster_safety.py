@@ -11,6 +11,7 @@ import shlex
 import signal
 import subprocess
 
+import pytest
 import yaml
 
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, MIGRATE, tool
@@ -22,7 +23,7 @@ SELECTOR_SET = ["--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_REL
 
 
 def writes(api, since: int) -> list[tuple[str, str]]:
-    return [r for r in api.requests[since:] if r[0] != "GET"]
+    return api.writes(since)
 
 
 def route_backends(api, namespace: str = "default") -> list[tuple]:
@@ -110,8 +111,11 @@ def _set_release_status(api, release: str, status: str) -> None:
 
 
 def test_a_pending_helm_operation_is_refused_with_the_command_to_run(start):
-    """9.7: a GA release left pending-install: refused before any change, with the exact helm command."""
+    """9.7: a GA release left pending-install that this migration did not install (the user's: no state file of
+    the run names it) is refused before any change, with the exact helm command. One the run installed itself is
+    installed again (test_cluster_faults.test_a_half_installed_ga_release_of_the_run_is_installed_again)."""
     assert start.migrate("migrate", "--path", "zero-downtime", *start.args).returncode == 0  # stops before traffic
+    (start.state / f"loopback.default.{ALPHA_RELEASE}.run.yaml").unlink()
     _set_release_status(start.api, GA_RELEASE, "pending-install")
     before = len(start.api.requests)
     done = start.migrate(*ZERO, *start.args)
@@ -216,3 +220,21 @@ def test_ctrl_c_says_which_step_was_running_and_the_same_command_resumes(start):
     again = start.migrate(*ZERO, *start.args)
     assert again.returncode == 0, again.stderr
     assert_zero_downtime_done(start)
+
+
+@pytest.mark.parametrize("path", ["zero-downtime", "simple"])
+def test_a_user_without_one_permission_changes_nothing(start, path):
+    """Issue 20.3: before its first change `migrate` asks the server (SelfSubjectAccessReview) for every permission
+    of the ClusterRole `infgw-migrate rbac` prints; one denied (patch on HTTPRoutes, delete on alpha pools or CRDs)
+    stops it with one line naming each, exit 3, nothing written. The real server's RBAC: tests/realapi."""
+    start.api.denied |= {("patch", "gateway.networking.k8s.io", "httproutes"),
+                         ("delete", "apiextensions.k8s.io", "customresourcedefinitions")}
+    before = len(start.api.requests)
+    stages = ["--stages", "0,100"] if path == "zero-downtime" else []
+    done = start.migrate("migrate", "--path", path, *stages, *start.args)
+    assert done.returncode == 3, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "patch httproutes.gateway.networking.k8s.io in default" in last, last
+    assert "delete customresourcedefinitions.apiextensions.k8s.io cluster-wide" in last
+    assert "rbac --subject" in last and "nothing was changed" in last
+    assert writes(start.api, before) == []

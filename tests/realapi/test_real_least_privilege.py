@@ -1,0 +1,56 @@
+"""Least privilege on a real server (issue 21.4, issue 20.3): the ClusterRole `infgw-migrate rbac` prints, bound to
+the `limited` user (a token user with no other grant), is enough for both paths; with one verb taken away,
+`migrate` stops before its first change with one line naming it, and the cluster is as it was."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import ALPHA_RELEASE, GA_GROUP
+from real_server import stored_objects, use_helm
+from test_real_migrate import alpha, backends, real, server  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.realapi
+
+
+def bind_role(cluster, without: tuple[str, str, str] | None = None) -> None:
+    """Apply what `infgw-migrate rbac --subject user:limited` prints, as the admin; `without` takes one verb of one
+    resource (group, resource, verb) out of it."""
+    listed = json.loads(cluster.migrate("rbac", "--subject", "user:limited", "-o", "json").stdout)
+    if without:
+        group, resource, verb = without
+        role = listed["items"][0]
+        kept = []
+        for rule in role["rules"]:
+            if group in rule.get("apiGroups", []) and resource in rule.get("resources", []):
+                kept.append({**rule, "resources": [r for r in rule["resources"] if r != resource]})
+                kept.append({**rule, "resources": [resource], "verbs": [v for v in rule["verbs"] if v != verb]})
+            else:
+                kept.append(rule)
+        role["rules"] = [rule for rule in kept if rule.get("resources", True) and rule["verbs"]]
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(listed))
+
+
+@pytest.mark.parametrize("path", ["zero-downtime", "simple"])
+def test_the_printed_role_is_enough_for_both_paths(alpha, path):
+    use_helm(alpha, 4)
+    assert alpha.kubectl("--context=limited", "get", "httproutes", check=False).returncode != 0, "limited starts with nothing"
+    bind_role(alpha)
+    stages = ["--stages", "0,100"] if path == "zero-downtime" else []
+    done = alpha.migrate("migrate", "--path", path, *stages, "--kube-context", "limited", *alpha.args)
+    assert done.returncode == 0, done.stderr
+    ga = f"{ALPHA_RELEASE}-ga" if path == "zero-downtime" else ALPHA_RELEASE
+    assert backends(alpha) == [(GA_GROUP, ga, 100)]
+
+
+def test_one_verb_missing_changes_nothing(alpha):
+    bind_role(alpha, without=("inference.networking.x-k8s.io", "inferencepools", "delete"))
+    before = stored_objects(alpha)
+    done = alpha.migrate("migrate", "--path", "zero-downtime", "--stages", "0,100", "--kube-context", "limited", *alpha.args)
+    assert done.returncode == 3, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: you may not delete inferencepools.inference.networking.x-k8s.io in default:"), last
+    assert "rbac --subject" in last
+    assert stored_objects(alpha) == before, "nothing may change"
