@@ -103,7 +103,7 @@ Examples:
 @click.option("--source", envvar="INFGW_CRD_SOURCE", show_envvar=True,
               help="A mirror URL or folder laid out as upstream's paths, instead of github.com.")
 @click.option("--insecure-unpinned", is_flag=True, help="Accept files this tool has no pinned SHA-256 for.")
-@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for Established.")
+@click.option("--timeout", type=DURATION, default="2m", show_default=True, help="How long to wait for Established (90s, 5m).")
 def crds(kube_context, output, server_version, target_version, apply_, dry_run, source, insecure_unpinned, timeout) -> None:
     """Decide which inference CRDs to install (the bundle that holds the v1 InferencePool, or on GKE that serves it
     only the objective CRDs the target's EPP reads), and with --apply install them. A GKE-managed CRD is never
@@ -203,8 +203,8 @@ Examples:
               help="Write the weights at once, without waiting for the Gateway to accept the GA pool (never past "
                    "the check that every pool with traffic exists).")
 @click.option("--wait", is_flag=True, help="Wait until the route reports Accepted and ResolvedRefs for the change.")
-@click.option("--timeout", default=300.0, show_default=True,
-              help="Seconds to wait for the Gateway to accept the GA pool, and for --wait.")
+@click.option("--timeout", type=DURATION, default="5m", show_default=True,
+              help="How long to wait for the Gateway to accept the GA pool, and for --wait (90s, 5m).")
 @analysis_options
 @click.option("--url", help="With --analysis: probe this URL instead of the Gateway's address.")
 @click.option("--port", default=80, show_default=True, help="With --analysis: the Gateway's port.")
@@ -276,7 +276,7 @@ Examples:
 @click.option("--prompt", default=DEFAULT_PROMPT, show_default=True)
 @click.option("--url", help="Ask this URL instead of the Gateway's address (no cluster read).")
 @click.option("--port", default=80, show_default=True)
-@click.option("--timeout", default=30.0, show_default=True, help="Seconds for the completion.")
+@click.option("--timeout", type=DURATION, default="30s", show_default=True, help="How long the completion may take.")
 def verify(namespace, kube_context, output, gateway, model, prompt, url, port, timeout) -> None:
     """The guide's check: the Gateway is PROGRAMMED and has an address, and POST /v1/completions answers 200."""
     from infgw_postrender.cluster.verify import VerifyFailed, verify as run_verify
@@ -346,8 +346,11 @@ Examples:
               help="The simple path: remove the alpha stack while it still serves (the outage starts here); no route "
                    "or GA pool check.")
 @click.option("--dry-run", is_flag=True, help="Print what would be deleted; write and delete nothing.")
+@click.option("--timeout", type=DURATION, default="1m", show_default=True,
+              help="How long to wait for what was deleted to be gone (a finalizer holds an object until its "
+                   "controller removes it).")
 def cleanup(namespace, kube_context, alpha_pool, ga_pool, backup_path, delete_crds, delete_unused_crds, with_downtime,
-            dry_run) -> None:
+            dry_run, timeout) -> None:
     """Remove the alpha stack (helm uninstall of its release, or the pool, its InferenceModels and EPP), once the
     backup holds every object to delete (kind, namespace, name and uid). Refuses while any HTTPRoute routes to
     the alpha pool or while the GA pool is not serving, unless --with-downtime."""
@@ -357,12 +360,16 @@ def cleanup(namespace, kube_context, alpha_pool, ga_pool, backup_path, delete_cr
     helm = Helm.from_env()
     crds_mode = "always" if delete_crds else "unused" if delete_unused_crds else None
     cleanup_plan = plan_cleanup(kubectl, helm, alpha_pool, ga_pool, crds_mode, with_downtime)
-    for line in cleanup_plan.describe() or ["nothing to delete: the alpha pool is gone"]:
-        click.echo(("would " if dry_run else "") + line)
     if dry_run or not (cleanup_plan.objects or cleanup_plan.crds):
+        # what is deleted is said once: as a plan here, or as it is done below
+        for line in cleanup_plan.describe() or ["nothing to delete: the alpha pool is gone"]:
+            click.echo(("would " if dry_run else "") + line)
         return
+    if cleanup_plan.crds_kept:
+        progress(f"keep the v1alpha2 CRDs: {cleanup_plan.crds_kept}")
     key = _state_key(kubectl, alpha_pool)
-    for line in run_cleanup(kubectl, helm, cleanup_plan, key, backup_path or str(key.path(".", BACKUP)), progress):
+    for line in run_cleanup(kubectl, helm, cleanup_plan, key, backup_path or str(key.path(".", BACKUP)), progress,
+                            timeout):
         progress(line)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from infgw_postrender.api.objects import accepted_parents, as_list, pool_of_model
-from infgw_postrender.errors import InputError, Refused
+from infgw_postrender.errors import InputError, MigrateError, Refused
 from infgw_postrender.cluster.helm import Helm, context_args
 from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl, NotFound
 from infgw_postrender.api.mapping import alpha_group, api
@@ -177,8 +177,10 @@ def _stored(obj: dict) -> dict:
 
 
 def run_cleanup(kubectl: Kubectl, helm: Helm | None, plan: CleanupPlan, key: StateKey, backup: str,
-                progress: Callable[[str], None]) -> list[str]:
-    """Delete what the plan lists, once the backup holds all of it (written again first when it does not)."""
+                progress: Callable[[str], None], timeout: float = 60) -> list[str]:
+    """Delete what the plan lists, once the backup holds all of it (written again first when it does not). An
+    object is said to be deleted once the server no longer has it: a finalizer holds it until its controller
+    removes it, and the CRDs are deleted only after every object is gone (waited for up to `timeout`)."""
     if save_backup(key, backup, plan.crds + plan.objects):
         progress(f"backup written: {backup} (restore with: helm infgw-migrate restore {backup})")
     else:
@@ -191,8 +193,31 @@ def run_cleanup(kubectl: Kubectl, helm: Helm | None, plan: CleanupPlan, key: Sta
     for objects, what in ((_unique(plan.objects), "the alpha objects"), (plan.crds, "the v1alpha2 CRDs")):
         if objects:
             kubectl.delete_listed(objects, f"delete {what}")
+            _wait_gone(kubectl, objects, timeout, progress, backup)
             done += [f"deleted {o['kind']} {_ref(o)}" for o in objects]
     return done
+
+
+def _wait_gone(kubectl: Kubectl, objects: list[dict], timeout: float, progress: Callable[[str], None],
+               backup: str) -> None:
+    from infgw_postrender.cluster.waits import TimedOut, poll
+
+    listed = json.dumps(as_list([{"apiVersion": o["apiVersion"], "kind": o["kind"],
+                                  "metadata": {k: v for k, v in o["metadata"].items() if k in ("name", "namespace")}}
+                                 for o in objects]))
+
+    def left() -> str | None:
+        found = kubectl.get_listed(listed, "check that what was deleted is gone")
+        return ", ".join(f"{o['kind']} {_ref(o)}" + (f" (finalizers: {', '.join(o['metadata']['finalizers'])})"
+                                                     if o["metadata"].get("finalizers") else "")
+                         for o in found) or None
+
+    try:
+        poll(left, timeout, progress)
+    except TimedOut as still:
+        raise MigrateError(f"deleted, but still there after {timeout:g}s: {still.pending}; a finalizer holds an object "
+                      "until its controller removes it: let it finish (or remove the finalizer), then run the same "
+                      f"command again; the backup {backup} holds everything") from None
 
 
 def _unique(objects: list[dict]) -> list[dict]:

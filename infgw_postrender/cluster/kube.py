@@ -108,9 +108,16 @@ class Kubectl:
         return self.run(["create", "-f", "-"], step, input=manifests)
 
     def patch_json(self, resource: str, name: str, namespace: str | None, operations: list[dict], step: str) -> dict:
+        """A JSON patch; a failed `test` operation (the API server answers 422 with no detail) is a Conflict."""
         args = ["patch", _qualified(resource), name, *self._scope(namespace), "--type=json", "-p", json.dumps(operations),
                 "-o", "json"]
-        return json.loads(self.run(args, step))
+        try:
+            return json.loads(self.run(args, step))
+        except ClusterError as error:
+            tested = any(operation["op"] == "test" for operation in operations)
+            if tested and not isinstance(error, Conflict) and "rejected our request due to an error" in str(error):
+                raise Conflict(f"{step}: it changed since it was read (the patch's test failed)") from None
+            raise
 
     def get_listed(self, manifests: str, step: str) -> list[dict]:
         """The live objects a manifest names (`kubectl get -f -`), those that exist."""

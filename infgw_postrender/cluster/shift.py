@@ -15,7 +15,7 @@ from infgw_postrender.yaml import emitter
 from infgw_postrender.cluster.backends import check_backends, ga_share
 from infgw_postrender.api.objects import accepted_parents, condition
 from infgw_postrender.errors import MigrateError, Refused
-from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.cluster.kube import Conflict, Kubectl
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.names import check_weight
 from infgw_postrender.postrender.route import rewrite_route
@@ -30,6 +30,9 @@ class ShiftResult:
     applied: bool
     generation: int | None = None
     steps: list[str] = field(default_factory=list)  # what was done (or, with dry_run, would be), in order
+
+
+_ATTEMPTS = 3  # writes of the route tried against a route that changed since it was read
 
 
 def _quiet(_: str) -> None:
@@ -60,7 +63,18 @@ def shift(
     if dry_run:
         result.steps.append(f"would set GA weight {weight}")
         return result
-    result.generation = _patch(kubectl, route, target, f"shift {what} to GA weight {weight}")
+    for attempt in range(_ATTEMPTS):
+        try:
+            result.generation = _patch(kubectl, route, target, f"shift {what} to GA weight {weight}")
+            break
+        except Conflict:
+            if attempt == _ATTEMPTS - 1:
+                raise Refused(f"{what} changed under this command {_ATTEMPTS} times (another writer keeps changing "
+                              "it); nothing was changed: run the same command again once it settles") from None
+            progress(f"{what} changed since it was read: reading it again (another writer's changes are kept)")
+            route = read_route(kubectl, route_name, namespace)  # their change kept, ours computed again on it
+            target = _rules(route, what, alpha_pool, ga_pool, weight)
+            check_backends(kubectl, namespace, target, f"{what} at GA weight {weight}")
     result.applied = True
     result.steps.append(f"set GA weight {weight} (generation {result.generation})")
     return result

@@ -184,6 +184,7 @@ class GatewayController:
     cluster: RealCluster
     namespace: str = "default"
     paused: bool = False
+    error: str | None = None  # the last reconcile that failed, other than the server going away
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -205,6 +206,8 @@ class GatewayController:
                     self.reconcile()
                 except requests.RequestException:
                     pass  # the server is going away, or busy: the next round tries again
+                except Exception as error:  # noqa: BLE001 (kept for the test to show; the next round tries again)
+                    self.error = repr(error)
             self._stop.wait(0.3)
 
     def _put_status(self, path: str, obj: dict, status: dict) -> None:
