@@ -42,3 +42,6 @@ class Refused(MigrateError):
 
 # `detect --exit-code`: a migration is needed (distinct from errors 1, 2 and refusals 3).
 EXIT_MIGRATION_NEEDED = 4
+# `migrate` stopped on purpose before the end (a traffic stage nobody asked for, or the last asked stage below 100):
+# nothing failed, and it printed the command that goes on.
+EXIT_STOPPED = 5

@@ -13,7 +13,7 @@ import click
 from infgw_postrender.yaml import emitter
 from infgw_postrender import defaults
 from infgw_postrender.cli.params import DNS_LABEL, DURATION, PERCENT, PERCENTS, Command
-from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, InputError
+from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, EXIT_STOPPED, InputError
 from infgw_postrender.cluster.helm import Helm
 from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.cluster.verify import DEFAULT_PROMPT
@@ -22,9 +22,13 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def cluster_options(func: Callable) -> Callable:
-    """-n/--namespace and --kube-context, as kubectl and helm spell them (HELM_NAMESPACE/HELM_KUBECONTEXT honoured)."""
-    func = click.option("--kube-context", help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")(func)
-    return click.option("-n", "--namespace", type=DNS_LABEL, help="Namespace (default: HELM_NAMESPACE, then default).")(func)
+    """-n/--namespace and --kube-context, as kubectl and helm spell them. Run as a plugin, Helm takes its own -n and
+    --kube-context out of the arguments and passes them as HELM_NAMESPACE and HELM_KUBECONTEXT: read here, in one
+    place, for every command."""
+    func = click.option("--kube-context", envvar="HELM_KUBECONTEXT",
+                        help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")(func)
+    return click.option("-n", "--namespace", type=DNS_LABEL, envvar="HELM_NAMESPACE",
+                        help="Namespace (default: HELM_NAMESPACE, then default).")(func)
 
 
 def output_option(func: Callable) -> Callable:
@@ -58,7 +62,7 @@ def register(cli: click.Group) -> None:
 @click.command(cls=Command, context_settings=CONTEXT, epilog="""
 \b
 Examples:
-  helm infgw-migrate detect                     # every namespace
+  helm infgw-migrate detect -A                  # every namespace
   helm infgw-migrate detect -n llm -o json --exit-code
   kubectl get crd,inferencepools.inference.networking.x-k8s.io,inferencemodels.inference.networking.x-k8s.io,httproutes,deployments -A -o yaml > snapshot.yaml
   helm infgw-migrate detect --from-file snapshot.yaml --server-version v1.33.5-gke.1080000
@@ -68,10 +72,16 @@ Examples:
 @click.option("--exit-code", is_flag=True, help=f"Exit {EXIT_MIGRATION_NEEDED} when a migration is needed, 0 when not.")
 @click.option("--from-file", type=click.Path(dir_okay=False), help="Read a snapshot (kubectl get ... -o yaml), not a cluster.")
 @click.option("--server-version", help="With --from-file: the cluster's version, for the CRD advice.")
-def detect(namespace, kube_context, output, exit_code, from_file, server_version) -> None:
-    """What is alpha: v1alpha2 pools and models, the routes to them (with weights), inferencepool Helm
-    releases, the server version and the inference CRDs (and who installed them); and the path to take."""
+@click.option("-A", "--all-namespaces", is_flag=True,
+              help="Every namespace (the default without -n; run through Helm, which always gives the plugin a "
+                   "namespace, ask for it).")
+def detect(namespace, kube_context, output, exit_code, from_file, server_version, all_namespaces) -> None:
+    """What is alpha: v1alpha2 pools and models, the routes to them (with weights), inferencepool and
+    llm-d-router-gateway Helm releases, the server version and the inference CRDs (and who installed them); and
+    the path to take."""
     from infgw_postrender.cluster.detect import read_cluster, read_snapshot, table
+
+    namespace = None if all_namespaces else namespace
 
     if from_file:
         findings = read_snapshot(from_file, server_version, namespace)
@@ -487,7 +497,8 @@ def migrate(dry_run, **options) -> None:
     cluster: after a failure, or on another day, the same command goes on from where the cluster is. Traffic
     only moves toward GA; zero-downtime stops before each traffic stage unless --stages names the weights."""
     from infgw_postrender.cluster.access import check as check_access
-    from infgw_postrender.cluster.steps import own_command, read_and_prepare, run_steps, save_run, steps
+    from infgw_postrender.cluster.steps import (go_on_command, next_stages, own_command, read_and_prepare,
+                                                run_steps, save_run, steps)
 
     settings = _settings(**options)
     kubectl, helm = Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env()
@@ -500,7 +511,12 @@ def migrate(dry_run, **options) -> None:
         progress(note)
     check_access(kubectl, settings.namespace, own_command())  # a user without a permission changes nothing
     save_run(settings)  # before the first step: what a re-run needs once the alpha stack is gone
-    run_steps(found, progress)
+    finished = run_steps(found, progress)
+    if not finished or next_stages(settings):
+        # stopped on purpose short of the end: exit 5, with the command that goes on
+        progress("the migration is not finished; to go on: "
+                 + go_on_command(settings, sys.argv[sys.argv.index("migrate") + 1:] if "migrate" in sys.argv else []))
+        sys.exit(EXIT_STOPPED)
 
 
 @click.command(cls=Command, context_settings=CONTEXT, epilog="""

@@ -264,9 +264,10 @@ class StepFailed(MigrateError):
         self.exit_code = exit_code
 
 
-def run_steps(found: list[Step], progress: Callable[[str], None]) -> None:
-    """Each step not done yet, in order, as its argv. A refusal (exit 3) counts as one only when nothing had
-    changed before it in this run; after a change it is a failure (exit 1)."""
+def run_steps(found: list[Step], progress: Callable[[str], None]) -> bool:
+    """Each step not done yet, in order, as its argv; False when it stopped on purpose before a traffic stage
+    nobody asked for. A refusal (exit 3) counts as one only when nothing had changed before it in this run; after
+    a change it is a failure (exit 1)."""
     changed = False
     for number, step in enumerate(found, 1):
         label = f"step {number} ({step.title})"
@@ -275,8 +276,8 @@ def run_steps(found: list[Step], progress: Callable[[str], None]) -> None:
             continue
         if step.stop_before:
             progress(f"stopped before step {number}: {step.title}")
-            progress(f"run it with --stages, or by hand: {step.command}")
-            return
+            progress(f"by hand, that step alone: {step.command}")
+            return False
         progress(f"step {number}: {step.title}")
         progress(f"+ {step.command}")
         code, error, interrupted = execute(step)
@@ -292,6 +293,34 @@ def run_steps(found: list[Step], progress: Callable[[str], None]) -> None:
             raise StepFailed(f"{label}: its command exited 0, but the cluster does not show the step done; run the "
                              "same command again", 1)
     progress("all steps done")
+    return True
+
+
+def next_stages(settings: Settings) -> list[int] | None:
+    """The stages that go on to the end when this run stops short of it (None: it goes to the end): the asked
+    ones up to 100, or the guide's 0, 50, 100."""
+    if settings.path == "simple":
+        return None
+    if not settings.stages:
+        return [0, 50, 100]
+    return None if settings.stages[-1] == 100 else [*settings.stages, 100]
+
+
+def go_on_command(settings: Settings, argv: list[str]) -> str:
+    """The same migrate command with the stages that go to the end (`argv`: this run's arguments after `migrate`;
+    under Helm, -n travels as HELM_NAMESPACE, so it is written out)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--stages":
+            skip = True
+        elif not arg.startswith("--stages="):
+            kept.append(arg)
+    if not {"-n", "--namespace"} & set(kept) and not any(a.startswith("--namespace=") for a in kept):
+        kept += ["-n", settings.namespace]
+    stages = ",".join(map(str, next_stages(settings) or []))
+    return shlex.join([*own_command(), "migrate", *kept, "--stages", stages])
 
 
 def _is_done(step: Step, label: str) -> bool:

@@ -3,6 +3,7 @@ an API failure at any step stops the run with the step's name, and the same comm
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 
@@ -60,12 +61,18 @@ def assert_zero_downtime_done(cluster) -> None:
 
 
 def test_zero_downtime_stops_before_traffic_unless_told(start):
+    """Issue 20.5: stopped on purpose, with an exit status of its own (5) and the exact command that goes on."""
     done = start.migrate("migrate", "--path", "zero-downtime", *start.args)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 5, done.stderr
     assert "stopped before step 5: send 0% of llm-route to the GA pool" in done.stderr
     assert helm_status(start, GA_RELEASE) == 0, "the GA release is installed beside the alpha one"
     assert helm_status(start, ALPHA_RELEASE) == 0
     assert [b["group"] for b in start.api.get(*ROUTE)["spec"]["rules"][0]["backendRefs"]] == [ALPHA_GROUP]
+    go_on = done.stderr.strip().splitlines()[-1].split("to go on: ", 1)[1]
+    assert go_on.startswith("infgw-migrate migrate --path zero-downtime ") and go_on.endswith("--stages 0,50,100")
+    again = start.migrate(*shlex.split(go_on)[1:])
+    assert again.returncode == 0, again.stderr
+    assert_zero_downtime_done(start)
 
 
 def test_zero_downtime_walks_the_stages_to_the_end(start):

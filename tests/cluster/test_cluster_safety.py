@@ -114,7 +114,7 @@ def test_a_pending_helm_operation_is_refused_with_the_command_to_run(start):
     """9.7: a GA release left pending-install that this migration did not install (the user's: no state file of
     the run names it) is refused before any change, with the exact helm command. One the run installed itself is
     installed again (test_cluster_faults.test_a_half_installed_ga_release_of_the_run_is_installed_again)."""
-    assert start.migrate("migrate", "--path", "zero-downtime", *start.args).returncode == 0  # stops before traffic
+    assert start.migrate("migrate", "--path", "zero-downtime", *start.args).returncode == 5  # stops before traffic
     (start.state / f"loopback.default.{ALPHA_RELEASE}.run.yaml").unlink()
     _set_release_status(start.api, GA_RELEASE, "pending-install")
     before = len(start.api.requests)
@@ -193,7 +193,7 @@ def test_state_files_are_secrets_in_a_private_folder(start, tmp_path):
     state = tmp_path / "new" / "state"
     args = start.args[:start.args.index("--state-dir")] + ["--state-dir", str(state)] + start.args[start.args.index("--state-dir") + 2:]
     done = start.migrate("migrate", "--path", "zero-downtime", *args)
-    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 5 and "Traceback" not in done.stderr, done.stderr  # stopped before traffic
     assert state.stat().st_mode & 0o777 == 0o700
     files = sorted(state.iterdir())
     assert [f.name for f in files] == [f"loopback.default.{ALPHA_RELEASE}.{what}.yaml" for what in ("backup", "models", "run")]

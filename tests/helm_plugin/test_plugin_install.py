@@ -64,3 +64,19 @@ def test_install_without_python_fails_with_one_line(tmp_path, repo_copy):
     done = helm.run("plugin", "install", str(repo_copy), check=False)
     assert done.returncode != 0
     assert "Error: infgw-migrate plugin: /nonexistent/python3 not found; install Python 3.11 or later" in done.stderr
+
+
+def test_helm_4_uninstall_removes_the_post_renderer_without_helm_bin(tmp_path, repo_copy):
+    """Issue 20.6: Helm 4 sets no HELM_BIN for a plugin's hooks; with none in the shell and no `helm` on PATH,
+    uninstalling the plugin still removes the post-renderer plugin it added, leaving no dangling link."""
+    helm = helm_env(tmp_path, 4)
+    helm.env.pop("HELM_BIN")
+    helm.env["PATH"] = ":".join(part for part in helm.env["PATH"].split(":")
+                                if not (Path(part) / "helm").exists())
+    helm.run("plugin", "install", str(repo_copy))
+    done = helm.run("infgw-migrate", "install-postrenderer")
+    assert "infgw-postrender" in helm.run("plugin", "list").stdout, done.stderr
+    helm.run("plugin", "uninstall", "infgw-migrate")
+    plugins = Path(helm.env["HELM_DATA_HOME"]) / "plugins"
+    assert "infgw-postrender" not in helm.run("plugin", "list").stdout
+    assert not [p for p in plugins.iterdir() if p.is_symlink() and not p.exists()], "a dangling plugin link"
