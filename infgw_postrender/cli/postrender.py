@@ -10,6 +10,8 @@ import sys
 
 import click
 
+from infgw_postrender import __version__
+
 from infgw_postrender import defaults
 from infgw_postrender.cli.params import DNS_LABEL, PERCENT, Command
 from infgw_postrender.errors import InputError, MigrateError
@@ -170,6 +172,7 @@ def _given(args: list[str], flag: str) -> str | None:
 
 
 @click.command("postrender", cls=PostRendererCommand, epilog=EXAMPLE, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="infgw-postrender")
 @options_decorator
 def command(report_path: str | None, quiet: bool, **flags) -> None:
     """Post-render inferencepool chart output into a GA stack that runs beside the alpha one (also

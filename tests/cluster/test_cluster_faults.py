@@ -142,14 +142,14 @@ def test_cleanup(migrated, tmp_path, step, method, path, fault):
 
 # -- the simple path ------------------------------------------------------------------------------------------
 SIMPLE_STEPS = {  # step key: (what the error names, the call that fails); every write of the path, in order
-    "backup": ("back up the alpha stack", "GET", r"/deployments/vllm-llama3-8b-instruct-epp$"),
+    "backup": MIGRATE_STEPS["backup"],
     # the outage has begun: Helm has uninstalled the alpha release when the InferenceModels' deletion fails
-    "remove-alpha": ("remove the alpha stack", "DELETE", r"/inferencemodels/"),
+    "remove-alpha": MIGRATE_STEPS["remove-alpha"],
     "remove-alpha-crds": ("remove the alpha stack", "DELETE", r"/customresourcedefinitions/inferencemodels"),
     "check-crds": ("check that the GA CRD files", "POST", r"/customresourcedefinitions$"),
-    "crds": ("install the GA CRDs", "POST", r"/customresourcedefinitions$"),
-    "ga-release": ("install the GA release", "POST", r"inference.networking.k8s.io/v1/namespaces/default/inferencepools"),
-    "stage-100": ("send 100% of llm-route", "PATCH", r"/httproutes/llm-route$"),
+    "crds": MIGRATE_STEPS["crds"],
+    "ga-release": MIGRATE_STEPS["ga-release"],
+    "stage-100": ("send 100% of llm-route", *MIGRATE_STEPS["stage-0"][1:]),
 }
 
 
