@@ -68,6 +68,8 @@ def _chart_command(verb: str, example: str) -> None:
             output = {key: flags.pop(key) for key in ("report_path", "error_file", "quiet")}
             options = options_of(flags)
             preflight(options)
+            if verb != "template":
+                _check_alpha_serves(options, list(ctx.args))
             renderer_args = as_args(options, **output)
             line = helm_command(helm, verb, release_name, chart, list(ctx.args), renderer_args, dry_run)
             click.echo(f"+ {shlex.join(line)}", err=True)
@@ -96,6 +98,35 @@ def _chart_command(verb: str, example: str) -> None:
         ),
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": ["-h", "--help"]},
     )(command)
+
+
+def _check_alpha_serves(options, helm_args: list[str]) -> None:
+    """Before Helm writes a route that leaves the alpha pool traffic (--ga-weight below 100), the checks `shift`
+    makes: that pool and its EPP exist, in the namespace Helm installs into (its -n, else HELM_NAMESPACE)."""
+    from infgw_postrender.api.mapping import alpha_group, api
+    from infgw_postrender.cluster.backends import check_backends
+    from infgw_postrender.cluster.kube import Kubectl
+
+    if not options.alpha_pool or options.ga_weight is None or options.ga_weight == 100 or options.templated:
+        return
+    kubectl = Kubectl.from_options(_helm_flag(helm_args, "--kube-context"),
+                                   _helm_flag(helm_args, "-n", "--namespace"))
+    namespace = kubectl.default_namespace
+    ref = {"group": alpha_group(), "kind": api().pool.kind, "name": options.alpha_pool,
+           "weight": 100 - options.ga_weight, **({"namespace": options.alpha_namespace} if options.alpha_namespace else {})}
+    check_backends(kubectl, namespace, [{"backendRefs": [ref]}],
+                   f"--alpha-pool {options.alpha_pool} --ga-weight {options.ga_weight}: the route")
+
+
+def _helm_flag(args: list[str], *names: str) -> str | None:
+    """The value of one of Helm's own flags among the arguments passed on to it (`-n NS`, `--namespace=NS`)."""
+    for position, arg in enumerate(args):
+        for name in names:
+            if arg == name and position + 1 < len(args):
+                return args[position + 1]
+            if arg.startswith(name + "="):
+                return arg[len(name) + 1:]
+    return None
 
 
 _chart_command(

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import CHARTS, FIXTURES, MIGRATE, POSTRENDER, REPO, docs, tool
+from conftest import CHARTS, FIXTURES, MIGRATE, POSTRENDER, REPO, alpha_pool, docs, put_serving, tool
 
 CHART = str(CHARTS / "inferencepool-v1.0.0")
 CHART_VALUES = ["--set", "inferencePool.modelServers.matchLabels.app=vllm-llama3-8b-instruct"]
@@ -20,8 +20,11 @@ MIGRATION = ["--alpha-pool", "vllm", "--ga-weight", "50", "--objective", "food-r
 
 @pytest.fixture(params=[3, 4], ids=["helm3", "helm4"])
 def cluster_helm(request, cluster):
-    """The loopback cluster with the GA CRDs, and HELM_BIN set to Helm 3 or Helm 4."""
+    """The loopback cluster with the GA CRDs, the alpha pool `vllm` serving in `llm`, and HELM_BIN set to Helm 3
+    or Helm 4."""
     cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
+    cluster.api.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "llm"}})
+    put_serving(cluster.api, alpha_pool("vllm", "llm"))
     cluster.env["HELM_BIN"] = tool(f"helm{request.param}")
     cluster.major = request.param
     return cluster
@@ -159,3 +162,16 @@ def test_the_printed_helm_command_keeps_the_namespace_helm_consumed(cluster_helm
     printed = shlex.split(done.stderr.splitlines()[0].removeprefix("+ "))
     assert printed[printed.index("-n") + 1] == "llm"
     assert {o["metadata"].get("namespace") for o in docs(done.stdout) if o["kind"] == "InferencePool"} == {"llm"}
+
+
+def test_a_mistyped_alpha_pool_is_refused_before_helm_runs(cluster_helm):
+    """Issue 20.4: `install --alpha-pool <typo> --ga-weight 50` would deploy a route that sends half the traffic to a
+    pool that does not exist (the Gateway reports BackendNotFound). The checks `shift` makes come first: exit 3,
+    one line naming the pool, Helm never runs."""
+    done = cluster_helm.migrate("install", "vllm-ga", CHART, "-n", "llm", *CHART_VALUES, "--alpha-pool", "vlm",
+                                "--ga-weight", "50")
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "Error: --alpha-pool vlm --ga-weight 50: the route would send traffic (weight 50) to the alpha InferencePool "
+        "llm/vlm, which does not exist; nothing changed"]
+    assert cluster_helm.api.writes() == [] and cluster_helm.api.all("v1", "Secret") == []
