@@ -22,13 +22,18 @@ from infgw_postrender.helm_plugin.plugin import PLUGIN_NAME, install
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="infgw-migrate")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Echo every kubectl and helm command line on stderr as it starts "
+              "(credentials redacted); also HELM_DEBUG=1, as `helm --debug` sets it for a plugin.")
+def cli(debug: bool) -> None:
     """Migrate a GKE Inference Gateway from v1alpha2 to v1 (InferencePool GA plus InferenceObjective).
 
     \b
     Example:
       helm template vllm-ga ./inferencepool | helm infgw-migrate postrender --alpha-pool vllm --ga-weight 50
+      helm infgw-migrate --debug detect -n llm          # every kubectl and helm command it runs, on stderr
     """
+    if debug:
+        os.environ["INFGW_DEBUG"] = "1"  # the steps migrate runs as processes of their own echo theirs too
 
 
 cli.add_command(postrender_command)

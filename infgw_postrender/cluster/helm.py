@@ -8,6 +8,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 
+from infgw_postrender.cluster import debug
 from infgw_postrender.errors import MigrateError
 
 
@@ -29,6 +30,7 @@ class Helm:
         return cls(os.environ.get("HELM_BIN") or "helm")
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        debug.echo([self.binary, *args])
         try:
             done = subprocess.run([self.binary, *args], capture_output=True, text=True)
         except OSError as exc:

@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 
 from infgw_postrender.api.mapping import api
+from infgw_postrender.cluster import debug
 from infgw_postrender.api.objects import as_list
 from infgw_postrender.errors import MigrateError
 
@@ -53,6 +54,7 @@ class Kubectl:
         command = [self.binary, f"--request-timeout={self.request_timeout}"]
         if self.context:
             command.append(f"--context={self.context}")
+        debug.echo(command + args)
         try:
             done = subprocess.run(command + args, capture_output=True, text=True, input=input)
         except OSError as exc:

@@ -153,3 +153,25 @@ def test_objectives_from_the_cluster_print_then_apply(cluster, schemas):
     assert applied.returncode == 0, applied.stderr
     stored = cluster.api.all("inference.networking.x-k8s.io/v1alpha2", "InferenceObjective")
     assert sorted(o["metadata"]["name"] for o in stored) == sorted(upstream)
+
+
+def test_debug_echoes_every_kubectl_and_helm_command(cluster):
+    """Issue 24.6: --debug, or HELM_DEBUG=1 as `helm --debug` sets it for a plugin: each command line on stderr as
+    it starts, credentials redacted; without either, none."""
+    install_alpha_stack(cluster)
+    for args, env in ((["--debug", "detect"], None), (["detect"], {"HELM_DEBUG": "1"})):
+        done = cluster.migrate(*args, env_extra=env)
+        assert done.returncode == 0, done.stderr
+        echoed = [line for line in done.stderr.splitlines() if line.startswith("debug: ")]
+        assert any(re.search(r"kubectl .*get ", line) for line in echoed), echoed
+        assert any(" list -o json" in line for line in echoed), echoed  # helm list
+    quiet = cluster.migrate("detect")
+    assert "debug: " not in quiet.stderr
+
+
+def test_debug_redacts_credentials(capsys, monkeypatch):
+    from infgw_postrender.cluster import debug
+
+    monkeypatch.setenv("INFGW_DEBUG", "1")
+    debug.echo(["kubectl", "--token=s3cret", "get", "pods", "--password", "hunter2", "--kube-token", "t0k"])
+    assert capsys.readouterr().err == "debug: kubectl '--token=[redacted]' get pods --password '[redacted]' --kube-token '[redacted]'\n"
