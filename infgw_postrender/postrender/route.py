@@ -104,7 +104,7 @@ def rewrite_route(route: dict, source: str, alpha_pool: str, ga_pool: str, weigh
     if not touched:
         raise InputError(
             f"{source}: no backendRef points at the alpha pool {alpha_pool} (group {alpha_group()}) "
-            f"or the GA pool {ga_pool}; check --alpha-pool"
+            f"or the GA pool {ga_pool}; check --alpha-pool and --ga-pool (or --pool-name)"
         )
     return made
 

@@ -205,3 +205,12 @@ def test_wait_reports_a_missing_backend_as_the_gateway_does(live):
     done = live.migrate(*SHIFT, "--ga-weight", "50", "--wait", "--timeout", "2")
     assert done.returncode == 1
     assert "ResolvedRefs False (BackendNotFound: backend(s) not found: static-backend)" in done.stderr
+
+
+def test_a_mistyped_ga_pool_is_named_with_both_flags(live):
+    """Issue 20.5: once the route holds only the GA pool, a mistyped --ga-pool matches no backendRef; the error
+    names both pool flags, not --alpha-pool alone."""
+    assert live.migrate(*SHIFT, "--ga-weight", "100").returncode == 0
+    done = live.migrate("shift", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", "typo",
+                        "--ga-weight", "100")
+    assert done.returncode == 2 and "check --alpha-pool and --ga-pool" in done.stderr, done.stderr
