@@ -36,16 +36,24 @@ class Findings:
 
     @property
     def recommended_path(self) -> str | None:
+        """zero-downtime while a route sends the alpha pools traffic, or once a GA pool is there (a migration begun,
+        or alpha objects restored beside the GA stack: `migrate` goes on from the cluster); simple otherwise."""
         if not self.migration_needed:
             return None
-        return "zero-downtime" if self.live_alpha_routes else "simple"
+        return "zero-downtime" if self.live_alpha_routes or self.ga_pools else "simple"
 
     def verdict(self) -> str:
+        if not self.migration_needed and self.ga_pools:
+            return (f"no migration needed: {len(self.ga_pools)} GA InferencePool(s) and no v1alpha2 InferencePool or "
+                    "InferenceModel left (a finished migration)")
         if not self.migration_needed:
             return "no migration needed: no v1alpha2 InferencePool or InferenceModel found; install the v1 API directly"
         count = f"{len(self.alpha_pools)} v1alpha2 InferencePool(s), {len(self.alpha_models)} InferenceModel(s)"
         if self.recommended_path == "zero-downtime":
             routes = ", ".join(f"{r['namespace']}/{r['name']}" for r in self.live_alpha_routes)
+            if not routes:
+                return (f"migration needed: {count} beside {len(self.ga_pools)} GA InferencePool(s) (a migration "
+                        "begun, or a backup restored); path: zero-downtime, which goes on from where the cluster is")
             return f"migration needed: {count}; path: zero-downtime (HTTPRoute {routes} sends live traffic to an alpha pool)"
         return f"migration needed: {count}; path: simple (no HTTPRoute sends traffic to an alpha pool, a short outage costs nothing)"
 

@@ -3,6 +3,7 @@ an API failure at any step stops the run with the step's name, and the same comm
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import subprocess
@@ -145,3 +146,15 @@ def test_simple_path_run_again_is_a_no_op(start):
     writes = start.api.writes(before)
     assert writes == [], writes
     assert "all steps done" in again.stderr
+
+
+def test_detect_after_a_finished_migration_and_after_a_restore(start):
+    """Issue 20.5: after a finished migration detect says so (not "install the v1 API directly"); after a restore
+    of the alpha stack beside the GA one it recommends the path that goes on from the cluster."""
+    assert start.migrate("migrate", "--path", "zero-downtime", "--stages", "0,100", *start.args).returncode == 0
+    after = json.loads(start.migrate("detect", "-o", "json").stdout)
+    assert after["migration_needed"] is False and "a finished migration" in after["verdict"]
+    backup = next(start.state.glob("*.backup.yaml"))
+    assert start.migrate("restore", str(backup)).returncode == 0
+    restored = json.loads(start.migrate("detect", "-o", "json").stdout)
+    assert restored["migration_needed"] and restored["recommended_path"] == "zero-downtime", restored["verdict"]
