@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 import traceback
 
 import pytest
@@ -171,15 +170,16 @@ spec:
 ])
 def test_named_hostile_inputs_are_refused_quickly_with_bounded_memory(name, stream, expected):
     data = stream.encode("latin-1") if name == "invalid UTF-8" else stream.encode()
-    start = time.monotonic()
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", str(POSTRENDER), "--alpha-pool=vllm", "--ga-weight=50"],
+    # CPU seconds (user + system), which a busy machine does not inflate as it does the wall clock (issue 20.7:
+    # 15.4 s of wall time under load); the speed itself is measured by scripts/bench.py
+    done = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", str(POSTRENDER), "--alpha-pool=vllm", "--ga-weight=50"],
                           input=data, capture_output=True)
-    elapsed = time.monotonic() - start
-    *message, peak_kib = done.stderr.decode().strip().splitlines()
+    *message, usage = done.stderr.decode().strip().splitlines()
+    peak_kib, user, system = usage.split()
     message = [line for line in message if not line.startswith("Command exited")]
     assert done.returncode == 2 and done.stdout == b""
     assert len(message) == 1 and expected in message[0], message
-    assert elapsed < 10, f"{name} took {elapsed:.1f}s"
+    assert float(user) + float(system) < 10, f"{name} took {float(user) + float(system):.1f} CPU seconds"
     assert int(peak_kib) < 4 * len(data) // 1024 + 64 * 1024, f"{name}: {int(peak_kib) // 1024} MiB"
 
 
