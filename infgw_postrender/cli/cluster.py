@@ -124,7 +124,7 @@ def crds(kube_context, output, server_version, target_version, apply_, dry_run, 
     present: dict[str, str] | None = None  # offline (--server-version alone): the version decides
     if server_version is None or apply_:
         server_version = server_version or kubectl.server_version()
-        present = installed(kubectl)
+        present = installed(kubectl, target_version)
     decision = decide(server_version, present, target_version)
     emit(decision.as_dict(), output, decision.text())
     if not apply_ or not decision.files:

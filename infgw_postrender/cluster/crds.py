@@ -100,11 +100,14 @@ def decide(server_version: str, installed: dict[str, str] | None,
     if installed is not None:
         decision.kept = [name for name, owner in installed.items() if owner == "GKE" and name in table.inference_crd_names]
         for name in wanted.values():
-            if name in installed:
+            if installed.get(name, "").endswith(OUTDATED):
+                decision.reasons.append(f"{name} is installed{OUTDATED}: applied again at {target.name}")
+            elif name in installed:
                 decision.reasons.append(f"{name} is installed (by {installed[name]}): not applied again")
         if ga_pool_crd not in installed:
             decision.reasons.append("the cluster has no v1 InferencePool CRD: the bundle that holds it"
                                     + (f" (GKE at or past {since} would serve it; it does not yet)" if gke else ""))
+        installed = {name: owner for name, owner in installed.items() if not owner.endswith(OUTDATED)}
         missing = [key for key, name in wanted.items() if name not in installed]
     elif gke and version >= parse_server_version(since)[0]:
         decision.kept = [ga_pool_crd]
@@ -173,7 +176,7 @@ def digests(crds: list[dict]) -> dict[str, str]:
 def needed(kubectl: Kubectl, target_version: str) -> list[str]:
     """The CRDs the GA release of `target_version` needs and the cluster lacks (empty: the step is done)."""
     table = api().cluster.resources
-    present = installed(kubectl)
+    present = {name for name, owner in installed(kubectl, target_version).items() if not owner.endswith(OUTDATED)}
     return [name for name in (getattr(table, key) for key in parse_target(target_version).crd_keys)
             if name not in present]
 
@@ -242,9 +245,37 @@ def _read(location: str, timeout: float) -> bytes:
     return response.content
 
 
-def installed(kubectl: Kubectl) -> dict[str, str]:
-    """The CRDs of the cluster, by name, with who installed each (GKE, Helm, kubectl apply, unknown)."""
-    return {crd["metadata"]["name"]: crd_owner(crd) for crd in kubectl.crds()}
+OUTDATED = " (an older release's content)"
+
+
+def installed(kubectl: Kubectl, target_version: str | None = None) -> dict[str, str]:
+    """The CRDs of the cluster, by name, with who installed each (GKE, Helm, kubectl apply, unknown); with a target,
+    a CRD kubectl applied at an older release's content than the target's is marked OUTDATED."""
+    target = parse_target(target_version) if target_version else None
+    return {crd["metadata"]["name"]: crd_owner(crd) + (OUTDATED if target and outdated(crd, target) else "")
+            for crd in kubectl.crds()}
+
+
+def outdated(crd: dict, target: Target) -> bool:
+    """Whether `kubectl apply` left this CRD at the content of an older release than the target needs (a run that
+    stopped half-way through a bundle, an earlier target). Told from kubectl's copy of what it applied: its spec is
+    pinned by an earlier release only, never by the target's or a later one. A CRD of content no pin knows
+    (another tool's, a newer release) is left alone."""
+    from infgw_postrender.api.versions import parse_version
+
+    applied = ((crd.get("metadata") or {}).get("annotations") or {}).get(api().last_applied_annotation)
+    if not applied:
+        return False
+    try:
+        digest = spec_digest(json.loads(applied))
+    except ValueError:
+        return False
+    name = crd["metadata"]["name"]
+    source = target.pool_bundle if name == api().cluster.resources.ga_pool else target
+    prefix = source.project.prefix
+    releases = [parse_version(release[len(prefix):]) for release, pins in api().cluster.crd_pins.items()
+                if release.startswith(prefix) and release[len(prefix):][:1].isdigit() and pins.get(name) == digest]
+    return bool(releases) and max(releases) < source.version
 
 
 def apply_files(kubectl: Kubectl, decision: Decision, source: str | None, insecure_unpinned: bool, timeout: float,

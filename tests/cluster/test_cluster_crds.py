@@ -301,3 +301,18 @@ def test_llm_d_router_crds_apply_from_a_mirror(cluster, mirror):
     assert cluster.kubectl("get", "inferenceobjectives.v1alpha2.llm-d.ai", "-A").returncode == 0
     again = cluster.migrate("crds", "--target-version", "llm-d-router/v0.10.0", "-o", "json")
     assert json.loads(again.stdout)["files"] == []
+
+
+def test_a_crd_left_at_an_older_release_is_applied_again(cluster, mirror):
+    """Issue 20.1: a 403 on the apply of one CRD of the bundle leaves it at an older release's content; the re-run
+    must not say "done already". What kubectl applied (its last-applied copy) is compared with the pins: the v1.0.0
+    InferencePool CRD (pinned 586322e8...) is older than v1.3.0's (f860bf3c...), so `crds --target-version v1.3.0`
+    applies the v1.3.0 bundle; content no pin knows is left alone."""
+    cluster.kubectl("apply", "-f", str(FIXTURES / "crds" / "inference-extension-v1.0.0-release-manifests.yaml"))
+    decision = json.loads(cluster.migrate("crds", "--target-version", "v1.3.0", "-o", "json").stdout)
+    assert [f["name"] for f in decision["files"]] == ["bundle"] and "v1.3.0" in decision["files"][0]["url"]
+    assert any(GA_POOL_CRD in reason and "an older release's content" in reason for reason in decision["reasons"])
+    same = json.loads(cluster.migrate("crds", "--target-version", "v1.0.0", "-o", "json").stdout)
+    assert same["files"] == [], "at its own release it is done"
+    v1_1 = json.loads(cluster.migrate("crds", "--target-version", "v1.1.0", "-o", "json").stdout)
+    assert [f["name"] for f in v1_1["files"]] == ["bundle"]  # v1.1.0 changed the pool CRD (f860bf3c...)
