@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -278,11 +277,3 @@ def stored_objects(cluster: RealCluster, namespace: str = "default") -> dict[tup
                    obj["metadata"]["name"])] = obj["metadata"]["resourceVersion"]
     return found
 
-
-def wait_for(predicate, timeout: float = 30, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not hold within {timeout} s")

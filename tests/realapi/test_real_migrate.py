@@ -12,7 +12,7 @@ from real_server import GatewayController, crd_mirror, install_alpha_stack, real
 
 pytestmark = pytest.mark.realapi
 GA_RELEASE = f"{ALPHA_RELEASE}-ga"
-ROUTE = f"/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/llm-route"
+ROUTE = "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/llm-route"
 
 
 @pytest.fixture
