@@ -155,7 +155,6 @@ class Cluster(NamedTuple):
         return self.crd_names(self.alpha_crds)
 
 
-
 class ReleaseRow(NamedTuple):
     """What the releases of a project from `since` on ship and read (keys of Resources)."""
 
@@ -172,7 +171,6 @@ class Chart(NamedTuple):
     ref: str
     selector_value: str  # `--set` prefix of the pool's matchLabels
     port_value: str  # `--set` path of the pool's target port
-    epp_tag_value: str  # `--set` path of the EPP image's tag
 
 
 class Project(NamedTuple):

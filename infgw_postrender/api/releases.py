@@ -64,9 +64,19 @@ def projects() -> tuple[Project, ...]:
     return api().releases
 
 
+def gie() -> Project:
+    """GIE: a target spelled as a bare version (`v1.3.0`, `1.3.0`) is one of its releases."""
+    return next(project for project in projects() if project.prefix == "v")
+
+
 def router() -> Project:
     """llm-d-router: the EPP, chart and objective APIs GIE handed over at v1.6.0."""
     return next(project for project in projects() if project.project == "llm-d-router")
+
+
+def default_target(project: Project) -> Target:
+    """The release of `project` a chart is installed at unless told (and an EPP on a branch is taken for)."""
+    return parse_target(f"{project.prefix}{project.default}")
 
 
 def parse_target(text: str, flag: str = "--target-version") -> Target:
@@ -75,7 +85,7 @@ def parse_target(text: str, flag: str = "--target-version") -> Target:
     ordered = sorted(projects(), key=lambda project: len(project.prefix), reverse=True)
     project = next((p for p in ordered if text.startswith(p.prefix)), None)
     if project is None and text[:1].isdigit():
-        project = next(p for p in projects() if p.prefix == "v")
+        project = gie()
     spellings = ", ".join(f"{p.prefix}{p.rows[0].since}" for p in projects())
     if project is None:
         raise InputError(f"{flag} {text!r}: expected a release such as {spellings}")
@@ -95,13 +105,13 @@ def target_of_epp(image: str) -> Target | None:
     its tag when the tag is a release, else (a branch such as `main`) at the project's default. None for GIE's
     (the --target-version decides)."""
     repository, _, tag = image.rsplit("/", 1)[-1].partition("@")[0].partition(":")
-    project = next((p for p in projects() if p.prefix != "v" and repository in p.epp_images), None)
+    project = next((p for p in projects() if p != gie() and repository in p.epp_images), None)
     if project is None:
         return None
     try:
         return parse_target(f"{project.prefix}{parse_version(tag)}")
     except (ValueError, InputError):
-        return parse_target(f"{project.prefix}{project.default}")
+        return default_target(project)
 
 
 def chart_target(chart: str, chart_version: str | None) -> Target:

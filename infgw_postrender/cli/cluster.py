@@ -23,12 +23,10 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 def cluster_options(func: Callable) -> Callable:
     """-n/--namespace and --kube-context, as kubectl and helm spell them. Run as a plugin, Helm takes its own -n and
-    --kube-context out of the arguments and passes them as HELM_NAMESPACE and HELM_KUBECONTEXT: read here, in one
-    place, for every command."""
-    func = click.option("--kube-context", envvar="HELM_KUBECONTEXT",
-                        help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")(func)
-    return click.option("-n", "--namespace", type=DNS_LABEL, envvar="HELM_NAMESPACE",
-                        help="Namespace (default: HELM_NAMESPACE, then default).")(func)
+    --kube-context out of the arguments and passes them as HELM_NAMESPACE and HELM_KUBECONTEXT, which
+    Kubectl.from_options reads: a command takes its namespace and context from its Kubectl, never from the flags."""
+    func = click.option("--kube-context", help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")(func)
+    return click.option("-n", "--namespace", type=DNS_LABEL, help="Namespace (default: HELM_NAMESPACE, then default).")(func)
 
 
 def output_option(func: Callable) -> Callable:
@@ -81,12 +79,11 @@ def detect(namespace, kube_context, output, exit_code, from_file, server_version
     the path to take."""
     from infgw_postrender.cluster.detect import read_cluster, read_snapshot, table
 
-    namespace = None if all_namespaces else namespace
-
+    kubectl = kubectl_for(namespace, kube_context)
+    namespace = None if all_namespaces else kubectl.namespace  # -n, else HELM_NAMESPACE; none: every namespace
     if from_file:
         findings = read_snapshot(from_file, server_version, namespace)
     else:
-        kubectl = kubectl_for(namespace, kube_context)
         findings = read_cluster(kubectl, Helm.from_env(), namespace)
     emit(findings.as_dict(), output, table(findings))
     if exit_code and findings.migration_needed:

@@ -10,9 +10,7 @@ import sys
 
 import click
 
-from infgw_postrender import __version__
-
-from infgw_postrender import defaults
+from infgw_postrender import __version__, defaults
 from infgw_postrender.cli.params import DNS_LABEL, PERCENT, Command
 from infgw_postrender.errors import InputError, MigrateError
 from infgw_postrender.postrender.pipeline import Options, post_render_documents

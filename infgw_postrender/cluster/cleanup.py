@@ -10,7 +10,7 @@ from typing import Callable
 from infgw_postrender.api.objects import accepted_parents, as_list, pool_of_model
 from infgw_postrender.errors import InputError, MigrateError, Refused
 from infgw_postrender.cluster.helm import Helm, context_args
-from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl, NotFound
+from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl, NotFound, references
 from infgw_postrender.api.mapping import alpha_group, api
 from infgw_postrender.api.names import epp_name
 from infgw_postrender.cluster.state import StateKey, read_items, write_items
@@ -202,9 +202,7 @@ def _wait_gone(kubectl: Kubectl, objects: list[dict], timeout: float, progress: 
                backup: str) -> None:
     from infgw_postrender.cluster.waits import TimedOut, poll
 
-    listed = json.dumps(as_list([{"apiVersion": o["apiVersion"], "kind": o["kind"],
-                                  "metadata": {k: v for k, v in o["metadata"].items() if k in ("name", "namespace")}}
-                                 for o in objects]))
+    listed = references(objects)
 
     def left() -> str | None:
         found = kubectl.get_listed(listed, "check that what was deleted is gone")
@@ -215,9 +213,9 @@ def _wait_gone(kubectl: Kubectl, objects: list[dict], timeout: float, progress: 
     try:
         poll(left, timeout, progress)
     except TimedOut as still:
-        raise MigrateError(f"deleted, but still there after {timeout:g}s: {still.pending}; a finalizer holds an object "
-                      "until its controller removes it: let it finish (or remove the finalizer), then run the same "
-                      f"command again; the backup {backup} holds everything") from None
+        raise MigrateError(f"deleted, but still there after {timeout:g}s: {still.pending}; a finalizer holds an "
+                           "object until its controller removes it: let it finish (or remove the finalizer), then "
+                           f"run the same command again; the backup {backup} holds everything") from None
 
 
 def _unique(objects: list[dict]) -> list[dict]:

@@ -274,7 +274,7 @@ def outdated(crd: dict, target: Target) -> bool:
     source = target.pool_bundle if name == api().cluster.resources.ga_pool else target
     prefix = source.project.prefix
     releases = [parse_version(release[len(prefix):]) for release, pins in api().cluster.crd_pins.items()
-                if release.startswith(prefix) and release[len(prefix):][:1].isdigit() and pins.get(name) == digest]
+                if release.startswith(prefix) and pins.get(name) == digest]
     return bool(releases) and max(releases) < source.version
 
 

@@ -128,13 +128,17 @@ class Kubectl:
 
     def delete_listed(self, objects: list[dict], step: str) -> None:
         """Delete these objects in one call, in their order; those already gone are fine."""
-        listed = as_list([{"apiVersion": o["apiVersion"], "kind": o["kind"],
-                           "metadata": {k: v for k, v in o["metadata"].items() if k in ("name", "namespace")}}
-                          for o in objects])
-        self.run(["delete", "-f", "-", "--ignore-not-found", "--wait=false"], step, input=json.dumps(listed))
+        self.run(["delete", "-f", "-", "--ignore-not-found", "--wait=false"], step, input=references(objects))
 
     def crds(self) -> list[dict]:
         return self.get([api().cluster.resources.crd], "list the CRDs", ALL_NAMESPACES)
+
+
+def references(objects: list[dict]) -> str:
+    """A List naming these objects (kind, namespace, name) and nothing else, for `kubectl ... -f -`."""
+    return json.dumps(as_list([{"apiVersion": o["apiVersion"], "kind": o["kind"],
+                                "metadata": {k: v for k, v in o["metadata"].items() if k in ("name", "namespace")}}
+                               for o in objects]))
 
 
 def _qualified(resource: str) -> str:

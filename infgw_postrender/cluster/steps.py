@@ -102,19 +102,19 @@ def own_command() -> list[str]:
 # -- prepare: what can be checked before anything changes -------------------------------------------------------
 def prepare(settings: Settings, pool: dict | None, server_version: str | None, alpha_values: dict | None,
             statuses: dict[str, str | None], models: list[dict], saved: dict | None = None,
-            ga_half_installed: bool = False, ga_share: int | None = None) -> Settings:
+            ga_half_installed: bool = False, route_ga_share: int | None = None) -> Settings:
     """Settings completed from the cluster: the GA chart selects the alpha pool's pods on its port (taken from
     the alpha pool unless given, refused when given otherwise), provider.name=gke on GKE, and the verify model.
     Once the alpha pool is gone (the simple path removes it before installing the GA release), they come from
     the run's own state (`saved`), written before the first step. Refused while a Helm operation is pending on
     either release, except a first install of a release this migration installs itself, left half-done with no
-    traffic on it (`ga_half_installed`, `ga_share`): that one is uninstalled and installed again."""
+    traffic on it (`ga_half_installed`, `route_ga_share`): that one is uninstalled and installed again."""
     installs = list((saved or {}).get("installs") or settings.installs)
     if settings.ga_release not in installs and (settings.path == "simple" or statuses.get(settings.ga_release) is None):
         installs.append(settings.ga_release)  # the simple path's GA release takes the alpha one's name after removing it
     recover, notes = None, []
     for release, status in statuses.items():
-        if (release == settings.ga_release and release in installs and ga_half_installed and not ga_share
+        if (release == settings.ga_release and release in installs and ga_half_installed and not route_ga_share
                 and status in _HALF_INSTALLED):
             recover = release
             notes.append(f"Helm release {release} is {status}: this migration began installing it and no traffic "
@@ -214,12 +214,13 @@ def _read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Setti
     models = [] if settings.model else pool_models(kubectl, settings.alpha_pool, settings.namespace)
     if not models and not settings.model:
         models = read_items(settings.models_file, settings.key, MODELS, "--state-dir") or []
-    share = _route_share(kubectl, settings) if half_installed else None
+    share = route_share(kubectl, settings) if half_installed else None
     return prepare(settings, pool, kubectl.server_version(), values, statuses, models, saved[0] if saved else None,
                    half_installed, share)
 
 
-def _route_share(kubectl: Kubectl, settings: Settings) -> int | None:
+def route_share(kubectl: Kubectl, settings: Settings) -> int | None:
+    """The GA pool's share of the migration's route, as the cluster has it; None without the route or the pool."""
     route = kubectl.find(api().cluster.resources.route, settings.route, settings.namespace,
                          f"read HTTPRoute {settings.namespace}/{settings.route}")
     return ga_share(route["spec"].get("rules") or [], settings.alpha_pool, settings.ga_release) if route else None
@@ -387,13 +388,6 @@ class _Steps:
         status = self.helm.release_status(self.s.ga_release, self.s.namespace, self.s.kube_context)
         return status == "deployed" and self._exists(self.resources.ga_pool, self.s.ga_release)
 
-    def _share(self) -> int | None:
-        route = self.kubectl.find(self.resources.route, self.s.route, self.s.namespace,
-                                  f"read HTTPRoute {self.s.namespace}/{self.s.route}")
-        if route is None:
-            return None
-        return ga_share(route["spec"].get("rules") or [], self.s.alpha_pool, self.s.ga_release)
-
     def _alpha_gone(self) -> bool:
         from infgw_postrender.cluster.cleanup import pool_models
 
@@ -480,7 +474,7 @@ class _Steps:
                          *(["--force"] if simple else []), *checks)
 
         def done() -> bool:
-            share = self._share()
+            share = route_share(self.kubectl, self.s)
             return share is not None and share >= weight  # migrate only moves toward GA: past this stage is done
 
         title = f"send {weight}% of {self.s.route} to the GA pool {self.s.ga_release}"
@@ -495,7 +489,7 @@ class _Steps:
                 *([f"--context={self.s.kube_context}"] if self.s.kube_context else [])]
 
         def done() -> bool:
-            share = self._share()
+            share = route_share(self.kubectl, self.s)
             return share is not None and share > weight
 
         return Step("programmed", f"check that Gateway {gateway} is PROGRAMMED with the split", argv, done, check=True)

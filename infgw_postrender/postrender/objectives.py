@@ -9,7 +9,7 @@ from typing import Any
 from infgw_postrender.errors import InputError
 from infgw_postrender.api.mapping import ga_group, api
 from infgw_postrender.api.names import check_label
-from infgw_postrender.api.releases import Target
+from infgw_postrender.api.releases import Target, gie
 from infgw_postrender.postrender.report import Loss
 
 
@@ -132,8 +132,7 @@ def from_model(
 
 def rewrites_since() -> str:
     """The first GIE release whose EPP acts on InferenceModelRewrite (mapping.yaml's releases)."""
-    gie = next(project for project in api().releases if project.prefix == "v")
-    return next(row.since for row in gie.rows if row.model_rewrite)
+    return next(row.since for row in gie().rows if row.model_rewrite)
 
 
 def _rewrite(name: str, model_name: str, targets: list, pool: str, namespace: str | None,

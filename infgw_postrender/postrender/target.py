@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.paths import containers
-from infgw_postrender.api.releases import Target, parse_target, router, target_of_epp
+from infgw_postrender.api.releases import Target, default_target, gie, router, target_of_epp
 from infgw_postrender.errors import InputError, where
 from infgw_postrender.postrender.index import Index, PoolGroup
 from infgw_postrender.postrender.rewrites.epp import flag_value
@@ -18,14 +18,15 @@ def group_target(index: Index, group: PoolGroup, asked: Target) -> tuple[Target,
     found = _epp_image(index, group)
     stream = target_of_epp(found[1]) if found else None
     if stream is None and _role_reads_router_objectives(index, group):
-        stream = parse_target(f"{router().prefix}{router().default}")
+        stream = default_target(router())
         found = None
     if stream is None:
-        if found and asked.project.prefix != "v":
+        if found and asked.project != gie():
             document, image = found
             raise InputError(f"{where(document.index, document.source)}: --target-version {asked.name}, but the EPP "
                              f"image {image} is not {asked.project.project}'s and its Role reads no llm-d.ai "
-                             f"objectives: it reads them in {_gie_objectives()}; render the {asked.chart.name} chart, "
+                             f"objectives: it reads them in {api().cluster.api_version('objective')}; render the "
+                             f"{asked.chart.name} chart, "
                              "or pass a GIE --target-version")
         return asked, None
     if asked.project == stream.project:
@@ -49,17 +50,13 @@ def _epp_image(index: Index, group: PoolGroup):
 
 
 def _role_reads_router_objectives(index: Index, group: PoolGroup) -> bool:
-    group_name = api().cluster.resources.llmd_objective.partition(".")[2]
+    plural, _, group_name = api().cluster.resources.llmd_objective.partition(".")
     for kind in ("Role", "ClusterRole"):
         for document in index.of_kind(kind, group.documents):
             if not document.contains(group_name):
                 continue
             for rule in document.data.get("rules") or []:
                 if isinstance(rule, dict) and group_name in (rule.get("apiGroups") or []) and \
-                        "inferenceobjectives" in (rule.get("resources") or []):
+                        plural in (rule.get("resources") or []):
                     return True
     return False
-
-
-def _gie_objectives() -> str:
-    return api().cluster.api_version("objective")

@@ -175,3 +175,13 @@ def test_debug_redacts_credentials(capsys, monkeypatch):
     monkeypatch.setenv("INFGW_DEBUG", "1")
     debug.echo(["kubectl", "--token=s3cret", "get", "pods", "--password", "hunter2", "--kube-token", "t0k"])
     assert capsys.readouterr().err == "debug: kubectl '--token=[redacted]' get pods --password '[redacted]' --kube-token '[redacted]'\n"
+
+
+def test_helm_s_namespace_is_the_one_detect_answers_for(cluster):
+    """Issue 20.5: `helm infgw-migrate detect -n llm` reaches the plugin as HELM_NAMESPACE=llm without -n; detect
+    answers for that namespace (the help's CI gate), and -A for every one."""
+    install_alpha_stack(cluster)
+    elsewhere = json.loads(cluster.migrate("detect", "-o", "json", env_extra={"HELM_NAMESPACE": "elsewhere"}).stdout)
+    assert elsewhere["alpha_pools"] == [] and not elsewhere["migration_needed"]
+    every = json.loads(cluster.migrate("detect", "-A", "-o", "json", env_extra={"HELM_NAMESPACE": "elsewhere"}).stdout)
+    assert [p["name"] for p in every["alpha_pools"]] == [ALPHA_RELEASE]

@@ -5,33 +5,19 @@ one means by GKE's own description, so that GKE's CRD, whose CEL rules refuse it
 from __future__ import annotations
 
 from infgw_postrender.api.mapping import api
+from infgw_postrender.api.paths import containers
 from infgw_postrender.postrender.rewrites.job import Job
 
 
 def fix_health_check_port(job: Job) -> None:
     table = api().health_check
-    keys = tuple(table.config_path.split("."))
     for document in job.index.of_kind(table.kind, job.group.own):
         if not document.contains("port"):
             continue
-        config = document.data
-        for key in keys:
-            config = config.get(key) if isinstance(config, dict) else None
-        if not isinstance(config, dict):
-            continue
-        checks = [name for name, check in config.items() if name.endswith("HealthCheck") and isinstance(check, dict)
-                  and "port" in check and "portSpecification" not in check]
-        if not checks:
-            continue
-
-        def specify(policy: dict) -> None:
-            target = policy
-            for key in keys:
-                target = target[key]
+        for at, config in list(containers(document.data, table.config_path)):
+            checks = [name for name, check in config.items() if name.endswith("HealthCheck")
+                      and isinstance(check, dict) and "port" in check and "portSpecification" not in check]
             for name in checks:
-                target[name]["portSpecification"] = table.port_specification
-
-        document.rewrite(keys[:1], specify)
-        for name in checks:
-            job.index.record(document, "updated", f"{table.config_path}.{name}.portSpecification -> "
-                             f"{table.port_specification} (its port; GKE's CRD refuses a port without it)")
+                document.set(at + (name, "portSpecification"), table.port_specification)
+                job.index.record(document, "updated", f"{table.config_path}.{name}.portSpecification -> "
+                                 f"{table.port_specification} (its port; GKE's CRD refuses a port without it)")
