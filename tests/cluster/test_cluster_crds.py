@@ -6,13 +6,12 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import shutil
 import socket
 import threading
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, crd_mirror
 
 BUNDLE = "releases/download/v1.0.0/manifests.yaml"
 OBJECTIVE = "raw/v1.0.0/config/crd/bases/inference.networking.x-k8s.io_inferenceobjectives.yaml"
@@ -82,11 +81,7 @@ def _crds(path):
 @pytest.fixture
 def mirror(tmp_path):
     """A real HTTP server on loopback holding the fixture CRD files at upstream's paths."""
-    root = tmp_path / "mirror"
-    for relative, fixture in ((BUNDLE, "inference-extension-v1.0.0-manifests.yaml"),
-                              (OBJECTIVE, "inference.networking.x-k8s.io_inferenceobjectives-v1.0.0.yaml")):
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(FIXTURES / "crds" / fixture, root / relative)
+    root = crd_mirror(tmp_path / "mirror")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -284,16 +279,7 @@ def test_crds_plans_only_files_that_exist_at_the_tag(cluster, target, server):
 def test_llm_d_router_crds_apply_from_a_mirror(cluster, mirror):
     """The GIE v1.6.0 bundle and llm-d-router's two llm-d.ai CRD files, laid out at upstream's paths on a mirror,
     checked against their pins and applied; the EPP's objective types are then served."""
-    crds = _crds(FIXTURES / "crds" / "llm-d-router-v0.10.0-llm-d.ai-crds.yaml")
-    import yaml
-
-    llmd = mirror.root / "raw" / "v0.10.0" / "config" / "crd" / "bases"
-    llmd.mkdir(parents=True)
-    for crd in crds:
-        (llmd / f"llm-d.ai_{crd['spec']['names']['plural']}.yaml").write_text(yaml.safe_dump(crd))
-    bundle = mirror.root / "releases" / "download" / "v1.6.0" / "manifests.yaml"
-    bundle.parent.mkdir(parents=True)
-    shutil.copy(FIXTURES / "crds" / "inference-extension-v1.6.0-release-manifests.yaml", bundle)
+    crd_mirror(mirror.root, "llm-d-router/v0.10.0")
     done = cluster.migrate("crds", "--apply", "--source", mirror.url, "--target-version", "llm-d-router/v0.10.0")
     assert done.returncode == 0, done.stderr
     installed = {c["metadata"]["name"] for c in cluster.api.all("apiextensions.k8s.io/v1", "CustomResourceDefinition")}

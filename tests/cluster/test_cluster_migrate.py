@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 import subprocess
 
 import pytest
 import yaml
 
-from conftest import (ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, GatewayController,
-                      install_alpha_stack, tool)
+from conftest import (ALPHA_GROUP, ALPHA_RELEASE, CHARTS, GA_GROUP, GatewayController,
+                      crd_mirror, install_alpha_stack, tool)
 from completions import Completions, server  # noqa: F401  (the completion server fixture)
 
 GA_RELEASE = f"{ALPHA_RELEASE}-ga"
@@ -27,12 +26,7 @@ def start(cluster, server, tmp_path):  # noqa: F811
     cluster.api.controllers.append(GatewayController())
     gateway = cluster.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
     gateway["status"] = {"addresses": [{"value": "127.0.0.1"}], "conditions": [{"type": "Programmed", "status": "True"}]}
-    mirror = tmp_path / "mirror"
-    for relative, fixture in (("releases/download/v1.0.0/manifests.yaml", "inference-extension-v1.0.0-manifests.yaml"),
-                              ("raw/v1.0.0/config/crd/bases/inference.networking.x-k8s.io_inferenceobjectives.yaml",
-                               "inference.networking.x-k8s.io_inferenceobjectives-v1.0.0.yaml")):
-        (mirror / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(FIXTURES / "crds" / fixture, mirror / relative)
+    mirror = crd_mirror(tmp_path / "mirror")
     (tmp_path / "state").mkdir()
     cluster.args = ["--alpha-pool", ALPHA_RELEASE, "--chart", str(CHARTS / "inferencepool-v1.0.0"),
                     "--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}",
@@ -106,15 +100,7 @@ def test_zero_downtime_with_the_llm_d_router_chart(start):
     `router.*`: a top-level `inferencePool` makes the chart fail), the selector and port go under router.*, the
     CRD step installs the v1 pool of GIE v1.6.0 and llm-d-router's llm-d.ai CRDs, and the objectives land in
     llm-d.ai, the group its EPP reads (llm-d/llm-d-router v0.10.0 pkg/epp/server/controller_config.go:78)."""
-    mirror = start.state.parent / "mirror"
-    bundle = mirror / "releases" / "download" / "v1.6.0" / "manifests.yaml"
-    bundle.parent.mkdir(parents=True)
-    shutil.copy(FIXTURES / "crds" / "inference-extension-v1.6.0-release-manifests.yaml", bundle)
-    bases = mirror / "raw" / "v0.10.0" / "config" / "crd" / "bases"
-    bases.mkdir(parents=True)
-    for crd in yaml.safe_load_all((FIXTURES / "crds" / "llm-d-router-v0.10.0-llm-d.ai-crds.yaml").read_text()):
-        if crd:
-            (bases / f"llm-d.ai_{crd['spec']['names']['plural']}.yaml").write_text(yaml.safe_dump(crd))
+    crd_mirror(start.state.parent / "mirror", "llm-d-router/v0.10.0")  # the mirror --crd-source names
     args = [arg for arg in start.args if not arg.startswith("inferencePool.") and arg != "--set"]
     args[args.index("--chart") + 1] = str(CHARTS / "llm-d-router-gateway-v0.10.0")
     plan = start.migrate("plan", "--path", "zero-downtime", "--stages", "0,100", *args)

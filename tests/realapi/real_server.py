@@ -159,16 +159,6 @@ def install_alpha_stack(cluster: RealCluster) -> None:
                     "-f", str(FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml"))
 
 
-def crd_mirror(folder: Path) -> Path:
-    """The v1.0.0 CRD files at upstream's paths, for `crds --source` (no traffic leaves the machine)."""
-    for relative, fixture in (("releases/download/v1.0.0/manifests.yaml", "inference-extension-v1.0.0-manifests.yaml"),
-                              ("raw/v1.0.0/config/crd/bases/inference.networking.x-k8s.io_inferenceobjectives.yaml",
-                               "inference.networking.x-k8s.io_inferenceobjectives-v1.0.0.yaml")):
-        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(FIXTURES / "crds" / fixture, folder / relative)
-    return folder
-
-
 @dataclass
 class GatewayController:
     """GKE's Gateway controller, as far as the migration sees it, through the status subresource of the real

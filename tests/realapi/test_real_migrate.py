@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from completions import Completions, server  # noqa: F401  (the completion server fixture)
-from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, GA_GROUP
-from real_server import GatewayController, crd_mirror, install_alpha_stack, real, stored_objects, use_helm  # noqa: F401
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, GA_GROUP, crd_mirror
+from real_server import GatewayController, install_alpha_stack, real, stored_objects, use_helm  # noqa: F401
 
 pytestmark = pytest.mark.realapi
 GA_RELEASE = f"{ALPHA_RELEASE}-ga"
