@@ -49,6 +49,8 @@ def test_a_target_it_cannot_serve_is_one_line(text, message):
 @pytest.mark.parametrize("image, target", [
     ("ghcr.io/llm-d/llm-d-router-endpoint-picker:main", "llm-d-router/v0.10.0"),  # a branch: the default
     ("ghcr.io/llm-d/llm-d-router-endpoint-picker:v0.10.0", "llm-d-router/v0.10.0"),
+    # llm-d/llm-d-router v0.9.0 config/charts/routerlib/values.yaml: epp.image.repository
+    ("ghcr.io/llm-d/llm-d-router-endpoint-picker-dev:v0.9.0", "llm-d-router/v0.9.0"),
     ("registry.k8s.io/gateway-api-inference-extension/epp:v1.0.0", None),  # GIE's: --target-version decides
 ])
 def test_the_epp_image_names_its_project(image, target):
