@@ -34,7 +34,8 @@ VENV = Path(sys.executable).parent
 HELM = REPO / ".tools" / "helm3"
 KUBECTL = REPO / ".tools" / "kubectl"
 RELEASE_FLAGS = ["--pool-name={release}-v1", "--alpha-pool={release}-alpha", "--ga-weight=50",
-                 "--objective={release}-chat=2", "--objective={release}-batch=0", "--route-name={release}-route"]
+                 "--objective={release}-chat=2", "--objective={release}-batch=0", "--route-name={release}-route",
+                 "--offline"]
 
 
 def render(release: str, namespace: str = "default", *extra: str) -> str:

@@ -31,6 +31,12 @@ CHARTS = FIXTURES / "charts"
 TOOLS = REPO / ".tools"
 POSTRENDER = Path(sys.executable).parent / "infgw-postrender"
 MIGRATE = Path(sys.executable).parent / "infgw-migrate"
+# No test reads the cluster of whoever runs the suite: the post-renderer checks an alpha pool through kubectl
+# (--ga-weight below 100), and without a cluster of a test's own it finds none (its report says so).
+# A cluster fixture sets KUBECONFIG in the environment it gives its commands.
+NO_CLUSTER = str(REPO / ".no-cluster" / "kubeconfig")
+os.environ["KUBECONFIG"] = NO_CLUSTER
+os.environ.pop("HELM_KUBECONTEXT", None)
 
 ALPHA_GROUP = "inference.networking.x-k8s.io"
 GA_GROUP = "inference.networking.k8s.io"

@@ -65,7 +65,8 @@ def _chart_command(verb: str, example: str) -> None:
     """`install`, `upgrade` and `template`: the same command but for Helm's verb."""
 
     @click.pass_context
-    def command(ctx: click.Context, release_name: str, chart: str, dry_run: bool = False, **flags) -> None:
+    def command(ctx: click.Context, release_name: str, chart: str, offline: bool, dry_run: bool = False,
+                **flags) -> None:
         with tempfile.TemporaryDirectory(prefix="infgw-migrate-") as private:
             # Helm 4 never shows a post-renderer's stderr: it writes its error here too, and we print it
             flags["error_file"] = flags["error_file"] or os.path.join(private, "post-renderer-error")
@@ -73,9 +74,12 @@ def _chart_command(verb: str, example: str) -> None:
             output = {key: flags.pop(key) for key in ("report_path", "error_file", "quiet")}
             options = options_of(flags)
             preflight(options)
-            if verb != "template":
+            if verb != "template" and not offline:
                 _check_alpha_serves(options, list(ctx.args))
-            renderer_args = as_args(options, **output)
+            # the post-renderer checks the alpha pool too (as it does under a bare `helm install`): on Helm's cluster
+            context = _helm_flag(list(ctx.args), "--kube-context")
+            renderer_args = [*as_args(options, **output), *(["--offline"] if offline else []),
+                             *([f"--kube-context={context}"] if context else [])]
             line = helm_command(helm, verb, release_name, chart, list(ctx.args), renderer_args, dry_run)
             click.echo(f"+ {shlex.join(line)}", err=True)
             status = run_helm(line)
@@ -90,6 +94,8 @@ def _chart_command(verb: str, example: str) -> None:
         command = click.option(
             "--dry-run", is_flag=True, help="Print the Helm command and run it with Helm's --dry-run=client (no change)."
         )(command)
+    command = click.option("--offline", is_flag=True, help="Read no cluster: the alpha pool of --ga-weight below "
+                           "100 is not checked (the post-renderer's report says so).")(command)
     command = options_decorator(command)
     command = click.argument("chart")(command)
     command = click.argument("release_name", metavar="RELEASE")(command)

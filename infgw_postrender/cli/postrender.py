@@ -12,6 +12,8 @@ import click
 
 from infgw_postrender import __version__, defaults
 from infgw_postrender.cli.params import DNS_LABEL, PERCENT, Command
+from infgw_postrender.cluster.backends import check_generated_routes
+from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.errors import InputError, MigrateError
 from infgw_postrender.postrender.pipeline import Options, post_render_documents
 from infgw_postrender.postrender.stream import read_chunks, split_chunks
@@ -25,8 +27,9 @@ Examples:
     --post-renderer "$(helm infgw-migrate install-postrenderer)" \\
     --post-renderer-args --alpha-pool=vllm --post-renderer-args --ga-weight=50
 \b
-  # Offline, on a rendered file
-  helm template vllm-ga ./inferencepool | infgw-postrender --objectives-from models.yaml --report report.json
+  # Offline, on a rendered file (a CI render: no cluster is read)
+  helm template vllm-ga ./inferencepool | infgw-postrender --objectives-from models.yaml --alpha-pool vllm \\
+    --ga-weight 0 --offline --report report.json
 """
 
 
@@ -91,10 +94,11 @@ def as_args(options: Options, report_path: str | None = None, error_file: str | 
     return args + (["--quiet"] if quiet else [])
 
 
-def run(report_path: str | None, quiet: bool, error_file: str | None = None, **flags) -> None:
+def run(report_path: str | None, quiet: bool, error_file: str | None = None, offline: bool = False,
+        kube_context: str | None = None, **flags) -> None:
     """Read stdin, write stdout only when everything succeeded."""
     try:
-        _run(report_path, quiet, **flags)
+        _run(report_path, quiet, offline, kube_context, **flags)
     except MigrateError as error:
         report_failure(error, error_file, report_path)
         raise
@@ -124,7 +128,7 @@ def _to_terminal(line: str) -> None:
         pass  # no terminal (a pipeline): --error-file and --report carry the line
 
 
-def _run(report_path: str | None, quiet: bool, **flags) -> None:
+def _run(report_path: str | None, quiet: bool, offline: bool, kube_context: str | None, **flags) -> None:
     options = options_of(flags)
     try:
         documents = split_chunks(read_chunks(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n")))
@@ -135,6 +139,8 @@ def _run(report_path: str | None, quiet: bool, **flags) -> None:
     except RecursionError:  # parsing catches its own; this is for a deep tree that parsed but cannot be walked
         raise InputError("stdin: a document is nested too deeply for a Kubernetes object") from None
     report = result.report
+    kubectl = None if offline else Kubectl.from_options(kube_context, None)
+    check_generated_routes(result.routes, report.notes, kubectl)
     if report_path:
         try:
             with open(report_path, "w", encoding="utf-8") as handle:
@@ -172,9 +178,17 @@ def _given(args: list[str], flag: str) -> str | None:
 @click.command("postrender", cls=PostRendererCommand, epilog=EXAMPLE, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="infgw-postrender")
 @options_decorator
+@click.option("--offline", is_flag=True,
+              help="Read no cluster: with --ga-weight below 100, the alpha pool is not checked (the report says so).")
+@click.option("--kube-context", help="The kubeconfig context whose cluster the alpha pool is checked on (default: "
+              "HELM_KUBECONTEXT, else kubectl's current one).")
 def command(report_path: str | None, quiet: bool, **flags) -> None:
     """Post-render inferencepool chart output into a GA stack that runs beside the alpha one (also
-    `infgw-migrate postrender`): manifests on stdin, the GA stack on stdout, the report on stderr."""
+    `infgw-migrate postrender`): manifests on stdin, the GA stack on stdout, the report on stderr.
+
+    With --ga-weight below 100, the route leaves the alpha pool traffic: that pool and its EPP are checked through
+    kubectl first, as `shift` checks them (refused when missing; when no cluster answers, the report says it was
+    not checked; --offline says so on purpose)."""
     run(report_path, quiet, **flags)
 
 

@@ -8,7 +8,7 @@ import json
 
 from infgw_postrender.api.objects import as_list
 from infgw_postrender.errors import Refused
-from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.cluster.kube import ClusterError, Kubectl
 from infgw_postrender.api.mapping import alpha_group, ga_group, api
 
 
@@ -79,3 +79,34 @@ def _listed(objects: list[tuple[str, str, str, str]]) -> str:
     """A List naming (apiVersion, kind, namespace, name) objects, for `kubectl get -f -`."""
     return json.dumps(as_list([{"apiVersion": api_version, "kind": kind, "metadata": {"namespace": namespace, "name": name}}
                                for api_version, kind, namespace, name in objects]))
+
+
+def alpha_refs(rules: list[dict]) -> list[dict]:
+    """The rules cut down to their alpha pool backendRefs: what must be live before the release that brings the
+    GA pool itself is installed (its GA pool cannot exist yet)."""
+    kept = [[ref for ref in rule.get("backendRefs") or [] if ref.get("group") == alpha_group()] for rule in rules]
+    return [{"backendRefs": refs} for refs in kept if refs]
+
+
+def check_generated_routes(routes: list[dict], notes: list[str], kubectl: Kubectl | None) -> None:
+    """The post-renderer's routes that leave the alpha pool traffic, checked as `shift` checks a route (Refused
+    when an alpha pool or its EPP is not there). Without kubectl (--offline), or when the cluster cannot be
+    read, nothing is refused and a note says what was not checked."""
+    for route in routes:
+        rules = alpha_refs((route.get("spec") or {}).get("rules") or [])
+        if not rules:
+            continue
+        metadata = route["metadata"]
+        pools = ", ".join(sorted({ref["name"] for rule in rules for ref in rule["backendRefs"]}))
+        what = f"HTTPRoute {metadata['name']}"
+        if kubectl is None:
+            notes.append(f"{what}: the alpha pool {pools} was not checked on a cluster (--offline)")
+            continue
+        try:
+            check_backends(kubectl, metadata.get("namespace") or kubectl.default_namespace, rules, what)
+        except ClusterError as error:
+            notes.append(f"{what}: could not check on a cluster that the alpha pool {pools} and its EPP exist "
+                         f"({error}); pass --offline when rendering without one")
+        else:
+            where = f"context {kubectl.context}" if kubectl.context else "kubectl's current context"
+            notes.append(f"{what}: the alpha pool {pools} and its EPP exist ({where})")

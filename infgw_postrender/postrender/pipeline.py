@@ -96,6 +96,7 @@ class Options:
 class Result:
     documents: list[Document]
     report: Report
+    routes: list[dict] = field(default_factory=list)  # the routes generated (--ga-weight), for a check on a cluster
 
     def text(self) -> str:
         return join(self.documents)
@@ -118,14 +119,15 @@ def post_render_documents(documents: list[Document], options: Options) -> Result
     models = _models(options.objectives_from) if options.objectives_from else []
     route_source = _route_source(options.route_from) if options.route_from else None
 
-    _convert(documents, options, report, models, route_source, priorities, target)
-    return Result(documents, report)
+    routes = _convert(documents, options, report, models, route_source, priorities, target)
+    return Result(documents, report, routes)
 
 
 def _convert(
     documents: list[Document], options: Options, report: Report, models: list[dict], route_source: dict | None,
     priorities: dict[str, int], asked: Target,
-) -> None:
+) -> list[dict]:
+    """The stream converted in place; the routes generated."""
     documents[:] = [document for document in documents if not _generated_earlier(document)]
     for position, document in enumerate(documents):
         document.index = position  # indexes stay positions once an earlier run's objects are dropped
@@ -143,6 +145,7 @@ def _convert(
 
     index.plan({position: own.pool_name for position, own in targets.items() if own.pool_name})
     claimed: set[int] = set()
+    routes = []
     for group in index.groups:
         own = targets.get(group.document.index)
         claimed.update(document.index for document in group.own)
@@ -160,10 +163,12 @@ def _convert(
             routed = [(m["spec"]["modelName"], m["metadata"]["name"]) for m in kept
                       if options.model_routing and (m.get("spec") or {}).get("modelName")]
             mine.append(_route(own, route_source, pool, namespace, routed))
+            routes.append(mine[-1].obj)
         append_generated(documents, _without_twins(mine, index), report)  # as text now: dicts of every pool would add up
     rewrite_others(index, claimed)
     for document in documents:
         document.settle()  # any failure now, before the first byte is written
+    return routes
 
 
 def _objectives_target(index: Index, group, asked: Target, objectives: bool) -> Target:

@@ -26,6 +26,7 @@ def test_every_option_set_reaches_the_post_renderer_as_given():
         "set every field, so that each one's flag is checked"
     params = parsed(as_args(EVERY_FIELD_SET, report_path="r.json", error_file="e.txt", quiet=True))
     assert (params.pop("report_path"), params.pop("error_file"), params.pop("quiet")) == ("r.json", "e.txt", True)
+    assert (params.pop("offline"), params.pop("kube_context")) == (False, None)  # the command's, not the render's
     assert options_of(params) == EVERY_FIELD_SET
 
 
@@ -34,4 +35,5 @@ def test_defaults_are_left_out_and_weight_zero_is_kept():
     assert as_args(Options(alpha_pool="vllm", ga_weight=0)) == ["--alpha-pool=vllm", "--ga-weight=0"]
     params = parsed([])
     assert (params.pop("report_path"), params.pop("error_file"), params.pop("quiet")) == (None, None, False)
+    assert (params.pop("offline"), params.pop("kube_context")) == (False, None)
     assert options_of(params) == Options()
