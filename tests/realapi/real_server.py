@@ -267,3 +267,71 @@ def stored_objects(cluster: RealCluster, namespace: str = "default") -> dict[tup
                    obj["metadata"]["name"])] = obj["metadata"]["resourceVersion"]
     return found
 
+
+
+@dataclass
+class HoldingWebhook:
+    """A validating admission webhook, served on loopback over TLS, that the real server calls for one operation
+    on one resource: the first such request is held until the test releases it (`arrived` says it came), every
+    other one is allowed at once. While it is held, the writer (Helm, kubectl) is mid-write: that is where a
+    SIGKILL lands deterministically."""
+
+    cluster: RealCluster
+    operation: str  # CREATE | UPDATE | DELETE
+    group: str
+    resource: str
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    seen: list[str] = field(default_factory=list)
+
+    def start(self) -> "HoldingWebhook":
+        import base64
+        import ssl
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                request = review["request"]
+                webhook.seen.append(f"{request['operation']} {request.get('namespace', '')}/{request.get('name', '')}")
+                if not webhook.arrived.is_set():
+                    webhook.arrived.set()
+                    webhook.release.wait(25)  # under the server's 30 s webhook timeout
+                body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                                   "response": {"uid": request["uid"], "allowed": True}}).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the server gave up on this request: its client (killed) went away
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # the API server's own serving certificate is for 127.0.0.1 too, signed by the CA its kubeconfig trusts
+        context.load_cert_chain(self.cluster.folder / "serving.crt", self.cluster.folder / "serving.key")
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.cluster.kubectl("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "hold"},
+            "webhooks": [{"name": "hold.infgw-migrate.test", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                          "failurePolicy": "Ignore", "timeoutSeconds": 30,
+                          "clientConfig": {"url": f"https://127.0.0.1:{self.server.server_address[1]}/hold",
+                                           "caBundle": base64.b64encode(Path(self.cluster.ca).read_bytes()).decode()},
+                          "rules": [{"operations": [self.operation], "apiGroups": [self.group], "apiVersions": ["*"],
+                                     "resources": [self.resource], "scope": "Namespaced"}]}]}))
+        return self
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
