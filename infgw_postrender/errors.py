@@ -1,26 +1,23 @@
 """Exceptions that mean something to a user: each carries the one line the CLI prints and its exit status.
-They are click's own exceptions, so click's exception handling is the one place where they become an exit
-status, whether the command runs from its entry point or in process (CliRunner). Anything else is a bug: a
-traceback and status 1."""
+They know nothing of the CLI: the commands' classes (cli/params.py) are the one place where they become
+`Error: ...` on stderr and an exit status, whether a command runs from its entry point or in process
+(CliRunner). Anything else is a bug: a traceback and status 1."""
 
 from __future__ import annotations
 
-from typing import IO
 
-import click
-
-
-class MigrateError(click.ClickException):
-    """A user-facing failure; `str()` is the single line shown on stderr."""
+class MigrateError(Exception):
+    """A user-facing failure; `format_message()` is the single line shown on stderr."""
 
     exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
     def format_message(self) -> str:
         # one line whatever the message quotes (a `# Source:` path or a value may hold line breaks)
         return " ".join(self.message.split())
-
-    def show(self, file: IO | None = None) -> None:
-        click.echo(f"Error: {self.format_message()}", err=True)
 
 
 class InputError(MigrateError):

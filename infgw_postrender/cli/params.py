@@ -1,14 +1,17 @@
 """What every command shares: parameter types that check a value where it is parsed, and the command classes
-that make a usage mistake one line (click's own handling then turns every error into its exit status)."""
+that make a usage mistake one line and turn every MigrateError into `Error: ...` and its exit status (the one
+place where that happens)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
 from infgw_postrender.api.names import TEMPLATE, check_label, check_weight
-from infgw_postrender.errors import InputError
+from infgw_postrender.errors import InputError, MigrateError
+
 
 def _flag(param: click.Parameter | None) -> str:
     return max(param.opts, key=len) if isinstance(param, click.Option) else (param.human_readable_name if param else "value")
@@ -78,7 +81,17 @@ PERCENT, PERCENTS, DNS_LABEL, DURATION = Percent(), Percents(), DnsLabel(), Dura
 
 
 class _OneLineUsage:
-    """A usage mistake (unknown flag, missing argument) as one line and status 2, naming where the help is."""
+    """A usage mistake (unknown flag, missing argument) as one line and status 2, naming where the help is; any
+    MigrateError as its one line and its exit status."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001, ANN201 (click's signature)
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        except MigrateError as error:
+            if not standalone_mode:
+                raise
+            click.echo(f"Error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
 
     def make_context(self, info_name, args, parent=None, **extra):  # noqa: ANN001, ANN201 (click's signature)
         try:
