@@ -33,15 +33,36 @@ CHARTS = Path(os.environ.get("INFGW_SHARED", REPO.parent / "shared")) / "fixture
 VENV = Path(sys.executable).parent
 HELM = REPO / ".tools" / "helm3"
 KUBECTL = REPO / ".tools" / "kubectl"
-RELEASE_FLAGS = ["--pool-name={release}-v1", "--alpha-pool={release}-alpha", "--ga-weight=50",
-                 "--objective={release}-chat=2", "--objective={release}-batch=0", "--route-name={release}-route",
-                 "--offline"]
+RELEASE_FLAGS = [
+    "--pool-name={release}-v1",
+    "--alpha-pool={release}-alpha",
+    "--ga-weight=50",
+    "--objective={release}-chat=2",
+    "--objective={release}-batch=0",
+    "--route-name={release}-route",
+    "--offline",
+]
 
 
 def render(release: str, namespace: str = "default", *extra: str) -> str:
-    return subprocess.run([str(HELM), "template", release, str(CHARTS / "inferencepool-v1.0.0"), "-n", namespace,
-                           "--set", "inferencePool.modelServers.matchLabels.app=vllm", "--set", "provider.name=gke",
-                           *extra], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        [
+            str(HELM),
+            "template",
+            release,
+            str(CHARTS / "inferencepool-v1.0.0"),
+            "-n",
+            namespace,
+            "--set",
+            "inferencePool.modelServers.matchLabels.app=vllm",
+            "--set",
+            "provider.name=gke",
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def ordinary(number: int) -> str:
@@ -108,9 +129,9 @@ def build_streams(workdir: Path) -> dict[str, Path]:
     step = len(apps) // 10
     umbrella = []
     for n, pool in enumerate(pools):
-        umbrella.extend(apps[n * step:(n + 1) * step])
+        umbrella.extend(apps[n * step : (n + 1) * step])
         umbrella.append(pool)
-    umbrella.extend(apps[10 * step:])
+    umbrella.extend(apps[10 * step :])
     streams["b"] = "".join(part if part.endswith("\n") else part + "\n" for part in umbrella)
     streams["c"] = "".join(one_release(template, f"pool-{n:04d}") + "\n" for n in range(1000))
     streams["c1200"] = "".join(one_release(template, f"pool-{n:04d}") + "\n" for n in range(100))
@@ -133,8 +154,9 @@ def run(command: list[str], stdin: Path) -> tuple[float, int, bytes]:
     """
     with open(stdin, "rb") as source, tempfile.NamedTemporaryFile() as peak_file:
         start = time.perf_counter()
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", peak_file.name, *command], stdin=source,
-                              capture_output=True)
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", peak_file.name, *command], stdin=source, capture_output=True
+        )
         elapsed = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"{command[0]} failed: {done.stderr.decode()[-2000:]}")
@@ -151,8 +173,13 @@ def paired(runs: int, ours: list[str], baseline: list[str], stdin: Path) -> tupl
     ours' output). On a shared machine whose speed drifts from second to second, a ratio of two medians taken
     apart moves by a third; a pair run back to back sees the same machine."""
     pairs = [(run(ours, stdin), run(baseline, stdin)) for _ in range(runs)]
-    return (statistics.median(p[0][0] for p in pairs), statistics.median(p[1][0] for p in pairs),
-            statistics.median(p[0][0] / p[1][0] for p in pairs), max(p[0][1] for p in pairs), pairs[-1][0][2])
+    return (
+        statistics.median(p[0][0] for p in pairs),
+        statistics.median(p[1][0] for p in pairs),
+        statistics.median(p[0][0] / p[1][0] for p in pairs),
+        max(p[0][1] for p in pairs),
+        pairs[-1][0][2],
+    )
 
 
 def kustomize(stream: Path, workdir: Path, runs: int) -> float:
@@ -163,8 +190,10 @@ def kustomize(stream: Path, workdir: Path, runs: int) -> float:
     return median_of(runs, [str(KUBECTL), "kustomize", str(folder)], Path(os.devnull))[0]
 
 
-LIBYAML = ("import sys, yaml; docs = list(yaml.load_all(sys.stdin, Loader=yaml.CSafeLoader)); "
-           "sys.stdout.write(yaml.dump_all(docs, Dumper=yaml.CSafeDumper))")
+LIBYAML = (
+    "import sys, yaml; docs = list(yaml.load_all(sys.stdin, Loader=yaml.CSafeLoader)); "
+    "sys.stdout.write(yaml.dump_all(docs, Dumper=yaml.CSafeDumper))"
+)
 
 
 def build_snapshot(workdir: Path) -> Path:
@@ -174,8 +203,15 @@ def build_snapshot(workdir: Path) -> Path:
     import yaml
 
     fixtures = CHARTS.parent
-    crds = [doc for path in sorted((fixtures / "crds").glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
-    inference = list({crd["metadata"]["name"]: crd for crd in crds if crd["spec"]["group"].startswith("inference.")}.values())
+    crds = [
+        doc
+        for path in sorted((fixtures / "crds").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+    inference = list(
+        {crd["metadata"]["name"]: crd for crd in crds if crd["spec"]["group"].startswith("inference.")}.values()
+    )
     # the rest: Gateway API's CRDs under other names, so that 80 CRDs weigh what they do in a real cluster (~21 MB)
     large = [crd for crd in crds if crd["spec"]["group"] == "gateway.networking.k8s.io"]
     items = []
@@ -183,18 +219,34 @@ def build_snapshot(workdir: Path) -> Path:
         crd = json.loads(json.dumps(inference[number] if number < len(inference) else large[number % len(large)]))
         if number >= len(inference) + len(large):
             crd["metadata"]["name"] = f"copy{number}.{crd['metadata']['name']}"
-        crd["metadata"].setdefault("annotations", {})["kubectl.kubernetes.io/last-applied-configuration"] = json.dumps(crd)
+        crd["metadata"].setdefault("annotations", {})["kubectl.kubernetes.io/last-applied-configuration"] = json.dumps(
+            crd
+        )
         crd["status"] = {"conditions": [{"type": "Established", "status": "True"}], "storedVersions": ["v1"]}
         items.append(crd)
     for name in ("v0.3.0-inferencemodels.yaml", "v0.3.0-gke-httproute.yaml"):
         items += [doc for doc in yaml.safe_load_all((fixtures / "objects" / name).read_text()) if doc]
-    items.append({"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferencePool",
-                  "metadata": {"name": "vllm-llama3-8b-instruct", "namespace": "default"},
-                  "spec": {"selector": {"app": "vllm-llama3-8b-instruct"}, "targetPortNumber": 8000,
-                           "extensionRef": {"name": "vllm-llama3-8b-instruct-epp"}}})
+    items.append(
+        {
+            "apiVersion": "inference.networking.x-k8s.io/v1alpha2",
+            "kind": "InferencePool",
+            "metadata": {"name": "vllm-llama3-8b-instruct", "namespace": "default"},
+            "spec": {
+                "selector": {"app": "vllm-llama3-8b-instruct"},
+                "targetPortNumber": 8000,
+                "extensionRef": {"name": "vllm-llama3-8b-instruct-epp"},
+            },
+        }
+    )
     path = workdir / "snapshot.yaml"
-    path.write_text(yaml.dump({"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}},
-                              Dumper=yaml.CSafeDumper, default_flow_style=False, width=1 << 30))
+    path.write_text(
+        yaml.dump(
+            {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}},
+            Dumper=yaml.CSafeDumper,
+            default_flow_style=False,
+            width=1 << 30,
+        )
+    )
     return path
 
 
@@ -221,8 +273,17 @@ def main() -> None:
             ours, libyaml, ratio, peak, output = paired(args.runs, post + flags, [python, "-c", LIBYAML], stream)
             figures[key], figures[f"{key}-ratio"] = ours, ratio
             size = stream.stat().st_size
-            rows.append((key, stream.read_text().count("\nkind:") + stream.read_text().startswith("kind:"),
-                         size, cat, libyaml, ours, peak))
+            rows.append(
+                (
+                    key,
+                    stream.read_text().count("\nkind:") + stream.read_text().startswith("kind:"),
+                    size,
+                    cat,
+                    libyaml,
+                    ours,
+                    peak,
+                )
+            )
             if key == "b":
                 check_untouched(stream.read_text(), output.decode())
         start_floor = paired(args.runs, post, [python, "-c", "import click, ruamel.yaml"], streams["a"])
@@ -236,10 +297,14 @@ def main() -> None:
             raise SystemExit("detect --from-file did not find the alpha pool in (d)")
         snapshot_size = snapshot.stat().st_size
 
-    print(f"{'stream':<7}{'docs':>7}{'MB':>7}{'cat s':>9}{'libyaml s':>11}{'ours s':>9}{'ours/libyaml':>14}{'peak MiB':>10}")
+    print(
+        f"{'stream':<7}{'docs':>7}{'MB':>7}{'cat s':>9}{'libyaml s':>11}{'ours s':>9}{'ours/libyaml':>14}{'peak MiB':>10}"
+    )
     for key, count, size, cat, libyaml, ours, peak in rows:
-        print(f"{key:<7}{count:>7}{size / 1e6:>7.2f}{cat:>9.3f}{libyaml:>11.3f}{ours:>9.3f}{figures[key + '-ratio']:>14.2f}"
-              f"{peak / 1024:>10.1f}")
+        print(
+            f"{key:<7}{count:>7}{size / 1e6:>7.2f}{cat:>9.3f}{libyaml:>11.3f}{ours:>9.3f}{figures[key + '-ratio']:>14.2f}"
+            f"{peak / 1024:>10.1f}"
+        )
     # kustomize grows faster than linearly; its exponent is the one it showed between 1,200 and 3,600 documents
     exponent = math.log(kustomize_3600 / kustomize_1200) / math.log(3)
     extrapolated = kustomize_3600 * (12_000 / 3_600) ** exponent
@@ -248,21 +313,28 @@ def main() -> None:
     c_peak = next(r[6] for r in rows if r[0] == "c")
     own = run(post, Path(os.devnull))[1]
     print()
-    print(f"(a) whole process vs `python -c 'import click, ruamel.yaml'` ({start_floor[1]:.3f} s): "
-          f"{start_floor[2]:.2f}x   target <= 2")
+    print(
+        f"(a) whole process vs `python -c 'import click, ruamel.yaml'` ({start_floor[1]:.3f} s): "
+        f"{start_floor[2]:.2f}x   target <= 2"
+    )
     print(f"(b) vs libyaml round trip: {figures['b-ratio']:.2f}x   target <= 0.2")
     print(f"(c) vs libyaml round trip: {figures['c-ratio']:.2f}x   target <= 0.5")
-    print(f"(e) alpha-rendered, every pool converted, vs libyaml round trip: {figures['e-ratio']:.2f}x"
-          "   target <= 0.6")
+    print(f"(e) alpha-rendered, every pool converted, vs libyaml round trip: {figures['e-ratio']:.2f}x   target <= 0.6")
     print(f"(c) linearity, time(12,000 docs) / time(1,200 docs): {figures['c'] / figures['c1200']:.2f}   target <= 12")
-    print(f"(c) vs kustomize on 12,000 documents ({measured}; 1,200 took {kustomize_1200:.1f} s, "
-          f"3,600 took {kustomize_3600:.1f} s, growth n^{exponent:.2f}): "
-          f"{(kustomize_12000 or extrapolated) / figures['c']:.0f}x faster   target >= 300")
-    print(f"(d) detect --from-file, {snapshot_size / 1e6:.1f} MB snapshot of 80 CRDs: {detect_time:.2f} s, "
-          f"peak {detect_peak / 1024:.0f} MiB   targets < 2 s, < 100 MiB")
-    print(f"(c) peak memory {c_peak / 1024:.0f} MiB for {c_size / 2**20:.1f} MiB of input; "
-          f"the interpreter's own (infgw-postrender on empty input) {own / 1024:.0f} MiB; "
-          f"(peak - own) / input = {(c_peak - own) / (c_size / 1024):.2f}   target <= 3")
+    print(
+        f"(c) vs kustomize on 12,000 documents ({measured}; 1,200 took {kustomize_1200:.1f} s, "
+        f"3,600 took {kustomize_3600:.1f} s, growth n^{exponent:.2f}): "
+        f"{(kustomize_12000 or extrapolated) / figures['c']:.0f}x faster   target >= 300"
+    )
+    print(
+        f"(d) detect --from-file, {snapshot_size / 1e6:.1f} MB snapshot of 80 CRDs: {detect_time:.2f} s, "
+        f"peak {detect_peak / 1024:.0f} MiB   targets < 2 s, < 100 MiB"
+    )
+    print(
+        f"(c) peak memory {c_peak / 1024:.0f} MiB for {c_size / 2**20:.1f} MiB of input; "
+        f"the interpreter's own (infgw-postrender on empty input) {own / 1024:.0f} MiB; "
+        f"(peak - own) / input = {(c_peak - own) / (c_size / 1024):.2f}   target <= 3"
+    )
 
 
 def check_untouched(before: str, after: str) -> None:

@@ -30,8 +30,10 @@ BEGIN, END = "  # -- crd_pins: written by scripts/pin_crds.py; do not edit by ha
 
 def pins(fixtures: Path) -> dict[str, dict[str, str]]:
     found = {}
-    for pattern, target in (("inference-extension-v*-release-manifests.yaml", "{version}"),
-                            ("llm-d-router-v*-llm-d.ai-crds.yaml", "llm-d-router/{version}")):
+    for pattern, target in (
+        ("inference-extension-v*-release-manifests.yaml", "{version}"),
+        ("llm-d-router-v*-llm-d.ai-crds.yaml", "llm-d-router/{version}"),
+    ):
         for path in sorted((fixtures / "crds").glob(pattern), key=_version_order):
             version = re.search(r"-(v\d+\.\d+\.\d+)-", path.name).group(1)
             found[target.format(version=version)] = digests(crd_documents(path.read_text(), str(path)))

@@ -9,8 +9,29 @@ import copy
 import functools
 import re
 
-_RESERVED = {"true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if",
-             "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"}
+_RESERVED = {
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
+}
 
 
 def escape(name: str) -> str:
@@ -47,7 +68,7 @@ def _as_cel_sees_it(schema: dict, value):
     return value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _program(rule: str):
     import celpy
 

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cel_rules
 import jsonschema
 import pytest
 import yaml
-
-import cel_rules
 
 if TYPE_CHECKING:
     from kube_api import KubeAPI
@@ -83,11 +82,21 @@ class HelmEnv:
             raise AssertionError(f"helm {' '.join(args)} failed:\n{done.stderr}")
         return done
 
-    def template(self, release: str, chart: str, *extra: str, post_render: list[str] | None = None, namespace: str = "default") -> str:
+    def template(
+        self, release: str, chart: str, *extra: str, post_render: list[str] | None = None, namespace: str = "default"
+    ) -> str:
         # the llm-d-router-gateway chart refuses a top-level `inferencePool` ("deprecated"): its values are under router
         values = "router" if chart.startswith("llm-d-router") else "inferencePool"
-        args = ["template", release, str(CHARTS / chart), "-n", namespace,
-                "--set", f"{values}.modelServers.matchLabels.app=vllm-llama3-8b-instruct", *extra]
+        args = [
+            "template",
+            release,
+            str(CHARTS / chart),
+            "-n",
+            namespace,
+            "--set",
+            f"{values}.modelServers.matchLabels.app=vllm-llama3-8b-instruct",
+            *extra,
+        ]
         if post_render is not None:
             args += ["--post-renderer", str(POSTRENDER) if self.major == 3 else "infgw-postrender"]
             for arg in post_render:
@@ -140,8 +149,10 @@ class Schemas:
         self.by_release: dict[str, dict[tuple[str, str], dict]] = {}
         releases = []
         for path in sorted((FIXTURES / "crds").glob("*.yaml")):
-            found = re.search(r"^(?:inference-extension-(v[\d.]+)-release-manifests|llm-d-router-(v[\d.]+)-llm-d\.ai-crds)\.yaml$",
-                              path.name)
+            found = re.search(
+                r"^(?:inference-extension-(v[\d.]+)-release-manifests|llm-d-router-(v[\d.]+)-llm-d\.ai-crds)\.yaml$",
+                path.name,
+            )
             types = self._types(path)
             if found:
                 name = found.group(1) or f"llm-d-router/{found.group(2)}"
@@ -172,7 +183,9 @@ class Schemas:
         assert schema is not None, f"no served CRD version for {obj['apiVersion']} {obj['kind']} ({release or 'any'})"
         jsonschema.Draft7Validator(schema).validate(obj)
         unknown = unknown_fields(schema, obj)
-        assert not unknown, f"{obj['kind']} {obj['metadata'].get('name')}: unknown fields {unknown} ({release or 'any'})"
+        assert not unknown, (
+            f"{obj['kind']} {obj['metadata'].get('name')}: unknown fields {unknown} ({release or 'any'})"
+        )
         broken = cel_rules.check(schema, obj)  # the CRD's x-kubernetes-validations, after its defaults
         assert not broken, f"{obj['kind']} {obj['metadata'].get('name')}: CEL rules fail: {broken}"
 
@@ -181,7 +194,11 @@ def unknown_fields(schema: dict, value, path: str = "") -> list[str]:
     """The fields of `value` that a structural schema does not declare: the API server prunes them, and with
     strict field validation (kubectl's default) refuses the object. `metadata` at the root is the server's own."""
     if isinstance(value, list):
-        return [found for n, item in enumerate(value) for found in unknown_fields(schema.get("items") or {}, item, f"{path}[{n}]")]
+        return [
+            found
+            for n, item in enumerate(value)
+            for found in unknown_fields(schema.get("items") or {}, item, f"{path}[{n}]")
+        ]
     if not isinstance(value, dict) or schema.get("x-kubernetes-preserve-unknown-fields"):
         return []
     properties = schema.get("properties")
@@ -208,8 +225,9 @@ def schemas() -> Schemas:
 def repo_copy(tmp_path_factory) -> Path:
     """The repository's files (as a clone has them), so the install hook's venv lands in a scratch folder."""
     target = tmp_path_factory.mktemp("plugin") / "infgw-migrate"
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                            text=True, check=True).stdout.splitlines()
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     for name in listed:
         source = REPO / name
         if source.is_file():
@@ -225,13 +243,19 @@ def crd_mirror(root: Path, release: str = "v1.0.0") -> Path:
     bundle and its two llm-d.ai files, each CRD of the fixture in a file of its own as config/crd/bases has them."""
     crds = FIXTURES / "crds"
     if release == "v1.0.0":
-        files = {"releases/download/v1.0.0/manifests.yaml": (crds / "inference-extension-v1.0.0-manifests.yaml").read_text(),
-                 "raw/v1.0.0/config/crd/bases/inference.networking.x-k8s.io_inferenceobjectives.yaml":
-                     (crds / "inference.networking.x-k8s.io_inferenceobjectives-v1.0.0.yaml").read_text()}
+        files = {
+            "releases/download/v1.0.0/manifests.yaml": (crds / "inference-extension-v1.0.0-manifests.yaml").read_text(),
+            "raw/v1.0.0/config/crd/bases/inference.networking.x-k8s.io_inferenceobjectives.yaml": (
+                crds / "inference.networking.x-k8s.io_inferenceobjectives-v1.0.0.yaml"
+            ).read_text(),
+        }
     else:
         assert release == "llm-d-router/v0.10.0", release
-        files = {"releases/download/v1.6.0/manifests.yaml":
-                     (crds / "inference-extension-v1.6.0-release-manifests.yaml").read_text()}
+        files = {
+            "releases/download/v1.6.0/manifests.yaml": (
+                crds / "inference-extension-v1.6.0-release-manifests.yaml"
+            ).read_text()
+        }
         for crd in docs((crds / "llm-d-router-v0.10.0-llm-d.ai-crds.yaml").read_text()):
             files[f"raw/v0.10.0/config/crd/bases/llm-d.ai_{crd['spec']['names']['plural']}.yaml"] = yaml.safe_dump(crd)
     for relative, text in files.items():
@@ -257,10 +281,17 @@ class Cluster:
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
         return done
 
-    def migrate(self, *args: str, input: str | None = None, timeout: float = 120,
-                env_extra: dict | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([str(MIGRATE), *args], capture_output=True, text=True, env={**self.env, **(env_extra or {})},
-                              input=input, timeout=timeout)
+    def migrate(
+        self, *args: str, input: str | None = None, timeout: float = 120, env_extra: dict | None = None
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(MIGRATE), *args],
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env_extra or {})},
+            input=input,
+            timeout=timeout,
+        )
 
 
 @pytest.fixture
@@ -269,9 +300,11 @@ def cluster(tmp_path) -> Cluster:
     from kube_api import KubeAPI
 
     api = KubeAPI().start()
-    api.load(FIXTURES / "crds" / "inference-extension-v0.3.0-manifests.yaml",
-             FIXTURES / "crds" / "gateway-api-v1.4.1-standard-httproutes.yaml",
-             FIXTURES / "crds" / "gateway-api-v1.4.1-standard-gateways.yaml")
+    api.load(
+        FIXTURES / "crds" / "inference-extension-v0.3.0-manifests.yaml",
+        FIXTURES / "crds" / "gateway-api-v1.4.1-standard-httproutes.yaml",
+        FIXTURES / "crds" / "gateway-api-v1.4.1-standard-gateways.yaml",
+    )
     for crd in GKE_CRDS:  # the server says it is GKE: it serves GKE's own kinds, which the chart renders for gke
         api.put(crd)
     bin_dir = tmp_path / "bin"
@@ -279,8 +312,11 @@ def cluster(tmp_path) -> Cluster:
     (bin_dir / "kubectl").symlink_to(tool("kubectl"))
     (bin_dir / "helm").symlink_to(tool("helm3"))
     env = {key: value for key, value in os.environ.items() if not key.startswith(("HELM_", "KUBE"))}
-    env.update(KUBECONFIG=str(api.kubeconfig(tmp_path / "kubeconfig")), HOME=str(tmp_path),
-               PATH=f"{bin_dir}:{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    env.update(
+        KUBECONFIG=str(api.kubeconfig(tmp_path / "kubeconfig")),
+        HOME=str(tmp_path),
+        PATH=f"{bin_dir}:{Path(sys.executable).parent}:{env.get('PATH', '')}",
+    )
     for key in ("HELM_DATA_HOME", "HELM_CONFIG_HOME", "HELM_CACHE_HOME"):
         (tmp_path / key).mkdir()
         env[key] = str(tmp_path / key)
@@ -293,17 +329,33 @@ ALPHA_RELEASE = "vllm-llama3-8b-instruct"
 
 def _gke_crd(group: str, kind: str, scope: str = "Namespaced") -> dict:
     plural = kind.lower()[:-1] + "ies" if kind.endswith("y") else kind.lower() + "s"
-    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.{group}", "labels": {"addonmanager.kubernetes.io/mode": "Reconcile"}},
-            "spec": {"group": group, "scope": scope, "names": {"kind": kind, "plural": plural},
-                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
-                         "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}", "labels": {"addonmanager.kubernetes.io/mode": "Reconcile"}},
+        "spec": {
+            "group": group,
+            "scope": scope,
+            "names": {"kind": kind, "plural": plural},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
 
 
 # GKE's own CRDs (their schemas are not public fixtures: any content is accepted)
-GKE_CRDS = [_gke_crd("networking.gke.io", "HealthCheckPolicy"), _gke_crd("networking.gke.io", "GCPBackendPolicy"),
-            _gke_crd("monitoring.googleapis.com", "ClusterPodMonitoring", "Cluster"),
-            _gke_crd("monitoring.googleapis.com", "PodMonitoring")]
+GKE_CRDS = [
+    _gke_crd("networking.gke.io", "HealthCheckPolicy"),
+    _gke_crd("networking.gke.io", "GCPBackendPolicy"),
+    _gke_crd("monitoring.googleapis.com", "ClusterPodMonitoring", "Cluster"),
+    _gke_crd("monitoring.googleapis.com", "PodMonitoring"),
+]
 
 
 _ALPHA_STACK: dict = {}
@@ -323,15 +375,35 @@ def install_alpha_stack(cluster: Cluster) -> None:
         cluster.api.revision = max(cluster.api.revision, _ALPHA_STACK["revision"])
         return
     resources_before = set(cluster.api.resources)
-    done = subprocess.run([tool("helm3"), "install", ALPHA_RELEASE, str(CHARTS / "inferencepool-v0.3.0"),
-                           "--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}"],
-                          capture_output=True, text=True, env=cluster.env)
+    done = subprocess.run(
+        [
+            tool("helm3"),
+            "install",
+            ALPHA_RELEASE,
+            str(CHARTS / "inferencepool-v0.3.0"),
+            "--set",
+            f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}",
+        ],
+        capture_output=True,
+        text=True,
+        env=cluster.env,
+    )
     assert done.returncode == 0, done.stderr
-    cluster.kubectl("apply", "-f", str(FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml"),
-                    "-f", str(FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml"),
-                    "-f", str(FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml"))
-    _ALPHA_STACK.update(objects=copy.deepcopy(cluster.api.objects), resources=dict(cluster.api.resources),
-                        revision=cluster.api.revision, resources_before=resources_before)
+    cluster.kubectl(
+        "apply",
+        "-f",
+        str(FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml"),
+        "-f",
+        str(FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml"),
+        "-f",
+        str(FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml"),
+    )
+    _ALPHA_STACK.update(
+        objects=copy.deepcopy(cluster.api.objects),
+        resources=dict(cluster.api.resources),
+        revision=cluster.api.revision,
+        resources_before=resources_before,
+    )
 
 
 class GatewayController:
@@ -352,9 +424,13 @@ class GatewayController:
         referenced: dict[tuple[str, str], list[dict]] = {}
         for route in api.all("gateway.networking.k8s.io/v1", "HTTPRoute"):
             namespace = route["metadata"]["namespace"]
-            mine = [p for p in route["spec"].get("parentRefs") or []
-                    if p.get("kind", "Gateway") == "Gateway" and p.get("name") == self.gateway
-                    and api.get("gateway.networking.k8s.io/v1", "Gateway", self.gateway, p.get("namespace") or namespace)]
+            mine = [
+                p
+                for p in route["spec"].get("parentRefs") or []
+                if p.get("kind", "Gateway") == "Gateway"
+                and p.get("name") == self.gateway
+                and api.get("gateway.networking.k8s.io/v1", "Gateway", self.gateway, p.get("namespace") or namespace)
+            ]
             if not mine:
                 continue
             missing = []
@@ -371,27 +447,46 @@ class GatewayController:
                     if found is None:
                         missing.append(ref["name"])
             generation = route["metadata"].get("generation", 1)
-            resolved = ({**RESOLVED, "status": "False", "reason": "BackendNotFound",
-                         "message": f"backend(s) not found: {', '.join(missing)}", "observedGeneration": generation}
-                        if missing else dict(RESOLVED, observedGeneration=generation))
-            route["status"] = {"parents": [{"parentRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", **p},
-                                            "controllerName": "networking.gke.io/gateway",
-                                            "conditions": [dict(ACCEPTED, observedGeneration=generation), resolved]}
-                                           for p in mine]}
+            resolved = (
+                {
+                    **RESOLVED,
+                    "status": "False",
+                    "reason": "BackendNotFound",
+                    "message": f"backend(s) not found: {', '.join(missing)}",
+                    "observedGeneration": generation,
+                }
+                if missing
+                else dict(RESOLVED, observedGeneration=generation)
+            )
+            route["status"] = {
+                "parents": [
+                    {
+                        "parentRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", **p},
+                        "controllerName": "networking.gke.io/gateway",
+                        "conditions": [dict(ACCEPTED, observedGeneration=generation), resolved],
+                    }
+                    for p in mine
+                ]
+            }
         for pool in api.all(f"{GA_GROUP}/v1", "InferencePool"):
             parents = referenced.get((pool["metadata"]["namespace"], pool["metadata"]["name"]), [])
             pool["status"] = {"parents": [accepted_parent(self.gateway, p.get("namespace")) for p in parents[:1]]}
 
 
 # metav1.Condition: type, status, reason, message and lastTransitionTime are all required by the CRD schemas
-ACCEPTED = {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+ACCEPTED = {
+    "type": "Accepted",
+    "status": "True",
+    "reason": "Accepted",
+    "message": "",
+    "lastTransitionTime": "2026-01-01T00:00:00Z",
+}
 RESOLVED = dict(ACCEPTED, type="ResolvedRefs", reason="ResolvedRefs")
 
 
 def accepted_parent(gateway: str = "inference-gateway", namespace: str | None = None) -> dict:
     ref = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway}
-    return {"parentRef": {**ref, **({"namespace": namespace} if namespace else {})},
-            "conditions": [ACCEPTED, RESOLVED]}
+    return {"parentRef": {**ref, **({"namespace": namespace} if namespace else {})}, "conditions": [ACCEPTED, RESOLVED]}
 
 
 def accept(pool: dict, gateway: str = "inference-gateway") -> dict:
@@ -401,23 +496,45 @@ def accept(pool: dict, gateway: str = "inference-gateway") -> dict:
 
 
 def ga_pool(name: str = f"{ALPHA_RELEASE}-ga", namespace: str = "default") -> dict:
-    return {"apiVersion": f"{GA_GROUP}/v1", "kind": "InferencePool", "metadata": {"name": name, "namespace": namespace},
-            "spec": {"selector": {"matchLabels": {"app": ALPHA_RELEASE}}, "targetPorts": [{"number": 8000}],
-                     "endpointPickerRef": {"name": f"{name}-epp", "port": {"number": 9002}}}}
+    return {
+        "apiVersion": f"{GA_GROUP}/v1",
+        "kind": "InferencePool",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": {"app": ALPHA_RELEASE}},
+            "targetPorts": [{"number": 8000}],
+            "endpointPickerRef": {"name": f"{name}-epp", "port": {"number": 9002}},
+        },
+    }
 
 
 def alpha_pool(name: str = ALPHA_RELEASE, namespace: str = "default") -> dict:
-    return {"apiVersion": f"{ALPHA_GROUP}/v1alpha2", "kind": "InferencePool", "metadata": {"name": name, "namespace": namespace},
-            "spec": {"selector": {"app": ALPHA_RELEASE}, "targetPortNumber": 8000, "extensionRef": {"name": f"{name}-epp"}}}
+    return {
+        "apiVersion": f"{ALPHA_GROUP}/v1alpha2",
+        "kind": "InferencePool",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"selector": {"app": ALPHA_RELEASE}, "targetPortNumber": 8000, "extensionRef": {"name": f"{name}-epp"}},
+    }
 
 
 def put_serving(api: KubeAPI, pool: dict) -> dict:
     """A pool and the EPP Deployment it names: what a route may send traffic to."""
     spec, metadata = pool["spec"], pool["metadata"]
     epp = (spec.get("endpointPickerRef") or spec.get("extensionRef"))["name"]
-    api.put({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": epp, "namespace": metadata["namespace"]},
-             "spec": {"selector": {"matchLabels": {"app": epp}},
-                      "template": {"metadata": {"labels": {"app": epp}}, "spec": {"containers": [{"name": "epp", "image": "epp"}]}}}})
+    api.put(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": epp, "namespace": metadata["namespace"]},
+            "spec": {
+                "selector": {"matchLabels": {"app": epp}},
+                "template": {
+                    "metadata": {"labels": {"app": epp}},
+                    "spec": {"containers": [{"name": "epp", "image": "epp"}]},
+                },
+            },
+        }
+    )
     return api.put(pool)
 
 
@@ -439,10 +556,14 @@ def pytest_sessionfinish(session) -> None:
     folder = _report_files(session.config)
     folder.mkdir(parents=True, exist_ok=True)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    (folder / f"{worker}.json").write_text(json.dumps({
-        "tally": fuzzing.TALLY if fuzzing else {},
-        "matrix": [[list(key), value] for key, value in (faults.MATRIX if faults else {}).items()],
-    }))
+    (folder / f"{worker}.json").write_text(
+        json.dumps(
+            {
+                "tally": fuzzing.TALLY if fuzzing else {},
+                "matrix": [[list(key), value] for key, value in (faults.MATRIX if faults else {}).items()],
+            }
+        )
+    )
 
 
 def pytest_terminal_summary(terminalreporter, config) -> None:
@@ -460,11 +581,13 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
     if tally.get("tried"):
         terminalreporter.write_line(
             f"post-renderer fuzzing: {tally['tried']} inputs tried, {tally['results']} gave a result, "
-            f"{tally['refused']} were refused (exit 2, one line), {tally['broke']} broke it")
+            f"{tally['refused']} were refused (exit 2, one line), {tally['broke']} broke it"
+        )
     if matrix:
         faults = ["500", "409", "403", "timeout", "gone"]
-        terminalreporter.write_line("fault matrix (command, step x fault; ok = stopped naming the step, nothing lost, "
-                                    "the re-run finished):")
+        terminalreporter.write_line(
+            "fault matrix (command, step x fault; ok = stopped naming the step, nothing lost, the re-run finished):"
+        )
         terminalreporter.write_line(f"  {'command':<8} {'step':<26}" + "".join(f"{f:>9}" for f in faults))
         for (command, step), row in sorted(matrix.items()):
             cells = "".join(f"{'ok' if f in row else '-':>9}" for f in faults)

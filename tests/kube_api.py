@@ -97,7 +97,7 @@ class KubeAPI:
             self.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
     # -- test-side helpers --------------------------------------------------------------------------------
-    def start(self) -> "KubeAPI":
+    def start(self) -> KubeAPI:
         api = self
 
         class Handler(_Handler):
@@ -118,12 +118,20 @@ class KubeAPI:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def kubeconfig(self, path: Path, context: str = "loopback") -> Path:
-        path.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": context,
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
-            "users": [{"name": context, "user": {"token": "test-token-not-a-secret"}}],
-            "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": "default"}}],
-        }))
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": context,
+                    "clusters": [{"name": context, "cluster": {"server": self.url}}],
+                    "users": [{"name": context, "user": {"token": "test-token-not-a-secret"}}],
+                    "contexts": [
+                        {"name": context, "context": {"cluster": context, "user": context, "namespace": "default"}}
+                    ],
+                }
+            )
+        )
         return path
 
     def load(self, *paths: Path | str) -> None:
@@ -171,8 +179,9 @@ class KubeAPI:
                 return resource
         raise KeyError(f"no resource for {api_version} {kind}")
 
-    def fail(self, method: str, path: str, status: int, times: int | None = 1, hang: float = 0.0,
-             dry_run: bool | None = None) -> Fault:
+    def fail(
+        self, method: str, path: str, status: int, times: int | None = 1, hang: float = 0.0, dry_run: bool | None = None
+    ) -> Fault:
         fault = Fault(method.upper(), path, status, times, hang, dry_run)
         self.faults.append(fault)
         return fault
@@ -194,14 +203,23 @@ class KubeAPI:
         for version in spec["versions"]:
             if version.get("served", True):
                 key = (spec["group"], version["name"], spec["names"]["plural"])
-                self.resources[key] = Resource(*key, spec["names"]["kind"], spec.get("scope") == "Namespaced",
-                                               tuple(spec["names"].get("shortNames", ())))
+                self.resources[key] = Resource(
+                    *key,
+                    spec["names"]["kind"],
+                    spec.get("scope") == "Namespaced",
+                    tuple(spec["names"].get("shortNames", ())),
+                )
                 schema = (version.get("schema") or {}).get("openAPIV3Schema")
                 if schema:
                     self.schemas[key] = schema
-        crd["status"] = {"conditions": [{"type": "Established", "status": "True", "reason": "InitialNamesAccepted"},
-                                        {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts"}],
-                         "acceptedNames": spec["names"], "storedVersions": [v["name"] for v in spec["versions"] if v.get("storage")]}
+        crd["status"] = {
+            "conditions": [
+                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted"},
+                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts"},
+            ],
+            "acceptedNames": spec["names"],
+            "storedVersions": [v["name"] for v in spec["versions"] if v.get("storage")],
+        }
 
     def reconcile(self) -> None:
         with self.lock:
@@ -210,9 +228,8 @@ class KubeAPI:
 
     def validate(self, resource: Resource, obj: dict) -> None:
         """As the API server does for a custom resource: its CRD's structural schema, then its CEL rules."""
-        import jsonschema
-
         import cel_rules
+        import jsonschema
 
         schema = self.schemas.get((resource.group, resource.version, resource.plural))
         if schema is None:
@@ -228,7 +245,9 @@ class KubeAPI:
 
     def _unregister(self, crd: dict) -> None:
         spec = crd["spec"]
-        for key in [k for k, r in self.resources.items() if (r.group, r.plural) == (spec["group"], spec["names"]["plural"])]:
+        for key in [
+            k for k, r in self.resources.items() if (r.group, r.plural) == (spec["group"], spec["names"]["plural"])
+        ]:
             del self.resources[key]
             self.schemas.pop(key, None)
         for key in [k for k in self.objects if k[:2] == (spec["group"], spec["names"]["plural"])]:
@@ -281,8 +300,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _status(self, code: int, reason: str, message: str) -> None:
-        self._send(code, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                          "message": message, "reason": reason, "code": code})
+        self._send(
+            code,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": message,
+                "reason": reason,
+                "code": code,
+            },
+        )
 
     def _body(self) -> dict | list:
         length = int(self.headers.get("Content-Length") or 0)
@@ -302,8 +331,12 @@ class _Handler(BaseHTTPRequestHandler):
         with api.lock:
             api.requests.append((method, path))
             for fault in api.faults:
-                if fault.method in (method, "*") and re.search(fault.path, path) and fault.times != 0 and \
-                        fault.dry_run in (None, "All" in query.get("dryRun", [])):
+                if (
+                    fault.method in (method, "*")
+                    and re.search(fault.path, path)
+                    and fault.times != 0
+                    and fault.dry_run in (None, "All" in query.get("dryRun", []))
+                ):
                     if fault.times is not None:
                         fault.times -= 1
                     break
@@ -326,8 +359,15 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.api
         if path == "/version":
             found = re.match(r"v(\d+)\.(\d+)", api.server_version)
-            return self._send(200, {"major": found.group(1) if found else "1", "minor": found.group(2) if found else "0",
-                                    "gitVersion": api.server_version, "platform": "linux/amd64"})
+            return self._send(
+                200,
+                {
+                    "major": found.group(1) if found else "1",
+                    "minor": found.group(2) if found else "0",
+                    "gitVersion": api.server_version,
+                    "platform": "linux/amd64",
+                },
+            )
         if path == "/api":
             return self._send(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
         if path == "/apis":
@@ -352,7 +392,11 @@ class _Handler(BaseHTTPRequestHandler):
         version = found.group("core") or found.group("version")
         resource = api.resources.get((group, version, found.group("plural")))
         if resource is None:
-            return self._discovery(path) if method == "GET" else self._status(404, "NotFound", "the server could not find the requested resource")
+            return (
+                self._discovery(path)
+                if method == "GET"
+                else self._status(404, "NotFound", "the server could not find the requested resource")
+            )
         namespace = unquote(found.group("namespace") or "")
         name = found.group("name")
         dry_run = "All" in query.get("dryRun", [])
@@ -368,7 +412,10 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 return self._send(201, self._served(resource, self._create(resource, namespace, body, dry_run)))
             if method == "PUT":
-                return self._send(200, self._served(resource, self._update(resource, namespace, name, body, dry_run, found.group("sub"))))
+                return self._send(
+                    200,
+                    self._served(resource, self._update(resource, namespace, name, body, dry_run, found.group("sub"))),
+                )
             if method == "PATCH" and "apply-patch" in self.headers.get("Content-Type", ""):
                 # server-side apply, modelled as create-or-merge (field ownership is not)
                 key = (resource.group, resource.plural, namespace if resource.namespaced else "", name)
@@ -376,11 +423,18 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._send(201, self._served(resource, self._create(resource, namespace, body, dry_run)))
                 merged = _merge(copy.deepcopy(api.objects[key]), body)
                 merged["metadata"].pop("resourceVersion", None)
-                return self._send(200, self._served(resource, self._update(resource, namespace, name, merged, dry_run, None)))
+                return self._send(
+                    200, self._served(resource, self._update(resource, namespace, name, merged, dry_run, None))
+                )
             if method == "PATCH":
                 current = self._existing(resource, namespace, name)
                 patched = _patch(current, body, self.headers.get("Content-Type", ""))
-                return self._send(200, self._served(resource, self._update(resource, namespace, name, patched, dry_run, found.group("sub"))))
+                return self._send(
+                    200,
+                    self._served(
+                        resource, self._update(resource, namespace, name, patched, dry_run, found.group("sub"))
+                    ),
+                )
             if method == "DELETE":
                 current = self._existing(resource, namespace, name)
                 if not dry_run:
@@ -403,7 +457,11 @@ class _Handler(BaseHTTPRequestHandler):
         return found
 
     def _list(self, resource: Resource, namespace: str, query: dict) -> dict:
-        selector = dict(part.split("=", 1) for part in query.get("labelSelector", [""])[0].replace("==", "=").split(",") if "=" in part)
+        selector = dict(
+            part.split("=", 1)
+            for part in query.get("labelSelector", [""])[0].replace("==", "=").split(",")
+            if "=" in part
+        )
         items = []
         for (group, plural, obj_namespace, _), obj in sorted(self.api.objects.items()):
             if (group, plural) != (resource.group, resource.plural) or (namespace and obj_namespace != namespace):
@@ -411,8 +469,12 @@ class _Handler(BaseHTTPRequestHandler):
             labels = obj.get("metadata", {}).get("labels") or {}
             if all(labels.get(key) == value for key, value in selector.items()):
                 items.append(self._served(resource, obj))
-        return {"kind": f"{resource.kind}List", "apiVersion": resource.group_version,
-                "metadata": {"resourceVersion": str(self.api.revision)}, "items": items}
+        return {
+            "kind": f"{resource.kind}List",
+            "apiVersion": resource.group_version,
+            "metadata": {"resourceVersion": str(self.api.revision)},
+            "items": items,
+        }
 
     def _create(self, resource: Resource, namespace: str, body: dict, dry_run: bool) -> dict:
         name = (body.get("metadata") or {}).get("name")
@@ -434,11 +496,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.api.reconcile()
         return obj
 
-    def _update(self, resource: Resource, namespace: str, name: str, body: dict, dry_run: bool, sub: str | None) -> dict:
+    def _update(
+        self, resource: Resource, namespace: str, name: str, body: dict, dry_run: bool, sub: str | None
+    ) -> dict:
         current = self._existing(resource, namespace, name)
         wanted = (body.get("metadata") or {}).get("resourceVersion")
         if wanted and wanted != current["metadata"]["resourceVersion"]:
-            raise _Error(409, "Conflict", f'Operation cannot be fulfilled on {resource.plural} "{name}": the object has been modified')
+            raise _Error(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {resource.plural} "{name}": the object has been modified',
+            )
         updated = copy.deepcopy(body)
         if sub == "status":
             updated = {**copy.deepcopy(current), "status": updated.get("status")}
@@ -470,10 +538,21 @@ class _Handler(BaseHTTPRequestHandler):
                 versions = groups.setdefault(resource.group, [])
                 if resource.version not in versions:
                     versions.append(resource.version)
-        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-            {"name": group, "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
-             "preferredVersion": {"groupVersion": f"{group}/{_preferred(versions)}", "version": _preferred(versions)}}
-            for group, versions in sorted(groups.items())]}
+        return {
+            "kind": "APIGroupList",
+            "apiVersion": "v1",
+            "groups": [
+                {
+                    "name": group,
+                    "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
+                    "preferredVersion": {
+                        "groupVersion": f"{group}/{_preferred(versions)}",
+                        "version": _preferred(versions),
+                    },
+                }
+                for group, versions in sorted(groups.items())
+            ],
+        }
 
     def _discovery(self, path: str) -> None:
         found = re.match(r"^/(?:api/(v1)|apis/([^/]+)/([^/]+))$", path)
@@ -484,12 +563,35 @@ class _Handler(BaseHTTPRequestHandler):
         if not listed:
             raise _Error(404, "NotFound", "the server could not find the requested resource")
         verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
-        return self._send(200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": listed[0].group_version,
-                                "resources": [{"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced,
-                                               "kind": r.kind, "verbs": verbs, "shortNames": list(r.short_names)}
-                                              for r in listed]
-                                + [{"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced,
-                                    "kind": r.kind, "verbs": ["get", "patch", "update"]} for r in listed]})
+        return self._send(
+            200,
+            {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": listed[0].group_version,
+                "resources": [
+                    {
+                        "name": r.plural,
+                        "singularName": r.kind.lower(),
+                        "namespaced": r.namespaced,
+                        "kind": r.kind,
+                        "verbs": verbs,
+                        "shortNames": list(r.short_names),
+                    }
+                    for r in listed
+                ]
+                + [
+                    {
+                        "name": f"{r.plural}/status",
+                        "singularName": "",
+                        "namespaced": r.namespaced,
+                        "kind": r.kind,
+                        "verbs": ["get", "patch", "update"],
+                    }
+                    for r in listed
+                ],
+            },
+        )
 
     def _openapi(self, path: str) -> None:
         versions = sorted({(r.group, r.version) for r in self.api.resources.values()})
@@ -499,7 +601,7 @@ class _Handler(BaseHTTPRequestHandler):
                 key = f"apis/{group}/{version}" if group else "api/v1"
                 paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={self.api.revision}"}
             return self._send(200, {"paths": paths})
-        key = path[len("/openapi/v3/"):]
+        key = path[len("/openapi/v3/") :]
         found = re.match(r"^(?:api/(v1)|apis/([^/]+)/([^/]+))$", key)
         if not found:
             raise _Error(404, "NotFound", path)
@@ -510,12 +612,22 @@ class _Handler(BaseHTTPRequestHandler):
                 continue
             prefix = f"/apis/{group}/{version}" if group else "/api/v1"
             item = f"{prefix}{'/namespaces/{namespace}' if r.namespaced else ''}/{r.plural}/{{name}}"
-            paths[item] = {"patch": {
-                "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": r.kind},
-                "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "OK"}}}}
-        return self._send(200, {"openapi": "3.0.0", "info": {"title": "loopback", "version": version}, "paths": paths,
-                                "components": {"schemas": {}}})
+            paths[item] = {
+                "patch": {
+                    "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": r.kind},
+                    "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "OK"}},
+                }
+            }
+        return self._send(
+            200,
+            {
+                "openapi": "3.0.0",
+                "info": {"title": "loopback", "version": version},
+                "paths": paths,
+                "components": {"schemas": {}},
+            },
+        )
 
 
 class _Error(Exception):
@@ -525,11 +637,13 @@ class _Error(Exception):
 
 def _preferred(versions: list[str]) -> str:
     """v1 over v1beta1 over v1alpha2, as the API server orders them."""
+
     def rank(v: str) -> tuple:
         found = re.match(r"v(\d+)(alpha|beta)?(\d*)", v)
         if not found:
             return (0,)
         return (int(found.group(1)), {"alpha": 0, "beta": 1, None: 2}[found.group(2)], int(found.group(3) or 0))
+
     return max(versions, key=rank)
 
 
@@ -568,7 +682,11 @@ def _json_patch(doc: dict, operations: list) -> dict:
             if kind == "test":
                 actual = parent[index] if isinstance(parent, list) else parent.get(last)
                 if actual != op["value"]:
-                    raise _Error(422, "Invalid", f"the server rejected our request due to an error in our request: test failed at {op['path']}")
+                    raise _Error(
+                        422,
+                        "Invalid",
+                        f"the server rejected our request due to an error in our request: test failed at {op['path']}",
+                    )
             elif kind in ("replace", "add"):
                 if isinstance(parent, list):
                     if kind == "add":
@@ -589,7 +707,15 @@ def _json_patch(doc: dict, operations: list) -> dict:
 
 
 # Helm writes its release records (Secrets) in Kubernetes' protobuf encoding. The fields it uses, by number:
-_OBJECT_META = {1: "name", 2: "generateName", 3: "namespace", 6: "resourceVersion", 5: "uid", 11: "labels", 12: "annotations"}
+_OBJECT_META = {
+    1: "name",
+    2: "generateName",
+    3: "namespace",
+    6: "resourceVersion",
+    5: "uid",
+    11: "labels",
+    12: "annotations",
+}
 
 
 def _from_protobuf(raw: bytes) -> dict:
@@ -605,6 +731,7 @@ def _from_protobuf(raw: bytes) -> dict:
     obj: dict = {"apiVersion": api_version, "kind": kind, "metadata": _object_meta(body.get(1, [b""])[0])}
     if kind == "Secret":
         import base64
+
         obj["data"] = {k: base64.b64encode(v).decode() for k, v in _map(body.get(2, []))}
         if 3 in body:
             obj["type"] = body[3][0].decode()
@@ -645,11 +772,11 @@ def _fields(data: bytes) -> dict[int, list]:
             value, at = _varint(data, at)
         elif wire == 2:
             length, at = _varint(data, at)
-            value, at = data[at:at + length], at + length
+            value, at = data[at : at + length], at + length
         elif wire == 1:
-            value, at = data[at:at + 8], at + 8
+            value, at = data[at : at + 8], at + 8
         elif wire == 5:
-            value, at = data[at:at + 4], at + 4
+            value, at = data[at : at + 4], at + 4
         else:
             raise _Error(400, "BadRequest", f"protobuf wire type {wire}")
         fields.setdefault(number, []).append(value)

@@ -9,16 +9,26 @@ import subprocess
 import threading
 
 import pytest
-
-from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, REPO, GatewayController, install_alpha_stack
 from completions import Completions
+from conftest import (
+    ALPHA_GROUP,
+    ALPHA_RELEASE,
+    CHARTS,
+    FIXTURES,
+    GA_GROUP,
+    REPO,
+    GatewayController,
+    install_alpha_stack,
+)
 
 # The Gateway's address: a loopback address of its own, so that the completion server can listen on port 80
 GATEWAY_ADDRESS = "127.0.0.7"
 
 
 def readme_commands() -> list[str]:
-    block = (REPO / "README.md").read_text().split("<!-- step-by-step -->\n", 1)[1].split("<!-- /step-by-step -->", 1)[0]
+    block = (
+        (REPO / "README.md").read_text().split("<!-- step-by-step -->\n", 1)[1].split("<!-- /step-by-step -->", 1)[0]
+    )
     body = block.split("```sh\n", 1)[1].rsplit("```", 1)[0]
     return [line for line in body.replace("\\\n", " ").splitlines() if line.strip()]
 
@@ -41,13 +51,27 @@ def test_the_step_by_step_commands_work_as_pasted(cluster, tmp_path, repo_copy, 
     install_alpha_stack(cluster)
     cluster.api.controllers.append(GatewayController())
     gateway = cluster.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
-    gateway["status"] = {"addresses": [{"value": GATEWAY_ADDRESS}], "conditions": [
-        {"type": "Programmed", "status": "True", "reason": "Programmed", "message": "",
-         "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+    gateway["status"] = {
+        "addresses": [{"value": GATEWAY_ADDRESS}],
+        "conditions": [
+            {
+                "type": "Programmed",
+                "status": "True",
+                "reason": "Programmed",
+                "message": "",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
     mirror = tmp_path / "mirror"
     (mirror / "releases/download/v1.0.0").mkdir(parents=True)
-    shutil.copy(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml", mirror / "releases/download/v1.0.0/manifests.yaml")
-    installed = subprocess.run(["helm", "plugin", "install", str(repo_copy)], capture_output=True, text=True, env=cluster.env)
+    shutil.copy(
+        FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
+        mirror / "releases/download/v1.0.0/manifests.yaml",
+    )
+    installed = subprocess.run(
+        ["helm", "plugin", "install", str(repo_copy)], capture_output=True, text=True, env=cluster.env
+    )
     assert installed.returncode == 0, installed.stderr
     work = tmp_path / "work"
     work.mkdir()
@@ -62,10 +86,14 @@ def test_the_step_by_step_commands_work_as_pasted(cluster, tmp_path, repo_copy, 
 
     route = cluster.api.get("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
     assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [
-        (GA_GROUP, f"{ALPHA_RELEASE}-ga", 100)]
+        (GA_GROUP, f"{ALPHA_RELEASE}-ga", 100)
+    ]
     assert cluster.api.get(f"{GA_GROUP}/v1", "InferencePool", f"{ALPHA_RELEASE}-ga") is not None
     assert {o["metadata"]["name"] for o in cluster.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceObjective")} == {
-        "food-review", "base-model", "base-model-cpu"}
+        "food-review",
+        "base-model",
+        "base-model-cpu",
+    }
     crds = {c["metadata"]["name"] for c in cluster.api.all("apiextensions.k8s.io/v1", "CustomResourceDefinition")}
     assert not crds & {f"inferencepools.{ALPHA_GROUP}", f"inferencemodels.{ALPHA_GROUP}"}
     assert (work / "backup.yaml").stat().st_mode & 0o777 == 0o600

@@ -7,8 +7,8 @@ import subprocess
 import tomllib
 
 import yaml
-
 from conftest import MIGRATE, POSTRENDER, REPO
+
 from infgw_postrender import __version__
 
 

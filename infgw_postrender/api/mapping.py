@@ -133,7 +133,7 @@ class Cluster(NamedTuple):
 
     def qualified(self, name: str) -> str:
         """kubectl's fully qualified name (plural.version.group) for a resource of `resources`; others as given."""
-        for resource, version in zip(self.resources, self.versions):
+        for resource, version in zip(self.resources, self.versions, strict=True):
             if resource == name:
                 plural, _, group = name.partition(".")
                 return f"{plural}.{version}.{group}"
@@ -242,5 +242,7 @@ def _build(kind: Any, value: Any, where: str) -> Any:
         return frozenset(value)
     if origin is Mapping:
         item_kind = typing.get_args(kind)[1]
-        return types.MappingProxyType({key: _build(item_kind, item, f"{where}.{key}") for key, item in (value or {}).items()})
+        return types.MappingProxyType(
+            {key: _build(item_kind, item, f"{where}.{key}") for key, item in (value or {}).items()}
+        )
     return value

@@ -27,8 +27,11 @@ def condition_is_true(obj: dict | None, kind: str) -> bool:
 
 def accepted_parents(pool: dict) -> list[str]:
     """The Gateways whose status on this pool says Accepted=True."""
-    return [(parent.get("parentRef") or {}).get("name") for parent in (pool.get("status") or {}).get("parents") or []
-            if condition_is_true(parent, "Accepted")]
+    return [
+        (parent.get("parentRef") or {}).get("name")
+        for parent in (pool.get("status") or {}).get("parents") or []
+        if condition_is_true(parent, "Accepted")
+    ]
 
 
 def as_manifest(obj: dict) -> dict:

@@ -55,9 +55,11 @@ class Target:
     def lacks_objectives_why(self) -> str:
         """Why a release without objective APIs cannot take InferenceObjectives, and the fix (for an error)."""
         newest = max((row for row in self.project.rows if row.objective), key=lambda row: parse_version(row.since))
-        return (f"{self.name} has no InferenceObjective or InferenceModelRewrite API (GIE v1.6.0 removed them, #2973, "
-                f"with its EPP and inferencepool chart, #2967); target v{newest.since} (the last GIE release with "
-                f"them), or render llm-d-router's {router().chart.name} chart, whose EPP reads them in llm-d.ai")
+        return (
+            f"{self.name} has no InferenceObjective or InferenceModelRewrite API (GIE v1.6.0 removed them, #2973, "
+            f"with its EPP and inferencepool chart, #2967); target v{newest.since} (the last GIE release with "
+            f"them), or render llm-d-router's {router().chart.name} chart, whose EPP reads them in llm-d.ai"
+        )
 
 
 def projects() -> tuple[Project, ...]:
@@ -90,13 +92,15 @@ def parse_target(text: str, flag: str = "--target-version") -> Target:
     if project is None:
         raise InputError(f"{flag} {text!r}: expected a release such as {spellings}")
     try:
-        version = parse_version(text[len(project.prefix):] if text.startswith(project.prefix) else text)
+        version = parse_version(text[len(project.prefix) :] if text.startswith(project.prefix) else text)
     except ValueError:
         raise InputError(f"{flag} {text!r}: expected a release such as {spellings}") from None
     rows = [row for row in project.rows if parse_version(row.since) <= version]
     if not rows:
-        raise InputError(f"{flag} {text!r}: {project.project} releases before {project.prefix}{project.rows[0].since} "
-                         "have no GA API; target one of them or later")
+        raise InputError(
+            f"{flag} {text!r}: {project.project} releases before {project.prefix}{project.rows[0].since} "
+            "have no GA API; target one of them or later"
+        )
     return Target(project, version, rows[-1])
 
 
@@ -131,8 +135,10 @@ def chart_target(chart: str, chart_version: str | None) -> Target:
             version = (chart_version or project.default).removeprefix("v")
             target = parse_target(f"{project.prefix}{version}", "--chart-version")
             if not target.row.chart:
-                raise InputError(f"--chart-version {chart_version}: {project.project} {target.name} publishes no "
-                                 f"{project.chart.name} chart; {target.lacks_objectives_why()}")
+                raise InputError(
+                    f"--chart-version {chart_version}: {project.project} {target.name} publishes no "
+                    f"{project.chart.name} chart; {target.lacks_objectives_why()}"
+                )
             return target
     known = ", ".join(project.chart.name for project in projects())
     raise InputError(f"--chart {chart}: not a chart this tool knows ({known}); pass one of them")

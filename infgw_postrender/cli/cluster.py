@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any
 
 import click
 
-from infgw_postrender.yaml import emitter
 from infgw_postrender import defaults
 from infgw_postrender.cli.params import DNS_LABEL, DURATION, PERCENT, PERCENTS, Command
-from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, EXIT_STOPPED, InputError
 from infgw_postrender.cluster.helm import Helm
 from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.cluster.verify import DEFAULT_PROMPT
+from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, EXIT_STOPPED, InputError
+from infgw_postrender.yaml import emitter
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -25,13 +26,23 @@ def cluster_options(func: Callable) -> Callable:
     """-n/--namespace and --kube-context, as kubectl and helm spell them. Run as a plugin, Helm takes its own -n and
     --kube-context out of the arguments and passes them as HELM_NAMESPACE and HELM_KUBECONTEXT, which
     Kubectl.from_options reads: a command takes its namespace and context from its Kubectl, never from the flags."""
-    func = click.option("--kube-context", help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")(func)
-    return click.option("-n", "--namespace", type=DNS_LABEL, help="Namespace (default: HELM_NAMESPACE, then default).")(func)
+    func = click.option("--kube-context", help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")(
+        func
+    )
+    return click.option("-n", "--namespace", type=DNS_LABEL, help="Namespace (default: HELM_NAMESPACE, then default).")(
+        func
+    )
 
 
 def output_option(func: Callable) -> Callable:
-    return click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table",
-                        show_default=True, help="table for people, json or yaml for scripts.")(func)
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(["table", "json", "yaml"]),
+        default="table",
+        show_default=True,
+        help="table for people, json or yaml for scripts.",
+    )(func)
 
 
 def emit(data: Any, output: str, text: str) -> None:
@@ -57,22 +68,32 @@ def register(cli: click.Group) -> None:
 
 
 # -- detect --------------------------------------------------------------------------------------------------
-@click.command(cls=Command, context_settings=CONTEXT, epilog="""
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
 \b
 Examples:
   helm infgw-migrate detect -A                  # every namespace
   helm infgw-migrate detect -n llm -o json --exit-code
   kubectl get crd,inferencepools.inference.networking.x-k8s.io,inferencemodels.inference.networking.x-k8s.io,httproutes,deployments -A -o yaml > snapshot.yaml
   helm infgw-migrate detect --from-file snapshot.yaml --server-version v1.33.5-gke.1080000
-""")
+""",
+)
 @cluster_options
 @output_option
 @click.option("--exit-code", is_flag=True, help=f"Exit {EXIT_MIGRATION_NEEDED} when a migration is needed, 0 when not.")
-@click.option("--from-file", type=click.Path(dir_okay=False), help="Read a snapshot (kubectl get ... -o yaml), not a cluster.")
+@click.option(
+    "--from-file", type=click.Path(dir_okay=False), help="Read a snapshot (kubectl get ... -o yaml), not a cluster."
+)
 @click.option("--server-version", help="With --from-file: the cluster's version, for the CRD advice.")
-@click.option("-A", "--all-namespaces", is_flag=True,
-              help="Every namespace (the default without -n; run through Helm, which always gives the plugin a "
-                   "namespace, ask for it).")
+@click.option(
+    "-A",
+    "--all-namespaces",
+    is_flag=True,
+    help="Every namespace (the default without -n; run through Helm, which always gives the plugin a "
+    "namespace, ask for it).",
+)
 def detect(namespace, kube_context, output, exit_code, from_file, server_version, all_namespaces) -> None:
     """What is alpha: v1alpha2 pools and models, the routes to them (with weights), inferencepool and
     llm-d-router-gateway Helm releases, the server version and the inference CRDs (and who installed them); and
@@ -91,27 +112,45 @@ def detect(namespace, kube_context, output, exit_code, from_file, server_version
 
 
 # -- crds ----------------------------------------------------------------------------------------------------
-@click.command(cls=Command, context_settings=CONTEXT, epilog="""
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
 \b
 Examples:
   helm infgw-migrate crds --server-version v1.34.1-gke.100     # the decision, without a cluster
   helm infgw-migrate crds --apply                               # download, check, apply, wait until Established
   helm infgw-migrate crds --apply --source /mirror/inference-extension   # air-gapped: a folder laid out as upstream
   helm infgw-migrate crds --server-version v1.35.0-gke.5 --target-version llm-d-router/v0.10.0   # llm-d-router's EPP
-""")
+""",
+)
 @click.option("--kube-context", help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")
 @output_option
 @click.option("--server-version", help="Decide for this version instead of asking the cluster.")
-@click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True,
-              help="The release whose CRDs to install: GIE vX.Y.Z (v1.0.0 to v1.6.0 pinned) or llm-d-router/vX.Y.Z "
-                   "(the v1 InferencePool of GIE v1.6.0 plus its llm-d.ai objective CRDs).")
-@click.option("--apply", "apply_", is_flag=True, help="Download, check the pinned SHA-256, apply, wait until Established.")
+@click.option(
+    "--target-version",
+    default=defaults.TARGET_VERSION,
+    show_default=True,
+    help="The release whose CRDs to install: GIE vX.Y.Z (v1.0.0 to v1.6.0 pinned) or llm-d-router/vX.Y.Z "
+    "(the v1 InferencePool of GIE v1.6.0 plus its llm-d.ai objective CRDs).",
+)
+@click.option(
+    "--apply", "apply_", is_flag=True, help="Download, check the pinned SHA-256, apply, wait until Established."
+)
 @click.option("--dry-run", is_flag=True, help="With --apply: download and check, then apply with --dry-run=server.")
-@click.option("--source", envvar="INFGW_CRD_SOURCE", show_envvar=True,
-              help="A mirror URL or folder laid out as upstream's paths, instead of github.com.")
+@click.option(
+    "--source",
+    envvar="INFGW_CRD_SOURCE",
+    show_envvar=True,
+    help="A mirror URL or folder laid out as upstream's paths, instead of github.com.",
+)
 @click.option("--insecure-unpinned", is_flag=True, help="Accept files this tool has no pinned SHA-256 for.")
-@click.option("--timeout", type=DURATION, default="2m", show_default=True, help="How long to wait for Established (90s, 5m).")
-def crds(kube_context, output, server_version, target_version, apply_, dry_run, source, insecure_unpinned, timeout) -> None:
+@click.option(
+    "--timeout", type=DURATION, default="2m", show_default=True, help="How long to wait for Established (90s, 5m)."
+)
+def crds(
+    kube_context, output, server_version, target_version, apply_, dry_run, source, insecure_unpinned, timeout
+) -> None:
     """Decide which inference CRDs to install (the bundle that holds the v1 InferencePool, or on GKE that serves it
     only the objective CRDs the target's EPP reads), and with --apply install them. A GKE-managed CRD is never
     overwritten. CRDs are cluster-scoped: there is no -n."""
@@ -132,19 +171,29 @@ def crds(kube_context, output, server_version, target_version, apply_, dry_run, 
 
 
 # -- objectives ----------------------------------------------------------------------------------------------
-@click.command(cls=Command, context_settings=CONTEXT, epilog="""
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
 \b
 Example:
   helm infgw-migrate objectives -n llm --alpha-pool vllm --ga-pool vllm-ga            # print them
   helm infgw-migrate objectives -n llm --alpha-pool vllm --ga-pool vllm-ga --apply
-""")
+""",
+)
 @cluster_options
-@click.option("--alpha-pool", type=DNS_LABEL, required=True, help="The alpha InferencePool whose InferenceModels to carry over.")
+@click.option(
+    "--alpha-pool", type=DNS_LABEL, required=True, help="The alpha InferencePool whose InferenceModels to carry over."
+)
 @click.option("--ga-pool", type=DNS_LABEL, required=True, help="The GA InferencePool the objectives point at.")
 @click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=-1", help="Criticality to priority.")
-@click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True,
-              help="GIE v1.3.0 to v1.5.0 add InferenceModelRewrites (its EPP acts on them); llm-d-router/vX.Y.Z "
-                   "writes both in llm-d.ai.")
+@click.option(
+    "--target-version",
+    default=defaults.TARGET_VERSION,
+    show_default=True,
+    help="GIE v1.3.0 to v1.5.0 add InferenceModelRewrites (its EPP acts on them); llm-d-router/vX.Y.Z "
+    "writes both in llm-d.ai.",
+)
 @click.option("--apply", "apply_", is_flag=True, help="Apply them (kubectl apply) instead of printing.")
 @click.option("--dry-run", is_flag=True, help="With --apply: kubectl apply --dry-run=server.")
 def objectives(namespace, kube_context, alpha_pool, ga_pool, priority_map, target_version, apply_, dry_run) -> None:
@@ -165,18 +214,41 @@ def objectives(namespace, kube_context, alpha_pool, ga_pool, priority_map, targe
 def analysis_options(func: Callable) -> Callable:
     """The checks of a traffic stage (shift --analysis; migrate passes them on to each stage)."""
     options = [
-        click.option("--analysis", is_flag=True,
-                     help="After the Gateway reports the new weights, probe through it and go back to the previous "
-                          "weights if the probe fails the thresholds (exit 1)."),
-        click.option("--analysis-requests", type=click.IntRange(1, 10_000), default=defaults.ANALYSIS_REQUESTS,
-                     show_default=True, help="Requests to send (one after another, the pool's models in turn)."),
+        click.option(
+            "--analysis",
+            is_flag=True,
+            help="After the Gateway reports the new weights, probe through it and go back to the previous "
+            "weights if the probe fails the thresholds (exit 1).",
+        ),
+        click.option(
+            "--analysis-requests",
+            type=click.IntRange(1, 10_000),
+            default=defaults.ANALYSIS_REQUESTS,
+            show_default=True,
+            help="Requests to send (one after another, the pool's models in turn).",
+        ),
         click.option("--analysis-duration", type=DURATION, help="Probe for this long instead of a number of requests."),
-        click.option("--analysis-timeout", type=DURATION, default=f"{defaults.ANALYSIS_TIMEOUT_S:g}s", show_default=True,
-                     help="The probe stops here whatever is left (a server that never answers fails the stage)."),
-        click.option("--min-success", type=click.FloatRange(0, 1), default=defaults.MIN_SUCCESS, show_default=True,
-                     help="Smallest share of requests answered 200 with choices."),
-        click.option("--max-p95", type=DURATION, default=f"{defaults.MAX_P95_S:g}s", show_default=True,
-                     help="Largest 95th percentile latency of the answered requests (e.g. 5s, 800ms)."),
+        click.option(
+            "--analysis-timeout",
+            type=DURATION,
+            default=f"{defaults.ANALYSIS_TIMEOUT_S:g}s",
+            show_default=True,
+            help="The probe stops here whatever is left (a server that never answers fails the stage).",
+        ),
+        click.option(
+            "--min-success",
+            type=click.FloatRange(0, 1),
+            default=defaults.MIN_SUCCESS,
+            show_default=True,
+            help="Smallest share of requests answered 200 with choices.",
+        ),
+        click.option(
+            "--max-p95",
+            type=DURATION,
+            default=f"{defaults.MAX_P95_S:g}s",
+            show_default=True,
+            help="Largest 95th percentile latency of the answered requests (e.g. 5s, 800ms).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -190,7 +262,10 @@ def _analysis_settings(analysis_requests, analysis_duration, analysis_timeout, m
     return budget, Thresholds(min_success, max_p95)
 
 
-@click.command(cls=Command, context_settings=CONTEXT, epilog="""
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
 \b
 Examples:
   helm infgw-migrate shift -n llm --route llm-route --alpha-pool vllm --ga-pool vllm-ga --ga-weight 50 --dry-run
@@ -198,7 +273,8 @@ Examples:
   helm infgw-migrate shift -n llm --route llm-route --alpha-pool vllm --ga-pool vllm-ga --ga-weight 0   # back
   helm infgw-migrate shift -n llm --route llm-route --alpha-pool vllm --ga-pool vllm-ga --ga-weight 25 \\
     --analysis --analysis-requests 50 --max-p95 3s -o json
-""")
+""",
+)
 @cluster_options
 @output_option
 @click.option("--route", "route_name", type=DNS_LABEL, required=True, help="The live HTTPRoute.")
@@ -206,30 +282,61 @@ Examples:
 @click.option("--ga-pool", type=DNS_LABEL, required=True)
 @click.option("--ga-weight", type=PERCENT, required=True, help="Percentage for the GA pool, 0 to 100.")
 @click.option("--dry-run", is_flag=True, help="Print the change as a diff; change nothing.")
-@click.option("--force", is_flag=True,
-              help="Write the weights at once, without waiting for the Gateway to accept the GA pool (never past "
-                   "the check that every pool with traffic exists).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write the weights at once, without waiting for the Gateway to accept the GA pool (never past "
+    "the check that every pool with traffic exists).",
+)
 @click.option("--wait", is_flag=True, help="Wait until the route reports Accepted and ResolvedRefs for the change.")
-@click.option("--timeout", type=DURATION, default="5m", show_default=True,
-              help="How long to wait for the Gateway to accept the GA pool, and for --wait (90s, 5m).")
+@click.option(
+    "--timeout",
+    type=DURATION,
+    default="5m",
+    show_default=True,
+    help="How long to wait for the Gateway to accept the GA pool, and for --wait (90s, 5m).",
+)
 @analysis_options
 @click.option("--url", help="With --analysis: probe this URL instead of the Gateway's address.")
 @click.option("--port", default=80, show_default=True, help="With --analysis: the Gateway's port.")
-@click.option("--model", "models", multiple=True, metavar="MODEL[=OBJECTIVE]",
-              help="With --analysis: a model to ask, and its objective (default: the alpha pool's models).")
-def shift(namespace, kube_context, output, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, wait, timeout,
-          analysis, url, port, models, **checks) -> None:
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="MODEL[=OBJECTIVE]",
+    help="With --analysis: a model to ask, and its objective (default: the alpha pool's models).",
+)
+def shift(
+    namespace,
+    kube_context,
+    output,
+    route_name,
+    alpha_pool,
+    ga_pool,
+    ga_weight,
+    dry_run,
+    force,
+    wait,
+    timeout,
+    analysis,
+    url,
+    port,
+    models,
+    **checks,
+) -> None:
     """Rewrite the live HTTPRoute's backendRefs for the alpha and GA pools only (matches, filters and other
     backends stay). Refused, with nothing changed, when a pool that would get traffic (or its EPP) is missing.
     A route that does not reference the GA pool yet gets it at weight 0 first; the weights follow once the
     Gateway has accepted the pool (unless --force). With --analysis the stage measures itself and goes back
     to the weights it started from when the probe fails."""
-    from infgw_postrender.cluster.shift import shift as run_shift, wait_accepted
+    from infgw_postrender.cluster.shift import shift as run_shift
+    from infgw_postrender.cluster.shift import wait_accepted
 
     kubectl = kubectl_for(namespace, kube_context)
     if analysis and not dry_run:
-        _analysed_shift(kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port,
-                        models, checks)
+        _analysed_shift(
+            kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port, models, checks
+        )
         return
     result = run_shift(kubectl, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, timeout, progress)
     nothing = f"HTTPRoute {result.route} already sends {ga_weight}% to {ga_pool}; nothing to change\n"
@@ -241,19 +348,42 @@ def shift(namespace, kube_context, output, route_name, alpha_pool, ga_pool, ga_w
         wait_accepted(kubectl, route_name, result.generation, timeout, progress)
         click.echo(f"HTTPRoute {result.route}: Accepted and ResolvedRefs", err=True)
     if output != "table":
-        emit({"route": result.route, "weight": ga_weight, "applied": result.applied, "diff": result.diff,
-              "steps": result.steps}, output, "")
+        emit(
+            {
+                "route": result.route,
+                "weight": ga_weight,
+                "applied": result.applied,
+                "diff": result.diff,
+                "steps": result.steps,
+            },
+            output,
+            "",
+        )
 
 
-def _analysed_shift(kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port, models,
-                    checks) -> None:
+def _analysed_shift(
+    kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port, models, checks
+) -> None:
     from infgw_postrender.cluster.analysis import AnalysisFailed, analysed_shift, parse_target
 
     budget, thresholds = _analysis_settings(**checks)
     targets = [parse_target(model) for model in models] or None
     try:
-        stage = analysed_shift(kubectl, route_name, alpha_pool, ga_pool, ga_weight, url, port, targets, budget,
-                               thresholds, timeout, progress, force)
+        stage = analysed_shift(
+            kubectl,
+            route_name,
+            alpha_pool,
+            ga_pool,
+            ga_weight,
+            url,
+            port,
+            targets,
+            budget,
+            thresholds,
+            timeout,
+            progress,
+            force,
+        )
     except AnalysisFailed as failed:
         _show_stage(failed.stage, thresholds, output)
         raise
@@ -265,17 +395,25 @@ def _show_stage(stage, thresholds, output: str) -> None:
     verdict = "passed" if stage.failure is None else f"FAILED: {stage.failure}"
     figures = stage.analysis.figures() if stage.analysis else "not probed"
     back = f"; back at GA weight {stage.previous}" if stage.rolled_back else ""
-    emit(record, output, f"{stage.shifted.diff}stage {stage.shifted.weight}% of HTTPRoute {stage.shifted.route}: "
-                         f"{verdict} ({figures}; {thresholds.describe()}){back}\n")
+    emit(
+        record,
+        output,
+        f"{stage.shifted.diff}stage {stage.shifted.weight}% of HTTPRoute {stage.shifted.route}: "
+        f"{verdict} ({figures}; {thresholds.describe()}){back}\n",
+    )
 
 
 # -- verify --------------------------------------------------------------------------------------------------
-@click.command(cls=Command, context_settings=CONTEXT, epilog="""
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
 \b
 Examples:
   helm infgw-migrate verify --gateway inference-gateway --model food-review
   helm infgw-migrate verify --url http://10.0.0.8/v1/completions --model food-review -o json
-""")
+""",
+)
 @cluster_options
 @output_option
 @click.option("--gateway", default=defaults.GATEWAY, show_default=True)
@@ -286,14 +424,18 @@ Examples:
 @click.option("--timeout", type=DURATION, default="30s", show_default=True, help="How long the completion may take.")
 def verify(namespace, kube_context, output, gateway, model, prompt, url, port, timeout) -> None:
     """The guide's check: the Gateway is PROGRAMMED and has an address, and POST /v1/completions answers 200."""
-    from infgw_postrender.cluster.verify import VerifyFailed, verify as run_verify
+    from infgw_postrender.cluster.verify import VerifyFailed
+    from infgw_postrender.cluster.verify import verify as run_verify
 
     kubectl = None if url else kubectl_for(namespace, kube_context)
     verdict = run_verify(kubectl, gateway, url, port, model, prompt, timeout)
     latency = f"{verdict.latency_ms:.0f} ms" if verdict.latency_ms is not None else "-"
-    emit(asdict(verdict), output,
-         f"gateway {gateway}: {_programmed(verdict.programmed)}, address {verdict.address or '-'}\n"
-         f"POST {verdict.url or '-'}: {verdict.status or '-'} in {latency}: {verdict.detail}\n")
+    emit(
+        asdict(verdict),
+        output,
+        f"gateway {gateway}: {_programmed(verdict.programmed)}, address {verdict.address or '-'}\n"
+        f"POST {verdict.url or '-'}: {verdict.status or '-'} in {latency}: {verdict.detail}\n",
+    )
     if not verdict.ok:
         raise VerifyFailed(f"verify: {verdict.detail}")
 
@@ -309,15 +451,21 @@ def _state_key(kubectl: Kubectl, alpha_pool: str):
     return StateKey(kubectl.current_context(), kubectl.default_namespace, alpha_pool)
 
 
-@click.command(cls=Command, context_settings=CONTEXT, epilog="""
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
 \b
 Examples:
   helm infgw-migrate backup -n llm --alpha-pool vllm --route llm-route
   helm infgw-migrate backup -n llm --alpha-pool vllm --file vllm-backup.yaml --models vllm-models.yaml
-""")
+""",
+)
 @cluster_options
 @click.option("--alpha-pool", type=DNS_LABEL, required=True, help="The alpha InferencePool whose stack to back up.")
-@click.option("--route", "routes", type=DNS_LABEL, multiple=True, help="An HTTPRoute to keep in the backup too (repeatable).")
+@click.option(
+    "--route", "routes", type=DNS_LABEL, multiple=True, help="An HTTPRoute to keep in the backup too (repeatable)."
+)
 @click.option("--file", "backup_path", help="The backup (default: CONTEXT.NAMESPACE.POOL.backup.yaml here).")
 @click.option("--models", "models_path", help="Also write the pool's InferenceModels alone, for --objectives-from.")
 def backup(namespace, kube_context, alpha_pool, routes, backup_path, models_path) -> None:
@@ -328,36 +476,69 @@ def backup(namespace, kube_context, alpha_pool, routes, backup_path, models_path
 
     kubectl = kubectl_for(namespace, kube_context)
     key = _state_key(kubectl, alpha_pool)
-    for line in backup_alpha(kubectl, Helm.from_env(), key, list(routes), backup_path or str(key.path(".", BACKUP)),
-                             models_path):
+    for line in backup_alpha(
+        kubectl, Helm.from_env(), key, list(routes), backup_path or str(key.path(".", BACKUP)), models_path
+    ):
         progress(line)
 
 
-@click.command(cls=Command, context_settings=CONTEXT, epilog="""
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
 \b
 Examples:
   helm infgw-migrate cleanup -n llm --alpha-pool vllm --ga-pool vllm-ga --dry-run
   helm infgw-migrate cleanup -n llm --alpha-pool vllm --ga-pool vllm-ga --backup alpha-backup.yaml --delete-crds
   helm infgw-migrate cleanup -n llm --alpha-pool vllm --with-downtime --delete-unused-crds   # the simple path
   helm infgw-migrate restore alpha-backup.yaml
-""")
+""",
+)
 @cluster_options
 @click.option("--alpha-pool", type=DNS_LABEL, required=True)
 @click.option("--ga-pool", type=DNS_LABEL, help="The GA pool that must be serving before anything is deleted.")
-@click.option("--backup", "backup_path",
-              help="Made to hold every object before any is deleted (default: CONTEXT.NAMESPACE.POOL.backup.yaml here).")
-@click.option("--delete-crds", is_flag=True, help="Also delete the v1alpha2 CRDs; refused while any object of them is left anywhere.")
-@click.option("--delete-unused-crds", is_flag=True,
-              help="Delete the v1alpha2 CRDs when no object of them is left anywhere; keep them (and say why) otherwise.")
-@click.option("--with-downtime", is_flag=True,
-              help="The simple path: remove the alpha stack while it still serves (the outage starts here); no route "
-                   "or GA pool check.")
+@click.option(
+    "--backup",
+    "backup_path",
+    help="Made to hold every object before any is deleted (default: CONTEXT.NAMESPACE.POOL.backup.yaml here).",
+)
+@click.option(
+    "--delete-crds",
+    is_flag=True,
+    help="Also delete the v1alpha2 CRDs; refused while any object of them is left anywhere.",
+)
+@click.option(
+    "--delete-unused-crds",
+    is_flag=True,
+    help="Delete the v1alpha2 CRDs when no object of them is left anywhere; keep them (and say why) otherwise.",
+)
+@click.option(
+    "--with-downtime",
+    is_flag=True,
+    help="The simple path: remove the alpha stack while it still serves (the outage starts here); no route "
+    "or GA pool check.",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be deleted; write and delete nothing.")
-@click.option("--timeout", type=DURATION, default="1m", show_default=True,
-              help="How long to wait for what was deleted to be gone (a finalizer holds an object until its "
-                   "controller removes it).")
-def cleanup(namespace, kube_context, alpha_pool, ga_pool, backup_path, delete_crds, delete_unused_crds, with_downtime,
-            dry_run, timeout) -> None:
+@click.option(
+    "--timeout",
+    type=DURATION,
+    default="1m",
+    show_default=True,
+    help="How long to wait for what was deleted to be gone (a finalizer holds an object until its "
+    "controller removes it).",
+)
+def cleanup(
+    namespace,
+    kube_context,
+    alpha_pool,
+    ga_pool,
+    backup_path,
+    delete_crds,
+    delete_unused_crds,
+    with_downtime,
+    dry_run,
+    timeout,
+) -> None:
     """Remove the alpha stack (helm uninstall of its release, or the pool, its InferenceModels and EPP), once the
     backup holds every object to delete (kind, namespace, name and uid). Refuses while any HTTPRoute routes to
     the alpha pool or while the GA pool is not serving, unless --with-downtime."""
@@ -375,16 +556,21 @@ def cleanup(namespace, kube_context, alpha_pool, ga_pool, backup_path, delete_cr
     if cleanup_plan.crds_kept:
         progress(f"keep the v1alpha2 CRDs: {cleanup_plan.crds_kept}")
     key = _state_key(kubectl, alpha_pool)
-    for line in run_cleanup(kubectl, helm, cleanup_plan, key, backup_path or str(key.path(".", BACKUP)), progress,
-                            timeout):
+    for line in run_cleanup(
+        kubectl, helm, cleanup_plan, key, backup_path or str(key.path(".", BACKUP)), progress, timeout
+    ):
         progress(line)
 
 
-@click.command(cls=Command, context_settings=CONTEXT, epilog="""
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
 \b
 Example:
   helm infgw-migrate restore infgw-alpha-backup.yaml
-""")
+""",
+)
 @cluster_options
 @click.argument("backup", type=click.Path(dir_okay=False))
 def restore(namespace, kube_context, backup) -> None:
@@ -400,27 +586,48 @@ def _path_options(func: Callable) -> Callable:
     options = [
         click.option("--path", "path_name", type=click.Choice(["simple", "zero-downtime"]), required=True),
         click.option("--alpha-pool", type=DNS_LABEL, required=True),
-        click.option("--ga-release", type=DNS_LABEL, help="The GA release (default: ALPHA-POOL-ga; on the simple path ALPHA-POOL)."),
-        click.option("--chart", default=defaults.CHART,
-                     show_default=True),
-        click.option("--chart-version",
-                     help="The GA chart's release (default: v1.0.0 for inferencepool, the guide's; v0.10.0 for "
-                          "llm-d-router-gateway); the CRD step installs what this release needs."),
+        click.option(
+            "--ga-release",
+            type=DNS_LABEL,
+            help="The GA release (default: ALPHA-POOL-ga; on the simple path ALPHA-POOL).",
+        ),
+        click.option("--chart", default=defaults.CHART, show_default=True),
+        click.option(
+            "--chart-version",
+            help="The GA chart's release (default: v1.0.0 for inferencepool, the guide's; v0.10.0 for "
+            "llm-d-router-gateway); the CRD step installs what this release needs.",
+        ),
         click.option("--route", "route_name", type=DNS_LABEL, default=defaults.ROUTE, show_default=True),
         click.option("--gateway", default=defaults.GATEWAY, show_default=True, help="NAME or NAMESPACE/NAME."),
         click.option("--stages", type=PERCENTS, default="", help="Weights to walk (zero-downtime), e.g. 0,50,100."),
-        click.option("--set", "chart_values", multiple=True,
-                     help="Values for the GA chart (repeatable). The selector and target port default to the alpha "
-                          "pool's, provider.name to gke on GKE."),
-        click.option("--crd-source", envvar="INFGW_CRD_SOURCE", show_envvar=True,
-                     help="A mirror URL or folder for the CRD files (see crds --source)."),
+        click.option(
+            "--set",
+            "chart_values",
+            multiple=True,
+            help="Values for the GA chart (repeatable). The selector and target port default to the alpha "
+            "pool's, provider.name to gke on GKE.",
+        ),
+        click.option(
+            "--crd-source",
+            envvar="INFGW_CRD_SOURCE",
+            show_envvar=True,
+            help="A mirror URL or folder for the CRD files (see crds --source).",
+        ),
         click.option("--model", help="Model for the verify step (default: a model of the alpha pool)."),
         click.option("--verify-url", help="URL for the verify step instead of the Gateway's address."),
-        click.option("--state-dir", default=".", show_default=True, type=click.Path(file_okay=False),
-                     help="Where the InferenceModels export and the backup are written (made 0700 if missing); "
-                          "their names hold the context, namespace and pool."),
-        click.option("--delete-crds", is_flag=True,
-                     help="Zero-downtime: end by deleting the v1alpha2 CRDs, once no object of them is left anywhere."),
+        click.option(
+            "--state-dir",
+            default=".",
+            show_default=True,
+            type=click.Path(file_okay=False),
+            help="Where the InferenceModels export and the backup are written (made 0700 if missing); "
+            "their names hold the context, namespace and pool.",
+        ),
+        click.option(
+            "--delete-crds",
+            is_flag=True,
+            help="Zero-downtime: end by deleting the v1alpha2 CRDs, once no object of them is left anywhere.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -428,8 +635,10 @@ def _path_options(func: Callable) -> Callable:
 
 
 def _plan_rows(found) -> list[dict]:
-    return [{"step": n, "key": step.key, "title": step.title, "command": step.command, "argv": step.argv}
-            for n, step in enumerate(found, 1)]
+    return [
+        {"step": n, "key": step.key, "title": step.title, "command": step.command, "argv": step.argv}
+        for n, step in enumerate(found, 1)
+    ]
 
 
 def _plan_text(settings, found) -> str:
@@ -438,15 +647,21 @@ def _plan_text(settings, found) -> str:
     return "".join(lines)
 
 
-@click.command(cls=Command, context_settings=CONTEXT, epilog="""
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
 \b
 Example:
   helm infgw-migrate plan -n llm --path zero-downtime --alpha-pool vllm --stages 0,50,100
-""")
+""",
+)
 @cluster_options
 @output_option
 @_path_options
-@click.option("--from-file", type=click.Path(dir_okay=False), help="Plan from a snapshot (see detect) instead of a cluster.")
+@click.option(
+    "--from-file", type=click.Path(dir_okay=False), help="Plan from a snapshot (see detect) instead of a cluster."
+)
 @click.option("--server-version", help="With --from-file: the cluster's version, for the CRD step.")
 def plan(output, from_file, server_version, **options) -> None:
     """The guide's steps for this cluster, each the exact command `migrate` runs."""
@@ -461,13 +676,18 @@ def plan(output, from_file, server_version, **options) -> None:
         findings = read_cluster(kubectl, helm, settings.namespace)
     pools = {p["name"]: p for p in findings.alpha_pools if p["namespace"] == settings.namespace}
     if settings.alpha_pool not in pools:
-        raise InputError(f"--alpha-pool {settings.alpha_pool}: no such v1alpha2 InferencePool in {settings.namespace} "
-                         f"(found: {', '.join(pools) or 'none'})")
+        raise InputError(
+            f"--alpha-pool {settings.alpha_pool}: no such v1alpha2 InferencePool in {settings.namespace} "
+            f"(found: {', '.join(pools) or 'none'})"
+        )
     if from_file:
         entry = pools[settings.alpha_pool]
         pool = {"spec": {"selector": entry["selector"], "targetPortNumber": entry["target_port"]}}
-        models = [{"spec": {"modelName": m["model_name"]}} for m in findings.alpha_models
-                  if (m["namespace"], m["pool"]) == (settings.namespace, settings.alpha_pool)]
+        models = [
+            {"spec": {"modelName": m["model_name"]}}
+            for m in findings.alpha_models
+            if (m["namespace"], m["pool"]) == (settings.namespace, settings.alpha_pool)
+        ]
         settings = prepare(settings, pool, findings.server_version, None, {}, models)
     else:
         settings = read_and_prepare(settings, kubectl, helm)
@@ -480,12 +700,16 @@ def plan(output, from_file, server_version, **options) -> None:
     emit({"notes": settings.notes, "steps": _plan_rows(found)}, output, _plan_text(settings, found))
 
 
-@click.command(cls=Command, context_settings=CONTEXT, epilog="""
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
 \b
 Example:
   helm infgw-migrate migrate -n llm --path zero-downtime --alpha-pool vllm --stages 0,50,100
   helm infgw-migrate migrate -n llm --path simple --alpha-pool vllm --dry-run
-""")
+""",
+)
 @cluster_options
 @_path_options
 @click.option("--dry-run", is_flag=True, help="Print the steps (as plan does); run nothing.")
@@ -494,8 +718,15 @@ def migrate(dry_run, **options) -> None:
     cluster: after a failure, or on another day, the same command goes on from where the cluster is. Traffic
     only moves toward GA; zero-downtime stops before each traffic stage unless --stages names the weights."""
     from infgw_postrender.cluster.access import check as check_access
-    from infgw_postrender.cluster.steps import (go_on_command, next_stages, own_command, read_and_prepare,
-                                                run_steps, save_run, steps)
+    from infgw_postrender.cluster.steps import (
+        go_on_command,
+        next_stages,
+        own_command,
+        read_and_prepare,
+        run_steps,
+        save_run,
+        steps,
+    )
 
     settings = _settings(**options)
     kubectl, helm = Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env()
@@ -511,19 +742,29 @@ def migrate(dry_run, **options) -> None:
     finished = run_steps(found, progress)
     if not finished or next_stages(settings):
         # stopped on purpose short of the end: exit 5, with the command that goes on
-        progress("the migration is not finished; to go on: "
-                 + go_on_command(settings, sys.argv[sys.argv.index("migrate") + 1:] if "migrate" in sys.argv else []))
+        progress(
+            "the migration is not finished; to go on: "
+            + go_on_command(settings, sys.argv[sys.argv.index("migrate") + 1 :] if "migrate" in sys.argv else [])
+        )
         sys.exit(EXIT_STOPPED)
 
 
-@click.command(cls=Command, context_settings=CONTEXT, epilog="""
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
 \b
 Examples:
   helm infgw-migrate rbac --subject user:alice@example.com | kubectl apply -f -
   helm infgw-migrate rbac --subject serviceaccount:ci:migrator -o json
-""")
-@click.option("--subject", required=True, metavar="user:NAME|group:NAME|serviceaccount:NS:NAME",
-              help="Who runs the migration: the binding's subject.")
+""",
+)
+@click.option(
+    "--subject",
+    required=True,
+    metavar="user:NAME|group:NAME|serviceaccount:NS:NAME",
+    help="Who runs the migration: the binding's subject.",
+)
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 def rbac(subject, output) -> None:
     """The least privilege a migration needs: a ClusterRole and its binding, to apply as a cluster admin. `migrate`
@@ -533,12 +774,32 @@ def rbac(subject, output) -> None:
     from infgw_postrender.yaml import emitter
 
     found = manifests(subject)
-    click.echo(json.dumps(as_list(found), indent=2) if output == "json" else "---\n".join(map(emitter.dump, found)),
-               nl=output == "json")
+    click.echo(
+        json.dumps(as_list(found), indent=2) if output == "json" else "---\n".join(map(emitter.dump, found)),
+        nl=output == "json",
+    )
 
 
-def _settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart, chart_version, route_name, gateway,
-              stages, chart_values, crd_source, model, verify_url, state_dir, delete_crds, analysis, **checks):
+def _settings(
+    namespace,
+    kube_context,
+    path_name,
+    alpha_pool,
+    ga_release,
+    chart,
+    chart_version,
+    route_name,
+    gateway,
+    stages,
+    chart_values,
+    crd_source,
+    model,
+    verify_url,
+    state_dir,
+    delete_crds,
+    analysis,
+    **checks,
+):
     from infgw_postrender.api.releases import chart_target
     from infgw_postrender.cluster.kube import ClusterError
     from infgw_postrender.cluster.steps import Settings
@@ -553,18 +814,54 @@ def _settings(namespace, kube_context, path_name, alpha_pool, ga_release, chart,
     target = chart_target(chart, chart_version)
     chart_version = chart_version or f"v{target.version}"
     if delete_crds and path_name == "simple":
-        raise InputError("--delete-crds: the simple path deletes the v1alpha2 CRDs already, when nothing else uses them")
+        raise InputError(
+            "--delete-crds: the simple path deletes the v1alpha2 CRDs already, when nothing else uses them"
+        )
     if analysis and path_name == "simple":
-        raise InputError("--analysis: the simple path has no traffic stages to measure (it moves all traffic at once, "
-                         "after the outage); use --path zero-downtime")
-    return Settings(kubectl.default_namespace, kubectl.context, context, path_name, alpha_pool, ga_release, chart,
-                    chart_version, target.name, route_name, gateway, list(stages), list(chart_values), crd_source, model,
-                    verify_url, state_dir, delete_crds, analysis=_analysis_argv(verify_url, **checks) if analysis else [])
+        raise InputError(
+            "--analysis: the simple path has no traffic stages to measure (it moves all traffic at once, "
+            "after the outage); use --path zero-downtime"
+        )
+    return Settings(
+        kubectl.default_namespace,
+        kubectl.context,
+        context,
+        path_name,
+        alpha_pool,
+        ga_release,
+        chart,
+        chart_version,
+        target.name,
+        route_name,
+        gateway,
+        list(stages),
+        list(chart_values),
+        crd_source,
+        model,
+        verify_url,
+        state_dir,
+        delete_crds,
+        analysis=_analysis_argv(verify_url, **checks) if analysis else [],
+    )
 
 
-def _analysis_argv(verify_url, analysis_requests, analysis_duration, analysis_timeout, min_success, max_p95) -> list[str]:
+def _analysis_argv(
+    verify_url, analysis_requests, analysis_duration, analysis_timeout, min_success, max_p95
+) -> list[str]:
     """The checks as each stage's shift takes them: what plan prints is what runs."""
-    size = (["--analysis-duration", f"{analysis_duration:g}s"] if analysis_duration
-            else ["--analysis-requests", str(analysis_requests)])
-    return ["--analysis", *size, "--analysis-timeout", f"{analysis_timeout:g}s", "--min-success", f"{min_success:g}",
-            "--max-p95", f"{max_p95:g}s", *(["--url", verify_url] if verify_url else [])]
+    size = (
+        ["--analysis-duration", f"{analysis_duration:g}s"]
+        if analysis_duration
+        else ["--analysis-requests", str(analysis_requests)]
+    )
+    return [
+        "--analysis",
+        *size,
+        "--analysis-timeout",
+        f"{analysis_timeout:g}s",
+        "--min-success",
+        f"{min_success:g}",
+        "--max-p95",
+        f"{max_p95:g}s",
+        *(["--url", verify_url] if verify_url else []),
+    ]

@@ -10,20 +10,24 @@ import tempfile
 import click
 
 from infgw_postrender import __version__
-from infgw_postrender.postrender.pipeline import preflight
+from infgw_postrender.cli.cluster import register
 from infgw_postrender.cli.params import Group
 from infgw_postrender.cli.postrender import as_args, options_decorator, options_of
 from infgw_postrender.cli.postrender import command as postrender_command
-from infgw_postrender.cli.cluster import register
 from infgw_postrender.cluster.helm import Helm
 from infgw_postrender.helm_plugin.install import helm_command, run_helm
 from infgw_postrender.helm_plugin.plugin import PLUGIN_NAME, install
+from infgw_postrender.postrender.pipeline import preflight
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="infgw-migrate")
-@click.option("--debug", is_flag=True, help="Echo every kubectl and helm command line on stderr as it starts "
-              "(credentials redacted); also HELM_DEBUG=1, as `helm --debug` sets it for a plugin.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Echo every kubectl and helm command line on stderr as it starts "
+    "(credentials redacted); also HELM_DEBUG=1, as `helm --debug` sets it for a plugin.",
+)
 def cli(debug: bool) -> None:
     """Migrate a GKE Inference Gateway from v1alpha2 to v1 (InferencePool GA plus InferenceObjective).
 
@@ -54,7 +58,10 @@ def install_postrenderer() -> None:
     """
     wiring = install(Helm.from_env())
     if wiring.installed_plugin:
-        click.echo(f"installed Helm {wiring.helm_major} post-renderer plugin {PLUGIN_NAME} from {wiring.installed_plugin}", err=True)
+        click.echo(
+            f"installed Helm {wiring.helm_major} post-renderer plugin {PLUGIN_NAME} from {wiring.installed_plugin}",
+            err=True,
+        )
         click.echo(f"use: --post-renderer {wiring.post_renderer}", err=True)
     else:
         click.echo(f"Helm {wiring.helm_major}: nothing installed; pass this path to --post-renderer:", err=True)
@@ -65,8 +72,9 @@ def _chart_command(verb: str, example: str) -> None:
     """`install`, `upgrade` and `template`: the same command but for Helm's verb."""
 
     @click.pass_context
-    def command(ctx: click.Context, release_name: str, chart: str, offline: bool, dry_run: bool = False,
-                **flags) -> None:
+    def command(
+        ctx: click.Context, release_name: str, chart: str, offline: bool, dry_run: bool = False, **flags
+    ) -> None:
         with tempfile.TemporaryDirectory(prefix="infgw-migrate-") as private:
             # Helm 4 never shows a post-renderer's stderr: it writes its error here too, and we print it
             flags["error_file"] = flags["error_file"] or os.path.join(private, "post-renderer-error")
@@ -78,8 +86,11 @@ def _chart_command(verb: str, example: str) -> None:
                 _check_alpha_serves(options, list(ctx.args))
             # the post-renderer checks the alpha pool too (as it does under a bare `helm install`): on Helm's cluster
             context = _helm_flag(list(ctx.args), "--kube-context")
-            renderer_args = [*as_args(options, **output), *(["--offline"] if offline else []),
-                             *([f"--kube-context={context}"] if context else [])]
+            renderer_args = [
+                *as_args(options, **output),
+                *(["--offline"] if offline else []),
+                *([f"--kube-context={context}"] if context else []),
+            ]
             line = helm_command(helm, verb, release_name, chart, list(ctx.args), renderer_args, dry_run)
             click.echo(f"+ {shlex.join(line)}", err=True)
             status = run_helm(line)
@@ -92,10 +103,16 @@ def _chart_command(verb: str, example: str) -> None:
 
     if verb != "template":  # helm template changes nothing already
         command = click.option(
-            "--dry-run", is_flag=True, help="Print the Helm command and run it with Helm's --dry-run=client (no change)."
+            "--dry-run",
+            is_flag=True,
+            help="Print the Helm command and run it with Helm's --dry-run=client (no change).",
         )(command)
-    command = click.option("--offline", is_flag=True, help="Read no cluster: the alpha pool of --ga-weight below "
-                           "100 is not checked (the post-renderer's report says so).")(command)
+    command = click.option(
+        "--offline",
+        is_flag=True,
+        help="Read no cluster: the alpha pool of --ga-weight below "
+        "100 is not checked (the post-renderer's report says so).",
+    )(command)
     command = options_decorator(command)
     command = click.argument("chart")(command)
     command = click.argument("release_name", metavar="RELEASE")(command)
@@ -107,7 +124,11 @@ def _chart_command(verb: str, example: str) -> None:
             f"infgw-postrender plugin on Helm 4. RELEASE and CHART first; the post-renderer's flags (--alpha-pool, "
             f"--ga-weight, --objective...) are this command's, every other flag goes to helm {verb} as it is."
         ),
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": ["-h", "--help"]},
+        context_settings={
+            "ignore_unknown_options": True,
+            "allow_extra_args": True,
+            "help_option_names": ["-h", "--help"],
+        },
     )(command)
 
 
@@ -120,13 +141,21 @@ def _check_alpha_serves(options, helm_args: list[str]) -> None:
 
     if not options.alpha_pool or options.ga_weight is None or options.ga_weight == 100 or options.templated:
         return
-    kubectl = Kubectl.from_options(_helm_flag(helm_args, "--kube-context"),
-                                   _helm_flag(helm_args, "-n", "--namespace"))
+    kubectl = Kubectl.from_options(_helm_flag(helm_args, "--kube-context"), _helm_flag(helm_args, "-n", "--namespace"))
     namespace = kubectl.default_namespace
-    ref = {"group": alpha_group(), "kind": api().pool.kind, "name": options.alpha_pool,
-           "weight": 100 - options.ga_weight, **({"namespace": options.alpha_namespace} if options.alpha_namespace else {})}
-    check_backends(kubectl, namespace, [{"backendRefs": [ref]}],
-                   f"--alpha-pool {options.alpha_pool} --ga-weight {options.ga_weight}: the route")
+    ref = {
+        "group": alpha_group(),
+        "kind": api().pool.kind,
+        "name": options.alpha_pool,
+        "weight": 100 - options.ga_weight,
+        **({"namespace": options.alpha_namespace} if options.alpha_namespace else {}),
+    }
+    check_backends(
+        kubectl,
+        namespace,
+        [{"backendRefs": [ref]}],
+        f"--alpha-pool {options.alpha_pool} --ga-weight {options.ga_weight}: the route",
+    )
 
 
 def _helm_flag(args: list[str], *names: str) -> str | None:
@@ -136,7 +165,7 @@ def _helm_flag(args: list[str], *names: str) -> str | None:
             if arg == name and position + 1 < len(args):
                 return args[position + 1]
             if arg.startswith(name + "="):
-                return arg[len(name) + 1:]
+                return arg[len(name) + 1 :]
     return None
 
 

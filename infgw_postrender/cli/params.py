@@ -14,7 +14,11 @@ from infgw_postrender.errors import InputError, MigrateError
 
 
 def _flag(param: click.Parameter | None) -> str:
-    return max(param.opts, key=len) if isinstance(param, click.Option) else (param.human_readable_name if param else "value")
+    return (
+        max(param.opts, key=len)
+        if isinstance(param, click.Option)
+        else (param.human_readable_name if param else "value")
+    )
 
 
 class Percent(click.ParamType):

@@ -37,25 +37,62 @@ def options_decorator(func):
     """The post-renderer's flags, shared by `infgw-postrender` and `infgw-migrate postrender`."""
     decorators = [
         click.option("--pool-name", type=DNS_LABEL, help="Name of the GA InferencePool (default: the release name)."),
-        click.option("--release", type=DNS_LABEL, help="The release being rendered, when the stream cannot tell (several pools)."),
+        click.option(
+            "--release", type=DNS_LABEL, help="The release being rendered, when the stream cannot tell (several pools)."
+        ),
         click.option("--alpha-pool", type=DNS_LABEL, help="The alpha InferencePool that serves traffic today."),
-        click.option("--alpha-namespace", type=DNS_LABEL, help="Namespace of the alpha release (default: the GA release's)."),
-        click.option("--ga-weight", type=PERCENT, help="Percentage of traffic for the GA pool, 0 to 100 (needs --alpha-pool)."),
-        click.option("--route-name", type=DNS_LABEL, default=defaults.ROUTE, show_default=True, help="Name of the generated HTTPRoute."),
-        click.option("--gateway", default=defaults.GATEWAY, show_default=True, help="Parent Gateway, NAME[/NAMESPACE]."),
+        click.option(
+            "--alpha-namespace", type=DNS_LABEL, help="Namespace of the alpha release (default: the GA release's)."
+        ),
+        click.option(
+            "--ga-weight", type=PERCENT, help="Percentage of traffic for the GA pool, 0 to 100 (needs --alpha-pool)."
+        ),
+        click.option(
+            "--route-name",
+            type=DNS_LABEL,
+            default=defaults.ROUTE,
+            show_default=True,
+            help="Name of the generated HTTPRoute.",
+        ),
+        click.option(
+            "--gateway", default=defaults.GATEWAY, show_default=True, help="Parent Gateway, NAME[/NAMESPACE]."
+        ),
         click.option("--route-from", type=click.Path(dir_okay=False), help="Start from this HTTPRoute's YAML."),
-        click.option("--objective", "objectives", multiple=True, metavar="NAME=PRIORITY", help="Generate an InferenceObjective (repeatable)."),
-        click.option("--objectives-from", type=click.Path(dir_okay=False), help="YAML of v1alpha2 InferenceModels to carry over."),
+        click.option(
+            "--objective",
+            "objectives",
+            multiple=True,
+            metavar="NAME=PRIORITY",
+            help="Generate an InferenceObjective (repeatable).",
+        ),
+        click.option(
+            "--objectives-from", type=click.Path(dir_okay=False), help="YAML of v1alpha2 InferenceModels to carry over."
+        ),
         click.option("--priority-map", metavar="Critical=2,Standard=1,Sheddable=-1", help="Criticality to priority."),
-        click.option("--model-routing", is_flag=True,
-                     help="With body-based routing deployed: a route rule per model (X-Gateway-Model-Name) sets its "
-                          "objective header, so clients keep sending only the model name."),
-        click.option("--target-version", default=defaults.TARGET_VERSION, show_default=True, help="GA release targeted: GIE vX.Y.Z (v1.3.0 to v1.5.0 add InferenceModelRewrite, which their EPP acts on; v1.6.0 has no objective APIs) or llm-d-router/vX.Y.Z (llm-d.ai objectives; chosen by itself when the stream's EPP is llm-d-router's)."),
-        click.option("--report", "report_path", type=click.Path(dir_okay=False),
-                     help="Write the JSON report here (on failure, the error)."),
-        click.option("--error-file", type=click.Path(dir_okay=False),
-                     help="On failure, also write the one-line error here (Helm 4 never shows a post-renderer's "
-                          "stderr; infgw-migrate install|upgrade|template read it)."),
+        click.option(
+            "--model-routing",
+            is_flag=True,
+            help="With body-based routing deployed: a route rule per model (X-Gateway-Model-Name) sets its "
+            "objective header, so clients keep sending only the model name.",
+        ),
+        click.option(
+            "--target-version",
+            default=defaults.TARGET_VERSION,
+            show_default=True,
+            help="GA release targeted: GIE vX.Y.Z (v1.3.0 to v1.5.0 add InferenceModelRewrite, which their EPP acts on; v1.6.0 has no objective APIs) or llm-d-router/vX.Y.Z (llm-d.ai objectives; chosen by itself when the stream's EPP is llm-d-router's).",
+        ),
+        click.option(
+            "--report",
+            "report_path",
+            type=click.Path(dir_okay=False),
+            help="Write the JSON report here (on failure, the error).",
+        ),
+        click.option(
+            "--error-file",
+            type=click.Path(dir_okay=False),
+            help="On failure, also write the one-line error here (Helm 4 never shows a post-renderer's "
+            "stderr; infgw-migrate install|upgrade|template read it).",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="No summary on stderr."),
     ]
     for decorator in reversed(decorators):
@@ -72,8 +109,9 @@ def options_of(flags: dict) -> Options:
     return Options(**{**flags, "objectives": list(flags.get("objectives", ()))})
 
 
-def as_args(options: Options, report_path: str | None = None, error_file: str | None = None,
-            quiet: bool = False) -> list[str]:
+def as_args(
+    options: Options, report_path: str | None = None, error_file: str | None = None, quiet: bool = False
+) -> list[str]:
     """The post-renderer's command line for these options (one `--flag=value` each, defaults left out), for
     Helm's --post-renderer-args."""
     args = []
@@ -94,8 +132,14 @@ def as_args(options: Options, report_path: str | None = None, error_file: str | 
     return args + (["--quiet"] if quiet else [])
 
 
-def run(report_path: str | None, quiet: bool, error_file: str | None = None, offline: bool = False,
-        kube_context: str | None = None, **flags) -> None:
+def run(
+    report_path: str | None,
+    quiet: bool,
+    error_file: str | None = None,
+    offline: bool = False,
+    kube_context: str | None = None,
+    **flags,
+) -> None:
     """Read stdin, write stdout only when everything succeeded."""
     try:
         _run(report_path, quiet, offline, kube_context, **flags)
@@ -175,13 +219,21 @@ def _given(args: list[str], flag: str) -> str | None:
     return None
 
 
-@click.command("postrender", cls=PostRendererCommand, epilog=EXAMPLE, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(
+    "postrender", cls=PostRendererCommand, epilog=EXAMPLE, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="infgw-postrender")
 @options_decorator
-@click.option("--offline", is_flag=True,
-              help="Read no cluster: with --ga-weight below 100, the alpha pool is not checked (the report says so).")
-@click.option("--kube-context", help="The kubeconfig context whose cluster the alpha pool is checked on (default: "
-              "HELM_KUBECONTEXT, else kubectl's current one).")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Read no cluster: with --ga-weight below 100, the alpha pool is not checked (the report says so).",
+)
+@click.option(
+    "--kube-context",
+    help="The kubeconfig context whose cluster the alpha pool is checked on (default: "
+    "HELM_KUBECONTEXT, else kubectl's current one).",
+)
 def command(report_path: str | None, quiet: bool, **flags) -> None:
     """Post-render inferencepool chart output into a GA stack that runs beside the alpha one (also
     `infgw-migrate postrender`): manifests on stdin, the GA stack on stdout, the report on stderr.

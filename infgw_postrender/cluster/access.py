@@ -14,8 +14,15 @@ from infgw_postrender.errors import InputError, Refused
 
 # Resources without a namespace: asked about cluster-wide. httproutes are asked about cluster-wide too: cleanup
 # lists the routes of every namespace before it removes the alpha pool.
-_CLUSTER_WIDE = {"customresourcedefinitions", "clusterroles", "clusterrolebindings", "clusterpodmonitorings",
-                 "gatewayclasses", "tokenreviews", "subjectaccessreviews"}
+_CLUSTER_WIDE = {
+    "customresourcedefinitions",
+    "clusterroles",
+    "clusterrolebindings",
+    "clusterpodmonitorings",
+    "gatewayclasses",
+    "tokenreviews",
+    "subjectaccessreviews",
+}
 _LISTED_EVERYWHERE = {("list", "httproutes")}
 
 
@@ -41,12 +48,20 @@ def manifests(subject: str) -> list[dict]:
     else:
         entry["apiGroup"] = "rbac.authorization.k8s.io"
     cluster_role = role()
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-               "metadata": {"name": f"{cluster_role['metadata']['name']}-{entry['name']}",
-                            "labels": dict(cluster_role["metadata"]["labels"])},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                           "name": cluster_role["metadata"]["name"]},
-               "subjects": [entry]}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {
+            "name": f"{cluster_role['metadata']['name']}-{entry['name']}",
+            "labels": dict(cluster_role["metadata"]["labels"]),
+        },
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": cluster_role["metadata"]["name"],
+        },
+        "subjects": [entry],
+    }
     return [cluster_role, binding]
 
 
@@ -67,10 +82,15 @@ def _reviews(namespace: str) -> list[dict]:
 
 def missing(kubectl: Kubectl, namespace: str) -> list[str]:
     """Each permission the server refuses, as `VERB RESOURCE.GROUP in NAMESPACE` (or `cluster-wide`)."""
-    reviews = [{"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": spec}
-               for spec in _reviews(namespace)]
-    text = kubectl.run(["create", "-f", "-", "-o", "json"], "ask the server what you may do (SelfSubjectAccessReview)",
-                       input=json.dumps(as_list(reviews)))
+    reviews = [
+        {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": spec}
+        for spec in _reviews(namespace)
+    ]
+    text = kubectl.run(
+        ["create", "-f", "-", "-o", "json"],
+        "ask the server what you may do (SelfSubjectAccessReview)",
+        input=json.dumps(as_list(reviews)),
+    )
     refused, decoder, at = [], json.JSONDecoder(), 0
     while at < len(text):
         while at < len(text) and text[at].isspace():
@@ -96,5 +116,7 @@ def check(kubectl: Kubectl, namespace: str, own: list[str]) -> None:
     """Refused, before any change, when the server denies any permission a migration needs."""
     refused = missing(kubectl, namespace)
     if refused:
-        raise Refused(f"you may not {'; '.join(refused)}: nothing was changed; bind what `{' '.join(own)} rbac "
-                      f"--subject user:NAME` prints (kubectl apply -f -), then run the same command again")
+        raise Refused(
+            f"you may not {'; '.join(refused)}: nothing was changed; bind what `{' '.join(own)} rbac "
+            f"--subject user:NAME` prints (kubectl apply -f -), then run the same command again"
+        )

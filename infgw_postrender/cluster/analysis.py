@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 from infgw_postrender import defaults
 from infgw_postrender.api.mapping import api
@@ -22,6 +22,7 @@ from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.cluster.shift import ShiftResult, read_route, shift, wait_accepted
 from infgw_postrender.cluster.verify import DEFAULT_PROMPT, completion, completion_url, gateway_address
 from infgw_postrender.errors import InputError, MigrateError
+
 
 class AnalysisFailed(MigrateError):
     """A stage failed its analysis; the route went back to the stage's starting weights (exit 1)."""
@@ -93,18 +94,38 @@ class StageAnalysis:
         rate = f"{self.success_rate:.1%}" if self.success_rate is not None else "-"
         p50, p95 = self.percentile(0.5), self.percentile(0.95)
         latency = f"p50 {p50:.0f} ms, p95 {p95:.0f} ms" if p50 is not None else "no latency (nothing succeeded)"
-        errors = f"; failures: {', '.join(f'{n}x {what}' for what, n in self.failures.most_common(3))}" if self.failures else ""
+        errors = (
+            f"; failures: {', '.join(f'{n}x {what}' for what, n in self.failures.most_common(3))}"
+            if self.failures
+            else ""
+        )
         return f"{self.sent} sent, {self.succeeded} succeeded ({rate}), {latency}{errors}"
 
     def as_record(self, thresholds: Thresholds) -> dict:
-        return {"weight": self.weight, "url": self.url, "sent": self.sent, "succeeded": self.succeeded,
-                "success_rate": self.success_rate, "p50_ms": self.percentile(0.5), "p95_ms": self.percentile(0.95),
-                "failures": dict(self.failures), "stopped": self.stopped, "thresholds": asdict(thresholds),
-                "passed": self.failure(thresholds) is None, "decided_by": "probe"}
+        return {
+            "weight": self.weight,
+            "url": self.url,
+            "sent": self.sent,
+            "succeeded": self.succeeded,
+            "success_rate": self.success_rate,
+            "p50_ms": self.percentile(0.5),
+            "p95_ms": self.percentile(0.95),
+            "failures": dict(self.failures),
+            "stopped": self.stopped,
+            "thresholds": asdict(thresholds),
+            "passed": self.failure(thresholds) is None,
+            "decided_by": "probe",
+        }
 
 
-def probe(url: str, targets: list[Target], weight: int, budget: Budget, progress: Callable[[str], None],
-          prompt: str = DEFAULT_PROMPT) -> StageAnalysis:
+def probe(
+    url: str,
+    targets: list[Target],
+    weight: int,
+    budget: Budget,
+    progress: Callable[[str], None],
+    prompt: str = DEFAULT_PROMPT,
+) -> StageAnalysis:
     """Requests one after another, the targets in turn, within the budget: never more than it allows."""
     header = api().objective.header
     found = StageAnalysis(weight, url)
@@ -130,23 +151,29 @@ def probe(url: str, targets: list[Target], weight: int, budget: Budget, progress
         if time.monotonic() - shown >= 1 or found.sent == budget.requests:
             shown = time.monotonic()
             p95 = found.percentile(0.95)
-            progress(f"stage {weight}%: {found.sent}{f'/{budget.requests}' if budget.requests else ''} sent, "
-                     f"{found.success_rate:.1%} ok" + (f", p95 {p95:.0f} ms" if p95 is not None else ""))
+            progress(
+                f"stage {weight}%: {found.sent}{f'/{budget.requests}' if budget.requests else ''} sent, "
+                f"{found.success_rate:.1%} ok" + (f", p95 {p95:.0f} ms" if p95 is not None else "")
+            )
     return found
 
 
 def targets_from_cluster(kubectl: Kubectl, alpha_pool: str, ga_pool: str, namespace: str) -> list[Target]:
     """The alpha pool's models (each model's objective has its name), else the GA pool's objectives."""
     models = pool_models(kubectl, alpha_pool, namespace)
-    targets = [Target((m.get("spec") or {}).get("modelName") or m["metadata"]["name"], m["metadata"]["name"])
-               for m in models]
+    targets = [
+        Target((m.get("spec") or {}).get("modelName") or m["metadata"]["name"], m["metadata"]["name"]) for m in models
+    ]
     if not targets:
         objectives = kubectl.get([api().cluster.resources.objective], "list InferenceObjectives", namespace)
-        targets = [Target(o["metadata"]["name"], o["metadata"]["name"]) for o in objectives
-                   if pool_of_model(o) == ga_pool]
+        targets = [
+            Target(o["metadata"]["name"], o["metadata"]["name"]) for o in objectives if pool_of_model(o) == ga_pool
+        ]
     if not targets:
-        raise InputError(f"--analysis: neither the alpha pool {alpha_pool} has InferenceModels nor the GA pool "
-                         f"{ga_pool} InferenceObjectives to probe; pass --model NAME[=OBJECTIVE]")
+        raise InputError(
+            f"--analysis: neither the alpha pool {alpha_pool} has InferenceModels nor the GA pool "
+            f"{ga_pool} InferenceObjectives to probe; pass --model NAME[=OBJECTIVE]"
+        )
     return targets
 
 
@@ -166,15 +193,32 @@ class Stage:
     failure: str | None = None
 
     def as_record(self, thresholds: Thresholds) -> dict:
-        return {"route": self.shifted.route, "weight": self.shifted.weight, "previous_weight": self.previous,
-                "applied": self.shifted.applied,
-                "analysis": self.analysis.as_record(thresholds) if self.analysis else None,
-                "failure": self.failure, "rolled_back_to": self.previous if self.rolled_back else None}
+        return {
+            "route": self.shifted.route,
+            "weight": self.shifted.weight,
+            "previous_weight": self.previous,
+            "applied": self.shifted.applied,
+            "analysis": self.analysis.as_record(thresholds) if self.analysis else None,
+            "failure": self.failure,
+            "rolled_back_to": self.previous if self.rolled_back else None,
+        }
 
 
-def analysed_shift(kubectl: Kubectl, route_name: str, alpha_pool: str, ga_pool: str, weight: int, url: str | None,
-                   port: int, targets: list[Target] | None, budget: Budget, thresholds: Thresholds, timeout: float,
-                   progress: Callable[[str], None], force: bool = False) -> Stage:
+def analysed_shift(
+    kubectl: Kubectl,
+    route_name: str,
+    alpha_pool: str,
+    ga_pool: str,
+    weight: int,
+    url: str | None,
+    port: int,
+    targets: list[Target] | None,
+    budget: Budget,
+    thresholds: Thresholds,
+    timeout: float,
+    progress: Callable[[str], None],
+    force: bool = False,
+) -> Stage:
     """Shift, wait until the route's Gateway reports the change, probe, and go back when the probe fails.
 
     Raises AnalysisFailed once the route is back (the Stage is its `stage` attribute)."""
@@ -194,7 +238,9 @@ def analysed_shift(kubectl: Kubectl, route_name: str, alpha_pool: str, ga_pool: 
         if programmed and address:
             url = completion_url(address, port)
         else:
-            stage.failure = f"Gateway {gateways[0]} is {'PROGRAMMED without an address' if programmed else 'not PROGRAMMED'}"
+            stage.failure = (
+                f"Gateway {gateways[0]} is {'PROGRAMMED without an address' if programmed else 'not PROGRAMMED'}"
+            )
     if url is not None:
         progress(f"stage {weight}%: analysing through {url}: {budget.describe()}, {thresholds.describe()}")
         stage.analysis = probe(url, targets, weight, budget, progress)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 
+from infgw_postrender.api.mapping import alpha_group, api, ga_group
 from infgw_postrender.api.objects import as_list
-from infgw_postrender.errors import Refused
 from infgw_postrender.cluster.kube import ClusterError, Kubectl
-from infgw_postrender.api.mapping import alpha_group, ga_group, api
+from infgw_postrender.errors import Refused
 
 
 def weight_of(ref: dict) -> int:
@@ -55,30 +55,45 @@ def check_backends(kubectl: Kubectl, namespace: str, rules: list[dict], what: st
     if not wanted:
         return
     step = f"read the InferencePools {what} would send traffic to"
-    pools = {(o["apiVersion"].rpartition("/")[0], o["metadata"]["namespace"], o["metadata"]["name"]): o
-             for o in kubectl.get_listed(_listed([(api_versions[g], table.kind, n, name) for g, n, name in wanted]), step)}
+    pools = {
+        (o["apiVersion"].rpartition("/")[0], o["metadata"]["namespace"], o["metadata"]["name"]): o
+        for o in kubectl.get_listed(_listed([(api_versions[g], table.kind, n, name) for g, n, name in wanted]), step)
+    }
     epps = {}
     for key, weight in wanted.items():
         group, pool_namespace, name = key
         label = f"{'alpha' if group == alpha_group() else 'GA'} InferencePool {pool_namespace}/{name}"
         if key not in pools:
-            raise Refused(f"{what} would send traffic (weight {weight}) to the {label}, which does not exist; "
-                          "nothing changed")
+            raise Refused(
+                f"{what} would send traffic (weight {weight}) to the {label}, which does not exist; nothing changed"
+            )
         picker = "extensionRef" if group == alpha_group() else "endpointPickerRef"
         epps[key] = (((pools[key].get("spec") or {}).get(picker) or {}).get("name"), label)
     named = [("apps/v1", "Deployment", key[1], epp) for key, (epp, _) in epps.items() if epp]
-    live = kubectl.get_listed(_listed(named), f"read the EPP Deployments of the pools {what} would send traffic to") if named else []
+    live = (
+        kubectl.get_listed(_listed(named), f"read the EPP Deployments of the pools {what} would send traffic to")
+        if named
+        else []
+    )
     found = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in live}
     for key, (epp, label) in epps.items():
         if not epp or (key[1], epp) not in found:
-            raise Refused(f"{what} would send traffic to the {label}, whose EPP Deployment {epp or '(none named)'} "
-                          "does not exist; nothing changed")
+            raise Refused(
+                f"{what} would send traffic to the {label}, whose EPP Deployment {epp or '(none named)'} "
+                "does not exist; nothing changed"
+            )
 
 
 def _listed(objects: list[tuple[str, str, str, str]]) -> str:
     """A List naming (apiVersion, kind, namespace, name) objects, for `kubectl get -f -`."""
-    return json.dumps(as_list([{"apiVersion": api_version, "kind": kind, "metadata": {"namespace": namespace, "name": name}}
-                               for api_version, kind, namespace, name in objects]))
+    return json.dumps(
+        as_list(
+            [
+                {"apiVersion": api_version, "kind": kind, "metadata": {"namespace": namespace, "name": name}}
+                for api_version, kind, namespace, name in objects
+            ]
+        )
+    )
 
 
 def alpha_refs(rules: list[dict]) -> list[dict]:
@@ -105,8 +120,10 @@ def check_generated_routes(routes: list[dict], notes: list[str], kubectl: Kubect
         try:
             check_backends(kubectl, metadata.get("namespace") or kubectl.default_namespace, rules, what)
         except ClusterError as error:
-            notes.append(f"{what}: could not check on a cluster that the alpha pool {pools} and its EPP exist "
-                         f"({error}); pass --offline when rendering without one")
+            notes.append(
+                f"{what}: could not check on a cluster that the alpha pool {pools} and its EPP exist "
+                f"({error}); pass --offline when rendering without one"
+            )
         else:
             where = f"context {kubectl.context}" if kubectl.context else "kubectl's current context"
             notes.append(f"{what}: the alpha pool {pools} and its EPP exist ({where})")

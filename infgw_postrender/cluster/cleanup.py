@@ -4,16 +4,16 @@ restore such a backup."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from infgw_postrender.api.objects import accepted_parents, as_list, pool_of_model
-from infgw_postrender.errors import InputError, MigrateError, Refused
-from infgw_postrender.cluster.helm import Helm, context_args
-from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl, NotFound, references
 from infgw_postrender.api.mapping import alpha_group, api
 from infgw_postrender.api.names import epp_name
+from infgw_postrender.api.objects import accepted_parents, as_list, pool_of_model
+from infgw_postrender.cluster.helm import Helm, context_args
+from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl, NotFound, references
 from infgw_postrender.cluster.state import StateKey, read_items, write_items
+from infgw_postrender.errors import InputError, MigrateError, Refused
 from infgw_postrender.yaml.roundtrip import load_file_documents
 
 BACKUP, MODELS = "backup", "models"
@@ -34,8 +34,14 @@ class CleanupPlan:
         return lines + ([f"keep the v1alpha2 CRDs: {self.crds_kept}"] if self.crds_kept else [])
 
 
-def plan_cleanup(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, ga_pool: str | None, delete_crds: str | None,
-                 with_downtime: bool = False) -> CleanupPlan:
+def plan_cleanup(
+    kubectl: Kubectl,
+    helm: Helm | None,
+    alpha_pool: str,
+    ga_pool: str | None,
+    delete_crds: str | None,
+    with_downtime: bool = False,
+) -> CleanupPlan:
     """Every check before anything changes: no route to the alpha pool, the GA pool serving; `with_downtime`
     (the simple path) skips both, since the outage is the point. `delete_crds`: None, "always" (refused while
     any object of them is left) or "unused" (kept, and said so, while any is)."""
@@ -64,7 +70,10 @@ def _refuse_while_serving(kubectl: Kubectl, alpha_pool: str, ga_pool: str | None
         for rule in route["spec"].get("rules") or []:
             for ref in rule.get("backendRefs") or []:
                 if (ref.get("group"), ref.get("name"), ref.get("namespace") or route["metadata"]["namespace"]) == (
-                        alpha_group(), alpha_pool, namespace):
+                    alpha_group(),
+                    alpha_pool,
+                    namespace,
+                ):
                     raise Refused(
                         f"HTTPRoute {route['metadata']['namespace']}/{route['metadata']['name']} still routes to the alpha "
                         f"pool {alpha_pool}; shift it to GA weight 100 first (infgw-migrate shift ... --ga-weight 100)"
@@ -78,8 +87,9 @@ def _refuse_while_serving(kubectl: Kubectl, alpha_pool: str, ga_pool: str | None
         raise Refused(f"GA InferencePool {namespace}/{ga_pool} is not accepted by any Gateway; it is not serving yet")
 
 
-def alpha_stack(kubectl: Kubectl, helm: Helm | None, alpha_pool: str, pool: dict | None,
-                namespace: str) -> tuple[str | None, list[dict]]:
+def alpha_stack(
+    kubectl: Kubectl, helm: Helm | None, alpha_pool: str, pool: dict | None, namespace: str
+) -> tuple[str | None, list[dict]]:
     """(the alpha Helm release or None, everything removing the alpha stack deletes). The chart names the
     release after the pool, so the release is found by the pool's name even when the pool is gone."""
     objects = _alpha_objects(kubectl, alpha_pool, pool, namespace)
@@ -102,8 +112,10 @@ def _alpha_objects(kubectl: Kubectl, alpha_pool: str, pool: dict | None, namespa
     """The pool, its InferenceModels, and its EPP Deployment and Service."""
     models = pool_models(kubectl, alpha_pool, namespace)
     epp = ((pool or {}).get("spec", {}).get("extensionRef") or {}).get("name") or epp_name(alpha_pool)
-    found = [kubectl.find(resource, epp, namespace, f"read the EPP {resource} {epp}")
-             for resource in ("deployments.apps", "services")]
+    found = [
+        kubectl.find(resource, epp, namespace, f"read the EPP {resource} {epp}")
+        for resource in ("deployments.apps", "services")
+    ]
     return models + [obj for obj in found if obj] + ([pool] if pool else [])
 
 
@@ -111,8 +123,9 @@ def release_objects(kubectl: Kubectl, helm: Helm, release: str, namespace: str) 
     """What `helm uninstall` deletes: every object of the release's manifest, and Helm's own release records."""
     manifest = helm.run("get", "manifest", release, "-n", namespace, *context_args(kubectl.context)).stdout
     live = kubectl.get_listed(manifest, f"read the objects of Helm release {release}") if manifest.strip() else []
-    records = kubectl.get(["secrets"], f"read the Helm records of {release}", namespace,
-                          selector=f"owner=helm,name={release}")
+    records = kubectl.get(
+        ["secrets"], f"read the Helm records of {release}", namespace, selector=f"owner=helm,name={release}"
+    )
     return live + records
 
 
@@ -122,11 +135,16 @@ def _deletable_crds(kubectl: Kubectl, plan: CleanupPlan) -> list[dict]:
     going = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in plan.objects}
     crds = [c for c in kubectl.crds() if c["metadata"]["name"] in table.alpha_crd_names]
     for crd in crds:
-        left = [o for o in kubectl.get([crd["metadata"]["name"]], f"list {crd['metadata']['name']}", ALL_NAMESPACES)
-                if (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) not in going]
+        left = [
+            o
+            for o in kubectl.get([crd["metadata"]["name"]], f"list {crd['metadata']['name']}", ALL_NAMESPACES)
+            if (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) not in going
+        ]
         if left:
             where = ", ".join(f"{o['metadata'].get('namespace')}/{o['metadata']['name']}" for o in left[:5])
-            raise Refused(f"--delete-crds: {crd['metadata']['name']} still has objects ({where}); deleting the CRD would delete them")
+            raise Refused(
+                f"--delete-crds: {crd['metadata']['name']} still has objects ({where}); deleting the CRD would delete them"
+            )
     return crds
 
 
@@ -145,18 +163,25 @@ def save_backup(key: StateKey, path: str, objects: list[dict]) -> bool:
     merged = {_key(o): o for o in held}
     merged.update({_key(o): _stored(o) for o in objects})
     crds = [o for o in merged.values() if o["kind"] == "CustomResourceDefinition"]
-    write_items(path, key, BACKUP, crds + [o for o in merged.values() if o["kind"] != "CustomResourceDefinition"], "--backup")
+    write_items(
+        path, key, BACKUP, crds + [o for o in merged.values() if o["kind"] != "CustomResourceDefinition"], "--backup"
+    )
     return True
 
 
-def backup_alpha(kubectl: Kubectl, helm: Helm | None, key: StateKey, routes: list[str], backup: str,
-                 models_path: str | None) -> list[str]:
+def backup_alpha(
+    kubectl: Kubectl, helm: Helm | None, key: StateKey, routes: list[str], backup: str, models_path: str | None
+) -> list[str]:
     """The backup step of both paths; with `models_path`, the pool's InferenceModels alone too. Once the alpha
     pool and its models are gone (a re-run after cleanup), the export they left is kept as it is."""
     resources = api().cluster.resources
-    pool = kubectl.find(resources.alpha_pool, key.pool, key.namespace, f"read the alpha pool {key.namespace}/{key.pool}")
+    pool = kubectl.find(
+        resources.alpha_pool, key.pool, key.namespace, f"read the alpha pool {key.namespace}/{key.pool}"
+    )
     _, objects = alpha_stack(kubectl, helm, key.pool, pool, key.namespace)
-    found = [kubectl.find(resources.route, name, key.namespace, f"read HTTPRoute {key.namespace}/{name}") for name in routes]
+    found = [
+        kubectl.find(resources.route, name, key.namespace, f"read HTTPRoute {key.namespace}/{name}") for name in routes
+    ]
     objects += [route for route in found if route]
     lines = [f"backup written: {backup}" if save_backup(key, backup, objects) else f"backup {backup} is up to date"]
     if models_path:
@@ -176,8 +201,15 @@ def _stored(obj: dict) -> dict:
     return kept
 
 
-def run_cleanup(kubectl: Kubectl, helm: Helm | None, plan: CleanupPlan, key: StateKey, backup: str,
-                progress: Callable[[str], None], timeout: float = 60) -> list[str]:
+def run_cleanup(
+    kubectl: Kubectl,
+    helm: Helm | None,
+    plan: CleanupPlan,
+    key: StateKey,
+    backup: str,
+    progress: Callable[[str], None],
+    timeout: float = 60,
+) -> list[str]:
     """Delete what the plan lists, once the backup holds all of it (written again first when it does not). An
     object is said to be deleted once the server no longer has it: a finalizer holds it until its controller
     removes it, and the CRDs are deleted only after every object is gone (waited for up to `timeout`)."""
@@ -198,24 +230,36 @@ def run_cleanup(kubectl: Kubectl, helm: Helm | None, plan: CleanupPlan, key: Sta
     return done
 
 
-def _wait_gone(kubectl: Kubectl, objects: list[dict], timeout: float, progress: Callable[[str], None],
-               backup: str) -> None:
+def _wait_gone(
+    kubectl: Kubectl, objects: list[dict], timeout: float, progress: Callable[[str], None], backup: str
+) -> None:
     from infgw_postrender.cluster.waits import TimedOut, poll
 
     listed = references(objects)
 
     def left() -> str | None:
         found = kubectl.get_listed(listed, "check that what was deleted is gone")
-        return ", ".join(f"{o['kind']} {_ref(o)}" + (f" (finalizers: {', '.join(o['metadata']['finalizers'])})"
-                                                     if o["metadata"].get("finalizers") else "")
-                         for o in found) or None
+        return (
+            ", ".join(
+                f"{o['kind']} {_ref(o)}"
+                + (
+                    f" (finalizers: {', '.join(o['metadata']['finalizers'])})"
+                    if o["metadata"].get("finalizers")
+                    else ""
+                )
+                for o in found
+            )
+            or None
+        )
 
     try:
         poll(left, timeout, progress)
     except TimedOut as still:
-        raise MigrateError(f"deleted, but still there after {timeout:g}s: {still.pending}; a finalizer holds an "
-                           "object until its controller removes it: let it finish (or remove the finalizer), then "
-                           f"run the same command again; the backup {backup} holds everything") from None
+        raise MigrateError(
+            f"deleted, but still there after {timeout:g}s: {still.pending}; a finalizer holds an "
+            "object until its controller removes it: let it finish (or remove the finalizer), then "
+            f"run the same command again; the backup {backup} holds everything"
+        ) from None
 
 
 def _unique(objects: list[dict]) -> list[dict]:
@@ -251,8 +295,7 @@ def restore(kubectl: Kubectl, path: str) -> list[str]:
         missing = [o for o in group if _key(o) not in there]
         done += [f"kept {o['kind']} {_ref(o)} (already there)" for o in group if _key(o) in there]
         if missing:
-            kubectl.create(json.dumps(as_list([_restorable(o) for o in missing])),
-                           "restore the backup")
+            kubectl.create(json.dumps(as_list([_restorable(o) for o in missing])), "restore the backup")
             done += [f"restored {o['kind']} {_ref(o)}" for o in missing]
         if group is crds:
             wait_established(kubectl, [o["metadata"]["name"] for o in crds], 60, lambda _: None)

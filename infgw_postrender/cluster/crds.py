@@ -10,20 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from infgw_postrender import defaults
+from infgw_postrender.api.mapping import api
 from infgw_postrender.api.objects import as_list
-from infgw_postrender.yaml.roundtrip import load_errors
+from infgw_postrender.api.releases import Target, parse_target
 from infgw_postrender.cluster.detect import crd_owner
 from infgw_postrender.cluster.kube import Kubectl
-
-from infgw_postrender.errors import InputError, MigrateError
-from infgw_postrender.api.mapping import api
-from infgw_postrender.api.releases import Target, parse_target
 from infgw_postrender.cluster.waits import wait_established
+from infgw_postrender.errors import InputError, MigrateError
+from infgw_postrender.yaml.roundtrip import load_errors
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?$")
 
@@ -56,8 +56,15 @@ class Decision:
         lines = [f"server {self.server_version} ({'GKE' if self.gke else 'not GKE'}), target {self.target_version}"]
         lines += [f"  because: {reason}" for reason in self.reasons]
         lines += [f"  keep: {name} (managed by GKE, never overwritten)" for name in self.kept]
-        lines += [f"  apply: {f.url}" + (f" ({len(f.pins)} CRDs pinned by content)" if f.pins else
-                                          " (not pinned: --apply needs --insecure-unpinned)") for f in self.files]
+        lines += [
+            f"  apply: {f.url}"
+            + (
+                f" ({len(f.pins)} CRDs pinned by content)"
+                if f.pins
+                else " (not pinned: --apply needs --insecure-unpinned)"
+            )
+            for f in self.files
+        ]
         if not self.files:
             lines.append("  nothing to install")
         return "\n".join(lines) + "\n"
@@ -77,13 +84,19 @@ def parse_server_version(text: str) -> tuple[tuple[int, ...], bool]:
     if "-gke." in suffix and gke is None:
         raise InputError(f"server version {text!r}: a GKE build must be a number, as in v1.34.0-gke.1626000")
     prerelease = re.match(r"-(alpha|beta|rc)\b", suffix) is not None
-    key = (int(found.group(1)), int(found.group(2)), int(found.group(3)), 0 if prerelease else 1,
-           int(gke.group(1)) if gke else 0)
+    key = (
+        int(found.group(1)),
+        int(found.group(2)),
+        int(found.group(3)),
+        0 if prerelease else 1,
+        int(gke.group(1)) if gke else 0,
+    )
     return key, gke is not None
 
 
-def decide(server_version: str, installed: dict[str, str] | None,
-           target_version: str = defaults.TARGET_VERSION) -> Decision:
+def decide(
+    server_version: str, installed: dict[str, str] | None, target_version: str = defaults.TARGET_VERSION
+) -> Decision:
     """`installed`: CRD name -> owner (GKE, Helm, kubectl apply, unknown), as detect reports them; it decides.
     None when it could not be read (offline): then the server version decides, as the guide does.
 
@@ -98,15 +111,19 @@ def decide(server_version: str, installed: dict[str, str] | None,
     wanted = {key: getattr(table.resources, key) for key in target.crd_keys}
     since = table.gke_serves_ga_pool_since
     if installed is not None:
-        decision.kept = [name for name, owner in installed.items() if owner == "GKE" and name in table.inference_crd_names]
+        decision.kept = [
+            name for name, owner in installed.items() if owner == "GKE" and name in table.inference_crd_names
+        ]
         for name in wanted.values():
             if installed.get(name, "").endswith(OUTDATED):
                 decision.reasons.append(f"{name} is installed{OUTDATED}: applied again at {target.name}")
             elif name in installed:
                 decision.reasons.append(f"{name} is installed (by {installed[name]}): not applied again")
         if ga_pool_crd not in installed:
-            decision.reasons.append("the cluster has no v1 InferencePool CRD: the bundle that holds it"
-                                    + (f" (GKE at or past {since} would serve it; it does not yet)" if gke else ""))
+            decision.reasons.append(
+                "the cluster has no v1 InferencePool CRD: the bundle that holds it"
+                + (f" (GKE at or past {since} would serve it; it does not yet)" if gke else "")
+            )
         installed = {name: owner for name, owner in installed.items() if not owner.endswith(OUTDATED)}
         missing = [key for key, name in wanted.items() if name not in installed]
     elif gke and version >= parse_server_version(since)[0]:
@@ -114,8 +131,11 @@ def decide(server_version: str, installed: dict[str, str] | None,
         decision.reasons.append(f"GKE at or past {since} serves the v1 InferencePool CRD itself: not the bundle")
         missing = [key for key in wanted if key != "ga_pool"]
     else:
-        decision.reasons.append(f"GKE older than {since}: the bundle" if gke else
-                                "not GKE (no -gke. in the version): no managed CRD, the bundle")
+        decision.reasons.append(
+            f"GKE older than {since}: the bundle"
+            if gke
+            else "not GKE (no -gke. in the version): no managed CRD, the bundle"
+        )
         missing = list(wanted)
     if "ga_pool" in missing:
         bundle = target.pool_bundle
@@ -164,7 +184,9 @@ def crd_documents(text: str, where: str) -> list[dict]:
         raise DownloadError(f"{where}: not valid YAML; refused, nothing applied") from None
     for doc in documents:
         if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
-            raise DownloadError(f"{where}: holds something that is not a CustomResourceDefinition; refused, nothing applied")
+            raise DownloadError(
+                f"{where}: holds something that is not a CustomResourceDefinition; refused, nothing applied"
+            )
     return documents
 
 
@@ -177,12 +199,14 @@ def needed(kubectl: Kubectl, target_version: str) -> list[str]:
     """The CRDs the GA release of `target_version` needs and the cluster lacks (empty: the step is done)."""
     table = api().cluster.resources
     present = {name for name, owner in installed(kubectl, target_version).items() if not owner.endswith(OUTDATED)}
-    return [name for name in (getattr(table, key) for key in parse_target(target_version).crd_keys)
-            if name not in present]
+    return [
+        name for name in (getattr(table, key) for key in parse_target(target_version).crd_keys) if name not in present
+    ]
 
 
-def fetch(decision: Decision, source: str | None, insecure_unpinned: bool,
-          timeout: float = 30) -> list[tuple[CrdFile, list[dict]]]:
+def fetch(
+    decision: Decision, source: str | None, insecure_unpinned: bool, timeout: float = 30
+) -> list[tuple[CrdFile, list[dict]]]:
     """Every file's CRDs, all checked before any is returned (so nothing is applied on a mismatch): a file must
     define exactly its pinned CRDs, each with its pinned spec. What is applied is what was checked.
 
@@ -210,18 +234,24 @@ def fetch(decision: Decision, source: str | None, insecure_unpinned: bool,
 def _check_pins(location: str, pins: dict[str, str], found: dict[str, str], version: str) -> None:
     problems = [f"lacks {name}" for name in sorted(set(pins) - set(found))]
     problems += [f"also defines {name}" for name in sorted(set(found) - set(pins))]
-    problems += [f"{name} has spec sha256 {found[name][:12]}, pinned {pins[name][:12]}"
-                 for name in sorted(set(pins) & set(found)) if found[name] != pins[name]]
+    problems += [
+        f"{name} has spec sha256 {found[name][:12]}, pinned {pins[name][:12]}"
+        for name in sorted(set(pins) & set(found))
+        if found[name] != pins[name]
+    ]
     if problems:
-        raise DownloadError(f"{location}: does not match the pinned CRDs of {version} ({'; '.join(problems)}); "
-                            "refused, nothing applied")
+        raise DownloadError(
+            f"{location}: does not match the pinned CRDs of {version} ({'; '.join(problems)}); refused, nothing applied"
+        )
 
 
 def _relocate(url: str, source: str | None) -> str:
     if not source:
         return url
-    relative = next((url.removeprefix(project.source + "/") for project in api().releases
-                     if url.startswith(project.source + "/")), url)
+    relative = next(
+        (url.removeprefix(project.source + "/") for project in api().releases if url.startswith(project.source + "/")),
+        url,
+    )
     return f"{source.rstrip('/')}/{relative}"
 
 
@@ -239,7 +269,9 @@ def _read(location: str, timeout: float) -> bytes:
     try:
         response = requests.get(location, timeout=timeout)
     except requests.RequestException as exc:
-        raise DownloadError(f"{location}: unreachable ({type(exc).__name__}); check the network or use --source") from None
+        raise DownloadError(
+            f"{location}: unreachable ({type(exc).__name__}); check the network or use --source"
+        ) from None
     if response.status_code != 200:
         raise DownloadError(f"{location}: HTTP {response.status_code}; check --target-version or --source")
     return response.content
@@ -252,8 +284,10 @@ def installed(kubectl: Kubectl, target_version: str | None = None) -> dict[str, 
     """The CRDs of the cluster, by name, with who installed each (GKE, Helm, kubectl apply, unknown); with a target,
     a CRD kubectl applied at an older release's content than the target's is marked OUTDATED."""
     target = parse_target(target_version) if target_version else None
-    return {crd["metadata"]["name"]: crd_owner(crd) + (OUTDATED if target and outdated(crd, target) else "")
-            for crd in kubectl.crds()}
+    return {
+        crd["metadata"]["name"]: crd_owner(crd) + (OUTDATED if target and outdated(crd, target) else "")
+        for crd in kubectl.crds()
+    }
 
 
 def outdated(crd: dict, target: Target) -> bool:
@@ -273,13 +307,23 @@ def outdated(crd: dict, target: Target) -> bool:
     name = crd["metadata"]["name"]
     source = target.pool_bundle if name == api().cluster.resources.ga_pool else target
     prefix = source.project.prefix
-    releases = [parse_version(release[len(prefix):]) for release, pins in api().cluster.crd_pins.items()
-                if release.startswith(prefix) and pins.get(name) == digest]
+    releases = [
+        parse_version(release[len(prefix) :])
+        for release, pins in api().cluster.crd_pins.items()
+        if release.startswith(prefix) and pins.get(name) == digest
+    ]
     return bool(releases) and max(releases) < source.version
 
 
-def apply_files(kubectl: Kubectl, decision: Decision, source: str | None, insecure_unpinned: bool, timeout: float,
-                progress: Callable[[str], None], dry_run: bool = False) -> None:
+def apply_files(
+    kubectl: Kubectl,
+    decision: Decision,
+    source: str | None,
+    insecure_unpinned: bool,
+    timeout: float,
+    progress: Callable[[str], None],
+    dry_run: bool = False,
+) -> None:
     """Fetch and check every file first, then apply them, then wait until their CRDs are Established."""
     for crd_file, crds in fetch(decision, source, insecure_unpinned):
         progress(f"applying {crd_file.name} ({_relocate(crd_file.url, source)})")

@@ -26,7 +26,7 @@ class Helm:
     binary: str
 
     @classmethod
-    def from_env(cls) -> "Helm":
+    def from_env(cls) -> Helm:
         return cls(os.environ.get("HELM_BIN") or "helm")
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:

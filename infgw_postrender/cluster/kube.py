@@ -10,8 +10,8 @@ import subprocess
 from dataclasses import dataclass
 
 from infgw_postrender.api.mapping import api
-from infgw_postrender.cluster import debug
 from infgw_postrender.api.objects import as_list
+from infgw_postrender.cluster import debug
 from infgw_postrender.errors import MigrateError
 
 ALL_NAMESPACES = "*"
@@ -37,7 +37,7 @@ class Kubectl:
     request_timeout: str = "30s"
 
     @classmethod
-    def from_options(cls, context: str | None, namespace: str | None) -> "Kubectl":
+    def from_options(cls, context: str | None, namespace: str | None) -> Kubectl:
         """Flags first, then Helm's variables (a plugin runs with HELM_KUBECONTEXT and HELM_NAMESPACE set)."""
         return cls(
             os.environ.get("KUBECTL") or "kubectl",
@@ -58,7 +58,9 @@ class Kubectl:
         try:
             done = subprocess.run(command + args, capture_output=True, text=True, input=input)
         except OSError as exc:
-            raise ClusterError(f"{step}: cannot run {self.binary} ({exc.strerror}); install kubectl or set KUBECTL") from None
+            raise ClusterError(
+                f"{step}: cannot run {self.binary} ({exc.strerror}); install kubectl or set KUBECTL"
+            ) from None
         if done.returncode != 0:
             message = _one_line(done.stderr or done.stdout) or f"kubectl exited with status {done.returncode}"
             missing = ("NotFound", "not found", "doesn't have a resource type")
@@ -73,11 +75,23 @@ class Kubectl:
             return ["--all-namespaces"]
         return [f"--namespace={namespace or self.default_namespace}"]
 
-    def get(self, resources: list[str], step: str, namespace: str | None = None, name: str | None = None,
-            selector: str | None = None) -> list[dict]:
+    def get(
+        self,
+        resources: list[str],
+        step: str,
+        namespace: str | None = None,
+        name: str | None = None,
+        selector: str | None = None,
+    ) -> list[dict]:
         """Objects of several resource types in one call (`kubectl get a,b,c -o json`)."""
-        args = ["get", ",".join(map(_qualified, resources)), *([name] if name else []), *self._scope(namespace),
-                "-o", "json"]
+        args = [
+            "get",
+            ",".join(map(_qualified, resources)),
+            *([name] if name else []),
+            *self._scope(namespace),
+            "-o",
+            "json",
+        ]
         args += [f"--selector={selector}"] if selector else []
         found = json.loads(self.run(args, step) or "{}")
         return found.get("items", [found] if found.get("kind") else [])
@@ -111,8 +125,17 @@ class Kubectl:
 
     def patch_json(self, resource: str, name: str, namespace: str | None, operations: list[dict], step: str) -> dict:
         """A JSON patch; a failed `test` operation (the API server answers 422 with no detail) is a Conflict."""
-        args = ["patch", _qualified(resource), name, *self._scope(namespace), "--type=json", "-p", json.dumps(operations),
-                "-o", "json"]
+        args = [
+            "patch",
+            _qualified(resource),
+            name,
+            *self._scope(namespace),
+            "--type=json",
+            "-p",
+            json.dumps(operations),
+            "-o",
+            "json",
+        ]
         try:
             return json.loads(self.run(args, step))
         except ClusterError as error:
@@ -123,7 +146,9 @@ class Kubectl:
 
     def get_listed(self, manifests: str, step: str) -> list[dict]:
         """The live objects a manifest names (`kubectl get -f -`), those that exist."""
-        found = json.loads(self.run(["get", "-f", "-", "--ignore-not-found", "-o", "json"], step, input=manifests) or "{}")
+        found = json.loads(
+            self.run(["get", "-f", "-", "--ignore-not-found", "-o", "json"], step, input=manifests) or "{}"
+        )
         return found.get("items", [found] if found.get("kind") else [])
 
     def delete_listed(self, objects: list[dict], step: str) -> None:
@@ -136,9 +161,18 @@ class Kubectl:
 
 def references(objects: list[dict]) -> str:
     """A List naming these objects (kind, namespace, name) and nothing else, for `kubectl ... -f -`."""
-    return json.dumps(as_list([{"apiVersion": o["apiVersion"], "kind": o["kind"],
-                                "metadata": {k: v for k, v in o["metadata"].items() if k in ("name", "namespace")}}
-                               for o in objects]))
+    return json.dumps(
+        as_list(
+            [
+                {
+                    "apiVersion": o["apiVersion"],
+                    "kind": o["kind"],
+                    "metadata": {k: v for k, v in o["metadata"].items() if k in ("name", "namespace")},
+                }
+                for o in objects
+            ]
+        )
+    )
 
 
 def _qualified(resource: str) -> str:

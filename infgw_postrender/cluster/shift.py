@@ -8,18 +8,18 @@ the pool, the requested weights are applied."""
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from infgw_postrender.yaml import emitter
-from infgw_postrender.cluster.backends import check_backends, ga_share
-from infgw_postrender.api.objects import accepted_parents, condition
-from infgw_postrender.errors import MigrateError, Refused
-from infgw_postrender.cluster.kube import Conflict, Kubectl
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.names import check_weight
-from infgw_postrender.postrender.route import rewrite_route
+from infgw_postrender.api.objects import accepted_parents, condition
+from infgw_postrender.cluster.backends import check_backends, ga_share
+from infgw_postrender.cluster.kube import Conflict, Kubectl
 from infgw_postrender.cluster.waits import TimedOut, poll
+from infgw_postrender.errors import MigrateError, Refused
+from infgw_postrender.postrender.route import rewrite_route
+from infgw_postrender.yaml import emitter
 
 
 @dataclass
@@ -40,8 +40,15 @@ def _quiet(_: str) -> None:
 
 
 def shift(
-    kubectl: Kubectl, route_name: str, alpha_pool: str, ga_pool: str, weight: int,
-    dry_run: bool = False, force: bool = False, timeout: float = 300.0, progress: Callable[[str], None] = _quiet,
+    kubectl: Kubectl,
+    route_name: str,
+    alpha_pool: str,
+    ga_pool: str,
+    weight: int,
+    dry_run: bool = False,
+    force: bool = False,
+    timeout: float = 300.0,
+    progress: Callable[[str], None] = _quiet,
 ) -> ShiftResult:
     """Refused (nothing changed) when the new weights would send traffic to a missing pool or EPP. With force,
     the weights are written at once, without waiting for the Gateway to accept the GA pool."""
@@ -69,8 +76,10 @@ def shift(
             break
         except Conflict:
             if attempt == _ATTEMPTS - 1:
-                raise Refused(f"{what} changed under this command {_ATTEMPTS} times (another writer keeps changing "
-                              "it); nothing was changed: run the same command again once it settles") from None
+                raise Refused(
+                    f"{what} changed under this command {_ATTEMPTS} times (another writer keeps changing "
+                    "it); nothing was changed: run the same command again once it settles"
+                ) from None
             progress(f"{what} changed since it was read: reading it again (another writer's changes are kept)")
             route = read_route(kubectl, route_name, namespace)  # their change kept, ours computed again on it
             target = _rules(route, what, alpha_pool, ga_pool, weight)
@@ -80,8 +89,17 @@ def shift(
     return result
 
 
-def _until_accepted(kubectl: Kubectl, route: dict, what: str, alpha_pool: str, ga_pool: str, timeout: float,
-                    dry_run: bool, result: ShiftResult, progress: Callable[[str], None]) -> dict:
+def _until_accepted(
+    kubectl: Kubectl,
+    route: dict,
+    what: str,
+    alpha_pool: str,
+    ga_pool: str,
+    timeout: float,
+    dry_run: bool,
+    result: ShiftResult,
+    progress: Callable[[str], None],
+) -> dict:
     """The route as it is once the route's Gateway has accepted the GA pool, adding the pool at weight 0 first
     when the route does not reference it."""
     namespace = kubectl.default_namespace
@@ -91,19 +109,24 @@ def _until_accepted(kubectl: Kubectl, route: dict, what: str, alpha_pool: str, g
         first = _rules(route, what, alpha_pool, ga_pool, 0)
         check_backends(kubectl, namespace, first, f"{what} at GA weight 0")
         if dry_run:
-            result.steps.append(f"would add the GA pool {ga_pool} at weight 0 (traffic unchanged) and wait until "
-                                f"Gateway {', '.join(gateways)} accepts it")
+            result.steps.append(
+                f"would add the GA pool {ga_pool} at weight 0 (traffic unchanged) and wait until "
+                f"Gateway {', '.join(gateways)} accepts it"
+            )
             return route
         _patch(kubectl, route, first, f"add the GA pool {ga_pool} to {what} at weight 0")
         added = True
         result.steps.append(f"added the GA pool {ga_pool} at weight 0 (traffic unchanged)")
-        progress(f"{what}: added the GA pool {ga_pool} at weight 0; waiting until Gateway {', '.join(gateways)} accepts it")
+        progress(
+            f"{what}: added the GA pool {ga_pool} at weight 0; waiting until Gateway {', '.join(gateways)} accepts it"
+        )
     elif dry_run:
         return route
 
     def pending() -> str | None:
-        pool = kubectl.find(api().cluster.resources.ga_pool, ga_pool, namespace,
-                            f"read the GA InferencePool {namespace}/{ga_pool}")
+        pool = kubectl.find(
+            api().cluster.resources.ga_pool, ga_pool, namespace, f"read the GA InferencePool {namespace}/{ga_pool}"
+        )
         if pool is None:
             return f"GA InferencePool {namespace}/{ga_pool} does not exist"
         if any(gateway in accepted_parents(pool) for gateway in gateways):
@@ -114,18 +137,23 @@ def _until_accepted(kubectl: Kubectl, route: dict, what: str, alpha_pool: str, g
         poll(pending, timeout, progress)
     except TimedOut as late:
         if added:
-            raise MigrateError(f"{what} now references the GA pool {ga_pool} at weight 0 (traffic unchanged), but "
-                               f"after {timeout:.0f}s: {late.pending}; check the Gateway's controller, then run the "
-                               "same command again") from None
-        raise Refused(f"after {timeout:.0f}s: {late.pending}; nothing changed; check the Gateway's controller "
-                      "(or pass --force to write the weights without waiting)") from None
+            raise MigrateError(
+                f"{what} now references the GA pool {ga_pool} at weight 0 (traffic unchanged), but "
+                f"after {timeout:.0f}s: {late.pending}; check the Gateway's controller, then run the "
+                "same command again"
+            ) from None
+        raise Refused(
+            f"after {timeout:.0f}s: {late.pending}; nothing changed; check the Gateway's controller "
+            "(or pass --force to write the weights without waiting)"
+        ) from None
     return read_route(kubectl, route["metadata"]["name"], namespace)
 
 
 def read_route(kubectl: Kubectl, route_name: str, namespace: str) -> dict:
     """The live HTTPRoute (a ClusterError naming it when it cannot be read)."""
-    return kubectl.get_one(api().cluster.resources.route, route_name, namespace,
-                           f"read HTTPRoute {namespace}/{route_name}")
+    return kubectl.get_one(
+        api().cluster.resources.route, route_name, namespace, f"read HTTPRoute {namespace}/{route_name}"
+    )
 
 
 def _rules(route: dict, what: str, alpha_pool: str, ga_pool: str, weight: int) -> list[dict]:
@@ -134,8 +162,11 @@ def _rules(route: dict, what: str, alpha_pool: str, ga_pool: str, weight: int) -
 
 def _diff(route: dict, rules: list[dict], route_name: str, weight: int) -> str:
     old, new = emitter.dump({"rules": route["spec"]["rules"]}), emitter.dump({"rules": rules})
-    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
-                                        f"{route_name} (live)", f"{route_name} (GA weight {weight})"))
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(True), new.splitlines(True), f"{route_name} (live)", f"{route_name} (GA weight {weight})"
+        )
+    )
 
 
 def _patch(kubectl: Kubectl, route: dict, rules: list[dict], step: str) -> int | None:
@@ -144,13 +175,20 @@ def _patch(kubectl: Kubectl, route: dict, rules: list[dict], step: str) -> int |
         {"op": "test", "path": "/metadata/resourceVersion", "value": route["metadata"]["resourceVersion"]},
         {"op": "replace", "path": "/spec/rules", "value": rules},
     ]
-    patched = kubectl.patch_json(api().cluster.resources.route, route["metadata"]["name"],
-                                 route["metadata"]["namespace"], operations, step)
+    patched = kubectl.patch_json(
+        api().cluster.resources.route, route["metadata"]["name"], route["metadata"]["namespace"], operations, step
+    )
     return patched["metadata"].get("generation")
 
 
-def wait_accepted(kubectl: Kubectl, route_name: str, generation: int, timeout: float,
-                  progress: Callable[[str], None], interval: float = 1.0) -> None:
+def wait_accepted(
+    kubectl: Kubectl,
+    route_name: str,
+    generation: int,
+    timeout: float,
+    progress: Callable[[str], None],
+    interval: float = 1.0,
+) -> None:
     """Until every parent of the route reports Accepted and ResolvedRefs for this generation. The route has
     changed already, so a timeout is a failure (exit 1) that says so, not a refusal."""
     namespace = kubectl.default_namespace
@@ -160,8 +198,9 @@ def wait_accepted(kubectl: Kubectl, route_name: str, generation: int, timeout: f
         parents = (route.get("status") or {}).get("parents") or []
         if not parents:
             return f"HTTPRoute {route_name}: no Gateway has reported on it"
-        waiting = [_condition_state(parent, kind, generation)
-                   for kind in ("Accepted", "ResolvedRefs") for parent in parents]
+        waiting = [
+            _condition_state(parent, kind, generation) for kind in ("Accepted", "ResolvedRefs") for parent in parents
+        ]
         waiting = [state for state in waiting if state]
         return f"HTTPRoute {route_name} generation {generation}: {'; '.join(waiting)}" if waiting else None
 

@@ -5,12 +5,13 @@ needed, so its schemas and its last-applied copy of itself (most of a CRD's byte
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
 
-from infgw_postrender.yaml import reader
 from infgw_postrender.errors import InputError
+from infgw_postrender.yaml import reader
 from infgw_postrender.yaml.roundtrip import load_document, load_file_documents
 
 _ITEM = re.compile(r"^- ", re.M)
@@ -25,23 +26,30 @@ def read_objects(path: str, kinds: set[str]) -> list[dict]:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"--from-file {path}: cannot read it ({getattr(exc, 'strerror', None) or exc}); "
-                         "pass the output of `kubectl get ... -A -o yaml`") from None
+        raise InputError(
+            f"--from-file {path}: cannot read it ({getattr(exc, 'strerror', None) or exc}); "
+            "pass the output of `kubectl get ... -A -o yaml`"
+        ) from None
     if text.lstrip().startswith("{"):
         try:
             found = json.loads(text)
         except ValueError:
-            raise InputError(f"--from-file {path}: not valid JSON; pass the output of `kubectl get ... -o json`") from None
+            raise InputError(
+                f"--from-file {path}: not valid JSON; pass the output of `kubectl get ... -o json`"
+            ) from None
         items = found.get("items", [found]) if isinstance(found, dict) else []
         return [item for item in items if isinstance(item, dict) and item.get("kind") in kinds]
     body = _list_items(text)
     if body is None:  # not kubectl's List layout (a hand-made file): parse it all
-        return [item for item in load_file_documents(path, "--from-file")
-                if isinstance(item, dict) and item.get("kind") in kinds]
+        return [
+            item
+            for item in load_file_documents(path, "--from-file")
+            if isinstance(item, dict) and item.get("kind") in kinds
+        ]
     start, end = body
     starts = [found.start() for found in _ITEM.finditer(text, start, end)] + [end]
     objects = []
-    for begin, finish in zip(starts, starts[1:]):
+    for begin, finish in itertools.pairwise(starts):
         kind = _KIND.search(text, begin, finish)
         if kind is None or kind.group(1) not in kinds:
             continue
@@ -66,7 +74,9 @@ def _parse_item(item: str, path: str) -> dict:
     except reader.Unsupported:
         data = load_document(text)
     if not isinstance(data, dict):
-        raise InputError(f"--from-file {path}: an item is not a Kubernetes object; pass the output of `kubectl get ... -o yaml`")
+        raise InputError(
+            f"--from-file {path}: an item is not a Kubernetes object; pass the output of `kubectl get ... -o yaml`"
+        )
     return data
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infgw_postrender.api.objects import as_list
-from infgw_postrender.yaml import emitter
 from infgw_postrender.errors import InputError
+from infgw_postrender.yaml import emitter
 from infgw_postrender.yaml.roundtrip import load_file_documents
 
 
@@ -46,11 +46,15 @@ def read_items(path: str | Path, key: StateKey, what: str, flag: str) -> list[di
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise InputError(f"{flag} {path}: cannot read it ({exc.strerror}); nothing was changed in the cluster") from None
+        raise InputError(
+            f"{flag} {path}: cannot read it ({exc.strerror}); nothing was changed in the cluster"
+        ) from None
     if first != key.header(what):
         found = first.strip() if first.startswith("# infgw-migrate ") else "no infgw-migrate header"
-        raise InputError(f"{flag} {path}: written for another migration ({found}), not for context={key.context} "
-                         f"namespace={key.namespace} pool={key.pool}; pass another path")
+        raise InputError(
+            f"{flag} {path}: written for another migration ({found}), not for context={key.context} "
+            f"namespace={key.namespace} pool={key.pool}; pass another path"
+        )
     return [item for item in load_file_documents(str(path), flag) if isinstance(item, dict)]
 
 
@@ -73,4 +77,6 @@ def write_private(path: Path, text: str, flag: str) -> None:
         finally:
             os.close(directory)
     except OSError as exc:
-        raise InputError(f"{flag} {path}: cannot write it ({exc.strerror}); nothing was changed in the cluster") from None
+        raise InputError(
+            f"{flag} {path}: cannot write it ({exc.strerror}); nothing was changed in the cluster"
+        ) from None

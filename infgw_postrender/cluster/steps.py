@@ -12,21 +12,23 @@ import shlex
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
-from infgw_postrender.cluster.backends import ga_share
-from infgw_postrender.errors import InputError, MigrateError, Refused
-from infgw_postrender.cluster.helm import Helm, context_args
-from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.releases import Target, parse_target
+from infgw_postrender.cluster.backends import ga_share
+from infgw_postrender.cluster.helm import Helm, context_args
+from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.cluster.state import StateKey, read_items, write_items
+from infgw_postrender.errors import InputError, MigrateError, Refused
 
 _PROVIDER_VALUE = "provider.name"  # the same in the inferencepool and llm-d-router-gateway charts
-_PENDING = {"pending-install": "helm uninstall {release} -n {namespace}",
-            "pending-upgrade": "helm rollback {release} -n {namespace}",
-            "pending-rollback": "helm rollback {release} -n {namespace}"}
+_PENDING = {
+    "pending-install": "helm uninstall {release} -n {namespace}",
+    "pending-upgrade": "helm rollback {release} -n {namespace}",
+    "pending-rollback": "helm rollback {release} -n {namespace}",
+}
 # A first install that never finished: safe to uninstall and install again while no traffic reaches it
 _HALF_INSTALLED = ("pending-install", "failed")
 RUN = "run"  # the run's own state file: what prepare read from the alpha stack, for when that stack is gone
@@ -100,9 +102,17 @@ def own_command() -> list[str]:
 
 
 # -- prepare: what can be checked before anything changes -------------------------------------------------------
-def prepare(settings: Settings, pool: dict | None, server_version: str | None, alpha_values: dict | None,
-            statuses: dict[str, str | None], models: list[dict], saved: dict | None = None,
-            ga_half_installed: bool = False, route_ga_share: int | None = None) -> Settings:
+def prepare(
+    settings: Settings,
+    pool: dict | None,
+    server_version: str | None,
+    alpha_values: dict | None,
+    statuses: dict[str, str | None],
+    models: list[dict],
+    saved: dict | None = None,
+    ga_half_installed: bool = False,
+    route_ga_share: int | None = None,
+) -> Settings:
     """Settings completed from the cluster: the GA chart selects the alpha pool's pods on its port (taken from
     the alpha pool unless given, refused when given otherwise), provider.name=gke on GKE, and the verify model.
     Once the alpha pool is gone (the simple path removes it before installing the GA release), they come from
@@ -111,49 +121,68 @@ def prepare(settings: Settings, pool: dict | None, server_version: str | None, a
     traffic on it (`ga_half_installed`, `route_ga_share`): that one is uninstalled and installed again."""
     installs = list((saved or {}).get("installs") or settings.installs)
     if settings.ga_release not in installs and (settings.path == "simple" or statuses.get(settings.ga_release) is None):
-        installs.append(settings.ga_release)  # the simple path's GA release takes the alpha one's name after removing it
+        installs.append(
+            settings.ga_release
+        )  # the simple path's GA release takes the alpha one's name after removing it
     recover, notes = None, []
     for release, status in statuses.items():
-        if (release == settings.ga_release and release in installs and ga_half_installed and not route_ga_share
-                and status in _HALF_INSTALLED):
+        if (
+            release == settings.ga_release
+            and release in installs
+            and ga_half_installed
+            and not route_ga_share
+            and status in _HALF_INSTALLED
+        ):
             recover = release
-            notes.append(f"Helm release {release} is {status}: this migration began installing it and no traffic "
-                         "reaches it, so it is uninstalled and installed again")
+            notes.append(
+                f"Helm release {release} is {status}: this migration began installing it and no traffic "
+                "reaches it, so it is uninstalled and installed again"
+            )
             continue
         if status in _PENDING:
             command = _PENDING[status].format(release=release, namespace=settings.namespace)
-            raise Refused(f"Helm release {settings.namespace}/{release} is {status} (an operation stopped half-way); "
-                          f"run `{command}`, then the same command again; nothing changed")
+            raise Refused(
+                f"Helm release {settings.namespace}/{release} is {status} (an operation stopped half-way); "
+                f"run `{command}`, then the same command again; nothing changed"
+            )
     values = list(settings.chart_values)
     given = dict(value.split("=", 1) for value in values if "=" in value)
     selector_value, port_value = settings.target.chart.selector_value, settings.target.chart.port_value
     if pool is None and saved is not None:
         values += [value for value in saved.get("chartValues") or [] if value not in values]
-        notes.append(f"the alpha pool {settings.alpha_pool} is gone: its selector, port and the chart values come "
-                     f"from this migration's state file {settings.run_file}")
+        notes.append(
+            f"the alpha pool {settings.alpha_pool} is gone: its selector, port and the chart values come "
+            f"from this migration's state file {settings.run_file}"
+        )
         given = dict(value.split("=", 1) for value in values if "=" in value)
         settings = replace(settings, model=settings.model or saved.get("model"))
     elif pool is not None:
         selector = {str(k): str(v) for k, v in ((pool.get("spec") or {}).get("selector") or {}).items()}
-        asked = {k[len(selector_value):]: v for k, v in given.items() if k.startswith(selector_value)}
+        asked = {k[len(selector_value) :]: v for k, v in given.items() if k.startswith(selector_value)}
         if asked and asked != selector:
-            raise InputError(f"--set {selector_value}...: {_labels(asked)} differs from the alpha pool's selector "
-                             f"{_labels(selector)}; the GA pool must select the same pods (leave it out to take the "
-                             "alpha pool's)")
+            raise InputError(
+                f"--set {selector_value}...: {_labels(asked)} differs from the alpha pool's selector "
+                f"{_labels(selector)}; the GA pool must select the same pods (leave it out to take the "
+                "alpha pool's)"
+            )
         if not asked:
             values += [f"{selector_value}{k}={v}" for k, v in sorted(selector.items())]
             notes.append(f"selector {_labels(selector)} taken from the alpha pool {settings.alpha_pool}")
         port = (pool.get("spec") or {}).get("targetPortNumber")
         if port is not None and port_value in given and str(given[port_value]) != str(port):
-            raise InputError(f"--set {port_value}={given[port_value]}: the alpha pool's target port is {port}; "
-                             "the GA pool must serve the same pods on the same port")
+            raise InputError(
+                f"--set {port_value}={given[port_value]}: the alpha pool's target port is {port}; "
+                "the GA pool must serve the same pods on the same port"
+            )
         if port is not None and port_value not in given:
             values.append(f"{port_value}={port}")
             notes.append(f"target port {port} taken from the alpha pool")
     elif not any(k.startswith(selector_value) for k in given) and statuses.get(settings.ga_release) != "deployed":
-        raise InputError(f"--alpha-pool {settings.alpha_pool}: no such v1alpha2 InferencePool in {settings.namespace} "
-                         f"to take the selector from, and no state file of this migration ({settings.run_file}); "
-                         f"pass --set {selector_value}KEY=VALUE")
+        raise InputError(
+            f"--alpha-pool {settings.alpha_pool}: no such v1alpha2 InferencePool in {settings.namespace} "
+            f"to take the selector from, and no state file of this migration ({settings.run_file}); "
+            f"pass --set {selector_value}KEY=VALUE"
+        )
     if _PROVIDER_VALUE not in given:
         alpha_provider = ((alpha_values or {}).get("provider") or {}).get("name")
         if (server_version and "-gke." in server_version) or str(alpha_provider).lower() == "gke":
@@ -165,11 +194,13 @@ def prepare(settings: Settings, pool: dict | None, server_version: str | None, a
         names = [(m.get("spec") or {}).get("modelName") for m in models]
         model = next((name for name in names if name), None)
         if model is None:
-            raise InputError(f"--alpha-pool {settings.alpha_pool}: no InferenceModel to take the verify model from; "
-                             "pass --model")
+            raise InputError(
+                f"--alpha-pool {settings.alpha_pool}: no InferenceModel to take the verify model from; pass --model"
+            )
         notes.append(f"verify asks for {model}, a model of the alpha pool")
-    return replace(settings, chart_values=values, model=model, notes=settings.notes + notes, installs=installs,
-                   recover=recover)
+    return replace(
+        settings, chart_values=values, model=model, notes=settings.notes + notes, installs=installs, recover=recover
+    )
 
 
 def _labels(labels: dict) -> str:
@@ -180,9 +211,22 @@ def _labels(labels: dict) -> str:
 def save_run(settings: Settings) -> None:
     """Before the first step: what the run needs once the alpha stack is gone (the GA chart's values, with the
     alpha pool's selector and port, and the verify model) and the releases it installs itself."""
-    write_items(settings.run_file, settings.key, RUN, [{
-        "apiVersion": "infgw-migrate.io/v1", "kind": "MigrationRun", "path": settings.path,
-        "chartValues": settings.chart_values, "model": settings.model, "installs": settings.installs}], "--state-dir")
+    write_items(
+        settings.run_file,
+        settings.key,
+        RUN,
+        [
+            {
+                "apiVersion": "infgw-migrate.io/v1",
+                "kind": "MigrationRun",
+                "path": settings.path,
+                "chartValues": settings.chart_values,
+                "model": settings.model,
+                "installs": settings.installs,
+            }
+        ],
+        "--state-dir",
+    )
 
 
 def read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Settings:
@@ -197,32 +241,62 @@ def _read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Setti
     from infgw_postrender.cluster.cleanup import MODELS, pool_models
 
     resources = api().cluster.resources
-    pool = kubectl.find(resources.alpha_pool, settings.alpha_pool, settings.namespace,
-                        f"read the alpha pool {settings.namespace}/{settings.alpha_pool}")
+    pool = kubectl.find(
+        resources.alpha_pool,
+        settings.alpha_pool,
+        settings.namespace,
+        f"read the alpha pool {settings.namespace}/{settings.alpha_pool}",
+    )
     saved = read_items(settings.run_file, settings.key, RUN, "--state-dir")
-    found = {release: helm.status(release, settings.namespace, settings.kube_context)
-             for release in dict.fromkeys([settings.alpha_pool, settings.ga_release])}
-    statuses = {release: ((status or {}).get("info") or {}).get("status") if status else None
-                for release, status in found.items()}
+    found = {
+        release: helm.status(release, settings.namespace, settings.kube_context)
+        for release in dict.fromkeys([settings.alpha_pool, settings.ga_release])
+    }
+    statuses = {
+        release: ((status or {}).get("info") or {}).get("status") if status else None
+        for release, status in found.items()
+    }
     ga = found[settings.ga_release] or {}
     half_installed = ga.get("version") == 1 and statuses[settings.ga_release] in _HALF_INSTALLED
     values = None
     if statuses.get(settings.alpha_pool) is not None and pool is not None:
-        done = helm.run("get", "values", settings.alpha_pool, "-n", settings.namespace, "-o", "json",
-                        *context_args(settings.kube_context), check=False)
+        done = helm.run(
+            "get",
+            "values",
+            settings.alpha_pool,
+            "-n",
+            settings.namespace,
+            "-o",
+            "json",
+            *context_args(settings.kube_context),
+            check=False,
+        )
         values = _json(done.stdout) if done.returncode == 0 else None
     models = [] if settings.model else pool_models(kubectl, settings.alpha_pool, settings.namespace)
     if not models and not settings.model:
         models = read_items(settings.models_file, settings.key, MODELS, "--state-dir") or []
     share = route_share(kubectl, settings) if half_installed else None
-    return prepare(settings, pool, kubectl.server_version(), values, statuses, models, saved[0] if saved else None,
-                   half_installed, share)
+    return prepare(
+        settings,
+        pool,
+        kubectl.server_version(),
+        values,
+        statuses,
+        models,
+        saved[0] if saved else None,
+        half_installed,
+        share,
+    )
 
 
 def route_share(kubectl: Kubectl, settings: Settings) -> int | None:
     """The GA pool's share of the migration's route, as the cluster has it; None without the route or the pool."""
-    route = kubectl.find(api().cluster.resources.route, settings.route, settings.namespace,
-                         f"read HTTPRoute {settings.namespace}/{settings.route}")
+    route = kubectl.find(
+        api().cluster.resources.route,
+        settings.route,
+        settings.namespace,
+        f"read HTTPRoute {settings.namespace}/{settings.route}",
+    )
     return ga_share(route["spec"].get("rules") or [], settings.alpha_pool, settings.ga_release) if route else None
 
 
@@ -244,8 +318,17 @@ def steps(settings: Settings, kubectl: Kubectl | None = None, helm: Helm | None 
     make = _Steps(settings, kubectl, helm)
     recover = [make.recover()] if settings.recover else []
     if settings.path == "simple":
-        return [make.backup(), make.chart_check(), make.crds(check=True), make.remove_alpha(), make.crds(),
-                *recover, make.ga_release(), make.stage(100, asked=True), make.verify()]
+        return [
+            make.backup(),
+            make.chart_check(),
+            make.crds(check=True),
+            make.remove_alpha(),
+            make.crds(),
+            *recover,
+            make.ga_release(),
+            make.stage(100, asked=True),
+            make.verify(),
+        ]
     stages = settings.stages or [0, 50, 100]
     result = [make.backup(), make.chart_check(), make.crds(), *recover, make.ga_release()]
     checked_programmed = False
@@ -283,16 +366,23 @@ def run_steps(found: list[Step], progress: Callable[[str], None]) -> bool:
         progress(f"+ {step.command}")
         code, error, interrupted = execute(step)
         if interrupted:
-            raise StepFailed(f"interrupted during {label}; the cluster is as that step left it: run the same "
-                             "command again to resume", 130)
+            raise StepFailed(
+                f"interrupted during {label}; the cluster is as that step left it: run the same "
+                "command again to resume",
+                130,
+            )
         if code != 0:
             exit_code = 1 if code == Refused.exit_code and changed else code
-            raise StepFailed(f"{label}: {error or f'exit status {code}'}; fix it and run the same command again",
-                             exit_code)
+            raise StepFailed(
+                f"{label}: {error or f'exit status {code}'}; fix it and run the same command again", exit_code
+            )
         changed = changed or not step.check
         if step.done is not None and not step.check and not _is_done(step, label):
-            raise StepFailed(f"{label}: its command exited 0, but the cluster does not show the step done; run the "
-                             "same command again", 1)
+            raise StepFailed(
+                f"{label}: its command exited 0, but the cluster does not show the step done; run the "
+                "same command again",
+                1,
+            )
     progress("all steps done")
     return True
 
@@ -339,16 +429,17 @@ def execute(step: Step) -> tuple[int, str | None, bool]:
     signals the whole process group; a SIGINT to this process alone is passed on): the child ends as it would
     at a terminal, and the step is reported as interrupted, whatever the child's own exit status."""
     own = own_command()
-    if step.argv[:len(own)] == own:
-        argv = [sys.executable, "-m", "infgw_postrender.cli", *step.argv[len(own):]]
+    if step.argv[: len(own)] == own:
+        argv = [sys.executable, "-m", "infgw_postrender.cli", *step.argv[len(own) :]]
     elif step.argv[0] == "helm":
         argv = [Helm.from_env().binary, *step.argv[1:]]
     else:
         argv = [os.environ.get("KUBECTL") or step.argv[0], *step.argv[1:]]
     sys.stdout.flush()
     try:
-        child = subprocess.Popen(argv, stdout=subprocess.DEVNULL if step.check else None, stderr=subprocess.PIPE,
-                                 text=True)
+        child = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL if step.check else None, stderr=subprocess.PIPE, text=True
+        )
     except OSError as exc:
         return 127, f"cannot run {argv[0]} ({exc.strerror})", False
     interrupts: list[int] = []
@@ -417,10 +508,20 @@ class _Steps:
 
     # -- the steps ------------------------------------------------------------------------------------------
     def backup(self) -> Step:
-        argv = self._own("backup", "--alpha-pool", self.s.alpha_pool, "--route", self.s.route,
-                         "--file", self.s.backup_file, "--models", self.s.models_file)
-        return Step("backup", "back up the alpha stack and the route, and export the alpha pool's InferenceModels",
-                    argv)
+        argv = self._own(
+            "backup",
+            "--alpha-pool",
+            self.s.alpha_pool,
+            "--route",
+            self.s.route,
+            "--file",
+            self.s.backup_file,
+            "--models",
+            self.s.models_file,
+        )
+        return Step(
+            "backup", "back up the alpha stack and the route, and export the alpha pool's InferenceModels", argv
+        )
 
     def _renderer_args(self) -> list[str]:
         args = [f"--objectives-from={self.s.models_file}", f"--target-version={self.s.target_version}"]
@@ -432,22 +533,54 @@ class _Steps:
         return [arg for value in self.s.chart_values for arg in ("--set", value)]
 
     def chart_check(self) -> Step:
-        argv = [*own_command(), "template", self.s.ga_release, self.s.chart, "-n", self.s.namespace,
-                "--version", self.s.chart_version, *self._values(), *self._renderer_args()]
-        return Step("check-chart", f"check that chart {self.s.chart_version} renders through the post-renderer "
-                    "(output discarded)", argv, self._ga_deployed, check=True)
+        argv = [
+            *own_command(),
+            "template",
+            self.s.ga_release,
+            self.s.chart,
+            "-n",
+            self.s.namespace,
+            "--version",
+            self.s.chart_version,
+            *self._values(),
+            *self._renderer_args(),
+        ]
+        return Step(
+            "check-chart",
+            f"check that chart {self.s.chart_version} renders through the post-renderer (output discarded)",
+            argv,
+            self._ga_deployed,
+            check=True,
+        )
 
     def crds(self, check: bool = False) -> Step:
         from infgw_postrender.cluster.crds import needed
 
         source = ["--source", self.s.crd_source] if self.s.crd_source else []
-        argv = [*own_command(), "crds", "--apply", *(["--dry-run"] if check else []),
-                "--target-version", self.s.target_version, *source, *context_args(self.s.kube_context)]
+        argv = [
+            *own_command(),
+            "crds",
+            "--apply",
+            *(["--dry-run"] if check else []),
+            "--target-version",
+            self.s.target_version,
+            *source,
+            *context_args(self.s.kube_context),
+        ]
         if check:
-            return Step("check-crds", "check that the GA CRD files download and match their pins (server dry run)",
-                        argv, lambda: self._alpha_gone() or not needed(self.kubectl, self.s.target_version), check=True)
-        return Step("crds", "install the GA CRDs the cluster lacks", argv,
-                    lambda: not needed(self.kubectl, self.s.target_version))
+            return Step(
+                "check-crds",
+                "check that the GA CRD files download and match their pins (server dry run)",
+                argv,
+                lambda: self._alpha_gone() or not needed(self.kubectl, self.s.target_version),
+                check=True,
+            )
+        return Step(
+            "crds",
+            "install the GA CRDs the cluster lacks",
+            argv,
+            lambda: not needed(self.kubectl, self.s.target_version),
+        )
 
     def recover(self) -> Step:
         release = self.s.recover or ""
@@ -456,22 +589,52 @@ class _Steps:
         def done() -> bool:
             return self.helm.release_status(release, self.s.namespace, self.s.kube_context) not in _HALF_INSTALLED
 
-        return Step("recover-ga-release", f"uninstall {release}, which this migration left half-installed with no "
-                    "traffic on it, to install it again", argv, done)
+        return Step(
+            "recover-ga-release",
+            f"uninstall {release}, which this migration left half-installed with no traffic on it, to install it again",
+            argv,
+            done,
+        )
 
     def ga_release(self) -> Step:
-        argv = [*own_command(), "upgrade", self.s.ga_release, self.s.chart, "--install", "-n", self.s.namespace,
-                "--version", self.s.chart_version, *self._values(), *context_args(self.s.kube_context),
-                *self._renderer_args()]
-        return Step("ga-release", f"install the GA release {self.s.ga_release} with the objectives of the alpha models",
-                    argv, self._ga_deployed)
+        argv = [
+            *own_command(),
+            "upgrade",
+            self.s.ga_release,
+            self.s.chart,
+            "--install",
+            "-n",
+            self.s.namespace,
+            "--version",
+            self.s.chart_version,
+            *self._values(),
+            *context_args(self.s.kube_context),
+            *self._renderer_args(),
+        ]
+        return Step(
+            "ga-release",
+            f"install the GA release {self.s.ga_release} with the objectives of the alpha models",
+            argv,
+            self._ga_deployed,
+        )
 
     def stage(self, weight: int, asked: bool) -> Step:
         simple = self.s.path == "simple"
         checks = self.s.analysis if weight > 0 else []  # at 0 no traffic reaches the GA pool: nothing to measure
-        argv = self._own("shift", "--route", self.s.route, "--alpha-pool", self.s.alpha_pool,
-                         "--ga-pool", self.s.ga_release, "--ga-weight", str(weight), "--wait",
-                         *(["--force"] if simple else []), *checks)
+        argv = self._own(
+            "shift",
+            "--route",
+            self.s.route,
+            "--alpha-pool",
+            self.s.alpha_pool,
+            "--ga-pool",
+            self.s.ga_release,
+            "--ga-weight",
+            str(weight),
+            "--wait",
+            *(["--force"] if simple else []),
+            *checks,
+        )
 
         def done() -> bool:
             share = route_share(self.kubectl, self.s)
@@ -484,9 +647,16 @@ class _Steps:
 
     def programmed(self, weight: int) -> Step:
         gateway_namespace, _, gateway = self.s.gateway.rpartition("/")
-        argv = ["kubectl", "wait", "--for=condition=Programmed", f"gateway/{gateway}",
-                "-n", gateway_namespace or self.s.namespace, "--timeout=300s",
-                *([f"--context={self.s.kube_context}"] if self.s.kube_context else [])]
+        argv = [
+            "kubectl",
+            "wait",
+            "--for=condition=Programmed",
+            f"gateway/{gateway}",
+            "-n",
+            gateway_namespace or self.s.namespace,
+            "--timeout=300s",
+            *([f"--context={self.s.kube_context}"] if self.s.kube_context else []),
+        ]
 
         def done() -> bool:
             share = route_share(self.kubectl, self.s)
@@ -497,21 +667,46 @@ class _Steps:
     def verify(self) -> Step:
         url = ["--url", self.s.verify_url] if self.s.verify_url else []
         argv = self._own("verify", "--gateway", self.s.gateway, "--model", self.s.model or "", *url)
-        return Step("verify", f"check that Gateway {self.s.gateway} answers a completion for {self.s.model}", argv,
-                    check=True)
+        return Step(
+            "verify", f"check that Gateway {self.s.gateway} answers a completion for {self.s.model}", argv, check=True
+        )
 
     def remove_alpha(self) -> Step:
         if self.s.path == "simple":
-            argv = self._own("cleanup", "--alpha-pool", self.s.alpha_pool, "--backup", self.s.backup_file,
-                             "--with-downtime", "--delete-unused-crds")
-            return Step("remove-alpha", f"remove the alpha stack of {self.s.alpha_pool} and the unused v1alpha2 "
-                        "CRDs (the outage starts here)", argv,
-                        lambda: self._alpha_gone() and self._alpha_crds_gone(unless_used=True))
-        argv = self._own("cleanup", "--alpha-pool", self.s.alpha_pool, "--ga-pool", self.s.ga_release,
-                         "--backup", self.s.backup_file, *(["--delete-crds"] if self.s.delete_crds else []))
-        title = f"remove the alpha stack of {self.s.alpha_pool}" + (" and the v1alpha2 CRDs" if self.s.delete_crds else "")
-        return Step("remove-alpha", title, argv,
-                    lambda: self._alpha_gone() and (not self.s.delete_crds or self._alpha_crds_gone()))
+            argv = self._own(
+                "cleanup",
+                "--alpha-pool",
+                self.s.alpha_pool,
+                "--backup",
+                self.s.backup_file,
+                "--with-downtime",
+                "--delete-unused-crds",
+            )
+            return Step(
+                "remove-alpha",
+                f"remove the alpha stack of {self.s.alpha_pool} and the unused v1alpha2 CRDs (the outage starts here)",
+                argv,
+                lambda: self._alpha_gone() and self._alpha_crds_gone(unless_used=True),
+            )
+        argv = self._own(
+            "cleanup",
+            "--alpha-pool",
+            self.s.alpha_pool,
+            "--ga-pool",
+            self.s.ga_release,
+            "--backup",
+            self.s.backup_file,
+            *(["--delete-crds"] if self.s.delete_crds else []),
+        )
+        title = f"remove the alpha stack of {self.s.alpha_pool}" + (
+            " and the v1alpha2 CRDs" if self.s.delete_crds else ""
+        )
+        return Step(
+            "remove-alpha",
+            title,
+            argv,
+            lambda: self._alpha_gone() and (not self.s.delete_crds or self._alpha_crds_gone()),
+        )
 
 
 def describe_crds(findings, target_version: str) -> str:
@@ -523,4 +718,3 @@ def describe_crds(findings, target_version: str) -> str:
     installed = {c["name"]: c["owner"] for c in findings.crds} if findings.crds else None
     decision = decide(findings.server_version, installed, target_version)
     return "; ".join(decision.reasons) + f" ({', '.join(f.name for f in decision.files) or 'nothing'})"
-

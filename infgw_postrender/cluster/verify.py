@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from infgw_postrender.api.objects import condition_is_true
-from infgw_postrender.errors import MigrateError
-from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.api.mapping import api
-
+from infgw_postrender.api.objects import condition_is_true
+from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.errors import MigrateError
 
 # What the guide asks the model when it checks a Gateway.
 DEFAULT_PROMPT = "Write as if you were a critic: San Francisco"
@@ -44,8 +43,9 @@ def completion_url(address: str, port: int) -> str:
     return f"http://{address}:{port}/v1/completions"
 
 
-def completion(url: str, model: str, prompt: str, timeout: float,
-               headers: dict[str, str] | None = None) -> tuple[int | None, float | None, str]:
+def completion(
+    url: str, model: str, prompt: str, timeout: float, headers: dict[str, str] | None = None
+) -> tuple[int | None, float | None, str]:
     """POST /v1/completions as the guide does; (status, latency in ms, what went wrong or the answer's gist)."""
     import requests
 
@@ -70,8 +70,9 @@ def completion(url: str, model: str, prompt: str, timeout: float,
     return response.status_code, latency, "answered"
 
 
-def verify(kubectl: Kubectl | None, gateway: str, url: str | None, port: int, model: str, prompt: str,
-           timeout: float) -> Verdict:
+def verify(
+    kubectl: Kubectl | None, gateway: str, url: str | None, port: int, model: str, prompt: str, timeout: float
+) -> Verdict:
     programmed, address = (None, None) if kubectl is None else gateway_address(kubectl, gateway)
     if url is None:
         if not programmed or not address:

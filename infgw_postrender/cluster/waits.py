@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from infgw_postrender.api.objects import condition_is_true
 from infgw_postrender.errors import MigrateError
@@ -20,8 +21,9 @@ class TimedOut(Exception):
         self.pending, self.timeout = pending, timeout
 
 
-def poll(check: Callable[[], str | None], timeout: float, progress: Callable[[str], None],
-         interval: float = 1.0) -> None:
+def poll(
+    check: Callable[[], str | None], timeout: float, progress: Callable[[str], None], interval: float = 1.0
+) -> None:
     """`check` returns None once done, else what it still waits for (shown as progress when it changes,
     and at most every 10 s otherwise). Raises TimedOut."""
     deadline = time.monotonic() + timeout
@@ -41,10 +43,10 @@ def poll(check: Callable[[], str | None], timeout: float, progress: Callable[[st
 
 def wait_established(kubectl: Kubectl, names: list[str], timeout: float, progress: Callable[[str], None]) -> None:
     """Poll until every named CRD has Established=True."""
+
     def pending() -> str | None:
         established = {
-            crd["metadata"]["name"] for crd in kubectl.crds()
-            if condition_is_true(crd.get("status"), "Established")
+            crd["metadata"]["name"] for crd in kubectl.crds() if condition_is_true(crd.get("status"), "Established")
         }
         missing = [name for name in names if name not in established]
         return f"{', '.join(missing)} to be Established" if missing else None
@@ -52,4 +54,6 @@ def wait_established(kubectl: Kubectl, names: list[str], timeout: float, progres
     try:
         poll(pending, timeout, progress)
     except TimedOut as late:
-        raise MigrateError(f"CRDs applied, but after {timeout:.0f}s still {late.pending}; check `kubectl get crd`") from None
+        raise MigrateError(
+            f"CRDs applied, but after {timeout:.0f}s still {late.pending}; check `kubectl get crd`"
+        ) from None

@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 
-from infgw_postrender.errors import InputError
 from infgw_postrender.cluster.helm import Helm, HelmError
+from infgw_postrender.errors import InputError
 from infgw_postrender.helm_plugin.plugin import ensure
 
 # Flags that this command sets itself; given among the Helm flags they would fight with it.
@@ -25,8 +25,16 @@ def helm_command(
         if arg.split("=", 1)[0] in _OWN_HELM_FLAGS:
             raise InputError(f"{verb}: {arg.split('=', 1)[0]} is set by infgw-migrate {verb}; leave it out")
     wiring = ensure(helm)
-    command = [helm.binary, verb, release, chart, *helm_args, *_consumed_by_helm(helm_args),
-               "--post-renderer", wiring.post_renderer]
+    command = [
+        helm.binary,
+        verb,
+        release,
+        chart,
+        *helm_args,
+        *_consumed_by_helm(helm_args),
+        "--post-renderer",
+        wiring.post_renderer,
+    ]
     command += [f"--post-renderer-args={arg}" for arg in renderer_args]
     if dry_run:
         command.append("--dry-run=client")  # renders without touching the cluster

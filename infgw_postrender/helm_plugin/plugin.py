@@ -48,13 +48,15 @@ def install(helm: Helm, major: int | None = None) -> Wiring:
     source = resources.files(__package__).joinpath("helm4-postrenderer", "plugin.yaml")
     (folder / "plugin.yaml").write_text(source.read_text())
     wrapper = folder / PLUGIN_NAME
-    wrapper.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m infgw_postrender \"$@\"\n")
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m infgw_postrender "$@"\n')
     wrapper.chmod(0o755)
     if PLUGIN_NAME in helm.plugin_names():
         helm.run("plugin", "uninstall", PLUGIN_NAME)
     helm.run("plugin", "install", str(folder))
     if PLUGIN_NAME not in helm.plugin_names():  # e.g. installed where this Helm does not look for plugins
         plugins = helm.env().get("HELM_PLUGINS", "?")
-        raise HelmError(f"helm ({helm.binary}) installed the post-renderer plugin but does not list it (its plugins "
-                        f"folder: {plugins}); run `helm plugin list` and `helm env`, then install-postrenderer again")
+        raise HelmError(
+            f"helm ({helm.binary}) installed the post-renderer plugin but does not list it (its plugins "
+            f"folder: {plugins}); run `helm plugin list` and `helm env`, then install-postrenderer again"
+        )
     return Wiring(major, PLUGIN_NAME, folder)

@@ -93,12 +93,16 @@ class Index:
             picker = ref.get("name") if isinstance(ref, dict) else None
             if picker is not None and not isinstance(picker, str):
                 field_name = "endpointPickerRef" if "endpointPickerRef" in spec else "extensionRef"
-                raise InputError(f"{where(document.index, document.source)}: spec.{field_name}.name is {picker!r}, "
-                                 "not a string; quote it")
+                raise InputError(
+                    f"{where(document.index, document.source)}: spec.{field_name}.name is {picker!r}, "
+                    "not a string; quote it"
+                )
             document.forget()
         if not document.name:
-            raise InputError(f"{where(document.index, document.source)}: an InferencePool without metadata.name; "
-                             "the chart names it after the release")
+            raise InputError(
+                f"{where(document.index, document.source)}: an InferencePool without metadata.name; "
+                "the chart names it after the release"
+            )
         group = PoolGroup(document, document.name, document.namespace, picker)
         group.helm_release = document.peek("metadata", "annotations", api().release_annotation) or group.pool
         namespace = group.namespace or "default"

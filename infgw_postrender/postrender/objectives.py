@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from infgw_postrender.errors import InputError
-from infgw_postrender.api.mapping import ga_group, api
+from infgw_postrender.api.mapping import api, ga_group
 from infgw_postrender.api.names import check_label
 from infgw_postrender.api.releases import Target, gie
+from infgw_postrender.errors import InputError
 from infgw_postrender.postrender.report import Loss
 
 
@@ -62,8 +62,12 @@ def objective(name: str, priority: int | None, pool: str, namespace: str | None,
     if priority is not None:
         spec["priority"] = priority
     spec["poolRef"] = {"group": ga_group(), "name": pool}
-    return {"apiVersion": target.objective_api_version, "kind": api().objective.kind, "metadata": metadata,
-            "spec": spec}
+    return {
+        "apiVersion": target.objective_api_version,
+        "kind": api().objective.kind,
+        "metadata": metadata,
+        "spec": spec,
+    }
 
 
 def from_flag(name: str, priority: int, pool: str, namespace: str | None, target: Target) -> Generated:
@@ -71,7 +75,11 @@ def from_flag(name: str, priority: int, pool: str, namespace: str | None, target
 
 
 def from_model(
-    model: dict, pool: str, namespace: str | None, priorities: dict[str, int], target: Target,
+    model: dict,
+    pool: str,
+    namespace: str | None,
+    priorities: dict[str, int],
+    target: Target,
     model_routing: bool = False,
 ) -> list[Generated]:
     """The objective (and rewrite) that carry one InferenceModel over to the GA pool. With `model_routing` the
@@ -91,14 +99,19 @@ def from_model(
     why = "no numeric twin in v1alpha2; override with --priority-map"
     if effective == "Sheddable":
         why = f"the EPP (v{table.sheddable_since} and later) sheds only a negative priority; " + why
-    made.assumed.append(f"criticality {criticality or 'unset (meant Standard)'} -> priority {priorities[effective]} ({why})")
+    made.assumed.append(
+        f"criticality {criticality or 'unset (meant Standard)'} -> priority {priorities[effective]} ({why})"
+    )
     model_name = spec.get("modelName")
     model_header = api().body_based_routing.model_header
     if model_routing and model_name:
-        made.changes.append(f"modelName {model_name} -> HTTPRoute rule: {model_header}: {model_name} sets "
-                            f"{table.header}: {name}")
-        made.assumed.append(f"body-based routing is deployed (it copies the body's model into {model_header}; "
-                            "`infgw-migrate detect` reports it); without it the rule never matches")
+        made.changes.append(
+            f"modelName {model_name} -> HTTPRoute rule: {model_header}: {model_name} sets {table.header}: {name}"
+        )
+        made.assumed.append(
+            f"body-based routing is deployed (it copies the body's model into {model_header}; "
+            "`infgw-migrate detect` reports it); without it the rule never matches"
+        )
     else:
         made.not_carried_over.append(
             Loss(
@@ -135,8 +148,7 @@ def rewrites_since() -> str:
     return next(row.since for row in gie().rows if row.model_rewrite)
 
 
-def _rewrite(name: str, model_name: str, targets: list, pool: str, namespace: str | None,
-             target: Target) -> Generated:
+def _rewrite(name: str, model_name: str, targets: list, pool: str, namespace: str | None, target: Target) -> Generated:
     """The rewrite with the rule field of `target`'s CRD: `targets` from GIE v1.3.0 (`split` was v1.2.0's, whose
     EPP acted on none). A weight is kept only where the model gave one: the CRD takes all weights or none."""
     metadata: dict[str, Any] = {"name": name}
@@ -157,5 +169,7 @@ def _rewrite(name: str, model_name: str, targets: list, pool: str, namespace: st
             "rules": [{"matches": [{"model": {"value": model_name}}], target.row.rewrite_targets: weighted}],
         },
     }
-    return Generated(obj, [f"from InferenceModel {name} targetModels ({target.row.rewrite_targets}, as "
-                           f"{target.name}'s EPP reads them)"])
+    return Generated(
+        obj,
+        [f"from InferenceModel {name} targetModels ({target.row.rewrite_targets}, as {target.name}'s EPP reads them)"],
+    )

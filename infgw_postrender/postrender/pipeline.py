@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
-from infgw_postrender.api.objects import pool_of_model
-from infgw_postrender.yaml import emitter
 from infgw_postrender import defaults
-from infgw_postrender.errors import InputError
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.names import TEMPLATE, check_label, check_weight
+from infgw_postrender.api.objects import pool_of_model
 from infgw_postrender.api.releases import Target, parse_target
+from infgw_postrender.errors import InputError
+from infgw_postrender.postrender.index import Index
 from infgw_postrender.postrender.objectives import (
     Generated,
     from_flag,
@@ -19,13 +19,14 @@ from infgw_postrender.postrender.objectives import (
     parse_objective_flag,
     parse_priority_map,
 )
-from infgw_postrender.postrender.index import Index
-from infgw_postrender.postrender.rewrites import rewrite_group, rewrite_others
 from infgw_postrender.postrender.report import Report
+from infgw_postrender.postrender.rewrites import rewrite_group, rewrite_others
 from infgw_postrender.postrender.route import new_route, rewrite_route
 from infgw_postrender.postrender.stream import Document, join, new_document, split, write
 from infgw_postrender.postrender.target import group_target
+from infgw_postrender.yaml import emitter
 from infgw_postrender.yaml.roundtrip import load_file_documents
+
 
 @dataclass
 class Options:
@@ -49,7 +50,7 @@ class Options:
         values = [self.pool_name, self.alpha_pool, self.route_name, *self.objectives]
         return any(TEMPLATE in value for value in values if value)
 
-    def for_release(self, release: str) -> "Options":
+    def for_release(self, release: str) -> Options:
         def fill(value: str | None) -> str | None:
             return value.replace(TEMPLATE, release) if value else value
 
@@ -88,8 +89,10 @@ class Options:
         if self.route_from and self.templated:
             raise InputError("--route-from: names one HTTPRoute, so it cannot be combined with {release} templates")
         if self.model_routing and (self.ga_weight is None or not self.objectives_from or self.route_from):
-            raise InputError("--model-routing: adds a rule per model to the route that --ga-weight generates, from the "
-                             "InferenceModels of --objectives-from; pass both (and not --route-from)")
+            raise InputError(
+                "--model-routing: adds a rule per model to the route that --ga-weight generates, from the "
+                "InferenceModels of --objectives-from; pass both (and not --route-from)"
+            )
 
 
 @dataclass
@@ -124,8 +127,13 @@ def post_render_documents(documents: list[Document], options: Options) -> Result
 
 
 def _convert(
-    documents: list[Document], options: Options, report: Report, models: list[dict], route_source: dict | None,
-    priorities: dict[str, int], asked: Target,
+    documents: list[Document],
+    options: Options,
+    report: Report,
+    models: list[dict],
+    route_source: dict | None,
+    priorities: dict[str, int],
+    asked: Target,
 ) -> list[dict]:
     """The stream converted in place; the routes generated."""
     documents[:] = [document for document in documents if not _generated_earlier(document)]
@@ -160,11 +168,16 @@ def _convert(
         for model in kept:
             mine += from_model(model, pool, namespace, priorities, target, options.model_routing)
         if own.ga_weight is not None:
-            routed = [(m["spec"]["modelName"], m["metadata"]["name"]) for m in kept
-                      if options.model_routing and (m.get("spec") or {}).get("modelName")]
+            routed = [
+                (m["spec"]["modelName"], m["metadata"]["name"])
+                for m in kept
+                if options.model_routing and (m.get("spec") or {}).get("modelName")
+            ]
             mine.append(_route(own, route_source, pool, namespace, routed))
             routes.append(mine[-1].obj)
-        append_generated(documents, _without_twins(mine, index), report)  # as text now: dicts of every pool would add up
+        append_generated(
+            documents, _without_twins(mine, index), report
+        )  # as text now: dicts of every pool would add up
     rewrite_others(index, claimed)
     for document in documents:
         document.settle()  # any failure now, before the first byte is written
@@ -178,8 +191,10 @@ def _objectives_target(index: Index, group, asked: Target, objectives: bool) -> 
     if why:
         index.report.notes.append(f"InferencePool {group.namespace or 'default'}/{group.final_pool}: {why}")
     if objectives and target.objective_api_version is None:
-        raise InputError(f"--target-version {target.name}: InferenceObjectives were asked for (--objective or "
-                         f"--objectives-from), but {target.lacks_objectives_why()}")
+        raise InputError(
+            f"--target-version {target.name}: InferenceObjectives were asked for (--objective or "
+            f"--objectives-from), but {target.lacks_objectives_why()}"
+        )
     return target
 
 
@@ -218,8 +233,9 @@ def _models(path: str) -> list[dict]:
     return models
 
 
-def _of_alpha_pool(models: list[dict], own: Options, stream_namespace: str | None, report: Report,
-                   strict: bool) -> list[dict]:
+def _of_alpha_pool(
+    models: list[dict], own: Options, stream_namespace: str | None, report: Report, strict: bool
+) -> list[dict]:
     """The models of the alpha pool. poolRef is namespace-local: a model belongs to it only in the pool's own
     namespace (a model with no namespace is in the stream's). With `strict` (one pool, no {release} template), a
     file with models, none of them the pool's, is an error: Helm 3 hides a successful post-renderer's notes, so
@@ -234,13 +250,20 @@ def _of_alpha_pool(models: list[dict], own: Options, stream_namespace: str | Non
             kept.append(model)
             continue
         elsewhere.append(f"{namespace}/{pool}")
-        why = f"its pool is {pool}, not --alpha-pool {own.alpha_pool}" if namespace == alpha_namespace else (
-            f"it is in {namespace}, the alpha pool in {alpha_namespace} (a poolRef names a pool of its own namespace)")
+        why = (
+            f"its pool is {pool}, not --alpha-pool {own.alpha_pool}"
+            if namespace == alpha_namespace
+            else (
+                f"it is in {namespace}, the alpha pool in {alpha_namespace} (a poolRef names a pool of its own namespace)"
+            )
+        )
         report.notes.append(f"InferenceModel {namespace}/{metadata.get('name')} skipped: {why}")
     if strict and models and not kept:
-        raise InputError(f"--objectives-from {own.objectives_from}: no InferenceModel refers to the alpha pool "
-                         f"{alpha_namespace}/{own.alpha_pool}; its models refer to {', '.join(sorted(set(elsewhere)))}; "
-                         "check --alpha-pool and --alpha-namespace")
+        raise InputError(
+            f"--objectives-from {own.objectives_from}: no InferenceModel refers to the alpha pool "
+            f"{alpha_namespace}/{own.alpha_pool}; its models refer to {', '.join(sorted(set(elsewhere)))}; "
+            "check --alpha-pool and --alpha-namespace"
+        )
     return kept
 
 
@@ -264,8 +287,9 @@ def _route_source(path: str) -> dict:
     return routes[0]
 
 
-def _route(options: Options, source: dict | None, pool: str, namespace: str | None,
-           models: list[tuple[str, str]]) -> Generated:
+def _route(
+    options: Options, source: dict | None, pool: str, namespace: str | None, models: list[tuple[str, str]]
+) -> Generated:
     if source is not None:
         return rewrite_route(source, f"--route-from {options.route_from}", options.alpha_pool, pool, options.ga_weight)
     gateway, _, gateway_ns = options.gateway.partition("/")

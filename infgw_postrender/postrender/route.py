@@ -6,9 +6,9 @@ import copy
 import math
 from typing import Any
 
+from infgw_postrender.api.mapping import alpha_group, api, ga_group
 from infgw_postrender.api.objects import as_manifest
 from infgw_postrender.errors import InputError
-from infgw_postrender.api.mapping import alpha_group, ga_group, api
 from infgw_postrender.postrender.objectives import Generated
 
 
@@ -24,14 +24,26 @@ def split_backends(alpha_pool: str, ga_pool: str, weight: int) -> list[dict]:
 
 def model_rule(model: str, objective: str, backends: list[dict]) -> dict:
     """Requests for `model` (body-based routing puts it in its header) get `objective`, the header a v1 EPP reads."""
-    return {"matches": [{"headers": [{"type": "Exact", "name": api().body_based_routing.model_header, "value": model}]}],
-            "filters": [{"type": "RequestHeaderModifier",
-                         "requestHeaderModifier": {"set": [{"name": api().objective.header, "value": objective}]}}],
-            "backendRefs": copy.deepcopy(backends)}
+    return {
+        "matches": [{"headers": [{"type": "Exact", "name": api().body_based_routing.model_header, "value": model}]}],
+        "filters": [
+            {
+                "type": "RequestHeaderModifier",
+                "requestHeaderModifier": {"set": [{"name": api().objective.header, "value": objective}]},
+            }
+        ],
+        "backendRefs": copy.deepcopy(backends),
+    }
 
 
 def new_route(
-    name: str, namespace: str | None, gateway: str, gateway_namespace: str | None, alpha_pool: str, ga_pool: str, weight: int,
+    name: str,
+    namespace: str | None,
+    gateway: str,
+    gateway_namespace: str | None,
+    alpha_pool: str,
+    ga_pool: str,
+    weight: int,
     models: list[tuple[str, str]] = (),
 ) -> Generated:
     """The weighted route; `models` (model name, objective) each get a rule of their own before the catch-all,
@@ -51,9 +63,11 @@ def new_route(
     }
     backends = split_backends(alpha_pool, ga_pool, weight)
     if len(models) + 1 > api().route.max_rules:
-        raise InputError(f"--model-routing: {len(models)} models need {len(models) + 1} HTTPRoute rules and the "
-                         f"HTTPRoute CRD allows {api().route.max_rules} (spec.rules); route at most "
-                         f"{api().route.max_rules - 1} models this way (split the models over several releases)")
+        raise InputError(
+            f"--model-routing: {len(models)} models need {len(models) + 1} HTTPRoute rules and the "
+            f"HTTPRoute CRD allows {api().route.max_rules} (spec.rules); route at most "
+            f"{api().route.max_rules - 1} models this way (split the models over several releases)"
+        )
     obj["spec"]["rules"] = [model_rule(model, objective, backends) for model, objective in models]
     obj["spec"]["rules"].append({"backendRefs": backends})
     changes = [f"traffic split: {alpha_pool} (alpha) {100 - weight}%, {ga_pool} (GA) {weight}%"]
@@ -79,7 +93,9 @@ def rewrite_route(route: dict, source: str, alpha_pool: str, ga_pool: str, weigh
     touched = 0
     for number, rule in enumerate((obj.get("spec") or {}).get("rules") or []):
         refs = rule.get("backendRefs") or []
-        mine = [ref for ref in refs if _points_at(ref, alpha_group(), alpha_pool) or _points_at(ref, ga_group(), ga_pool)]
+        mine = [
+            ref for ref in refs if _points_at(ref, alpha_group(), alpha_pool) or _points_at(ref, ga_group(), ga_pool)
+        ]
         if not mine:
             continue
         touched += 1
@@ -126,8 +142,10 @@ def split_weights(share: int, weight: int, others: bool) -> tuple[int, int, int]
     scale = parts // math.gcd(share, parts)
     unit = share * scale // parts
     if share * scale > _MAX_WEIGHT:
-        raise InputError(f"--ga-weight {weight}: keeping the rule's ratios needs weights above {_MAX_WEIGHT:,}; "
-                         "lower the other backends' weights or choose a rounder percentage")
+        raise InputError(
+            f"--ga-weight {weight}: keeping the rule's ratios needs weights above {_MAX_WEIGHT:,}; "
+            "lower the other backends' weights or choose a rounder percentage"
+        )
     return scale, alpha_part * unit, ga_part * unit
 
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
 
-from infgw_postrender.yaml import emitter, reader
 from infgw_postrender.errors import InputError, where
+from infgw_postrender.yaml import emitter, reader
 from infgw_postrender.yaml.roundtrip import dump_document, load_document, load_errors, one_line
 
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -206,9 +206,13 @@ class Document:
                 except reader.Unsupported:
                     self._data, self._spans = self._load(body), None
             except RecursionError:
-                raise InputError(f"{where(self.index, self.source)}: nested too deeply for a Kubernetes object") from None
-            if not isinstance(self._data, dict) or not isinstance(self._data.get("apiVersion"), str) or not isinstance(
-                self._data.get("kind"), str
+                raise InputError(
+                    f"{where(self.index, self.source)}: nested too deeply for a Kubernetes object"
+                ) from None
+            if (
+                not isinstance(self._data, dict)
+                or not isinstance(self._data.get("apiVersion"), str)
+                or not isinstance(self._data.get("kind"), str)
             ):
                 raise InputError(
                     f"{where(self.index, self.source)}: not a Kubernetes object (a mapping with apiVersion and kind)"
@@ -234,13 +238,19 @@ class Document:
         except load_errors() as exc:
             raise InputError(f"{where(self.index, self.source)}: malformed YAML: {one_line(exc, self.line)}") from None
         except TypeError:  # ruamel's constructor on a mapping or list used as a key: no Kubernetes object has one
-            raise InputError(f"{where(self.index, self.source)}: a mapping key that is itself a mapping or a list; "
-                             "fix the chart's output") from None
+            raise InputError(
+                f"{where(self.index, self.source)}: a mapping key that is itself a mapping or a list; "
+                "fix the chart's output"
+            ) from None
 
     def set(self, path: Path, value: Any) -> bool:
         """Set one value; True if it changed. A string whose position is known is spliced into the text."""
-        if (not self._parsed and not self.too_big_to_parse and isinstance(value, str)
-                and all(isinstance(k, str) for k in path)):
+        if (
+            not self._parsed
+            and not self.too_big_to_parse
+            and isinstance(value, str)
+            and all(isinstance(k, str) for k in path)
+        ):
             found = self._locate(path)  # found without parsing: splice it so (a rename of a ConfigMap, say)
             if found is not None:
                 if found[2] == value:
@@ -365,7 +375,7 @@ class Document:
 
     def edit(self) -> Any:
         """The round-trip tree, for structural changes outside the fast reader's subset; re-emitted at settle()."""
-        self.data
+        _ = self.data  # parsed (and checked) first: the round trip starts from the same text
         if not self._round_trip:
             self._data = self._load(self._spliced())
             self._spans, self._splices, self._round_trip, self._replaced = None, None, True, None
@@ -392,10 +402,15 @@ class Document:
         except load_errors():
             again = None
         expected = self._data
-        if not isinstance(again, dict) or [again.get(k) for k in ("apiVersion", "kind")] != [
-                expected.get(k) for k in ("apiVersion", "kind")] or again.get("metadata") != expected.get("metadata"):
-            raise InputError(f"{where(self.index, self.source)}: its YAML cannot be rewritten faithfully; "
-                             "write it in plain block style (no explicit keys, anchors or tags)")
+        if (
+            not isinstance(again, dict)
+            or [again.get(k) for k in ("apiVersion", "kind")] != [expected.get(k) for k in ("apiVersion", "kind")]
+            or again.get("metadata") != expected.get("metadata")
+        ):
+            raise InputError(
+                f"{where(self.index, self.source)}: its YAML cannot be rewritten faithfully; "
+                "write it in plain block style (no explicit keys, anchors or tags)"
+            )
         self.body = text
         self._data, self._spans, self._parsed, self._round_trip, self._edited = None, None, False, False, True
 
@@ -415,7 +430,7 @@ class _Origin:
         span = self._spans.get(self._originals.get(id(value)), {}).get(reader.FLOW)
         if span is None:
             return None
-        text = self._body[span.start:span.end]
+        text = self._body[span.start : span.end]
         return text if _same(reader.parse_flow(text), value) else None
 
 
@@ -488,7 +503,9 @@ def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
         return known
     sizes[id(node)] = 1  # a cycle counts once
     value = node.value
-    children = [] if isinstance(value, str) else [n for pair in value for n in (pair if isinstance(pair, tuple) else (pair,))]
+    children = (
+        [] if isinstance(value, str) else [n for pair in value for n in (pair if isinstance(pair, tuple) else (pair,))]
+    )
     size = 1
     for child in children:
         size += _expanded_size(child, sizes)
@@ -536,7 +553,7 @@ def split_chunks(chunks: Iterable[str]) -> list[Document]:
         cut = buffer.rfind("\n", start) + 1
         if cut > start:
             lines.append(buffer[start:cut])
-        partial = [buffer[max(cut, start):]]
+        partial = [buffer[max(cut, start) :]]
     rest = "".join(lines) + "".join(partial)
     last = _SEPARATOR.search(rest)  # a final separator without a line break after it
     if last is not None and last.end() == len(rest):

@@ -23,18 +23,22 @@ def group_target(index: Index, group: PoolGroup, asked: Target) -> tuple[Target,
     if stream is None:
         if found and asked.project != gie():
             document, image = found
-            raise InputError(f"{where(document.index, document.source)}: --target-version {asked.name}, but the EPP "
-                             f"image {image} is not {asked.project.project}'s and its Role reads no llm-d.ai "
-                             f"objectives: it reads them in {api().cluster.api_version('objective')}; render the "
-                             f"{asked.chart.name} chart, "
-                             "or pass a GIE --target-version")
+            raise InputError(
+                f"{where(document.index, document.source)}: --target-version {asked.name}, but the EPP "
+                f"image {image} is not {asked.project.project}'s and its Role reads no llm-d.ai "
+                f"objectives: it reads them in {api().cluster.api_version('objective')}; render the "
+                f"{asked.chart.name} chart, "
+                "or pass a GIE --target-version"
+            )
         return asked, None
     if asked.project == stream.project:
         return asked, None
     source = f"the EPP image {found[1]}" if found else "the EPP's Role, which reads llm-d.ai objectives"
-    return stream, (f"the stream's EPP is {stream.project.project}'s ({source}), so its objects are written for "
-                    f"{stream.name}: objectives in {stream.objective_api_version}, which that EPP prefers (it "
-                    "ignores x-k8s.io objectives once llm-d.ai's CRDs are installed)")
+    return stream, (
+        f"the stream's EPP is {stream.project.project}'s ({source}), so its objects are written for "
+        f"{stream.name}: objectives in {stream.objective_api_version}, which that EPP prefers (it "
+        "ignores x-k8s.io objectives once llm-d.ai's CRDs are installed)"
+    )
 
 
 def _epp_image(index: Index, group: PoolGroup):
@@ -56,7 +60,10 @@ def _role_reads_router_objectives(index: Index, group: PoolGroup) -> bool:
             if not document.contains(group_name):
                 continue
             for rule in document.data.get("rules") or []:
-                if isinstance(rule, dict) and group_name in (rule.get("apiGroups") or []) and \
-                        plural in (rule.get("resources") or []):
+                if (
+                    isinstance(rule, dict)
+                    and group_name in (rule.get("apiGroups") or [])
+                    and plural in (rule.get("resources") or [])
+                ):
                     return True
     return False

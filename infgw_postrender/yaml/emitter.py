@@ -117,8 +117,5 @@ def double_quoted(value: str) -> str:
 
 def _printable(code: int) -> bool:
     return (
-        0x20 <= code <= 0x7E
-        or 0xA0 <= code <= 0xD7FF
-        or 0xE000 <= code <= 0xFFFD
-        or 0x10000 <= code <= 0x10FFFF
+        0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
     ) and code not in (0xFEFF, 0x2028, 0x2029)  # line breaks to YAML 1.1 readers, and the byte order mark

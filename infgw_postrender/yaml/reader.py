@@ -184,7 +184,7 @@ def _value(lines: _Lines, indent: int, rest: str, at: int, own: dict, key: Any, 
             return None
         if following[1] > indent:
             return _node(lines, spans)
-        content = following[2][following[1]:]
+        content = following[2][following[1] :]
         if not in_sequence and following[1] == indent and (content == "-" or content.startswith("- ")):
             return _sequence(lines, indent, spans)
         return None

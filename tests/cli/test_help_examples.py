@@ -30,7 +30,7 @@ def test_every_command_has_an_example():
     assert named >= set(cli.commands), set(cli.commands) - named
 
 
-@pytest.mark.parametrize("origin, line", examples(), ids=[f"{o}:{l[:40]}" for o, l in examples()])
+@pytest.mark.parametrize("origin, line", examples(), ids=[f"{origin}:{line[:40]}" for origin, line in examples()])
 def test_each_example_parses(origin, line):
     args = ["50" if arg.startswith("$") else arg for arg in shlex.split(line)]  # a shell loop's $weight
     group_flags = [param.opts[0] for param in cli.params if param.opts[0].startswith("--")]
@@ -38,7 +38,7 @@ def test_each_example_parses(origin, line):
         args = args[1:]
     for piece in ("|", ">", "<"):
         if piece in args:
-            args = args[:args.index(piece)]
+            args = args[: args.index(piece)]
     with cli.make_context("infgw-migrate", list(args), resilient_parsing=False) as context:
         sub_name, sub_command, rest = cli.resolve_command(context, list(args))
         assert sub_command is not None, line

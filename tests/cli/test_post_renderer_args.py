@@ -9,9 +9,18 @@ from infgw_postrender.cli.postrender import as_args, command, options_of
 from infgw_postrender.postrender.pipeline import Options
 
 EVERY_FIELD_SET = Options(
-    pool_name="vllm-ga", release="vllm-ga", alpha_pool="vllm", alpha_namespace="llm-alpha", ga_weight=0,
-    route_name="chat", gateway="gw/infra", route_from="route.yaml", objectives=["chat=2", "batch=-1"],
-    objectives_from="models.yaml", priority_map="Critical=2,Standard=1,Sheddable=-1", target_version="v1.3.0",
+    pool_name="vllm-ga",
+    release="vllm-ga",
+    alpha_pool="vllm",
+    alpha_namespace="llm-alpha",
+    ga_weight=0,
+    route_name="chat",
+    gateway="gw/infra",
+    route_from="route.yaml",
+    objectives=["chat=2", "batch=-1"],
+    objectives_from="models.yaml",
+    priority_map="Critical=2,Standard=1,Sheddable=-1",
+    target_version="v1.3.0",
     model_routing=True,
 )
 
@@ -22,8 +31,9 @@ def parsed(args: list[str]) -> dict:
 
 def test_every_option_set_reaches_the_post_renderer_as_given():
     defaults = Options()
-    assert all(getattr(EVERY_FIELD_SET, f.name) != getattr(defaults, f.name) for f in dataclasses.fields(Options)), \
+    assert all(getattr(EVERY_FIELD_SET, f.name) != getattr(defaults, f.name) for f in dataclasses.fields(Options)), (
         "set every field, so that each one's flag is checked"
+    )
     params = parsed(as_args(EVERY_FIELD_SET, report_path="r.json", error_file="e.txt", quiet=True))
     assert (params.pop("report_path"), params.pop("error_file"), params.pop("quiet")) == ("r.json", "e.txt", True)
     assert (params.pop("offline"), params.pop("kube_context")) == (False, None)  # the command's, not the render's

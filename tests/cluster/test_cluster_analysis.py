@@ -11,11 +11,9 @@ import threading
 import time
 
 import pytest
-
-from conftest import (ALPHA_GROUP, ALPHA_RELEASE, FIXTURES, GA_GROUP, GatewayController, alpha_pool, ga_pool,
-                      put_serving)
-from test_cluster_migrate import start  # noqa: F401  (the alpha stack behind a programmed Gateway)
 from completions import ANSWERED, answer, server  # noqa: F401  (start needs server)
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, FIXTURES, GA_GROUP, GatewayController, alpha_pool, ga_pool, put_serving
+from test_cluster_migrate import start  # noqa: F401  (the alpha stack behind a programmed Gateway)
 
 GA_POOL = f"{ALPHA_RELEASE}-ga"
 ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
@@ -58,9 +56,12 @@ class SplittingGateway(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def gateway(cluster):
     """The alpha route live, the GA pool beside it (objectives of its models), and the splitting gateway."""
-    cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
-                     FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml", FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml",
-                     FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml")
+    cluster.api.load(
+        FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
+        FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml",
+        FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml",
+        FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml",
+    )
     put_serving(cluster.api, alpha_pool())
     put_serving(cluster.api, ga_pool(GA_POOL))
     cluster.api.controllers.append(GatewayController())
@@ -77,7 +78,9 @@ def gateway(cluster):
 
 
 def backends(cluster) -> list[tuple[str, str, int]]:
-    return [(b["group"], b["name"], b.get("weight", 1)) for b in cluster.api.get(*ROUTE)["spec"]["rules"][0]["backendRefs"]]
+    return [
+        (b["group"], b["name"], b.get("weight", 1)) for b in cluster.api.get(*ROUTE)["spec"]["rules"][0]["backendRefs"]
+    ]
 
 
 def analysed(cluster, weight: int, *extra: str):
@@ -103,9 +106,11 @@ def test_a_ga_path_that_fails_at_25_percent_goes_back_to_5(gateway):
     assert "is back at GA weight 5" in failed.stderr
     assert backends(gateway) == [(ALPHA_GROUP, ALPHA_RELEASE, 95), (GA_GROUP, GA_POOL, 5)]
     # nothing is lost: both pools, their EPPs, the models and the route are there, and the route resolves
-    for api_version, kind, name in ((f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE),
-                                    (f"{GA_GROUP}/v1", "InferencePool", GA_POOL),
-                                    ("apps/v1", "Deployment", f"{GA_POOL}-epp")):
+    for api_version, kind, name in (
+        (f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE),
+        (f"{GA_GROUP}/v1", "InferencePool", GA_POOL),
+        ("apps/v1", "Deployment", f"{GA_POOL}-epp"),
+    ):
         assert gateway.api.get(api_version, kind, name) is not None
     assert len(gateway.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceModel")) == 3
     conditions = gateway.api.get(*ROUTE)["status"]["parents"][0]["conditions"]
@@ -129,8 +134,10 @@ def test_the_probe_sends_what_it_was_told_with_each_models_objective(gateway):
     assert done.returncode == 0, done.stderr
     assert len(SplittingGateway.seen) == 7
     # the fixtures' InferenceModels: each request names a modelName and the objective carrying that model
-    models = {m["spec"]["modelName"]: m["metadata"]["name"]
-              for m in gateway.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceModel")}
+    models = {
+        m["spec"]["modelName"]: m["metadata"]["name"]
+        for m in gateway.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceModel")
+    }
     assert {(model, objective) for _, _, model, objective in SplittingGateway.seen} == set(models.items())
 
 
@@ -160,10 +167,21 @@ def test_migrate_stops_at_the_failing_stage_and_resumes_from_the_cluster(start):
     plan = start.migrate("plan", *stages, *start.args, "-o", "json")
     assert plan.returncode == 0, plan.stderr
     commands = {row["key"]: row["argv"] for row in json.loads(plan.stdout)["steps"]}
-    checks = ["--analysis", "--analysis-requests", "8", "--analysis-timeout", "120s", "--min-success", "0.99",
-              "--max-p95", "5s", "--url", url]
+    checks = [
+        "--analysis",
+        "--analysis-requests",
+        "8",
+        "--analysis-timeout",
+        "120s",
+        "--min-success",
+        "0.99",
+        "--max-p95",
+        "5s",
+        "--url",
+        url,
+    ]
     argv = commands["stage-25"]
-    assert argv[argv.index("--analysis"):argv.index("--analysis") + len(checks)] == checks
+    assert argv[argv.index("--analysis") : argv.index("--analysis") + len(checks)] == checks
     assert "--analysis" not in commands["programmed"]
     SplittingGateway.api, SplittingGateway.seen, SplittingGateway.hang = start.api, [], False
     SplittingGateway.ga_breaks_at = 25
@@ -179,5 +197,7 @@ def test_migrate_stops_at_the_failing_stage_and_resumes_from_the_cluster(start):
     assert "step 7 (send 25% of llm-route to the GA pool" in done.stderr and "failed its analysis" in done.stderr
     route = start.api.get(*ROUTE)
     assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [
-        (ALPHA_GROUP, ALPHA_RELEASE, 95), (GA_GROUP, f"{ALPHA_RELEASE}-ga", 5)]
+        (ALPHA_GROUP, ALPHA_RELEASE, 95),
+        (GA_GROUP, f"{ALPHA_RELEASE}-ga", 5),
+    ]
     assert start.api.get(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE) is not None

@@ -7,8 +7,17 @@ import subprocess
 
 import pytest
 import yaml
-
-from conftest import ALPHA_GROUP, ALPHA_RELEASE, FIXTURES, GA_GROUP, accept, ga_pool, put_serving, install_alpha_stack, tool
+from conftest import (
+    ALPHA_GROUP,
+    ALPHA_RELEASE,
+    FIXTURES,
+    GA_GROUP,
+    accept,
+    ga_pool,
+    install_alpha_stack,
+    put_serving,
+    tool,
+)
 
 GA_POOL = f"{ALPHA_RELEASE}-ga"
 ALPHA_POOL = (f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE)
@@ -23,7 +32,9 @@ def migrated(cluster):
     cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
     put_serving(cluster.api, accept(ga_pool(GA_POOL)))
     route = cluster.api.get("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
-    route["spec"]["rules"][0]["backendRefs"] = [{"group": GA_GROUP, "kind": "InferencePool", "name": GA_POOL, "weight": 100}]
+    route["spec"]["rules"][0]["backendRefs"] = [
+        {"group": GA_GROUP, "kind": "InferencePool", "name": GA_POOL, "weight": 100}
+    ]
     return cluster
 
 
@@ -33,7 +44,9 @@ def helm_status(cluster) -> int:
 
 def test_refused_while_a_route_sends_traffic_to_the_alpha_pool(migrated, tmp_path):
     route = migrated.api.get("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
-    route["spec"]["rules"][0]["backendRefs"].insert(0, {"group": ALPHA_GROUP, "kind": "InferencePool", "name": ALPHA_RELEASE, "weight": 0})
+    route["spec"]["rules"][0]["backendRefs"].insert(
+        0, {"group": ALPHA_GROUP, "kind": "InferencePool", "name": ALPHA_RELEASE, "weight": 0}
+    )
     before = len(migrated.api.requests)
     done = migrated.migrate(*CLEANUP, "--backup", str(tmp_path / "backup.yaml"))
     assert done.returncode == 3
@@ -70,12 +83,15 @@ def test_no_backup_no_deletion(migrated, tmp_path):
 def test_cleanup_then_restore_gives_back_the_same_objects(migrated, tmp_path):
     backup = tmp_path / "backup.yaml"
     # what the alpha release owns (Helm's own view of it, and its release records), and the models made by hand
-    manifest = subprocess.run([tool("helm3"), "get", "manifest", ALPHA_RELEASE], capture_output=True, text=True,
-                              env=migrated.env, check=True).stdout
+    manifest = subprocess.run(
+        [tool("helm3"), "get", "manifest", ALPHA_RELEASE], capture_output=True, text=True, env=migrated.env, check=True
+    ).stdout
     owned = [(o["apiVersion"], o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(manifest) if o]
     records = [o for o in migrated.api.all("v1", "Secret") if o["metadata"].get("labels", {}).get("owner") == "helm"]
-    originals = {(o["kind"], o["metadata"]["name"]): o for o in
-                 [*(migrated.api.get(*key) for key in owned), *records, *migrated.api.all(MODEL, "InferenceModel")]}
+    originals = {
+        (o["kind"], o["metadata"]["name"]): o
+        for o in [*(migrated.api.get(*key) for key in owned), *records, *migrated.api.all(MODEL, "InferenceModel")]
+    }
     assert len(originals) == len(owned) + len(records) + 3
     done = migrated.migrate(*CLEANUP, "--backup", str(backup))
     assert done.returncode == 0, done.stderr
@@ -100,8 +116,14 @@ def test_cleanup_then_restore_gives_back_the_same_objects(migrated, tmp_path):
 
 
 def test_crds_are_deleted_only_when_no_alpha_object_is_left(migrated, tmp_path):
-    migrated.api.put({"apiVersion": MODEL, "kind": "InferenceModel", "metadata": {"name": "other", "namespace": "team-b"},
-                      "spec": {"modelName": "m", "poolRef": {"name": "team-b-pool"}}})
+    migrated.api.put(
+        {
+            "apiVersion": MODEL,
+            "kind": "InferenceModel",
+            "metadata": {"name": "other", "namespace": "team-b"},
+            "spec": {"modelName": "m", "poolRef": {"name": "team-b-pool"}},
+        }
+    )
     done = migrated.migrate(*CLEANUP, "--backup", str(tmp_path / "b1.yaml"), "--delete-crds")
     assert done.returncode == 3 and "team-b/other" in done.stderr
     assert migrated.api.get(*ALPHA_POOL) is not None, "refused before anything was deleted"
@@ -110,7 +132,10 @@ def test_crds_are_deleted_only_when_no_alpha_object_is_left(migrated, tmp_path):
     done = migrated.migrate(*CLEANUP, "--backup", str(tmp_path / "b2.yaml"), "--delete-crds")
     assert done.returncode == 0, done.stderr
     names = {c["metadata"]["name"] for c in migrated.api.all("apiextensions.k8s.io/v1", "CustomResourceDefinition")}
-    assert "inferencepools.inference.networking.x-k8s.io" not in names and "inferencemodels.inference.networking.x-k8s.io" not in names
+    assert (
+        "inferencepools.inference.networking.x-k8s.io" not in names
+        and "inferencemodels.inference.networking.x-k8s.io" not in names
+    )
     assert "inferencepools.inference.networking.k8s.io" in names
     saved = yaml.safe_load((tmp_path / "b2.yaml").read_text())["items"]
     assert [o["kind"] for o in saved[:2]] == ["CustomResourceDefinition"] * 2, "CRDs first, so restore can use them"

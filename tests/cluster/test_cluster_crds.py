@@ -10,7 +10,6 @@ import socket
 import threading
 
 import pytest
-
 from conftest import FIXTURES, crd_mirror
 
 BUNDLE = "releases/download/v1.0.0/manifests.yaml"
@@ -63,8 +62,11 @@ def test_target_with_rewrites_adds_the_rewrite_crd(cluster):
 
 def test_gke_managed_crd_is_never_overwritten(cluster):
     """An older GKE version, but the cluster already has a GKE-managed v1 InferencePool CRD."""
-    managed = next(c for c in _crds(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
-                   if c["metadata"]["name"] == GA_POOL_CRD)
+    managed = next(
+        c
+        for c in _crds(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
+        if c["metadata"]["name"] == GA_POOL_CRD
+    )
     managed["metadata"]["labels"] = {"addonmanager.kubernetes.io/mode": "Reconcile"}
     cluster.api.put(managed)
     done = cluster.migrate("crds", "-o", "json")
@@ -75,6 +77,7 @@ def test_gke_managed_crd_is_never_overwritten(cluster):
 
 def _crds(path):
     import yaml
+
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
@@ -148,11 +151,16 @@ def test_the_installed_crds_decide_not_the_version(cluster):
 
 def test_only_inference_crds_are_listed_as_kept(cluster):
     """Issue 9.13: GKE manages the Gateway API CRDs too; they are not this tool's business."""
-    managed = next(c for c in _crds(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
-                   if c["metadata"]["name"] == GA_POOL_CRD)
+    managed = next(
+        c
+        for c in _crds(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml")
+        if c["metadata"]["name"] == GA_POOL_CRD
+    )
     managed["metadata"]["labels"] = {"addonmanager.kubernetes.io/mode": "Reconcile"}
     cluster.api.put(managed)
-    route_crd = cluster.api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "httproutes.gateway.networking.k8s.io")
+    route_crd = cluster.api.get(
+        "apiextensions.k8s.io/v1", "CustomResourceDefinition", "httproutes.gateway.networking.k8s.io"
+    )
     route_crd["metadata"]["labels"] = {"addonmanager.kubernetes.io/mode": "Reconcile"}
     decision = json.loads(cluster.migrate("crds", "-o", "json").stdout)
     assert decision["kept"] == [GA_POOL_CRD]
@@ -199,8 +207,11 @@ def test_pins_are_what_the_script_computes_from_the_fixtures():
 
     from conftest import REPO, SHARED
 
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "pin_crds.py"), "--check", str(SHARED / "fixtures")],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "pin_crds.py"), "--check", str(SHARED / "fixtures")],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -217,7 +228,8 @@ def test_kubectl_is_asked_for_a_version_each_crd_serves(cluster):
         for crd in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
             if crd and crd.get("kind") == "CustomResourceDefinition":
                 served.setdefault(crd["metadata"]["name"], set()).update(
-                    v["name"] for v in crd["spec"]["versions"] if v.get("served"))
+                    v["name"] for v in crd["spec"]["versions"] if v.get("served")
+                )
     cluster.kubectl("get", "deployments.apps", "-o", "name")  # discovery, now in the cache
     installed = {(r.group, r.plural) for r in cluster.api.resources.values()}
 
@@ -237,15 +249,19 @@ def _shipped(target: str) -> set[str]:
     """The CRDs upstream ships for a target, from the fixtures: a GIE release's bundle; for llm-d-router, its
     llm-d.ai CRDs (config/crd/bases) and the GIE v1.6.0 bundle its config/crd takes the v1 pool from."""
     if target.startswith("llm-d-router/"):
-        files = [f"llm-d-router-{target.split('/')[1]}-llm-d.ai-crds.yaml", "inference-extension-v1.6.0-release-manifests.yaml"]
+        files = [
+            f"llm-d-router-{target.split('/')[1]}-llm-d.ai-crds.yaml",
+            "inference-extension-v1.6.0-release-manifests.yaml",
+        ]
     else:
         files = [f"inference-extension-{target}-release-manifests.yaml"]
     return {crd["metadata"]["name"] for name in files for crd in _crds(FIXTURES / "crds" / name)}
 
 
 @pytest.mark.parametrize("server", ["v1.33.5-gke.1080000", "v1.35.0-gke.5", "v1.34.0"])
-@pytest.mark.parametrize("target", ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0", "v1.5.0", "v1.6.0",
-                                    "llm-d-router/v0.10.0"])
+@pytest.mark.parametrize(
+    "target", ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0", "v1.5.0", "v1.6.0", "llm-d-router/v0.10.0"]
+)
 def test_crds_plans_only_files_that_exist_at_the_tag(cluster, target, server):
     """Issue 19.2: every file planned defines only CRDs that release ships (the fixtures' release files), each
     pinned; GIE v1.6.0 ships no objective CRDs (#2973), so none is planned for it; llm-d-router's come from
@@ -260,15 +276,20 @@ def test_crds_plans_only_files_that_exist_at_the_tag(cluster, target, server):
         assert crd_file["pins"] and set(crd_file["pins"]) == set(crd_file["defines"])
         planned |= set(crd_file["defines"])
         if crd_file["name"] != "bundle":
-            project = "llm-d/llm-d-router" if target.startswith("llm-d-router/") else "kubernetes-sigs/gateway-api-inference-extension"
+            project = (
+                "llm-d/llm-d-router"
+                if target.startswith("llm-d-router/")
+                else "kubernetes-sigs/gateway-api-inference-extension"
+            )
             version = target.rpartition("/")[2]
             assert crd_file["url"].startswith(f"https://github.com/{project}/raw/{version}/config/crd/bases/")
     objective_crds = {name for name in shipped if name.startswith("inferenceobjectives.")}
     serves_pool = server == "v1.35.0-gke.5"  # GKE at or past 1.34.0-gke.1626000
     assert (GA_POOL_CRD in planned) == (not serves_pool)
     if target == "v1.6.0":
-        assert not objective_crds and (decision["files"] == [] if serves_pool else
-                                       [f["name"] for f in decision["files"]] == ["bundle"])
+        assert not objective_crds and (
+            decision["files"] == [] if serves_pool else [f["name"] for f in decision["files"]] == ["bundle"]
+        )
     else:
         assert objective_crds <= planned
     if target.startswith("llm-d-router/"):

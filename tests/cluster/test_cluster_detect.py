@@ -7,7 +7,6 @@ import re
 import subprocess
 
 import yaml
-
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, install_alpha_stack, tool
 
 
@@ -27,21 +26,44 @@ def test_detect_finds_the_alpha_stack_with_few_kubectl_calls(cluster, tmp_path):
     done = cluster.migrate("detect", "-o", "json", "--exit-code")
     assert done.returncode == 4, done.stderr  # migration needed
     found = json.loads(done.stdout)
-    assert found["alpha_pools"] == [{"namespace": "default", "name": ALPHA_RELEASE, "epp": f"{ALPHA_RELEASE}-epp",
-                                     "selector": {"app": ALPHA_RELEASE}, "target_port": 8000}]
+    assert found["alpha_pools"] == [
+        {
+            "namespace": "default",
+            "name": ALPHA_RELEASE,
+            "epp": f"{ALPHA_RELEASE}-epp",
+            "selector": {"app": ALPHA_RELEASE},
+            "target_port": 8000,
+        }
+    ]
     assert sorted(m["name"] for m in found["alpha_models"]) == ["base-model", "base-model-cpu", "food-review"]
-    assert found["routes"] == [{"namespace": "default", "name": "llm-route",
-                                "backends": [{"group": ALPHA_GROUP, "name": ALPHA_RELEASE, "weight": 1}]}]
+    assert found["routes"] == [
+        {
+            "namespace": "default",
+            "name": "llm-route",
+            "backends": [{"group": ALPHA_GROUP, "name": ALPHA_RELEASE, "weight": 1}],
+        }
+    ]
     chart = yaml.safe_load((CHARTS / "inferencepool-v0.3.0" / "Chart.yaml").read_text())
-    assert found["releases"] == [{"namespace": "default", "name": ALPHA_RELEASE, "chart": chart["name"],
-                                  "chart_version": chart["version"], "status": "deployed"}]
+    assert found["releases"] == [
+        {
+            "namespace": "default",
+            "name": ALPHA_RELEASE,
+            "chart": chart["name"],
+            "chart_version": chart["version"],
+            "status": "deployed",
+        }
+    ]
     assert found["server_version"] == "v1.33.5-gke.1080000"
-    assert {c["name"] for c in found["crds"]} >= {"inferencepools.inference.networking.x-k8s.io",
-                                                   "inferencemodels.inference.networking.x-k8s.io"}
+    assert {c["name"] for c in found["crds"]} >= {
+        "inferencepools.inference.networking.x-k8s.io",
+        "inferencemodels.inference.networking.x-k8s.io",
+    }
     assert found["recommended_path"] == "zero-downtime"  # a route sends live traffic to the alpha pool
     calls = log.read_text().splitlines()
     assert len(calls) == 3, calls  # version, CRDs, and every inference type in one get
-    inference_types = "inferencepools.v1alpha2.inference.networking.x-k8s.io,inferencemodels.v1alpha2.inference.networking.x-k8s.io"
+    inference_types = (
+        "inferencepools.v1alpha2.inference.networking.x-k8s.io,inferencemodels.v1alpha2.inference.networking.x-k8s.io"
+    )
     assert any(inference_types in c for c in calls)
 
 
@@ -52,7 +74,11 @@ def test_detect_table_and_verdict_for_people(cluster):
     rows = [re.split(r"\s{2,}", line) for line in done.stdout.splitlines()]
     assert ["InferencePool (v1alpha2)", "default", ALPHA_RELEASE, f"EPP {ALPHA_RELEASE}-epp"] in rows
     assert ["HTTPRoute", "default", "llm-route", f"alpha {ALPHA_RELEASE}=1"] in rows
-    assert done.stdout.rstrip().splitlines()[-1].startswith("migration needed: 1 v1alpha2 InferencePool(s), 3 InferenceModel(s); path: zero-downtime")
+    assert (
+        done.stdout.rstrip()
+        .splitlines()[-1]
+        .startswith("migration needed: 1 v1alpha2 InferencePool(s), 3 InferenceModel(s); path: zero-downtime")
+    )
 
 
 def test_nothing_alpha_means_no_migration(cluster):
@@ -70,8 +96,21 @@ def test_releases_of_the_llm_d_router_chart_are_found(cluster):
 
     cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.6.0-release-manifests.yaml")
     chart = CHARTS / "llm-d-router-gateway-v0.10.0"
-    subprocess.run([tool("helm3"), "install", "vllm-router", str(chart), "--set", "router.modelServers.matchLabels.app=vllm",
-                    "--set", "provider.name=gke"], check=True, capture_output=True, env=cluster.env)
+    subprocess.run(
+        [
+            tool("helm3"),
+            "install",
+            "vllm-router",
+            str(chart),
+            "--set",
+            "router.modelServers.matchLabels.app=vllm",
+            "--set",
+            "provider.name=gke",
+        ],
+        check=True,
+        capture_output=True,
+        env=cluster.env,
+    )
     done = cluster.migrate("detect", "-o", "json")
     assert done.returncode == 0, done.stderr
     name = yaml.safe_load((chart / "Chart.yaml").read_text())["name"]
@@ -89,23 +128,50 @@ def test_one_namespace_only(cluster):
 
 def test_snapshot_without_a_cluster(cluster, tmp_path):
     install_alpha_stack(cluster)
-    snapshot = cluster.kubectl("get", "crd,inferencepools.inference.networking.x-k8s.io,"
-                               "inferencemodels.inference.networking.x-k8s.io,httproutes", "-A", "-o", "yaml").stdout
+    snapshot = cluster.kubectl(
+        "get",
+        "crd,inferencepools.inference.networking.x-k8s.io,inferencemodels.inference.networking.x-k8s.io,httproutes",
+        "-A",
+        "-o",
+        "yaml",
+    ).stdout
     (tmp_path / "snapshot.yaml").write_text(snapshot)
     offline = dict(cluster.env, KUBECONFIG=str(tmp_path / "missing-kubeconfig"))
     cluster.env = offline
     before = len(cluster.api.requests)
-    done = cluster.migrate("detect", "--from-file", str(tmp_path / "snapshot.yaml"), "--server-version",
-                           "v1.34.1-gke.100", "-o", "json")
+    done = cluster.migrate(
+        "detect", "--from-file", str(tmp_path / "snapshot.yaml"), "--server-version", "v1.34.1-gke.100", "-o", "json"
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert [p["name"] for p in found["alpha_pools"]] == [ALPHA_RELEASE] and found["recommended_path"] == "zero-downtime"
-    plan = cluster.migrate("plan", "--from-file", str(tmp_path / "snapshot.yaml"), "--server-version", "v1.34.1-gke.100",
-                           "--path", "zero-downtime", "--alpha-pool", ALPHA_RELEASE, "-o", "json")
+    plan = cluster.migrate(
+        "plan",
+        "--from-file",
+        str(tmp_path / "snapshot.yaml"),
+        "--server-version",
+        "v1.34.1-gke.100",
+        "--path",
+        "zero-downtime",
+        "--alpha-pool",
+        ALPHA_RELEASE,
+        "-o",
+        "json",
+    )
     assert plan.returncode == 0, plan.stderr
     steps = json.loads(plan.stdout)["steps"]
-    assert [s["key"] for s in steps] == ["backup", "check-chart", "crds", "ga-release", "stage-0", "stage-50",
-                                         "programmed", "stage-100", "verify", "remove-alpha"]
+    assert [s["key"] for s in steps] == [
+        "backup",
+        "check-chart",
+        "crds",
+        "ga-release",
+        "stage-0",
+        "stage-50",
+        "programmed",
+        "stage-100",
+        "verify",
+        "remove-alpha",
+    ]
     crds = next(s for s in steps if s["key"] == "crds")
     # issue 9.6: GKE 1.34.1 would serve the v1 InferencePool CRD, but the snapshot shows it does not yet
     assert "the cluster has no v1 InferencePool CRD: the bundle that holds it" in crds["title"]
@@ -127,7 +193,9 @@ def test_plan_simple_path_reuses_the_release_name(cluster):
     assert "the outage starts here" in done.stdout
     assert "the cluster has no v1 InferencePool CRD: the bundle that holds it" in done.stdout
     # run by Helm as its plugin, the commands are spelled as the user types them there
-    as_plugin = cluster.migrate("plan", "--path", "simple", "--alpha-pool", ALPHA_RELEASE, env_extra={"HELM_PLUGIN_NAME": "infgw-migrate"})
+    as_plugin = cluster.migrate(
+        "plan", "--path", "simple", "--alpha-pool", ALPHA_RELEASE, env_extra={"HELM_PLUGIN_NAME": "infgw-migrate"}
+    )
     assert f"\n   helm infgw-migrate upgrade {ALPHA_RELEASE} " in as_plugin.stdout
 
 
@@ -142,8 +210,11 @@ def test_objectives_from_the_cluster_print_then_apply(cluster, schemas):
     for obj in objectives:
         schemas.validate(obj)
     # upstream's own rewrite of these three models (fixtures/objects/v1.0.0-inferenceobjectives.yaml)
-    upstream = {o["metadata"]["name"]: o["spec"]["priority"] for o in
-                yaml.safe_load_all((FIXTURES / "objects" / "v1.0.0-inferenceobjectives.yaml").read_text()) if o}
+    upstream = {
+        o["metadata"]["name"]: o["spec"]["priority"]
+        for o in yaml.safe_load_all((FIXTURES / "objects" / "v1.0.0-inferenceobjectives.yaml").read_text())
+        if o
+    }
     assert {o["metadata"]["name"]: o["spec"]["priority"] for o in objectives} == upstream
     assert all(o["spec"]["poolRef"] == {"group": GA_GROUP, "name": f"{ALPHA_RELEASE}-ga"} for o in objectives)
     assert "NOT CARRIED OVER: modelName" in printed.stderr and "x-gateway-inference-objective" in printed.stderr
@@ -174,7 +245,10 @@ def test_debug_redacts_credentials(capsys, monkeypatch):
 
     monkeypatch.setenv("INFGW_DEBUG", "1")
     debug.echo(["kubectl", "--token=s3cret", "get", "pods", "--password", "hunter2", "--kube-token", "t0k"])
-    assert capsys.readouterr().err == "debug: kubectl '--token=[redacted]' get pods --password '[redacted]' --kube-token '[redacted]'\n"
+    assert (
+        capsys.readouterr().err
+        == "debug: kubectl '--token=[redacted]' get pods --password '[redacted]' --kube-token '[redacted]'\n"
+    )
 
 
 def test_helm_s_namespace_is_the_one_detect_answers_for(cluster):

@@ -8,11 +8,10 @@ import copy
 
 import pytest
 import yaml
-
+from completions import server  # noqa: F401
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP, accept, alpha_pool, ga_pool, put_serving
 from test_cluster_cleanup import migrated  # noqa: F401  (the fixture: the route already at GA weight 100)
 from test_cluster_migrate import assert_zero_downtime_done, start  # noqa: F401  (the migration fixture)
-from completions import server  # noqa: F401
 
 # fault -> (status, seconds the API hangs first); 0 closes the connection without an answer
 FAULTS = {"500": (500, 0.0), "409": (409, 0.0), "403": (403, 0.0), "timeout": (504, 2.0), "gone": (0, 0.0)}
@@ -30,17 +29,23 @@ def objects(api) -> dict:
 
 def nothing_lost(before: dict, after: dict, backup) -> None:
     """Every object that is gone is in the backup."""
-    gone = {(obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
-            for key, obj in before.items() if key not in after}
+    gone = {
+        (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
+        for key, obj in before.items()
+        if key not in after
+    }
     saved = set()
     if backup.exists():
-        saved = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
-                 for o in yaml.safe_load(backup.read_text())["items"]}
+        saved = {
+            (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
+            for o in yaml.safe_load(backup.read_text())["items"]
+        }
     assert gone <= saved, f"deleted without a backup: {sorted(gone - saved)}"
 
 
-def run_with_fault(cluster, fault: str, method: str, path: str, args: list[str], step: str, backup=None,
-                   dry_run: bool | None = None):
+def run_with_fault(
+    cluster, fault: str, method: str, path: str, args: list[str], step: str, backup=None, dry_run: bool | None = None
+):
     status, hang = FAULTS[fault]
     cluster.env["INFGW_REQUEST_TIMEOUT"] = "1s"
     before = objects(cluster.api)
@@ -63,7 +68,11 @@ MIGRATE_STEPS = {  # step key: (what the error names, the call that fails)
     "prepare": ("before any step (reading the cluster)", "GET", r"/inferencemodels$"),
     "backup": ("back up the alpha stack", "GET", r"/deployments/vllm-llama3-8b-instruct-epp$"),
     "crds": ("install the GA CRDs", "POST", r"/customresourcedefinitions$"),
-    "ga-release": ("install the GA release", "POST", r"inference.networking.k8s.io/v1/namespaces/default/inferencepools"),
+    "ga-release": (
+        "install the GA release",
+        "POST",
+        r"inference.networking.k8s.io/v1/namespaces/default/inferencepools",
+    ),
     "stage-0": ("send 0% of llm-route", "PATCH", r"/httproutes/llm-route$"),
     "remove-alpha": ("remove the alpha stack", "DELETE", r"/inferencemodels/"),
 }
@@ -75,7 +84,9 @@ def test_migrate(start, key, fault):
     step, method, path = MIGRATE_STEPS[key]
     # two stages: every step still runs (the 50% split and its PROGRAMMED check are test_cluster_migrate's)
     args = ["migrate", "--path", "zero-downtime", "--stages", "0,100", *start.args]
-    run_with_fault(start, fault, method, path, args, step, backup=start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml")
+    run_with_fault(
+        start, fault, method, path, args, step, backup=start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml"
+    )
     assert_zero_downtime_done(start)
     record("migrate", key, fault, "stopped, resumed")
 
@@ -84,8 +95,11 @@ def test_migrate(start, key, fault):
 @pytest.fixture
 def live(cluster):
     from conftest import FIXTURES
-    cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
-                     FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml")
+
+    cluster.api.load(
+        FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
+        FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml",
+    )
     put_serving(cluster.api, alpha_pool())
     put_serving(cluster.api, accept(ga_pool(GA_POOL)))
     return cluster
@@ -156,15 +170,20 @@ SIMPLE_STEPS = {  # step key: (what the error names, the call that fails); every
 def assert_simple_done(cluster) -> None:
     route = cluster.api.get("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
     assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [
-        (GA_GROUP, ALPHA_RELEASE, 100)]
+        (GA_GROUP, ALPHA_RELEASE, 100)
+    ]
     pool = cluster.api.get(f"{GA_GROUP}/v1", "InferencePool", ALPHA_RELEASE)
     assert pool["spec"]["selector"] == {"matchLabels": {"app": ALPHA_RELEASE}}
     assert pool["spec"]["targetPorts"] == [{"number": 8000}]
     objectives = {o["metadata"]["name"] for o in cluster.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceObjective")}
     assert objectives == {"food-review", "base-model", "base-model-cpu"}
     # the v0.3.0 InferenceModel CRD is gone; v1.0.0's bundle (the guide's) brings the v1alpha2 InferencePool CRD back
-    assert cluster.api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition",
-                           "inferencemodels.inference.networking.x-k8s.io") is None
+    assert (
+        cluster.api.get(
+            "apiextensions.k8s.io/v1", "CustomResourceDefinition", "inferencemodels.inference.networking.x-k8s.io"
+        )
+        is None
+    )
 
 
 @pytest.mark.parametrize("fault", ["500", "403", "gone"])
@@ -173,10 +192,22 @@ def test_simple_path(start, key, fault):
     """Issue 20.1: a fault at each write of the simple path, then the same command: it finishes the job, from the
     cluster and the run's own state once the alpha stack (and with it the selector and port) is gone."""
     step, method, path = SIMPLE_STEPS[key]
-    args = ["migrate", "--path", "simple", *[a for a in start.args if not a.startswith("inferencePool.")
-                                             and a != "--set"]]
-    run_with_fault(start, fault, method, path, args, step, dry_run={"check-crds": True, "crds": False}.get(key),
-                   backup=start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml")
+    args = [
+        "migrate",
+        "--path",
+        "simple",
+        *[a for a in start.args if not a.startswith("inferencePool.") and a != "--set"],
+    ]
+    run_with_fault(
+        start,
+        fault,
+        method,
+        path,
+        args,
+        step,
+        dry_run={"check-crds": True, "crds": False}.get(key),
+        backup=start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml",
+    )
     assert_simple_done(start)
     before = len(start.api.requests)
     assert start.migrate(*args).returncode == 0, "a finished run, run again"

@@ -9,10 +9,17 @@ import subprocess
 
 import pytest
 import yaml
-
-from conftest import (ALPHA_GROUP, ALPHA_RELEASE, CHARTS, GA_GROUP, GatewayController,
-                      crd_mirror, install_alpha_stack, tool)
 from completions import Completions, server  # noqa: F401  (the completion server fixture)
+from conftest import (
+    ALPHA_GROUP,
+    ALPHA_RELEASE,
+    CHARTS,
+    GA_GROUP,
+    GatewayController,
+    crd_mirror,
+    install_alpha_stack,
+    tool,
+)
 
 GA_RELEASE = f"{ALPHA_RELEASE}-ga"
 ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
@@ -25,13 +32,26 @@ def start(cluster, server, tmp_path):  # noqa: F811
     install_alpha_stack(cluster)
     cluster.api.controllers.append(GatewayController())
     gateway = cluster.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
-    gateway["status"] = {"addresses": [{"value": "127.0.0.1"}], "conditions": [{"type": "Programmed", "status": "True"}]}
+    gateway["status"] = {
+        "addresses": [{"value": "127.0.0.1"}],
+        "conditions": [{"type": "Programmed", "status": "True"}],
+    }
     mirror = crd_mirror(tmp_path / "mirror")
     (tmp_path / "state").mkdir()
-    cluster.args = ["--alpha-pool", ALPHA_RELEASE, "--chart", str(CHARTS / "inferencepool-v1.0.0"),
-                    "--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}",
-                    "--crd-source", str(mirror), "--state-dir", str(tmp_path / "state"),
-                    "--verify-url", f"http://127.0.0.1:{server.server_address[1]}/v1/completions"]
+    cluster.args = [
+        "--alpha-pool",
+        ALPHA_RELEASE,
+        "--chart",
+        str(CHARTS / "inferencepool-v1.0.0"),
+        "--set",
+        f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}",
+        "--crd-source",
+        str(mirror),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--verify-url",
+        f"http://127.0.0.1:{server.server_address[1]}/v1/completions",
+    ]
     cluster.state = tmp_path / "state"
     return cluster
 
@@ -42,9 +62,13 @@ def helm_status(cluster, release: str) -> int:
 
 def assert_zero_downtime_done(cluster) -> None:
     route = cluster.api.get(*ROUTE)
-    assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [(GA_GROUP, GA_RELEASE, 100)]
+    assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [
+        (GA_GROUP, GA_RELEASE, 100)
+    ]
     assert cluster.api.get(f"{GA_GROUP}/v1", "InferencePool", GA_RELEASE) is not None
-    objectives = {o["metadata"]["name"]: o["spec"] for o in cluster.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceObjective")}
+    objectives = {
+        o["metadata"]["name"]: o["spec"] for o in cluster.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceObjective")
+    }
     assert set(objectives) == {"food-review", "base-model", "base-model-cpu"}
     assert all(spec["poolRef"] == {"group": GA_GROUP, "name": GA_RELEASE} for spec in objectives.values())
     assert cluster.api.get(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE) is None
@@ -80,7 +104,9 @@ def test_zero_downtime_walks_the_stages_to_the_end(start):
     again = start.migrate("migrate", "--path", "zero-downtime", "--stages", "0,50,100", *start.args)
     assert again.returncode == 0, again.stderr
     assert "done already: send 0% of llm-route" in again.stderr and "done already: send 100%" in again.stderr
-    assert not [r for r in start.api.requests[before:] if r[0] != "GET" and "httproutes" in r[1]], "the route was written"
+    assert not [r for r in start.api.requests[before:] if r[0] != "GET" and "httproutes" in r[1]], (
+        "the route was written"
+    )
     assert_zero_downtime_done(start)
 
 
@@ -91,7 +117,9 @@ def test_simple_path_takes_over_the_release_name(start):
     assert pool is not None, "the GA pool has the alpha pool's name"
     assert start.api.get(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE) is None
     route = start.api.get(*ROUTE)
-    assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [(GA_GROUP, ALPHA_RELEASE, 100)]
+    assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [
+        (GA_GROUP, ALPHA_RELEASE, 100)
+    ]
     assert (start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml").exists()
 
 
@@ -116,7 +144,9 @@ def test_zero_downtime_with_the_llm_d_router_chart(start):
     (rewrite,) = start.api.all("llm-d.ai/v1alpha2", "InferenceModelRewrite")
     assert rewrite["spec"]["rules"][0]["targets"] == [{"modelRewrite": "food-review", "weight": 100}]
     route = start.api.get(*ROUTE)
-    assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [(GA_GROUP, GA_RELEASE, 100)]
+    assert [(b["group"], b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [
+        (GA_GROUP, GA_RELEASE, 100)
+    ]
     listed = subprocess.run([tool("helm3"), "list", "-o", "json"], capture_output=True, text=True, env=start.env).stdout
     assert '"chart":"llm-d-router-gateway-0.0.0"' in listed.replace(" ", "")
 

@@ -13,10 +13,9 @@ import subprocess
 
 import pytest
 import yaml
-
+from completions import server  # noqa: F401
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, MIGRATE, tool
 from test_cluster_migrate import GA_RELEASE, ROUTE, assert_zero_downtime_done, helm_status, start  # noqa: F401
-from completions import server  # noqa: F401
 
 ZERO = ["migrate", "--path", "zero-downtime", "--stages", "0,50,100"]
 SELECTOR_SET = ["--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}"]
@@ -33,7 +32,7 @@ def route_backends(api, namespace: str = "default") -> list[tuple]:
 
 def without_selector(args: list[str]) -> list[str]:
     at = args.index(SELECTOR_SET[1])
-    return args[:at - 1] + args[at + 1:]
+    return args[: at - 1] + args[at + 1 :]
 
 
 def test_a_rerun_after_a_half_done_cleanup_never_routes_to_the_deleted_pool(start):
@@ -59,28 +58,51 @@ def test_another_namespace_gets_its_own_objectives_and_backup(start):
     default_backup = start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml"
     saved = default_backup.read_bytes()
     start.api.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}})
-    installed = subprocess.run([tool("helm3"), "install", ALPHA_RELEASE, str(CHARTS / "inferencepool-v0.3.0"), "-n", "team-b",
-                                *SELECTOR_SET], capture_output=True, text=True, env=start.env)
+    installed = subprocess.run(
+        [tool("helm3"), "install", ALPHA_RELEASE, str(CHARTS / "inferencepool-v0.3.0"), "-n", "team-b", *SELECTOR_SET],
+        capture_output=True,
+        text=True,
+        env=start.env,
+    )
     assert installed.returncode == 0, installed.stderr
     gateway = yaml.safe_load((FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml").read_text())
     gateway["metadata"]["namespace"] = "team-b"
-    gateway["status"] = {"addresses": [{"value": "127.0.0.1"}], "conditions": [{"type": "Programmed", "status": "True"}]}
+    gateway["status"] = {
+        "addresses": [{"value": "127.0.0.1"}],
+        "conditions": [{"type": "Programmed", "status": "True"}],
+    }
     start.api.put(gateway)
     route = yaml.safe_load((FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml").read_text())
     route["metadata"]["namespace"] = "team-b"
     start.kubectl("apply", "-f", "-", input=json.dumps(route))
-    start.kubectl("apply", "-f", "-", input=json.dumps({
-        "apiVersion": f"{ALPHA_GROUP}/v1alpha2", "kind": "InferenceModel", "metadata": {"name": "teamb-chat", "namespace": "team-b"},
-        "spec": {"modelName": "teamb-chat", "criticality": "Critical", "poolRef": {"name": ALPHA_RELEASE}}}))
+    start.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": f"{ALPHA_GROUP}/v1alpha2",
+                "kind": "InferenceModel",
+                "metadata": {"name": "teamb-chat", "namespace": "team-b"},
+                "spec": {"modelName": "teamb-chat", "criticality": "Critical", "poolRef": {"name": ALPHA_RELEASE}},
+            }
+        ),
+    )
 
     # chart v1.0.0's ClusterRole is named after the release, cluster-wide: team-b's GA release needs its own name
     done = start.migrate(*ZERO, "-n", "team-b", "--ga-release", "team-b-ga", *start.args)
     assert done.returncode == 0, done.stderr
-    objectives = {(o["metadata"]["namespace"], o["metadata"]["name"]): o["spec"]
-                  for o in start.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceObjective")}
+    objectives = {
+        (o["metadata"]["namespace"], o["metadata"]["name"]): o["spec"]
+        for o in start.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceObjective")
+    }
     assert {name for namespace, name in objectives if namespace == "team-b"} == {"teamb-chat"}
     assert objectives[("team-b", "teamb-chat")]["poolRef"] == {"group": GA_GROUP, "name": "team-b-ga"}
-    assert {name for namespace, name in objectives if namespace == "default"} == {"food-review", "base-model", "base-model-cpu"}
+    assert {name for namespace, name in objectives if namespace == "default"} == {
+        "food-review",
+        "base-model",
+        "base-model-cpu",
+    }
     assert default_backup.read_bytes() == saved, "default's backup is not team-b's"
     team_b = yaml.safe_load((start.state / f"loopback.team-b.{ALPHA_RELEASE}.backup.yaml").read_text())["items"]
     kept = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in team_b}
@@ -91,7 +113,9 @@ def test_another_namespace_gets_its_own_objectives_and_backup(start):
 
 def test_a_state_file_of_another_migration_is_never_trusted(start):
     elsewhere = start.state / "elsewhere.yaml"
-    elsewhere.write_text("# infgw-migrate backup: context=prod namespace=default pool=vllm\napiVersion: v1\nkind: List\nitems: []\n")
+    elsewhere.write_text(
+        "# infgw-migrate backup: context=prod namespace=default pool=vllm\napiVersion: v1\nkind: List\nitems: []\n"
+    )
     (start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml").write_bytes(elsewhere.read_bytes())
     before = len(start.api.requests)
     done = start.migrate(*ZERO, *start.args)
@@ -134,8 +158,20 @@ def test_the_plan_is_exactly_what_migrate_runs(start):
     assert plan.returncode == 0, plan.stderr
     planned = [step["argv"] for step in json.loads(plan.stdout)["steps"]]
     assert [step["key"] for step in json.loads(plan.stdout)["steps"]] == [
-        "backup", "check-chart", "crds", "ga-release", "stage-0", "stage-50", "programmed", "stage-100", "verify", "remove-alpha"]
-    assert planned[6][:3] == ["kubectl", "wait", "--for=condition=Programmed"], "the guide checks PROGRAMMED after 50/50"
+        "backup",
+        "check-chart",
+        "crds",
+        "ga-release",
+        "stage-0",
+        "stage-50",
+        "programmed",
+        "stage-100",
+        "verify",
+        "remove-alpha",
+    ]
+    assert planned[6][:3] == ["kubectl", "wait", "--for=condition=Programmed"], (
+        "the guide checks PROGRAMMED after 50/50"
+    )
     assert "--delete-crds" in planned[-1]
     models = {m["spec"]["modelName"] for m in start.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceModel")}
     verify = planned[8]
@@ -145,8 +181,10 @@ def test_the_plan_is_exactly_what_migrate_runs(start):
     ran = [shlex.split(line.split("... + ", 1)[1]) for line in done.stderr.splitlines() if line.startswith("... + ")]
     assert ran == planned
     crds = {c["metadata"]["name"] for c in start.api.all("apiextensions.k8s.io/v1", "CustomResourceDefinition")}
-    assert not crds & {"inferencepools.inference.networking.x-k8s.io", "inferencemodels.inference.networking.x-k8s.io"}, \
-        "9.11: zero-downtime ends with the guide's CRD deletion when asked"
+    assert not crds & {
+        "inferencepools.inference.networking.x-k8s.io",
+        "inferencemodels.inference.networking.x-k8s.io",
+    }, "9.11: zero-downtime ends with the guide's CRD deletion when asked"
 
 
 def test_the_ga_release_selects_the_alpha_pool_s_pods_with_gke_policies(start):
@@ -176,7 +214,9 @@ def test_the_simple_path_checks_the_crd_files_before_the_outage(start, tmp_path)
     assert done.returncode == 1, done.stderr
     assert "check that the GA CRD files download and match their pins" in done.stderr.splitlines()[-1]
     assert "does not match the pinned" in done.stderr
-    assert helm_status(start, ALPHA_RELEASE) == 0 and start.api.get(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE)
+    assert helm_status(start, ALPHA_RELEASE) == 0 and start.api.get(
+        f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE
+    )
 
 
 def test_the_simple_path_deletes_the_alpha_crds_nothing_else_uses(start):
@@ -191,12 +231,18 @@ def test_the_simple_path_deletes_the_alpha_crds_nothing_else_uses(start):
 def test_state_files_are_secrets_in_a_private_folder(start, tmp_path):
     """9.12 and 9.13: --state-dir that does not exist is made 0700; the backup and export are 0600."""
     state = tmp_path / "new" / "state"
-    args = start.args[:start.args.index("--state-dir")] + ["--state-dir", str(state)] + start.args[start.args.index("--state-dir") + 2:]
+    args = (
+        start.args[: start.args.index("--state-dir")]
+        + ["--state-dir", str(state)]
+        + start.args[start.args.index("--state-dir") + 2 :]
+    )
     done = start.migrate("migrate", "--path", "zero-downtime", *args)
     assert done.returncode == 5 and "Traceback" not in done.stderr, done.stderr  # stopped before traffic
     assert state.stat().st_mode & 0o777 == 0o700
     files = sorted(state.iterdir())
-    assert [f.name for f in files] == [f"loopback.default.{ALPHA_RELEASE}.{what}.yaml" for what in ("backup", "models", "run")]
+    assert [f.name for f in files] == [
+        f"loopback.default.{ALPHA_RELEASE}.{what}.yaml" for what in ("backup", "models", "run")
+    ]
     assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
     assert "sh.helm.release.v1" in files[0].read_text(), "the backup holds Helm's release Secrets"
 
@@ -205,8 +251,9 @@ def test_ctrl_c_says_which_step_was_running_and_the_same_command_resumes(start):
     """9.13: Ctrl-C while a stage waits for the Gateway: one line that names the step; the re-run finishes."""
     controller = start.api.controllers[0]
     controller.paused = True
-    child = subprocess.Popen([str(MIGRATE), *ZERO, *start.args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=start.env)
+    child = subprocess.Popen(
+        [str(MIGRATE), *ZERO, *start.args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=start.env
+    )
     seen = []
     for line in child.stderr:
         seen.append(line)
@@ -227,8 +274,10 @@ def test_a_user_without_one_permission_changes_nothing(start, path):
     """Issue 20.3: before its first change `migrate` asks the server (SelfSubjectAccessReview) for every permission
     of the ClusterRole `infgw-migrate rbac` prints; one denied (patch on HTTPRoutes, delete on alpha pools or CRDs)
     stops it with one line naming each, exit 3, nothing written. The real server's RBAC: tests/realapi."""
-    start.api.denied |= {("patch", "gateway.networking.k8s.io", "httproutes"),
-                         ("delete", "apiextensions.k8s.io", "customresourcedefinitions")}
+    start.api.denied |= {
+        ("patch", "gateway.networking.k8s.io", "httproutes"),
+        ("delete", "apiextensions.k8s.io", "customresourcedefinitions"),
+    }
     before = len(start.api.requests)
     stages = ["--stages", "0,100"] if path == "zero-downtime" else []
     done = start.migrate("migrate", "--path", path, *stages, *start.args)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, FIXTURES, GA_GROUP, GatewayController, alpha_pool, ga_pool, put_serving
 
 GA_POOL = f"{ALPHA_RELEASE}-ga"
@@ -16,19 +15,34 @@ SHIFT = ["shift", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-p
 @pytest.fixture
 def live(cluster):
     """The alpha route live; the GA CRDs and a GA pool that the Gateway accepted."""
-    cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
-                     FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml")
+    cluster.api.load(
+        FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
+        FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml",
+    )
     route = cluster.api.get(*ROUTE)
     # a second rule with another backend, a filter and a timeout: none of it may change
-    route["spec"]["rules"].append({"matches": [{"headers": [{"name": "x-canary", "value": "1"}]}],
-                                   "filters": [{"type": "RequestHeaderModifier",
-                                                "requestHeaderModifier": {"add": [{"name": "x-a", "value": "b"}]}}],
-                                   "timeouts": {"request": "300s"},
-                                   "backendRefs": [{"name": "static-backend", "port": 80},
-                                                   {"group": ALPHA_GROUP, "kind": "InferencePool", "name": ALPHA_RELEASE, "weight": 3}]})
+    route["spec"]["rules"].append(
+        {
+            "matches": [{"headers": [{"name": "x-canary", "value": "1"}]}],
+            "filters": [
+                {"type": "RequestHeaderModifier", "requestHeaderModifier": {"add": [{"name": "x-a", "value": "b"}]}}
+            ],
+            "timeouts": {"request": "300s"},
+            "backendRefs": [
+                {"name": "static-backend", "port": 80},
+                {"group": ALPHA_GROUP, "kind": "InferencePool", "name": ALPHA_RELEASE, "weight": 3},
+            ],
+        }
+    )
     cluster.api.load(FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml")
-    cluster.api.put({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "static-backend", "namespace": "default"},
-                     "spec": {"ports": [{"port": 80}]}})
+    cluster.api.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "static-backend", "namespace": "default"},
+            "spec": {"ports": [{"port": 80}]},
+        }
+    )
     put_serving(cluster.api, alpha_pool())
     put_serving(cluster.api, ga_pool(GA_POOL))
     cluster.gateway = GatewayController()
@@ -38,7 +52,10 @@ def live(cluster):
 
 
 def backends(cluster, rule: int = 0):
-    return [(b.get("group", ""), b["name"], b.get("weight")) for b in cluster.api.get(*ROUTE)["spec"]["rules"][rule]["backendRefs"]]
+    return [
+        (b.get("group", ""), b["name"], b.get("weight"))
+        for b in cluster.api.get(*ROUTE)["spec"]["rules"][rule]["backendRefs"]
+    ]
 
 
 def test_dry_run_prints_a_diff_and_changes_nothing(live):
@@ -55,11 +72,15 @@ def test_walk_the_split_and_back(live):
     for weight in (0, 50, 100, 50, 0):
         done = live.migrate(*SHIFT, "--ga-weight", str(weight))
         assert done.returncode == 0, done.stderr
-        expected = ([] if weight == 100 else [(ALPHA_GROUP, ALPHA_RELEASE, 100 - weight)]) + [(GA_GROUP, GA_POOL, weight)]
+        expected = ([] if weight == 100 else [(ALPHA_GROUP, ALPHA_RELEASE, 100 - weight)]) + [
+            (GA_GROUP, GA_POOL, weight)
+        ]
         assert backends(live) == expected
         rule = live.api.get(*ROUTE)["spec"]["rules"][1]
         # the other rule keeps its matches, filters, timeout and other backend
-        assert {k: v for k, v in rule.items() if k != "backendRefs"} == {k: v for k, v in other_rule.items() if k != "backendRefs"}
+        assert {k: v for k, v in rule.items() if k != "backendRefs"} == {
+            k: v for k, v in other_rule.items() if k != "backendRefs"
+        }
         # the pools keep 3 parts to the static backend's 1 (weights scaled when the split needs it)
         static = rule["backendRefs"][0]
         assert {k: v for k, v in static.items() if k != "weight"} == {"name": "static-backend", "port": 80}
@@ -142,14 +163,18 @@ def test_refused_while_a_pool_s_epp_is_missing(live):
 
 
 def test_refused_when_the_ga_pool_does_not_exist(live):
-    done = live.migrate("shift", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", "nope",
-                        "--ga-weight", "10")
-    assert done.returncode == 3 and "GA InferencePool default/nope, which does not exist; nothing changed" in done.stderr
+    done = live.migrate(
+        "shift", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", "nope", "--ga-weight", "10"
+    )
+    assert (
+        done.returncode == 3 and "GA InferencePool default/nope, which does not exist; nothing changed" in done.stderr
+    )
 
 
 def test_a_route_without_the_pools_is_refused(live):
-    done = live.migrate("shift", "--route", "llm-route", "--alpha-pool", "other", "--ga-pool", GA_POOL,
-                        "--ga-weight", "10")
+    done = live.migrate(
+        "shift", "--route", "llm-route", "--alpha-pool", "other", "--ga-pool", GA_POOL, "--ga-weight", "10"
+    )
     assert done.returncode == 2 and "no backendRef points at the alpha pool other" in done.stderr
 
 
@@ -178,8 +203,13 @@ def test_wait_reports_progress_until_accepted(live):
 
     assert live.migrate(*SHIFT, "--ga-weight", "0").returncode == 0
     live.gateway.paused = True  # the controller is slow this time: it answers once the tool says it waits
-    child = subprocess.Popen([str(MIGRATE), *SHIFT, "--ga-weight", "50", "--wait", "--timeout", "60"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=live.env)
+    child = subprocess.Popen(
+        [str(MIGRATE), *SHIFT, "--ga-weight", "50", "--wait", "--timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=live.env,
+    )
     seen = []
     for line in child.stderr:
         seen.append(line)
@@ -211,6 +241,7 @@ def test_a_mistyped_ga_pool_is_named_with_both_flags(live):
     """Issue 20.5: once the route holds only the GA pool, a mistyped --ga-pool matches no backendRef; the error
     names both pool flags, not --alpha-pool alone."""
     assert live.migrate(*SHIFT, "--ga-weight", "100").returncode == 0
-    done = live.migrate("shift", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", "typo",
-                        "--ga-weight", "100")
+    done = live.migrate(
+        "shift", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", "typo", "--ga-weight", "100"
+    )
     assert done.returncode == 2 and "check --alpha-pool and --ga-pool" in done.stderr, done.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from completions import Completions, server  # noqa: F401  (the completion server fixture)
 from conftest import FIXTURES
 
@@ -20,14 +19,28 @@ def test_a_200_completion_passes_and_reports_latency(cluster, server):
     assert done.returncode == 0, done.stderr
     verdict = json.loads(done.stdout)
     assert verdict["status"] == 200 and verdict["ok"] and verdict["latency_ms"] >= 0
-    assert Completions.seen == [("/v1/completions", {"model": "food-review", "prompt": "Write as if you were a critic: San Francisco",
-                                                     "max_tokens": 100, "temperature": 0})]
+    assert Completions.seen == [
+        (
+            "/v1/completions",
+            {
+                "model": "food-review",
+                "prompt": "Write as if you were a critic: San Francisco",
+                "max_tokens": 100,
+                "temperature": 0,
+            },
+        )
+    ]
 
 
-@pytest.mark.parametrize("behaviour, message", [
-    ("404", "HTTP 404"), ("503", "HTTP 503: no healthy upstream"), ("not-json", "the body is not JSON"),
-    ("never", "no answer within 2s"),
-])
+@pytest.mark.parametrize(
+    "behaviour, message",
+    [
+        ("404", "HTTP 404"),
+        ("503", "HTTP 503: no healthy upstream"),
+        ("not-json", "the body is not JSON"),
+        ("never", "no answer within 2s"),
+    ],
+)
 def test_failures_are_one_line_and_exit_1(cluster, server, behaviour, message):
     Completions.behaviour = behaviour
     done = cluster.migrate("verify", "--url", url(server), "--model", "food-review", "--timeout", "2")
@@ -41,8 +54,10 @@ def test_through_the_gateway_address(cluster, server):
     gateway = cluster.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
     done = cluster.migrate("verify", "--port", str(server.server_address[1]), "--model", "food-review")
     assert done.returncode == 1 and "is not PROGRAMMED" in done.stdout
-    gateway["status"] = {"addresses": [{"type": "IPAddress", "value": "127.0.0.1"}],
-                         "conditions": [{"type": "Programmed", "status": "True"}]}
+    gateway["status"] = {
+        "addresses": [{"type": "IPAddress", "value": "127.0.0.1"}],
+        "conditions": [{"type": "Programmed", "status": "True"}],
+    }
     done = cluster.migrate("verify", "--port", str(server.server_address[1]), "--model", "food-review")
     assert done.returncode == 0, done.stderr
     assert "PROGRAMMED, address 127.0.0.1" in done.stdout and ": 200 in " in done.stdout

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import CHARTS, docs, helm_env
 
 
@@ -31,10 +30,19 @@ def test_plugin_installs_and_wires_the_post_renderer(tmp_path, repo_copy, major)
         assert post_renderer == "infgw-postrender"
         assert "postrenderer/v1" in after.stdout
 
-    rendered = helm.run("template", "vllm-ga", str(CHARTS / "inferencepool-v1.0.0"),
-                        "--set", "inferencePool.modelServers.matchLabels.app=vllm",
-                        "--set", "inferencePool.apiVersion=inference.networking.x-k8s.io/v1alpha2",
-                        "--post-renderer", post_renderer, "--post-renderer-args", "--objective=chat=2").stdout
+    rendered = helm.run(
+        "template",
+        "vllm-ga",
+        str(CHARTS / "inferencepool-v1.0.0"),
+        "--set",
+        "inferencePool.modelServers.matchLabels.app=vllm",
+        "--set",
+        "inferencePool.apiVersion=inference.networking.x-k8s.io/v1alpha2",
+        "--post-renderer",
+        post_renderer,
+        "--post-renderer-args",
+        "--objective=chat=2",
+    ).stdout
     kinds = {(o["apiVersion"], o["kind"]) for o in docs(rendered)}
     assert ("inference.networking.k8s.io/v1", "InferencePool") in kinds
     assert ("inference.networking.x-k8s.io/v1alpha2", "InferenceObjective") in kinds
@@ -71,8 +79,7 @@ def test_helm_4_uninstall_removes_the_post_renderer_without_helm_bin(tmp_path, r
     uninstalling the plugin still removes the post-renderer plugin it added, leaving no dangling link."""
     helm = helm_env(tmp_path, 4)
     helm.env.pop("HELM_BIN")
-    helm.env["PATH"] = ":".join(part for part in helm.env["PATH"].split(":")
-                                if not (Path(part) / "helm").exists())
+    helm.env["PATH"] = ":".join(part for part in helm.env["PATH"].split(":") if not (Path(part) / "helm").exists())
     helm.run("plugin", "install", str(repo_copy))
     done = helm.run("infgw-migrate", "install-postrenderer")
     assert "infgw-postrender" in helm.run("plugin", "list").stdout, done.stderr

@@ -6,7 +6,6 @@ upstream's templates, not from the code under test."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import docs
 from test_helm_postrender import identities
 
@@ -23,7 +22,11 @@ def resolves(objects: list[dict]) -> None:
         if "configMap" in volume:
             assert ("ConfigMap", volume["configMap"]["name"]) in names
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
-    service = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == pool["spec"]["endpointPickerRef"]["name"])
+    service = next(
+        o
+        for o in objects
+        if o["kind"] == "Service" and o["metadata"]["name"] == pool["spec"]["endpointPickerRef"]["name"]
+    )
     assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
     for binding in (o for o in objects if o["kind"] in ("RoleBinding", "ClusterRoleBinding")):
         assert (binding["roleRef"]["kind"], binding["roleRef"]["name"]) in names
@@ -39,8 +42,15 @@ def test_release_names_truncated_to_the_same_epp_name(helm3, provider):
     plain = docs(helm3.template(ga_name, "inferencepool-v1.0.0", "--set", f"provider.name={provider}"))
     assert identities(plain) & identities(alpha), "the premise: the chart alone makes clashing names"
 
-    ga = docs(helm3.template(ga_name, "inferencepool-v1.0.0", "--set", f"provider.name={provider}",
-                             post_render=[f"--alpha-pool={alpha_name}"]))
+    ga = docs(
+        helm3.template(
+            ga_name,
+            "inferencepool-v1.0.0",
+            "--set",
+            f"provider.name={provider}",
+            post_render=[f"--alpha-pool={alpha_name}"],
+        )
+    )
     assert identities(ga) & identities(alpha) == set()
     resolves(ga)
     # The GA EPP Service must not select the alpha EPP's pods.
@@ -51,8 +61,16 @@ def test_release_names_truncated_to_the_same_epp_name(helm3, provider):
 
 def test_same_release_name_in_another_namespace_keeps_cluster_scoped_objects_apart(helm3):
     alpha = docs(helm3.template("vllm", "inferencepool-v0.3.0", "--set", "provider.name=gke", namespace="prod"))
-    ga = docs(helm3.template("vllm", "inferencepool-v1.0.0", "--set", "provider.name=gke", namespace="prod-ga",
-                             post_render=["--alpha-pool=vllm", "--alpha-namespace=prod"]))
+    ga = docs(
+        helm3.template(
+            "vllm",
+            "inferencepool-v1.0.0",
+            "--set",
+            "provider.name=gke",
+            namespace="prod-ga",
+            post_render=["--alpha-pool=vllm", "--alpha-namespace=prod"],
+        )
+    )
     assert identities(ga) & identities(alpha) == set()
     resolves(ga)
     cluster_roles = [o["metadata"]["name"] for o in ga if o["kind"] == "ClusterRole"]
@@ -62,8 +80,15 @@ def test_same_release_name_in_another_namespace_keeps_cluster_scoped_objects_apa
 def test_pool_renamed_to_the_alpha_name_keeps_policies_apart(helm3):
     """The guide's pattern: the GA pool takes the alpha pool's name (the groups differ); policies may not."""
     alpha = docs(helm3.template("vllm", "inferencepool-v0.3.0", "--set", "provider.name=gke"))
-    ga = docs(helm3.template("vllm-ga", "inferencepool-v1.0.0", "--set", "provider.name=gke",
-                             post_render=["--pool-name=vllm", "--alpha-pool=vllm"]))
+    ga = docs(
+        helm3.template(
+            "vllm-ga",
+            "inferencepool-v1.0.0",
+            "--set",
+            "provider.name=gke",
+            post_render=["--pool-name=vllm", "--alpha-pool=vllm"],
+        )
+    )
     assert identities(ga) & identities(alpha) == set()
     pool = next(o for o in ga if o["kind"] == "InferencePool")
     assert pool["metadata"]["name"] == "vllm"

@@ -9,7 +9,6 @@ import json
 import subprocess
 
 import pytest
-
 from conftest import CHARTS, POSTRENDER, alpha_pool, docs, put_serving, tool
 
 pytestmark = pytest.mark.e2e
@@ -20,23 +19,45 @@ def rendered(cluster) -> str:
     """The v1.0.0 chart rendered into `llm`, where the alpha pool `vllm` serves."""
     cluster.api.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "llm"}})
     put_serving(cluster.api, alpha_pool("vllm", "llm"))
-    return subprocess.run([tool("helm4"), "template", "vllm-ga", str(CHARTS / "inferencepool-v1.0.0"), "-n", "llm",
-                           "--set", "inferencePool.modelServers.matchLabels.app=vllm"],
-                          capture_output=True, text=True, env=cluster.env, check=True).stdout
+    return subprocess.run(
+        [
+            tool("helm4"),
+            "template",
+            "vllm-ga",
+            str(CHARTS / "inferencepool-v1.0.0"),
+            "-n",
+            "llm",
+            "--set",
+            "inferencePool.modelServers.matchLabels.app=vllm",
+        ],
+        capture_output=True,
+        text=True,
+        env=cluster.env,
+        check=True,
+    ).stdout
 
 
-def post_render(cluster, stdin: str, tmp_path, *args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, dict]:
+def post_render(
+    cluster, stdin: str, tmp_path, *args: str, env: dict | None = None
+) -> tuple[subprocess.CompletedProcess, dict]:
     report = tmp_path / "report.json"
-    done = subprocess.run([str(POSTRENDER), "-q", f"--report={report}", *args], input=stdin, capture_output=True,
-                          text=True, env=env or cluster.env)
+    done = subprocess.run(
+        [str(POSTRENDER), "-q", f"--report={report}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env or cluster.env,
+    )
     return done, json.loads(report.read_text()) if report.exists() else {}
 
 
 def test_a_mistyped_alpha_pool_is_refused_and_nothing_is_written(cluster, rendered, tmp_path):
     done, report = post_render(cluster, rendered, tmp_path, "--alpha-pool=vlm", "--ga-weight=50")
     assert done.returncode == 3 and done.stdout == ""
-    assert done.stderr.strip() == ("Error: HTTPRoute llm-route would send traffic (weight 50) to the alpha "
-                                   "InferencePool llm/vlm, which does not exist; nothing changed")
+    assert done.stderr.strip() == (
+        "Error: HTTPRoute llm-route would send traffic (weight 50) to the alpha "
+        "InferencePool llm/vlm, which does not exist; nothing changed"
+    )
     assert report == {"error": done.stderr.strip()}
     assert cluster.api.writes() == []
 
@@ -70,10 +91,20 @@ def test_no_cluster_renders_and_says_the_pool_was_not_checked(cluster, rendered,
     done, report = post_render(cluster, rendered, tmp_path, "--alpha-pool=vlm", "--ga-weight=50", env=unreachable)
     assert done.returncode == 0, done.stderr
     [note] = [note for note in report["notes"] if "alpha pool" in note]
-    assert note.startswith("HTTPRoute llm-route: could not check on a cluster that the alpha pool vlm and its EPP exist")
+    assert note.startswith(
+        "HTTPRoute llm-route: could not check on a cluster that the alpha pool vlm and its EPP exist"
+    )
     assert note.endswith("pass --offline when rendering without one") and "connection refused" in note
-    assert f"note: {note}" in subprocess.run([str(POSTRENDER), "--alpha-pool=vlm", "--ga-weight=50"], input=rendered,
-                                             capture_output=True, text=True, env=unreachable).stderr
+    assert (
+        f"note: {note}"
+        in subprocess.run(
+            [str(POSTRENDER), "--alpha-pool=vlm", "--ga-weight=50"],
+            input=rendered,
+            capture_output=True,
+            text=True,
+            env=unreachable,
+        ).stderr
+    )
 
 
 def test_offline_reads_no_cluster_and_says_so(cluster, rendered, tmp_path):
@@ -86,11 +117,29 @@ def test_offline_reads_no_cluster_and_says_so(cluster, rendered, tmp_path):
 def test_helm_passes_the_refusal_on_and_installs_nothing(cluster, rendered, tmp_path):
     """Through Helm 3's --post-renderer: the install fails before Helm writes anything."""
     error_file = tmp_path / "error"
-    done = subprocess.run([tool("helm3"), "install", "vllm-ga", str(CHARTS / "inferencepool-v1.0.0"), "-n", "llm",
-                           "--set", "inferencePool.modelServers.matchLabels.app=vllm", "--post-renderer", str(POSTRENDER),
-                           "--post-renderer-args", "--alpha-pool=vlm", "--post-renderer-args", "--ga-weight=50",
-                           "--post-renderer-args", f"--error-file={error_file}"],
-                          capture_output=True, text=True, env=cluster.env)
+    done = subprocess.run(
+        [
+            tool("helm3"),
+            "install",
+            "vllm-ga",
+            str(CHARTS / "inferencepool-v1.0.0"),
+            "-n",
+            "llm",
+            "--set",
+            "inferencePool.modelServers.matchLabels.app=vllm",
+            "--post-renderer",
+            str(POSTRENDER),
+            "--post-renderer-args",
+            "--alpha-pool=vlm",
+            "--post-renderer-args",
+            "--ga-weight=50",
+            "--post-renderer-args",
+            f"--error-file={error_file}",
+        ],
+        capture_output=True,
+        text=True,
+        env=cluster.env,
+    )
     assert done.returncode != 0 and "llm/vlm, which does not exist" in done.stderr
     assert error_file.read_text().startswith("Error: HTTPRoute llm-route would send traffic")
     assert cluster.api.writes() == []
@@ -101,17 +150,32 @@ def test_the_wrapper_passes_offline_and_helm_s_context_on(cluster, rendered, tmp
     """`infgw-migrate template --offline` reaches the post-renderer under either Helm; Helm's --kube-context is
     the context the post-renderer checks on."""
     report = tmp_path / "report.json"
-    chart = ["vllm-ga", str(CHARTS / "inferencepool-v1.0.0"), "-n", "llm",
-             "--set", "inferencePool.modelServers.matchLabels.app=vllm", "--alpha-pool", "vllm", "--ga-weight", "50",
-             "--report", str(report)]
+    chart = [
+        "vllm-ga",
+        str(CHARTS / "inferencepool-v1.0.0"),
+        "-n",
+        "llm",
+        "--set",
+        "inferencePool.modelServers.matchLabels.app=vllm",
+        "--alpha-pool",
+        "vllm",
+        "--ga-weight",
+        "50",
+        "--report",
+        str(report),
+    ]
     helm = {"HELM_BIN": tool(f"helm{major}")}
     if major == 4:
         assert cluster.migrate("install-postrenderer", env_extra=helm).returncode == 0
     done = cluster.migrate("template", *chart, "--offline", env_extra=helm)
     assert done.returncode == 0, done.stderr
-    assert "HTTPRoute llm-route: the alpha pool vllm was not checked on a cluster (--offline)" in json.loads(
-        report.read_text())["notes"]
+    assert (
+        "HTTPRoute llm-route: the alpha pool vllm was not checked on a cluster (--offline)"
+        in json.loads(report.read_text())["notes"]
+    )
     done = cluster.migrate("template", *chart, "--kube-context", "loopback", env_extra=helm)
     assert done.returncode == 0, done.stderr
-    assert "HTTPRoute llm-route: the alpha pool vllm and its EPP exist (context loopback)" in json.loads(
-        report.read_text())["notes"]
+    assert (
+        "HTTPRoute llm-route: the alpha pool vllm and its EPP exist (context loopback)"
+        in json.loads(report.read_text())["notes"]
+    )

@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import CHARTS, docs, run_postrender, tool
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -20,8 +19,20 @@ CASES = sorted(path.name for path in GOLDEN.iterdir() if (path / "case.yaml").ex
 
 def render(case: dict) -> str:
     sets = [arg for value in case.get("set", []) for arg in ("--set", value)]
-    return subprocess.run([tool("helm3"), "template", case["release"], str(CHARTS / case["chart"]), "-n",
-                           case.get("namespace", "default"), *sets], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        [
+            tool("helm3"),
+            "template",
+            case["release"],
+            str(CHARTS / case["chart"]),
+            "-n",
+            case.get("namespace", "default"),
+            *sets,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -5,7 +5,6 @@ whole migration (rename, objectives, traffic split)."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import ALPHA_GROUP, CHART_VARIANTS, FIXTURES, GA_GROUP, POSTRENDER, docs, group_of
 
 ALPHA_POOL = "vllm-llama3-8b-instruct"
@@ -14,8 +13,13 @@ MODELS = FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml"
 
 SCENARIOS = {
     "plain": [],
-    "migration": [f"--pool-name={ALPHA_POOL}", f"--alpha-pool={ALPHA_POOL}", "--ga-weight=50",
-                  f"--objectives-from={MODELS}", "--objective=batch=-1"],
+    "migration": [
+        f"--pool-name={ALPHA_POOL}",
+        f"--alpha-pool={ALPHA_POOL}",
+        "--ga-weight=50",
+        f"--objectives-from={MODELS}",
+        "--objective=batch=-1",
+    ],
     "final-stage": [f"--alpha-pool={ALPHA_POOL}", "--ga-weight=100", "--objective=chat=3"],
 }
 
@@ -50,18 +54,32 @@ def pool_references_agree(objects: list[dict], pool: str) -> None:
 
     # The EPP may read GA pools: a rule of a Role or ClusterRole bound to its ServiceAccount.
     account = epps[0]["spec"]["template"]["spec"]["serviceAccountName"]
-    bound = {(b["roleRef"]["kind"], b["roleRef"]["name"]) for b in objects
-             if b["kind"] in ("RoleBinding", "ClusterRoleBinding")
-             and any(s.get("name") == account for s in b.get("subjects", []))}
+    bound = {
+        (b["roleRef"]["kind"], b["roleRef"]["name"])
+        for b in objects
+        if b["kind"] in ("RoleBinding", "ClusterRoleBinding")
+        and any(s.get("name") == account for s in b.get("subjects", []))
+    }
     rules = [r for o in objects if (o["kind"], o["metadata"]["name"]) in bound for r in o.get("rules", [])]
-    assert any(GA_GROUP in r.get("apiGroups", []) and "inferencepools" in r.get("resources", [])
-               and {"get", "list", "watch"} <= set(r.get("verbs", [])) for r in rules)
+    assert any(
+        GA_GROUP in r.get("apiGroups", [])
+        and "inferencepools" in r.get("resources", [])
+        and {"get", "list", "watch"} <= set(r.get("verbs", []))
+        for r in rules
+    )
 
 
 def identities(objects: list[dict]) -> set[tuple]:
     cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "ClusterPodMonitoring"}
-    return {(group_of(o), o["kind"], None if o["kind"] in cluster_scoped else o["metadata"].get("namespace"),
-             o["metadata"]["name"]) for o in objects}
+    return {
+        (
+            group_of(o),
+            o["kind"],
+            None if o["kind"] in cluster_scoped else o["metadata"].get("namespace"),
+            o["metadata"]["name"],
+        )
+        for o in objects
+    }
 
 
 # v0.3.0's EPP (image v0.3.0, flags -poolName) watches v1alpha2 pools only: converting its pool is refused
@@ -73,13 +91,20 @@ GA_VARIANTS = [variant for variant in CHART_VARIANTS if variant != "v0.3.0"]
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_chart_post_rendered_to_a_valid_ga_stack(helm, schemas, variant, provider, scenario):
     chart, extra = CHART_VARIANTS[variant]
-    text = helm.template(GA_RELEASE, chart, *extra, "--set", f"provider.name={provider}",
-                         post_render=SCENARIOS[scenario])
+    text = helm.template(
+        GA_RELEASE, chart, *extra, "--set", f"provider.name={provider}", post_render=SCENARIOS[scenario]
+    )
     objects = docs(text)
     assert not [o for o in objects if o["kind"] == "InferencePool" and group_of(o) == ALPHA_GROUP]
     for obj in objects:
-        if obj["kind"] in ("InferencePool", "InferenceObjective", "InferenceModelRewrite", "HTTPRoute",
-                           "HealthCheckPolicy", "GCPBackendPolicy"):  # GKE's own CRDs with their CEL rules too
+        if obj["kind"] in (
+            "InferencePool",
+            "InferenceObjective",
+            "InferenceModelRewrite",
+            "HTTPRoute",
+            "HealthCheckPolicy",
+            "GCPBackendPolicy",
+        ):  # GKE's own CRDs with their CEL rules too
             schemas.validate(obj, release=chart.rpartition("-")[2])  # the CRDs of the chart's own release
     pool = ALPHA_POOL if scenario == "migration" else GA_RELEASE
     pool_references_agree(objects, pool)
@@ -93,12 +118,17 @@ def test_chart_post_rendered_to_a_valid_ga_stack(helm, schemas, variant, provide
         refs = routes[0]["spec"]["rules"][0]["backendRefs"]
         if scenario == "migration":
             assert [(r["group"], r["name"], r["weight"]) for r in refs] == [
-                (ALPHA_GROUP, ALPHA_POOL, 50), (GA_GROUP, ALPHA_POOL, 50)]
-            objectives = {o["metadata"]["name"]: o["spec"].get("priority") for o in objects
-                          if o["kind"] == "InferenceObjective"}
+                (ALPHA_GROUP, ALPHA_POOL, 50),
+                (GA_GROUP, ALPHA_POOL, 50),
+            ]
+            objectives = {
+                o["metadata"]["name"]: o["spec"].get("priority") for o in objects if o["kind"] == "InferenceObjective"
+            }
             # Upstream's own rewrite of these models (fixtures/objects/v1.0.0-inferenceobjectives.yaml).
-            upstream = {o["metadata"]["name"]: o["spec"]["priority"]
-                        for o in docs((FIXTURES / "objects" / "v1.0.0-inferenceobjectives.yaml").read_text())}
+            upstream = {
+                o["metadata"]["name"]: o["spec"]["priority"]
+                for o in docs((FIXTURES / "objects" / "v1.0.0-inferenceobjectives.yaml").read_text())
+            }
             assert {name: objectives[name] for name in upstream} == upstream
             assert objectives["batch"] == -1
         else:
@@ -109,9 +139,17 @@ def test_an_alpha_chart_is_refused_rather_than_converted_for_an_epp_that_cannot_
     """Issue 10.3: the v0.3.0 chart's pool converted to v1 would have no EPP watching it (its EPP predates v1.0.0):
     an error that fails Helm, never a report line that Helm 3 hides when the post-renderer succeeds."""
     chart, extra = CHART_VARIANTS["v0.3.0"]
-    args = ["template", ALPHA_POOL, str(FIXTURES / "charts" / chart), "--set", "inferencePool.modelServers.matchLabels.app=x",
-            "--post-renderer", str(POSTRENDER) if helm.major == 3 else "infgw-postrender",
-            "--post-renderer-args", f"--alpha-pool={ALPHA_POOL}"]
+    args = [
+        "template",
+        ALPHA_POOL,
+        str(FIXTURES / "charts" / chart),
+        "--set",
+        "inferencePool.modelServers.matchLabels.app=x",
+        "--post-renderer",
+        str(POSTRENDER) if helm.major == 3 else "infgw-postrender",
+        "--post-renderer-args",
+        f"--alpha-pool={ALPHA_POOL}",
+    ]
     done = helm.run(*args, check=False)
     assert done.returncode != 0 and done.stdout == ""
     if helm.major == 3:  # Helm 4 hides a failing post-renderer's stderr (issue 11)

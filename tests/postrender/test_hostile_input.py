@@ -16,12 +16,12 @@ import traceback
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import ALPHA_GROUP, CHARTS, POSTRENDER, run_postrender, tool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ALPHA_GROUP, CHARTS, POSTRENDER, run_postrender, tool
-from infgw_postrender.errors import InputError
 from infgw_postrender.cli.postrender import command
+from infgw_postrender.errors import InputError
 
 # More for a soak run: FUZZ_EXAMPLES=30000 pytest tests/postrender/test_hostile_input.py
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
@@ -33,21 +33,75 @@ FLAG_SETS = [
     ["--pool-name={release}-v1", "--alpha-pool={release}-a", "--ga-weight=0", "--objective={release}-x=1"],
 ]
 # Tokens that YAML, shells and Kubernetes treat specially.
-NASTY = ["&a ", "*a", "<<: *a", "\t", "- ", ": ", "{", "}", "[", "]", "'", '"', "\\", "$(id)", "`id`", "é", "\u2028",
-         "\x00", "\x85", "---\n", "...\n", "%YAML 1.1\n", "!!python/object:os.system ", "~", "null", "0x1F", "1e3",
-         "0o17", ".inf", "yes", "\n  ", "\n", "#", "| ", "> ", "? ", "@", "%", "12345678901234567890"]
+NASTY = [
+    "&a ",
+    "*a",
+    "<<: *a",
+    "\t",
+    "- ",
+    ": ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "'",
+    '"',
+    "\\",
+    "$(id)",
+    "`id`",
+    "é",
+    "\u2028",
+    "\x00",
+    "\x85",
+    "---\n",
+    "...\n",
+    "%YAML 1.1\n",
+    "!!python/object:os.system ",
+    "~",
+    "null",
+    "0x1F",
+    "1e3",
+    "0o17",
+    ".inf",
+    "yes",
+    "\n  ",
+    "\n",
+    "#",
+    "| ",
+    "> ",
+    "? ",
+    "@",
+    "%",
+    "12345678901234567890",
+]
 
 
 @pytest.fixture(scope="module")
 def rendered() -> list[str]:
     outputs = []
     alpha = ["--set", "inferencePool.apiVersion=inference.networking.x-k8s.io/v1alpha2"]
-    for chart, extra in (("inferencepool-v0.3.0", []), ("inferencepool-v1.0.0", ["--set", "provider.name=gke"]),
-                         ("inferencepool-v1.5.0", ["--set", "provider.name=gke"]),
-                         ("inferencepool-v1.0.0", alpha)):  # an alpha pool with an EPP that can serve it converted
-        outputs.append(subprocess.run([tool("helm3"), "template", "vllm", str(CHARTS / chart), "--set",
-                                       "inferencePool.modelServers.matchLabels.app=vllm", *extra],
-                                      capture_output=True, text=True, check=True).stdout)
+    for chart, extra in (
+        ("inferencepool-v0.3.0", []),
+        ("inferencepool-v1.0.0", ["--set", "provider.name=gke"]),
+        ("inferencepool-v1.5.0", ["--set", "provider.name=gke"]),
+        ("inferencepool-v1.0.0", alpha),
+    ):  # an alpha pool with an EPP that can serve it converted
+        outputs.append(
+            subprocess.run(
+                [
+                    tool("helm3"),
+                    "template",
+                    "vllm",
+                    str(CHARTS / chart),
+                    "--set",
+                    "inferencePool.modelServers.matchLabels.app=vllm",
+                    *extra,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
     return outputs
 
 
@@ -75,7 +129,9 @@ def check_outcome(data: bytes, flags: list[str]) -> None:
             out = result.stdout_bytes
             assert _parses(out), "valid input gave invalid output"
             again = post_render(out, flags)
-            assert again.exit_code == 0 and again.stdout_bytes == out, f"post-rendering twice changed the output {again.stderr}"
+            assert again.exit_code == 0 and again.stdout_bytes == out, (
+                f"post-rendering twice changed the output {again.stderr}"
+            )
             assert post_render(data, flags).stdout_bytes == out, "not deterministic"
     except AssertionError:
         TALLY["broke"] += 1
@@ -87,8 +143,10 @@ def _parses(data: bytes) -> bool:
         documents = list(yaml.safe_load_all(data.decode("utf-8")))
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
         return False
-    return all(d is None or (isinstance(d, dict) and isinstance(d.get("apiVersion"), str) and isinstance(d.get("kind"), str))
-               for d in documents)
+    return all(
+        d is None or (isinstance(d, dict) and isinstance(d.get("apiVersion"), str) and isinstance(d.get("kind"), str))
+        for d in documents
+    )
 
 
 @st.composite
@@ -111,17 +169,20 @@ def mutated(draw, outputs: list[str]) -> tuple[bytes, list[str]]:
             column = draw(st.integers(0, len(line)))
             lines[at] = line[:column] + draw(st.sampled_from(NASTY)) + line[column:]
         elif kind == "number":
-            lines[at] = re.sub(r":\s+\S.*$", ": " + str(draw(st.integers(-10**20, 10**20))), lines[at])
+            lines[at] = re.sub(r":\s+\S.*$", ": " + str(draw(st.integers(-(10**20), 10**20))), lines[at])
         else:
             lines.insert(at, draw(st.sampled_from(NASTY)) + draw(st.text(max_size=20)) + "\n")
     data = "".join(lines).encode("utf-8", "replace")
     if draw(st.integers(0, 19)) == 0:  # now and then a byte that is not UTF-8
-        data = data[: len(data) // 2] + b"\xff" + data[len(data) // 2:]
+        data = data[: len(data) // 2] + b"\xff" + data[len(data) // 2 :]
     return data, draw(st.sampled_from(FLAG_SETS))
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
 def test_mutated_chart_output(rendered, data):
     stream, flags = data.draw(mutated(rendered))
@@ -143,8 +204,9 @@ def test_any_name_in_the_pool(rendered, name, flags):
     check_outcome(stream.encode("utf-8", "replace"), flags)
 
 
-LAUGHS = "lol: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n" + "".join(
-    f"l{i}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+LAUGHS = 'lol: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"l{i}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
 POOL = """---
 apiVersion: inference.networking.x-k8s.io/v1alpha2
 kind: InferencePool
@@ -157,23 +219,38 @@ spec:
 """
 
 
-@pytest.mark.parametrize("name, stream, expected", [
-    ("alias bomb in the pool", POOL + "  extra:\n" + "".join("    " + line for line in LAUGHS.splitlines(True)), "alias bomb"),
-    ("alias bomb elsewhere", POOL + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n"
-     + "".join("  " + line for line in LAUGHS.splitlines(True)), "alias bomb"),
-    ("50 MB pool", POOL + "  big: " + "a" * 50_000_000 + "\n", "larger than any object the API server stores"),
-    ("deep nesting", POOL + "  deep: " + "[" * 20_000 + "]" * 20_000 + "\n", "nested too deeply"),
-    ("tab indentation", POOL.replace("  targetPortNumber", "\ttargetPortNumber"), "malformed YAML"),
-    ("duplicate key", POOL + "  targetPortNumber: 9000\n", "duplicate key"),
-    ("number as a name", POOL.replace("name: vllm\n", "name: 123\n", 1), "metadata.name is 123, not a string"),
-    ("invalid UTF-8", POOL + "# \xff\n", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "name, stream, expected",
+    [
+        (
+            "alias bomb in the pool",
+            POOL + "  extra:\n" + "".join("    " + line for line in LAUGHS.splitlines(True)),
+            "alias bomb",
+        ),
+        (
+            "alias bomb elsewhere",
+            POOL
+            + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n"
+            + "".join("  " + line for line in LAUGHS.splitlines(True)),
+            "alias bomb",
+        ),
+        ("50 MB pool", POOL + "  big: " + "a" * 50_000_000 + "\n", "larger than any object the API server stores"),
+        ("deep nesting", POOL + "  deep: " + "[" * 20_000 + "]" * 20_000 + "\n", "nested too deeply"),
+        ("tab indentation", POOL.replace("  targetPortNumber", "\ttargetPortNumber"), "malformed YAML"),
+        ("duplicate key", POOL + "  targetPortNumber: 9000\n", "duplicate key"),
+        ("number as a name", POOL.replace("name: vllm\n", "name: 123\n", 1), "metadata.name is 123, not a string"),
+        ("invalid UTF-8", POOL + "# \xff\n", "not UTF-8"),
+    ],
+)
 def test_named_hostile_inputs_are_refused_quickly_with_bounded_memory(name, stream, expected):
     data = stream.encode("latin-1") if name == "invalid UTF-8" else stream.encode()
     # CPU seconds (user + system), which a busy machine does not inflate as it does the wall clock (issue 20.7:
     # 15.4 s of wall time under load); the speed itself is measured by scripts/bench.py
-    done = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", str(POSTRENDER), "--alpha-pool=vllm", "--ga-weight=50"],
-                          input=data, capture_output=True)
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M %U %S", str(POSTRENDER), "--alpha-pool=vllm", "--ga-weight=50"],
+        input=data,
+        capture_output=True,
+    )
     *message, usage = done.stderr.decode().strip().splitlines()
     peak_kib, user, system = usage.split()
     message = [line for line in message if not line.startswith("Command exited")]
@@ -193,24 +270,38 @@ def test_a_pool_whose_epp_name_is_not_a_string_is_named_in_the_error():
     """Found by fuzzing without the broad shape catch (issue 12): the error names the field, not a TypeError."""
     from infgw_postrender.postrender.pipeline import Options, post_render
 
-    stream = ("apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata:\n  name: p\n"
-              "spec:\n  endpointPickerRef:\n    name: 1\n")
+    stream = (
+        "apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata:\n  name: p\n"
+        "spec:\n  endpointPickerRef:\n    name: 1\n"
+    )
     with pytest.raises(InputError, match=r"document 0: spec.endpointPickerRef.name is 1, not a string; quote it"):
         post_render(stream, Options())
 
 
-@pytest.mark.parametrize("stream, message", [
-    ("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: p-epp\nrules:\n"
-     "- apiGroups: 1\n  resources: [inferencepools]\n  verbs: [get]\n", r"rules\[0\].apiGroups is 1, not a list of strings"),
-    ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: p-epp\nspec:\n  template:\n    spec:\n      containers:\n"
-     "      - name: epp\n        image: 7\n        args: [--pool-name, p]\n", r"the EPP container's image is 7, not a string"),
-], ids=["rule-not-a-list", "image-not-a-string"])
+@pytest.mark.parametrize(
+    "stream, message",
+    [
+        (
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: p-epp\nrules:\n"
+            "- apiGroups: 1\n  resources: [inferencepools]\n  verbs: [get]\n",
+            r"rules\[0\].apiGroups is 1, not a list of strings",
+        ),
+        (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: p-epp\nspec:\n  template:\n    spec:\n      containers:\n"
+            "      - name: epp\n        image: 7\n        args: [--pool-name, p]\n",
+            r"the EPP container's image is 7, not a string",
+        ),
+    ],
+    ids=["rule-not-a-list", "image-not-a-string"],
+)
 def test_shapes_fuzzing_found_are_named_errors(stream, message):
     """Issue 12: with no broad catch, fuzzing found these tracebacks; each is now one line naming the field."""
     from infgw_postrender.postrender.pipeline import Options, post_render
 
-    pool = ("apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferencePool\nmetadata:\n  name: p\n"
-            "spec:\n  selector: {app: m}\n  targetPortNumber: 8000\n  extensionRef:\n    name: p-epp\n---\n")
+    pool = (
+        "apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferencePool\nmetadata:\n  name: p\n"
+        "spec:\n  selector: {app: m}\n  targetPortNumber: 8000\n  extensionRef:\n    name: p-epp\n---\n"
+    )
     with pytest.raises(InputError, match=message):
         post_render(pool + stream, Options(alpha_pool="p"))
 

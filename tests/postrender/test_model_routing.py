@@ -8,7 +8,6 @@ import json
 
 import pytest
 import yaml
-
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, FIXTURES, GA_GROUP, REPO, docs, install_alpha_stack, run_postrender
 
 MODEL_HEADER, OBJECTIVE_HEADER = "X-Gateway-Model-Name", "x-gateway-inference-objective"
@@ -33,10 +32,14 @@ def test_each_model_gets_a_rule_that_sets_its_objective_with_the_split(helm, sch
     expected = [(m["spec"]["modelName"], m["metadata"]["name"]) for m in alpha_models()]
     rules = route["spec"]["rules"]
     assert len(rules) == len(expected) + 1 and "matches" not in rules[-1], "a catch-all rule comes last"
-    for rule, (model, objective) in zip(rules, expected):
+    for rule, (model, objective) in zip(rules[:-1], expected, strict=True):
         assert rule["matches"] == [{"headers": [{"type": "Exact", "name": MODEL_HEADER, "value": model}]}]
-        assert rule["filters"] == [{"type": "RequestHeaderModifier",
-                                    "requestHeaderModifier": {"set": [{"name": OBJECTIVE_HEADER, "value": objective}]}}]
+        assert rule["filters"] == [
+            {
+                "type": "RequestHeaderModifier",
+                "requestHeaderModifier": {"set": [{"name": OBJECTIVE_HEADER, "value": objective}]},
+            }
+        ]
     for rule in rules:
         assert [(b["group"], b["name"], b["weight"]) for b in rule["backendRefs"]] == split
     objectives = {o["metadata"]["name"] for o in docs(out) if o["kind"] == "InferenceObjective"}
@@ -60,29 +63,53 @@ def test_the_report_carries_the_model_name_over_on_condition(tmp_path):
 
 
 def _stream() -> str:
-    from conftest import CHARTS, tool
     import subprocess
 
-    return subprocess.run([tool("helm3"), "template", "vllm-ga", str(CHARTS / "inferencepool-v1.0.0"),
-                           "--set", "inferencePool.modelServers.matchLabels.app=vllm"],
-                          check=True, capture_output=True, text=True).stdout
+    from conftest import CHARTS, tool
+
+    return subprocess.run(
+        [
+            tool("helm3"),
+            "template",
+            "vllm-ga",
+            str(CHARTS / "inferencepool-v1.0.0"),
+            "--set",
+            "inferencePool.modelServers.matchLabels.app=vllm",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def test_the_companion_chart_renders_the_same_rules(helm):
     models = alpha_models()
     post_rendered = the_route(helm.template("vllm-ga", "inferencepool-v1.0.0", post_render=[*FLAGS, "--model-routing"]))
     values = [{"model": m["spec"]["modelName"], "objective": m["metadata"]["name"]} for m in models]
-    chart = helm.run("template", "migration", str(REPO / "charts" / "infgw-migration"), "-n", "default",
-                     "--set", f"alphaPool={ALPHA_RELEASE},gaPool=vllm-ga,gaWeight=30",
-                     "--set-json", f"modelObjectives={json.dumps(values)}").stdout
+    chart = helm.run(
+        "template",
+        "migration",
+        str(REPO / "charts" / "infgw-migration"),
+        "-n",
+        "default",
+        "--set",
+        f"alphaPool={ALPHA_RELEASE},gaPool=vllm-ga,gaWeight=30",
+        "--set-json",
+        f"modelObjectives={json.dumps(values)}",
+    ).stdout
     assert the_route(chart)["spec"]["rules"] == post_rendered["spec"]["rules"]
 
 
 def test_past_the_crds_rule_limit_the_post_renderer_refuses(tmp_path, schemas):
-    many = [{"apiVersion": f"{ALPHA_GROUP}/v1alpha2", "kind": "InferenceModel",
-             "metadata": {"name": f"model-{n}", "namespace": "default"},
-             "spec": {"modelName": f"model-{n}", "criticality": "Standard", "poolRef": {"name": ALPHA_RELEASE}}}
-            for n in range(16)]
+    many = [
+        {
+            "apiVersion": f"{ALPHA_GROUP}/v1alpha2",
+            "kind": "InferenceModel",
+            "metadata": {"name": f"model-{n}", "namespace": "default"},
+            "spec": {"modelName": f"model-{n}", "criticality": "Standard", "poolRef": {"name": ALPHA_RELEASE}},
+        }
+        for n in range(16)
+    ]
     path = tmp_path / "models.json"
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": many}))
     args = ["--alpha-pool", ALPHA_RELEASE, "--ga-weight", "30", "--objectives-from", str(path), "--model-routing"]
@@ -103,13 +130,28 @@ def test_model_routing_needs_the_models_and_a_generated_route():
 
 def bbr_deployment(namespace: str = "default") -> dict:
     """As upstream's body-based-routing chart renders its router (templates/bbr.yaml, values.yaml at v1.0.0)."""
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "body-based-router", "namespace": namespace},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "body-based-router"}},
-                     "template": {"metadata": {"labels": {"app": "body-based-router"}},
-                                  "spec": {"containers": [{"name": "bbr",
-                                                           "image": "registry.k8s.io/gateway-api-inference-extension/bbr:v1.0.0",
-                                                           "args": ["--streaming", "--v", "3"],
-                                                           "ports": [{"containerPort": 9004}, {"containerPort": 9005}]}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "body-based-router", "namespace": namespace},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "body-based-router"}},
+            "template": {
+                "metadata": {"labels": {"app": "body-based-router"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "bbr",
+                            "image": "registry.k8s.io/gateway-api-inference-extension/bbr:v1.0.0",
+                            "args": ["--streaming", "--v", "3"],
+                            "ports": [{"containerPort": 9004}, {"containerPort": 9005}],
+                        }
+                    ]
+                },
+            },
+        },
+    }
 
 
 @pytest.mark.parametrize("deployed", [True, False], ids=["with-bbr", "without-bbr"])
@@ -122,8 +164,13 @@ def test_detect_and_plan_say_whether_model_names_can_keep_routing(cluster, deplo
     assert plan.returncode == 0, plan.stderr
     notes = json.loads(plan.stdout)["notes"]
     if deployed:
-        assert found["body_based_routing"] == [{"namespace": "default", "name": "body-based-router",
-                                                "image": "registry.k8s.io/gateway-api-inference-extension/bbr:v1.0.0"}]
+        assert found["body_based_routing"] == [
+            {
+                "namespace": "default",
+                "name": "body-based-router",
+                "image": "registry.k8s.io/gateway-api-inference-extension/bbr:v1.0.0",
+            }
+        ]
         assert "body-based routing is deployed (default/body-based-router)" in found["model_routing"]
         assert any("--model-routing" in note and "is deployed" in note for note in notes)
     else:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import ALPHA_GROUP, FIXTURES, GA_GROUP, docs, run_postrender
 
 MODELS = str(FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml")
@@ -17,34 +16,58 @@ ROUTE = str(FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml")
 @pytest.fixture(scope="module")
 def alpha_stream(helm3) -> str:
     """The v1.0.0 chart rendered for the alpha API, with GKE policies: the guide's GA install, as text."""
-    return helm3.template("vllm-ga", "inferencepool-v1.0.0", "--set", "provider.name=gke",
-                          "--set", f"inferencePool.apiVersion={ALPHA_GROUP}/v1alpha2")
+    return helm3.template(
+        "vllm-ga",
+        "inferencepool-v1.0.0",
+        "--set",
+        "provider.name=gke",
+        "--set",
+        f"inferencePool.apiVersion={ALPHA_GROUP}/v1alpha2",
+    )
 
 
 def split_raw(text: str) -> list[str]:
     return text.split("\n---\n")
 
 
-@pytest.mark.parametrize("args, stdin, needle", [
-    (["--ga-weight", "150", "--alpha-pool", "vllm"], None, "--ga-weight 150"),
-    (["--ga-weight", "-1", "--alpha-pool", "vllm"], None, "--ga-weight -1"),
-    (["--objective", "food-review=x"], None, "priority 'x'"),
-    (["--pool-name", "Not_A_Label"], None, "DNS-1123"),
-    (["--pool-name", "a\nb"], None, "DNS-1123"),
-    (["--gateway", "gw/Bad"], None, "--gateway namespace"),
-    (["--priority-map", "Urgent=5"], None, "unknown criticality"),
-    (["--ga-weight", "ten", "--alpha-pool", "vllm"], None, "--ga-weight"),
-    (["--ga-weight", "10"], None, "needs --alpha-pool"),
-    (["--objectives-from", "/nonexistent.yaml"], None, "/nonexistent.yaml"),
-    (["--route-from", MODELS, "--alpha-pool", "vllm", "--ga-weight", "10"], None, "HTTPRoute"),
-    (["--alpha-pool", "vllm", "--ga-weight", "50"], "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
-     "no InferencePool"),
-    ([], "---\n# Source: chart/templates/a.yaml\napiVersion: inference.networking.x-k8s.io/v1alpha2\n"
-         "kind: InferencePool\nmetadata: {name: [c\n", "document 1 (chart/templates/a.yaml): malformed YAML"),
-    ([], "---\n# Source: chart/templates/c.yaml\nmetadata: {name: c}\n", "document 1 (chart/templates/c.yaml): not a Kubernetes"),
-    ([], "---\n# Source: chart/templates/b.yaml\n- a\n- list\n", "document 1 (chart/templates/b.yaml): not a Kubernetes object"),
-    ([], "---\napiVersion: v1\nkind: InferencePool\nmetadata:\n  name: a\n  name: b\n", "duplicate key"),
-])
+@pytest.mark.parametrize(
+    "args, stdin, needle",
+    [
+        (["--ga-weight", "150", "--alpha-pool", "vllm"], None, "--ga-weight 150"),
+        (["--ga-weight", "-1", "--alpha-pool", "vllm"], None, "--ga-weight -1"),
+        (["--objective", "food-review=x"], None, "priority 'x'"),
+        (["--pool-name", "Not_A_Label"], None, "DNS-1123"),
+        (["--pool-name", "a\nb"], None, "DNS-1123"),
+        (["--gateway", "gw/Bad"], None, "--gateway namespace"),
+        (["--priority-map", "Urgent=5"], None, "unknown criticality"),
+        (["--ga-weight", "ten", "--alpha-pool", "vllm"], None, "--ga-weight"),
+        (["--ga-weight", "10"], None, "needs --alpha-pool"),
+        (["--objectives-from", "/nonexistent.yaml"], None, "/nonexistent.yaml"),
+        (["--route-from", MODELS, "--alpha-pool", "vllm", "--ga-weight", "10"], None, "HTTPRoute"),
+        (
+            ["--alpha-pool", "vllm", "--ga-weight", "50"],
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+            "no InferencePool",
+        ),
+        (
+            [],
+            "---\n# Source: chart/templates/a.yaml\napiVersion: inference.networking.x-k8s.io/v1alpha2\n"
+            "kind: InferencePool\nmetadata: {name: [c\n",
+            "document 1 (chart/templates/a.yaml): malformed YAML",
+        ),
+        (
+            [],
+            "---\n# Source: chart/templates/c.yaml\nmetadata: {name: c}\n",
+            "document 1 (chart/templates/c.yaml): not a Kubernetes",
+        ),
+        (
+            [],
+            "---\n# Source: chart/templates/b.yaml\n- a\n- list\n",
+            "document 1 (chart/templates/b.yaml): not a Kubernetes object",
+        ),
+        ([], "---\napiVersion: v1\nkind: InferencePool\nmetadata:\n  name: a\n  name: b\n", "duplicate key"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_nothing_on_stdout(alpha_stream, args, stdin, needle):
     done = run_postrender(alpha_stream if stdin is None else stdin, *args)
     assert done.returncode == 2
@@ -72,7 +95,7 @@ def test_untouched_documents_pass_through_byte_for_byte(alpha_stream, tmp_path):
     before, after = split_raw(alpha_stream), split_raw(done.stdout)
     assert len(before) == len(after)
     untouched = 0
-    for original, result in zip(before, after):
+    for original, result in zip(before, after, strict=True):
         obj = docs(original)
         if obj and (obj[0]["kind"], obj[0]["metadata"]["name"]) in reported:
             continue
@@ -81,12 +104,34 @@ def test_untouched_documents_pass_through_byte_for_byte(alpha_stream, tmp_path):
     assert untouched >= 6
 
 
-@pytest.mark.parametrize("flags", [
-    [],
-    ["--pool-name", "vllm", "--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", "50", "--objectives-from", MODELS],
-    ["--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", "30", "--route-from", ROUTE, "--target-version", "v1.2.0",
-     "--objectives-from", MODELS],
-])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        [],
+        [
+            "--pool-name",
+            "vllm",
+            "--alpha-pool",
+            "vllm-llama3-8b-instruct",
+            "--ga-weight",
+            "50",
+            "--objectives-from",
+            MODELS,
+        ],
+        [
+            "--alpha-pool",
+            "vllm-llama3-8b-instruct",
+            "--ga-weight",
+            "30",
+            "--route-from",
+            ROUTE,
+            "--target-version",
+            "v1.2.0",
+            "--objectives-from",
+            MODELS,
+        ],
+    ],
+)
 def test_idempotent_and_deterministic(alpha_stream, flags):
     once = run_postrender(alpha_stream, *flags)
     again = run_postrender(alpha_stream, *flags)
@@ -98,8 +143,17 @@ def test_idempotent_and_deterministic(alpha_stream, flags):
 
 def test_report_says_what_was_converted_assumed_and_lost(alpha_stream, tmp_path):
     report_path = tmp_path / "report.json"
-    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", "50",
-                          "--objectives-from", MODELS, "--report", str(report_path))
+    done = run_postrender(
+        alpha_stream,
+        "--alpha-pool",
+        "vllm-llama3-8b-instruct",
+        "--ga-weight",
+        "50",
+        "--objectives-from",
+        MODELS,
+        "--report",
+        str(report_path),
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(report_path.read_text())
     by_ref = {(o["kind"], o["name"]): o for o in report["objects"]}
@@ -131,8 +185,15 @@ def test_models_of_other_pools_are_skipped_and_said(alpha_stream, tmp_path):
     path = tmp_path / "models.yaml"
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": other}))
     report_path = tmp_path / "report.json"
-    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--objectives-from", str(path),
-                          "--report", str(report_path))
+    done = run_postrender(
+        alpha_stream,
+        "--alpha-pool",
+        "vllm-llama3-8b-instruct",
+        "--objectives-from",
+        str(path),
+        "--report",
+        str(report_path),
+    )
     assert done.returncode == 0, done.stderr
     names = {o["metadata"]["name"] for o in docs(done.stdout) if o["kind"] == "InferenceObjective"}
     assert other[0]["metadata"]["name"] not in names and len(names) == 2
@@ -184,8 +245,10 @@ def test_v1_6_0_refuses_objectives_and_says_where_they_went(alpha_stream):
     assert len(done.stderr.splitlines()) == 1
     assert "--target-version v1.6.0" in done.stderr and "target v1.5.0" in done.stderr
     assert "llm-d-router-gateway" in done.stderr
-    kinds = {crd["spec"]["names"]["kind"] for crd in docs(
-        (FIXTURES / "crds" / "inference-extension-v1.6.0-release-manifests.yaml").read_text())}
+    kinds = {
+        crd["spec"]["names"]["kind"]
+        for crd in docs((FIXTURES / "crds" / "inference-extension-v1.6.0-release-manifests.yaml").read_text())
+    }
     assert kinds == {"InferencePool", "InferencePoolImport"}
     # without objectives the pool converts for v1.6.0 as for any GA release
     plain = run_postrender(alpha_stream, "--target-version", "v1.6.0")
@@ -195,19 +258,25 @@ def test_v1_6_0_refuses_objectives_and_says_where_they_went(alpha_stream):
 
 def test_priority_map_overrides_the_default(alpha_stream):
     done = run_postrender(alpha_stream, "--objectives-from", MODELS, "--priority-map", "Critical=10,Standard=-2")
-    priorities = {o["metadata"]["name"]: o["spec"]["priority"] for o in docs(done.stdout) if o["kind"] == "InferenceObjective"}
+    priorities = {
+        o["metadata"]["name"]: o["spec"]["priority"] for o in docs(done.stdout) if o["kind"] == "InferenceObjective"
+    }
     assert priorities == {"food-review": -2, "base-model": 10, "base-model-cpu": 10}
 
 
-@pytest.mark.parametrize("weight, expected", [
-    (0, [(ALPHA_GROUP, "vllm-llama3-8b-instruct", 100), (GA_GROUP, "vllm-ga", 0)]),
-    (30, [(ALPHA_GROUP, "vllm-llama3-8b-instruct", 70), (GA_GROUP, "vllm-ga", 30)]),
-    (100, [(GA_GROUP, "vllm-ga", 100)]),
-])
+@pytest.mark.parametrize(
+    "weight, expected",
+    [
+        (0, [(ALPHA_GROUP, "vllm-llama3-8b-instruct", 100), (GA_GROUP, "vllm-ga", 0)]),
+        (30, [(ALPHA_GROUP, "vllm-llama3-8b-instruct", 70), (GA_GROUP, "vllm-ga", 30)]),
+        (100, [(GA_GROUP, "vllm-ga", 100)]),
+    ],
+)
 def test_route_from_changes_only_the_alpha_backends(alpha_stream, schemas, weight, expected):
     original = docs(open(ROUTE).read())[0]
-    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", str(weight),
-                          "--route-from", ROUTE)
+    done = run_postrender(
+        alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", str(weight), "--route-from", ROUTE
+    )
     assert done.returncode == 0, done.stderr
     (route,) = [o for o in docs(done.stdout) if o["kind"] == "HTTPRoute"]
     schemas.validate(route)
@@ -223,15 +292,22 @@ def test_route_from_a_cluster_keeps_other_backends_and_drops_server_fields(alpha
     live["metadata"].update(resourceVersion="42", uid="abc", generation=3, creationTimestamp="2025-01-01T00:00:00Z")
     live["status"] = {"parents": []}
     live["spec"]["rules"][0]["backendRefs"].append({"name": "fallback", "port": 80, "weight": 1})
-    live["spec"]["rules"].append({"backendRefs": [{"name": "static", "port": 8080}],
-                                  "matches": [{"path": {"type": "PathPrefix", "value": "/static"}}]})
+    live["spec"]["rules"].append(
+        {
+            "backendRefs": [{"name": "static", "port": 8080}],
+            "matches": [{"path": {"type": "PathPrefix", "value": "/static"}}],
+        }
+    )
     path = tmp_path / "route.yaml"
     path.write_text(json.dumps(live))
-    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", "50",
-                          "--route-from", str(path))
+    done = run_postrender(
+        alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--ga-weight", "50", "--route-from", str(path)
+    )
     assert done.returncode == 0, done.stderr
     (route,) = [o for o in docs(done.stdout) if o["kind"] == "HTTPRoute"]
-    assert "status" not in route and not {"resourceVersion", "uid", "generation", "creationTimestamp"} & set(route["metadata"])
+    assert "status" not in route and not {"resourceVersion", "uid", "generation", "creationTimestamp"} & set(
+        route["metadata"]
+    )
     # issue 10.5: the pools keep their share (1 of 2) against the fallback, and split it 50:50
     refs = route["spec"]["rules"][0]["backendRefs"]
     fallback = next(r for r in refs if r["name"] == "fallback")
@@ -252,10 +328,20 @@ def test_models_match_the_alpha_pool_by_namespace_too(alpha_stream, tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert "no InferenceModel refers to the alpha pool default/vllm-llama3-8b-instruct" in done.stderr
     assert "its models refer to team-b/vllm-llama3-8b-instruct" in done.stderr
-    again = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--alpha-namespace", "team-b",
-                           "--objectives-from", str(path))
+    again = run_postrender(
+        alpha_stream,
+        "--alpha-pool",
+        "vllm-llama3-8b-instruct",
+        "--alpha-namespace",
+        "team-b",
+        "--objectives-from",
+        str(path),
+    )
     assert {o["metadata"]["name"] for o in docs(again.stdout) if o["kind"] == "InferenceObjective"} == {
-        "food-review", "base-model", "base-model-cpu"}
+        "food-review",
+        "base-model",
+        "base-model-cpu",
+    }
 
 
 def test_the_cel_rules_are_checked_as_the_api_server_checks_them(schemas):
@@ -265,9 +351,16 @@ def test_the_cel_rules_are_checked_as_the_api_server_checks_them(schemas):
     route["spec"]["rules"][0]["backendRefs"].append({"name": "fallback"})
     with pytest.raises(AssertionError, match="Must have port for Service reference"):
         schemas.validate(route)
-    pool = {"apiVersion": f"{GA_GROUP}/v1", "kind": "InferencePool", "metadata": {"name": "p"},
-            "spec": {"selector": {"matchLabels": {"app": "m"}}, "targetPorts": [{"number": 8000}],
-                     "endpointPickerRef": {"name": "p-epp"}}}
+    pool = {
+        "apiVersion": f"{GA_GROUP}/v1",
+        "kind": "InferencePool",
+        "metadata": {"name": "p"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "m"}},
+            "targetPorts": [{"number": 8000}],
+            "endpointPickerRef": {"name": "p-epp"},
+        },
+    }
     with pytest.raises(AssertionError, match="port is required when kind is 'Service'"):
         schemas.validate(pool)
 
@@ -276,13 +369,30 @@ def test_sheddable_becomes_a_negative_priority(alpha_stream, tmp_path):
     """Issue 10.4: upstream's EPP sheds a request only when its priority is negative (sheddable.go, IsSheddable);
     Sheddable at 0 would never be shed."""
     path = tmp_path / "models.yaml"
-    path.write_text(json.dumps({"apiVersion": f"{ALPHA_GROUP}/v1alpha2", "kind": "InferenceModel",
-                                "metadata": {"name": "batch", "namespace": "default"},
-                                "spec": {"modelName": "batch", "criticality": "Sheddable",
-                                         "poolRef": {"name": "vllm-llama3-8b-instruct"}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": f"{ALPHA_GROUP}/v1alpha2",
+                "kind": "InferenceModel",
+                "metadata": {"name": "batch", "namespace": "default"},
+                "spec": {
+                    "modelName": "batch",
+                    "criticality": "Sheddable",
+                    "poolRef": {"name": "vllm-llama3-8b-instruct"},
+                },
+            }
+        )
+    )
     report_path = tmp_path / "report.json"
-    done = run_postrender(alpha_stream, "--alpha-pool", "vllm-llama3-8b-instruct", "--objectives-from", str(path),
-                          "--report", str(report_path))
+    done = run_postrender(
+        alpha_stream,
+        "--alpha-pool",
+        "vllm-llama3-8b-instruct",
+        "--objectives-from",
+        str(path),
+        "--report",
+        str(report_path),
+    )
     assert done.returncode == 0, done.stderr
     (objective,) = [o for o in docs(done.stdout) if o["kind"] == "InferenceObjective"]
     assert objective["spec"]["priority"] < 0

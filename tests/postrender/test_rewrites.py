@@ -3,8 +3,8 @@ byte, and what it records. Truth from outside: the v1 CRD schema, upstream's cha
 guide's RBAC."""
 
 import pytest
-
 from conftest import docs
+
 from infgw_postrender.errors import InputError
 from infgw_postrender.postrender.index import Index
 from infgw_postrender.postrender.report import Report
@@ -72,7 +72,8 @@ def test_alpha_pool_becomes_a_valid_v1_pool_with_the_epp_services_grpc_port(sche
     assert '    app.kubernetes.io/version: "0.0.0"\n' in text and '      app: "vllm"\n' in text
     assert entry(done, "InferencePool").assumed == (
         "endpointPickerRef.port.number 9003 (the EPP Service's gRPC port): v1alpha2 extensionRef had no portNumber "
-        "and the v1 CRD requires a port for a Service",)
+        "and the v1 CRD requires a port for a Service",
+    )
 
 
 def test_a_comment_in_the_rewritten_block_is_kept_by_the_round_trip():
@@ -123,7 +124,8 @@ def test_a_name_the_alpha_release_has_is_kept_for_a_named_object_and_reported():
     policy = docs(join(done.index.documents))[2]
     assert policy["metadata"]["name"] == "vllm"
     assert entry(done, "HealthCheckPolicy").assumed == (
-        "kept the name vllm: the alpha release has a HealthCheckPolicy vllm-alpha",)
+        "kept the name vllm: the alpha release has a HealthCheckPolicy vllm-alpha",
+    )
 
 
 def test_objects_that_would_take_an_alpha_objects_name_are_renamed_with_their_referrers():
@@ -140,8 +142,11 @@ def test_references_name_the_ga_group_and_the_final_pool_name():
     rename_pool(done)
     follow_pool_references(done)
     text = join(done.index.documents)
-    assert docs(text)[1]["spec"]["targetRef"] == {"group": "inference.networking.k8s.io", "kind": "InferencePool",
-                                                  "name": "vllm-ga"}
+    assert docs(text)[1]["spec"]["targetRef"] == {
+        "group": "inference.networking.k8s.io",
+        "kind": "InferencePool",
+        "name": "vllm-ga",
+    }
     assert "          port:  8000\n" in text  # untouched lines stay as the chart wrote them
 
 
@@ -163,8 +168,10 @@ spec:
 
 def test_epp_flags_name_the_final_pool_and_the_ga_group():
     args = "        - --pool-name\n        - vllm\n        - --pool-group=inference.networking.x-k8s.io\n"
-    done = job(ALPHA_POOL + epp_deployment("registry.k8s.io/gateway-api-inference-extension/epp:v1.0.0", args),
-               new_pool="vllm-ga")
+    done = job(
+        ALPHA_POOL + epp_deployment("registry.k8s.io/gateway-api-inference-extension/epp:v1.0.0", args),
+        new_pool="vllm-ga",
+    )
     update_epp_flags(done)
     container = docs(join(done.index.documents))[1]["spec"]["template"]["spec"]["containers"][0]
     assert container["args"] == ["--pool-name", "vllm-ga", "--pool-group=inference.networking.k8s.io"]
@@ -172,8 +179,12 @@ def test_epp_flags_name_the_final_pool_and_the_ga_group():
 
 def test_an_epp_too_old_for_v1_pools_is_refused():
     # v0.3.0's EPP takes single-dash flags and watches only v1alpha2 pools
-    done = job(ALPHA_POOL + epp_deployment("registry.k8s.io/gateway-api-inference-extension/epp:v0.3.0",
-                                           "        - -poolName\n        - vllm\n"))
+    done = job(
+        ALPHA_POOL
+        + epp_deployment(
+            "registry.k8s.io/gateway-api-inference-extension/epp:v0.3.0", "        - -poolName\n        - vllm\n"
+        )
+    )
     with pytest.raises(InputError, match=r"predates v1.0.0 \(single-dash flags -poolName\)"):
         update_epp_flags(done)
 
@@ -195,15 +206,19 @@ def test_the_epp_role_is_granted_ga_pools_and_its_rules_keep_their_text():
     grant_ga_pools(done)
     text = join(done.index.documents)
     rules = docs(text)[1]["rules"]
-    assert rules[-1] == {"apiGroups": ["inference.networking.k8s.io"], "resources": ["inferencepools"],
-                         "verbs": ["get", "watch", "list"]}
+    assert rules[-1] == {
+        "apiGroups": ["inference.networking.k8s.io"],
+        "resources": ["inferencepools"],
+        "verbs": ["get", "watch", "list"],
+    }
     assert '  resources: ["inferenceobjectives", "inferencepools"]\n' in text
     grant_ga_pools(job(text))  # a second run finds the grant
 
 
 def test_a_wildcard_rule_already_grants_ga_pools():
     wildcard = ROLE.replace('verbs: ["get", "watch", "list"]', 'verbs: ["*"]').replace(
-        '["inference.networking.x-k8s.io"]', '["inference.networking.x-k8s.io", "inference.networking.k8s.io"]')
+        '["inference.networking.x-k8s.io"]', '["inference.networking.x-k8s.io", "inference.networking.k8s.io"]'
+    )
     done = job(ALPHA_POOL + wildcard)
     grant_ga_pools(done)
     assert join(done.index.documents) == ALPHA_POOL + wildcard

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hypothesis import given, settings, strategies as st
-
 from conftest import ALPHA_GROUP, GA_GROUP
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from infgw_postrender.postrender.route import rewrite_route
 
 POOL = {"kind": "InferencePool"}
@@ -17,8 +18,12 @@ POOL = {"kind": "InferencePool"}
 def route(alpha_weight: int | None, others: list[int | None]) -> dict:
     alpha = {**POOL, "group": ALPHA_GROUP, "name": "alpha"} | ({} if alpha_weight is None else {"weight": alpha_weight})
     refs = [{"name": f"svc-{i}", "port": 80} | ({} if w is None else {"weight": w}) for i, w in enumerate(others)]
-    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "r"},
-            "spec": {"rules": [{"backendRefs": [alpha, *refs]}]}}
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "r"},
+        "spec": {"rules": [{"backendRefs": [alpha, *refs]}]},
+    }
 
 
 def weight(ref: dict) -> int:
@@ -26,8 +31,11 @@ def weight(ref: dict) -> int:
 
 
 @settings(max_examples=300, deadline=None)
-@given(alpha=st.one_of(st.none(), st.integers(1, 1000)), others=st.lists(st.one_of(st.none(), st.integers(0, 1000)), max_size=4),
-       percent=st.integers(0, 100))
+@given(
+    alpha=st.one_of(st.none(), st.integers(1, 1000)),
+    others=st.lists(st.one_of(st.none(), st.integers(0, 1000)), max_size=4),
+    percent=st.integers(0, 100),
+)
 def test_both_ratios_hold_exactly(alpha, others, percent):
     before = route(alpha, others)
     refs = rewrite_route(before, "route", "alpha", "ga", percent).obj["spec"]["rules"][0]["backendRefs"]
@@ -43,6 +51,8 @@ def test_both_ratios_hold_exactly(alpha, others, percent):
     others_after = [weight(r) for r in rest]
     if any(others_before):  # the pools' share against the other backends, as before
         assert Fraction(alpha_new + ga_new, sum(others_after)) == Fraction(share_before, sum(others_before))
-    for before_w, after_w in zip(others_before, others_after):  # and the other backends keep their own ratios
+    for before_w, after_w in zip(
+        others_before, others_after, strict=True
+    ):  # and the other backends keep their own ratios
         assert Fraction(after_w * sum(others_before) or 0) == Fraction(before_w * sum(others_after) or 0)
     assert all(0 <= weight(r) <= 1_000_000 for r in refs)

@@ -9,13 +9,26 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
-
-from infgw_postrender.postrender.stream import read_chunks, split, split_chunks
 from test_rewrites import ALPHA_POOL
 
+from infgw_postrender.postrender.stream import read_chunks, split, split_chunks
+
 SAFE = YAML(typ="safe", pure=True)
-LINES = ["---\n", "--- # next\n", "---", "--- \r\n", "----\n", " ---\n", "---x\n", "a: 1\n", "\n", "x",
-         "b: |\n  ---\n", "# Source: t.yaml\n", "é: ü\n"]
+LINES = [
+    "---\n",
+    "--- # next\n",
+    "---",
+    "--- \r\n",
+    "----\n",
+    " ---\n",
+    "---x\n",
+    "a: 1\n",
+    "\n",
+    "x",
+    "b: |\n  ---\n",
+    "# Source: t.yaml\n",
+    "é: ü\n",
+]
 
 
 def separated_by_lines(text: str) -> list[tuple[str, str]]:
@@ -45,12 +58,16 @@ def test_split_is_the_same_at_any_chunk_size(lines, size):
 
 
 words = st.from_regex(r"[a-z][a-z0-9.-]{0,8}", fullmatch=True)
-strings = st.one_of(words, st.sampled_from(["8000", "true", "a b", "x: y", "#c", "it's", 'say "hi"', "", "0.0.0",
-                                            "v1", "~", "-x", "a\tb"]))
+strings = st.one_of(
+    words,
+    st.sampled_from(["8000", "true", "a b", "x: y", "#c", "it's", 'say "hi"', "", "0.0.0", "v1", "~", "-x", "a\tb"]),
+)
 values = st.one_of(strings, st.integers(0, 9000), st.booleans(), st.none())
-blocks = st.recursive(st.dictionaries(words, values, min_size=1, max_size=4),
-                      lambda inner: st.dictionaries(words, st.one_of(values, inner), min_size=1, max_size=4),
-                      max_leaves=12)
+blocks = st.recursive(
+    st.dictionaries(words, values, min_size=1, max_size=4),
+    lambda inner: st.dictionaries(words, st.one_of(values, inner), min_size=1, max_size=4),
+    max_leaves=12,
+)
 
 
 def as_chart_renders(obj: dict, quote: str | None) -> str:
@@ -59,6 +76,7 @@ def as_chart_renders(obj: dict, quote: str | None) -> str:
     yaml.indent(mapping=2, sequence=2, offset=0)
     if quote:
         from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+
         kind = DoubleQuotedScalarString if quote == '"' else SingleQuotedScalarString
 
         def quoted(value):
@@ -94,8 +112,13 @@ def test_peek_reads_what_yaml_reads_or_nothing(obj, quote):
         mapping = document.peek_mapping(*path)
         assert mapping is None or mapping == value, (path, text)
     for key, value in truth.items():
-        if quote and isinstance(value, dict) and all(
-                isinstance(item, str) and item.isprintable() and not set("'\"\\") & set(item) for item in value.values()):
+        if (
+            quote
+            and isinstance(value, dict)
+            and all(
+                isinstance(item, str) and item.isprintable() and not set("'\"\\") & set(item) for item in value.values()
+            )
+        ):
             assert document.peek_mapping(key) == value, text  # quoted one-line strings are always read
 
 
@@ -108,16 +131,22 @@ def test_a_change_inside_a_rewritten_entry_keeps_its_quoting_and_the_other_lines
     assert document.set(("spec", "extensionRef", "name"), "vllm-epp-ga")
     assert document.set(("metadata", "name"), "vllm-ga")
     text = document.text()
-    assert SAFE.load(text)["spec"] == {"targetPortNumber": 8000, "selector": {"app": "vllm"},
-                                       "extensionRef": {"name": "vllm-epp-ga"}, "targetPorts": [{"number": 8000}]}
+    assert SAFE.load(text)["spec"] == {
+        "targetPortNumber": 8000,
+        "selector": {"app": "vllm"},
+        "extensionRef": {"name": "vllm-epp-ga"},
+        "targetPorts": [{"number": 8000}],
+    }
     assert '  app: "vllm"\n' in text and "  name: vllm-ga   # the release\n" in text
     assert text.startswith("---\n" + POOL[POOL.index("# Source") : POOL.index("metadata:")])
     assert '    app.kubernetes.io/version: "0.0.0"\n' in text
 
 
 def test_what_is_read_off_the_text_is_never_older_than_a_change_waiting_to_be_applied():
-    policy = split('apiVersion: networking.gke.io/v1\nkind: GCPBackendPolicy\nmetadata:\n  name: vllm\nspec:\n  targetRef:\n    kind: InferencePool\n'
-                   '    name: "vllm"\n')[0]
+    policy = split(
+        "apiVersion: networking.gke.io/v1\nkind: GCPBackendPolicy\nmetadata:\n  name: vllm\nspec:\n  targetRef:\n    kind: InferencePool\n"
+        '    name: "vllm"\n'
+    )[0]
     assert policy.peek_mapping("spec", "targetRef") == {"kind": "InferencePool", "name": "vllm"}
     assert policy.set(("spec", "targetRef", "name"), "vllm-ga")  # a splice, the document still unparsed
     assert policy.peek("spec", "targetRef", "name") in (None, "vllm-ga")

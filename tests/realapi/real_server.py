@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from conftest import ACCEPTED, ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, MIGRATE, REPO, RESOLVED, tool
 
 SCRIPT = REPO / "scripts" / "apiserver"
@@ -32,13 +31,16 @@ class RealCluster:
     env: dict
     token: str
     ca: str
-    controller: "GatewayController | None" = None
+    controller: GatewayController | None = None
     helm_major: int = 3
 
-    def kubectl(self, *args: str, check: bool = True, input: str | None = None,
-                context: str | None = None) -> subprocess.CompletedProcess:
+    def kubectl(
+        self, *args: str, check: bool = True, input: str | None = None, context: str | None = None
+    ) -> subprocess.CompletedProcess:
         extra = [f"--context={context}"] if context else []
-        done = subprocess.run([tool("kubectl"), *extra, *args], capture_output=True, text=True, env=self.env, input=input)
+        done = subprocess.run(
+            [tool("kubectl"), *extra, *args], capture_output=True, text=True, env=self.env, input=input
+        )
         if check and done.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
         return done
@@ -50,12 +52,23 @@ class RealCluster:
         return done
 
     def migrate(self, *args: str, timeout: float = 300, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([str(MIGRATE), *args], capture_output=True, text=True, timeout=timeout,
-                              env={**self.env, **(env_extra or {})})
+        return subprocess.run(
+            [str(MIGRATE), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**self.env, **(env_extra or {})},
+        )
 
     def request(self, method: str, path: str, body: dict | None = None) -> requests.Response:
-        return requests.request(method, f"{self.url}{path}", json=body, verify=self.ca, timeout=10,
-                                headers={"Authorization": f"Bearer {self.token}"})
+        return requests.request(
+            method,
+            f"{self.url}{path}",
+            json=body,
+            verify=self.ca,
+            timeout=10,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
 
     def get(self, path: str) -> dict | None:
         answer = self.request("GET", path)
@@ -67,7 +80,12 @@ class RealCluster:
     def apply_files(self, *paths: Path) -> None:
         args = [arg for path in paths for arg in ("-f", str(path))]
         self.kubectl("apply", "--server-side", *args)
-        names = [doc["metadata"]["name"] for path in paths for doc in _docs(path) if doc["kind"] == "CustomResourceDefinition"]
+        names = [
+            doc["metadata"]["name"]
+            for path in paths
+            for doc in _docs(path)
+            if doc["kind"] == "CustomResourceDefinition"
+        ]
         if names:
             self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names])
 
@@ -113,21 +131,27 @@ def real(tmp_path, request) -> RealCluster:
     (bin_dir / "kubectl").symlink_to(tool("kubectl"))
     (bin_dir / "helm").symlink_to(tool("helm3"))
     env = {key: value for key, value in os.environ.items() if not key.startswith(("HELM_", "KUBE"))}
-    env.update(KUBECONFIG=started["kubeconfig"], HOME=str(tmp_path), HELM_BIN=tool("helm3"),
-               PATH=f"{bin_dir}:{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    env.update(
+        KUBECONFIG=started["kubeconfig"],
+        HOME=str(tmp_path),
+        HELM_BIN=tool("helm3"),
+        PATH=f"{bin_dir}:{Path(sys.executable).parent}:{env.get('PATH', '')}",
+    )
     for key in ("HELM_DATA_HOME", "HELM_CONFIG_HOME", "HELM_CACHE_HOME"):
         (tmp_path / key).mkdir()
         env[key] = str(tmp_path / key)
     cluster = RealCluster(folder, started["url"], env, token, str(folder / "ca.crt"))
     try:
-        cluster.apply_files(FIXTURES / "crds" / "inference-extension-v0.3.0-manifests.yaml",
-                            FIXTURES / "crds" / "gateway-api-v1.4.1-standard-gatewayclasses.yaml",
-                            FIXTURES / "crds" / "gateway-api-v1.4.1-standard-gateways.yaml",
-                            FIXTURES / "crds" / "gateway-api-v1.4.1-standard-httproutes.yaml",
-                            FIXTURES / "crds" / "gke-gateway-api-fc40d60-healthcheckpolicies.yaml",
-                            FIXTURES / "crds" / "gke-gateway-api-fc40d60-gcpbackendpolicies.yaml",
-                            FIXTURES / "crds" / "gmp-prometheus-engine-clusterpodmonitorings.yaml",
-                            FIXTURES / "crds" / "gmp-prometheus-engine-podmonitorings.yaml")
+        cluster.apply_files(
+            FIXTURES / "crds" / "inference-extension-v0.3.0-manifests.yaml",
+            FIXTURES / "crds" / "gateway-api-v1.4.1-standard-gatewayclasses.yaml",
+            FIXTURES / "crds" / "gateway-api-v1.4.1-standard-gateways.yaml",
+            FIXTURES / "crds" / "gateway-api-v1.4.1-standard-httproutes.yaml",
+            FIXTURES / "crds" / "gke-gateway-api-fc40d60-healthcheckpolicies.yaml",
+            FIXTURES / "crds" / "gke-gateway-api-fc40d60-gcpbackendpolicies.yaml",
+            FIXTURES / "crds" / "gmp-prometheus-engine-clusterpodmonitorings.yaml",
+            FIXTURES / "crds" / "gmp-prometheus-engine-podmonitorings.yaml",
+        )
         yield cluster
     finally:
         if cluster.controller:
@@ -152,11 +176,22 @@ def install_alpha_stack(cluster: RealCluster) -> None:
     Gateway and the HTTPRoute that sends all traffic to the alpha pool. Without GKE's policies: GKE's
     HealthCheckPolicy CRD refuses the one v0.3.0 renders (a port without portSpecification), which the tool's
     post-renderer fixes only for the GA release it renders."""
-    cluster.helm("install", ALPHA_RELEASE, str(CHARTS / "inferencepool-v0.3.0"),
-                 "--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}")
-    cluster.kubectl("apply", "-f", str(FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml"),
-                    "-f", str(FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml"),
-                    "-f", str(FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml"))
+    cluster.helm(
+        "install",
+        ALPHA_RELEASE,
+        str(CHARTS / "inferencepool-v0.3.0"),
+        "--set",
+        f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}",
+    )
+    cluster.kubectl(
+        "apply",
+        "-f",
+        str(FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml"),
+        "-f",
+        str(FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml"),
+        "-f",
+        str(FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml"),
+    )
 
 
 @dataclass
@@ -177,7 +212,7 @@ class GatewayController:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def start(self) -> "GatewayController":
+    def start(self) -> GatewayController:
         self.cluster.controller = self
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
@@ -208,11 +243,22 @@ class GatewayController:
         c, ns = self.cluster, self.namespace
         gateways = f"/apis/{GATEWAY_API}/v1/namespaces/{ns}/gateways"
         for gateway in c.items(gateways):
-            self._put_status(gateways, gateway, {
-                "addresses": [{"type": "IPAddress", "value": "127.0.0.1"}],
-                "conditions": [dict(ACCEPTED, observedGeneration=gateway["metadata"]["generation"]),
-                               dict(ACCEPTED, type="Programmed", reason="Programmed",
-                                    observedGeneration=gateway["metadata"]["generation"])]})
+            self._put_status(
+                gateways,
+                gateway,
+                {
+                    "addresses": [{"type": "IPAddress", "value": "127.0.0.1"}],
+                    "conditions": [
+                        dict(ACCEPTED, observedGeneration=gateway["metadata"]["generation"]),
+                        dict(
+                            ACCEPTED,
+                            type="Programmed",
+                            reason="Programmed",
+                            observedGeneration=gateway["metadata"]["generation"],
+                        ),
+                    ],
+                },
+            )
         names = {g["metadata"]["name"] for g in c.items(gateways)}
         referenced: set[str] = set()
         routes = f"/apis/{GATEWAY_API}/v1/namespaces/{ns}/httproutes"
@@ -225,7 +271,9 @@ class GatewayController:
                 for ref in rule.get("backendRefs") or []:
                     if ref.get("kind", "Service") == "InferencePool":
                         version = "v1" if ref.get("group") == GA_GROUP else "v1alpha2"
-                        found = c.get(f"/apis/{ref.get('group')}/{version}/namespaces/{ns}/inferencepools/{ref['name']}")
+                        found = c.get(
+                            f"/apis/{ref.get('group')}/{version}/namespaces/{ns}/inferencepools/{ref['name']}"
+                        )
                         if found is not None and ref.get("group") == GA_GROUP:
                             referenced.add(ref["name"])
                     else:
@@ -233,40 +281,80 @@ class GatewayController:
                     if found is None:
                         missing.append(ref["name"])
             generation = route["metadata"]["generation"]
-            resolved = ({**RESOLVED, "status": "False", "reason": "BackendNotFound",
-                         "message": f"backend(s) not found: {', '.join(missing)}"} if missing else dict(RESOLVED))
-            self._put_status(routes, route, {"parents": [
-                {"parentRef": {"group": GATEWAY_API, "kind": "Gateway", **p}, "controllerName": "networking.gke.io/gateway",
-                 "conditions": [dict(ACCEPTED, observedGeneration=generation), dict(resolved, observedGeneration=generation)]}
-                for p in mine]})
+            resolved = (
+                {
+                    **RESOLVED,
+                    "status": "False",
+                    "reason": "BackendNotFound",
+                    "message": f"backend(s) not found: {', '.join(missing)}",
+                }
+                if missing
+                else dict(RESOLVED)
+            )
+            self._put_status(
+                routes,
+                route,
+                {
+                    "parents": [
+                        {
+                            "parentRef": {"group": GATEWAY_API, "kind": "Gateway", **p},
+                            "controllerName": "networking.gke.io/gateway",
+                            "conditions": [
+                                dict(ACCEPTED, observedGeneration=generation),
+                                dict(resolved, observedGeneration=generation),
+                            ],
+                        }
+                        for p in mine
+                    ]
+                },
+            )
         pools = f"/apis/{GA_GROUP}/v1/namespaces/{ns}/inferencepools"
         for pool in c.items(pools):
-            parents = [{"parentRef": {"group": GATEWAY_API, "kind": "Gateway", "name": sorted(names)[0]},
-                        "conditions": [ACCEPTED, RESOLVED]}] if pool["metadata"]["name"] in referenced and names else []
+            parents = (
+                [
+                    {
+                        "parentRef": {"group": GATEWAY_API, "kind": "Gateway", "name": sorted(names)[0]},
+                        "conditions": [ACCEPTED, RESOLVED],
+                    }
+                ]
+                if pool["metadata"]["name"] in referenced and names
+                else []
+            )
             self._put_status(pools, pool, {"parents": parents})
         deployments = f"/apis/apps/v1/namespaces/{ns}/deployments"
         for deployment in c.items(deployments):
             replicas = deployment["spec"].get("replicas", 1)
-            self._put_status(deployments, deployment, {"replicas": replicas, "readyReplicas": replicas,
-                                                       "availableReplicas": replicas, "updatedReplicas": replicas,
-                                                       "observedGeneration": deployment["metadata"]["generation"]})
+            self._put_status(
+                deployments,
+                deployment,
+                {
+                    "replicas": replicas,
+                    "readyReplicas": replicas,
+                    "availableReplicas": replicas,
+                    "updatedReplicas": replicas,
+                    "observedGeneration": deployment["metadata"]["generation"],
+                },
+            )
 
 
 def stored_objects(cluster: RealCluster, namespace: str = "default") -> dict[tuple, str]:
     """(apiVersion, kind, name) -> resourceVersion of every object of the namespace the migration touches."""
     found = {}
-    for path in (f"/apis/{GA_GROUP}/v1/namespaces/{namespace}/inferencepools",
-                 f"/apis/{ALPHA_GROUP}/v1alpha2/namespaces/{namespace}/inferencepools",
-                 f"/apis/{ALPHA_GROUP}/v1alpha2/namespaces/{namespace}/inferenceobjectives",
-                 f"/apis/{GATEWAY_API}/v1/namespaces/{namespace}/httproutes",
-                 f"/apis/apps/v1/namespaces/{namespace}/deployments",
-                 f"/api/v1/namespaces/{namespace}/services", f"/api/v1/namespaces/{namespace}/secrets",
-                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"):
+    for path in (
+        f"/apis/{GA_GROUP}/v1/namespaces/{namespace}/inferencepools",
+        f"/apis/{ALPHA_GROUP}/v1alpha2/namespaces/{namespace}/inferencepools",
+        f"/apis/{ALPHA_GROUP}/v1alpha2/namespaces/{namespace}/inferenceobjectives",
+        f"/apis/{GATEWAY_API}/v1/namespaces/{namespace}/httproutes",
+        f"/apis/apps/v1/namespaces/{namespace}/deployments",
+        f"/api/v1/namespaces/{namespace}/services",
+        f"/api/v1/namespaces/{namespace}/secrets",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+    ):
         for obj in cluster.items(path):
-            found[(obj["apiVersion"] if "apiVersion" in obj else path, obj.get("kind", path),
-                   obj["metadata"]["name"])] = obj["metadata"]["resourceVersion"]
+            found[
+                (obj["apiVersion"] if "apiVersion" in obj else path, obj.get("kind", path), obj["metadata"]["name"])
+            ] = obj["metadata"]["resourceVersion"]
     return found
-
 
 
 @dataclass
@@ -284,7 +372,7 @@ class HoldingWebhook:
     release: threading.Event = field(default_factory=threading.Event)
     seen: list[str] = field(default_factory=list)
 
-    def start(self) -> "HoldingWebhook":
+    def start(self) -> HoldingWebhook:
         import base64
         import ssl
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -299,8 +387,13 @@ class HoldingWebhook:
                 if not webhook.arrived.is_set():
                     webhook.arrived.set()
                     webhook.release.wait(25)  # under the server's 30 s webhook timeout
-                body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                                   "response": {"uid": request["uid"], "allowed": True}}).encode()
+                body = json.dumps(
+                    {
+                        "apiVersion": "admission.k8s.io/v1",
+                        "kind": "AdmissionReview",
+                        "response": {"uid": request["uid"], "allowed": True},
+                    }
+                ).encode()
                 try:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
@@ -320,15 +413,40 @@ class HoldingWebhook:
         context.load_cert_chain(self.cluster.folder / "serving.crt", self.cluster.folder / "serving.key")
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.cluster.kubectl("apply", "-f", "-", input=json.dumps({
-            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-            "metadata": {"name": "hold"},
-            "webhooks": [{"name": "hold.infgw-migrate.test", "admissionReviewVersions": ["v1"], "sideEffects": "None",
-                          "failurePolicy": "Ignore", "timeoutSeconds": 30,
-                          "clientConfig": {"url": f"https://127.0.0.1:{self.server.server_address[1]}/hold",
-                                           "caBundle": base64.b64encode(Path(self.cluster.ca).read_bytes()).decode()},
-                          "rules": [{"operations": [self.operation], "apiGroups": [self.group], "apiVersions": ["*"],
-                                     "resources": [self.resource], "scope": "Namespaced"}]}]}))
+        self.cluster.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps(
+                {
+                    "apiVersion": "admissionregistration.k8s.io/v1",
+                    "kind": "ValidatingWebhookConfiguration",
+                    "metadata": {"name": "hold"},
+                    "webhooks": [
+                        {
+                            "name": "hold.infgw-migrate.test",
+                            "admissionReviewVersions": ["v1"],
+                            "sideEffects": "None",
+                            "failurePolicy": "Ignore",
+                            "timeoutSeconds": 30,
+                            "clientConfig": {
+                                "url": f"https://127.0.0.1:{self.server.server_address[1]}/hold",
+                                "caBundle": base64.b64encode(Path(self.cluster.ca).read_bytes()).decode(),
+                            },
+                            "rules": [
+                                {
+                                    "operations": [self.operation],
+                                    "apiGroups": [self.group],
+                                    "apiVersions": ["*"],
+                                    "resources": [self.resource],
+                                    "scope": "Namespaced",
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ),
+        )
         return self
 
     def stop(self) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import ALPHA_RELEASE, GA_GROUP
 from real_server import stored_objects, use_helm
 from test_real_migrate import alpha, backends, real, server  # noqa: F401  (fixtures)
@@ -36,7 +35,9 @@ def bind_role(cluster, without: tuple[str, str, str] | None = None) -> None:
 @pytest.mark.parametrize("path", ["zero-downtime", "simple"])
 def test_the_printed_role_is_enough_for_both_paths(alpha, path):
     use_helm(alpha, 4)
-    assert alpha.kubectl("--context=limited", "get", "httproutes", check=False).returncode != 0, "limited starts with nothing"
+    assert alpha.kubectl("--context=limited", "get", "httproutes", check=False).returncode != 0, (
+        "limited starts with nothing"
+    )
     bind_role(alpha)
     stages = ["--stages", "0,100"] if path == "zero-downtime" else []
     done = alpha.migrate("migrate", "--path", path, *stages, "--kube-context", "limited", *alpha.args)
@@ -48,7 +49,9 @@ def test_the_printed_role_is_enough_for_both_paths(alpha, path):
 def test_one_verb_missing_changes_nothing(alpha):
     bind_role(alpha, without=("inference.networking.x-k8s.io", "inferencepools", "delete"))
     before = stored_objects(alpha)
-    done = alpha.migrate("migrate", "--path", "zero-downtime", "--stages", "0,100", "--kube-context", "limited", *alpha.args)
+    done = alpha.migrate(
+        "migrate", "--path", "zero-downtime", "--stages", "0,100", "--kube-context", "limited", *alpha.args
+    )
     assert done.returncode == 3, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: you may not delete inferencepools.inference.networking.x-k8s.io in default:"), last

@@ -5,7 +5,6 @@ holds afterwards."""
 from __future__ import annotations
 
 import pytest
-
 from completions import Completions, server  # noqa: F401  (the completion server fixture)
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, GA_GROUP, crd_mirror
 from real_server import GatewayController, install_alpha_stack, real, stored_objects, use_helm  # noqa: F401
@@ -22,9 +21,18 @@ def alpha(real, server, tmp_path):  # noqa: F811
     install_alpha_stack(real)
     GatewayController(real).start()
     (tmp_path / "state").mkdir()
-    real.args = ["--alpha-pool", ALPHA_RELEASE, "--chart", str(CHARTS / "inferencepool-v1.0.0"),
-                 "--crd-source", str(crd_mirror(tmp_path / "mirror")), "--state-dir", str(tmp_path / "state"),
-                 "--verify-url", f"http://127.0.0.1:{server.server_address[1]}/v1/completions"]
+    real.args = [
+        "--alpha-pool",
+        ALPHA_RELEASE,
+        "--chart",
+        str(CHARTS / "inferencepool-v1.0.0"),
+        "--crd-source",
+        str(crd_mirror(tmp_path / "mirror")),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--verify-url",
+        f"http://127.0.0.1:{server.server_address[1]}/v1/completions",
+    ]
     return real
 
 
@@ -62,7 +70,12 @@ def test_simple_path_end_to_end_and_again(alpha, major):
     assert backends(alpha) == [(GA_GROUP, ALPHA_RELEASE, 100)]
     pool = alpha.get(f"/apis/{GA_GROUP}/v1/namespaces/default/inferencepools/{ALPHA_RELEASE}")
     assert pool["spec"]["targetPorts"] == [{"number": 8000}]
-    assert alpha.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/inferencemodels.inference.networking.x-k8s.io") is None
+    assert (
+        alpha.get(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/inferencemodels.inference.networking.x-k8s.io"
+        )
+        is None
+    )
     before = stored_objects(alpha)
     again = alpha.migrate(*args)
     assert again.returncode == 0, again.stderr

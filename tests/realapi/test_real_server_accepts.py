@@ -8,7 +8,6 @@ import json
 
 import jsonschema
 import pytest
-
 from conftest import FIXTURES, GA_GROUP, docs
 from real_server import real, use_helm  # noqa: F401
 
@@ -21,13 +20,21 @@ def changed_or_pruned(sent, stored, path: str = "") -> list[str]:
     if isinstance(sent, dict):
         if not isinstance(stored, dict):
             return [path or "<root>"]
-        return [found for key, value in sent.items()
-                for found in changed_or_pruned(value, stored.get(key, _MISSING) if isinstance(stored, dict) else _MISSING,
-                                               f"{path}.{key}")]
+        return [
+            found
+            for key, value in sent.items()
+            for found in changed_or_pruned(
+                value, stored.get(key, _MISSING) if isinstance(stored, dict) else _MISSING, f"{path}.{key}"
+            )
+        ]
     if isinstance(sent, list):
         if not isinstance(stored, list) or len(stored) != len(sent):
             return [path]
-        return [found for n, (a, b) in enumerate(zip(sent, stored)) for found in changed_or_pruned(a, b, f"{path}[{n}]")]
+        return [
+            found
+            for n, (a, b) in enumerate(zip(sent, stored, strict=True))
+            for found in changed_or_pruned(a, b, f"{path}[{n}]")
+        ]
     return [] if sent == stored or (stored is not _MISSING and str(sent) == str(stored)) else [path]
 
 
@@ -40,10 +47,21 @@ def test_every_ga_chart_through_the_post_renderer_is_stored_as_sent(real, releas
     Helm 4, against that release's bundle (fixtures/crds, upstream's kustomize build) and GKE's CRDs."""
     use_helm(real, 4)
     real.apply_files(FIXTURES / "crds" / f"inference-extension-{release}-release-manifests.yaml")
-    done = real.helm("upgrade", "--install", "vllm-ga", str(FIXTURES / "charts" / f"inferencepool-{release}"),
-                     "--set", "inferencePool.modelServers.matchLabels.app=vllm", "--set", "provider.name=gke",
-                     "--post-renderer", "infgw-postrender", "--post-renderer-args", "--objective=food-review=2",
-                     check=False)
+    done = real.helm(
+        "upgrade",
+        "--install",
+        "vllm-ga",
+        str(FIXTURES / "charts" / f"inferencepool-{release}"),
+        "--set",
+        "inferencePool.modelServers.matchLabels.app=vllm",
+        "--set",
+        "provider.name=gke",
+        "--post-renderer",
+        "infgw-postrender",
+        "--post-renderer-args",
+        "--objective=food-review=2",
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     sent = docs(real.helm("get", "manifest", "vllm-ga").stdout)
     assert {o["kind"] for o in sent} >= {"InferencePool", "InferenceObjective", "HealthCheckPolicy", "GCPBackendPolicy"}
@@ -61,32 +79,68 @@ def test_every_ga_chart_through_the_post_renderer_is_stored_as_sent(real, releas
 REFUSED = {  # what the post-renderer never writes, each refused by a rule of the CRD it relies on
     "pool: an EPP Service without a port (CEL)": (
         "inference-extension-v1.0.0-release-manifests.yaml",
-        {"apiVersion": f"{GA_GROUP}/v1", "kind": "InferencePool", "metadata": {"name": "p", "namespace": "default"},
-         "spec": {"selector": {"matchLabels": {"app": "m"}}, "targetPorts": [{"number": 8000}],
-                  "endpointPickerRef": {"name": "p-epp"}}}, "port is required when kind is 'Service'"),
+        {
+            "apiVersion": f"{GA_GROUP}/v1",
+            "kind": "InferencePool",
+            "metadata": {"name": "p", "namespace": "default"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "m"}},
+                "targetPorts": [{"number": 8000}],
+                "endpointPickerRef": {"name": "p-epp"},
+            },
+        },
+        "port is required when kind is 'Service'",
+    ),
     "pool: two target ports (v1.0.0 takes exactly one)": (
         "inference-extension-v1.0.0-release-manifests.yaml",
-        {"apiVersion": f"{GA_GROUP}/v1", "kind": "InferencePool", "metadata": {"name": "p", "namespace": "default"},
-         "spec": {"selector": {"matchLabels": {"app": "m"}}, "targetPorts": [{"number": 8000}, {"number": 8001}],
-                  "endpointPickerRef": {"name": "p-epp", "port": {"number": 9002}}}}, "must have at most 1 item"),
+        {
+            "apiVersion": f"{GA_GROUP}/v1",
+            "kind": "InferencePool",
+            "metadata": {"name": "p", "namespace": "default"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "m"}},
+                "targetPorts": [{"number": 8000}, {"number": 8001}],
+                "endpointPickerRef": {"name": "p-epp", "port": {"number": 9002}},
+            },
+        },
+        "must have at most 1 item",
+    ),
     "route: a Service backend without a port (CEL)": (
         "gateway-api-v1.4.1-standard-httproutes.yaml",
-        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "r", "namespace": "default"},
-         "spec": {"parentRefs": [{"name": "g"}], "rules": [{"backendRefs": [{"name": "fallback"}]}]}},
-        "Must have port for Service reference"),
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": "r", "namespace": "default"},
+            "spec": {"parentRefs": [{"name": "g"}], "rules": [{"backendRefs": [{"name": "fallback"}]}]},
+        },
+        "Must have port for Service reference",
+    ),
     "health check: a port without portSpecification (GKE's CEL)": (
         "gke-gateway-api-fc40d60-healthcheckpolicies.yaml",
-        {"apiVersion": "networking.gke.io/v1", "kind": "HealthCheckPolicy", "metadata": {"name": "h", "namespace": "default"},
-         "spec": {"targetRef": {"group": GA_GROUP, "kind": "InferencePool", "name": "p"},
-                  "default": {"config": {"type": "HTTP", "httpHealthCheck": {"requestPath": "/health", "port": 8000}}}}},
-        "portSpecification"),
+        {
+            "apiVersion": "networking.gke.io/v1",
+            "kind": "HealthCheckPolicy",
+            "metadata": {"name": "h", "namespace": "default"},
+            "spec": {
+                "targetRef": {"group": GA_GROUP, "kind": "InferencePool", "name": "p"},
+                "default": {"config": {"type": "HTTP", "httpHealthCheck": {"requestPath": "/health", "port": 8000}}},
+            },
+        },
+        "portSpecification",
+    ),
     "rewrite: the `split` v1.2.0 had, at v1.3.0 (strict field validation)": (
         "inference-extension-v1.3.0-release-manifests.yaml",
-        {"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferenceModelRewrite",
-         "metadata": {"name": "w", "namespace": "default"},
-         "spec": {"poolRef": {"group": GA_GROUP, "name": "p"},
-                  "rules": [{"matches": [{"model": {"value": "m"}}], "split": [{"modelRewrite": "m2", "weight": 100}]}]}},
-        'unknown field "spec.rules[0].split"'),
+        {
+            "apiVersion": "inference.networking.x-k8s.io/v1alpha2",
+            "kind": "InferenceModelRewrite",
+            "metadata": {"name": "w", "namespace": "default"},
+            "spec": {
+                "poolRef": {"group": GA_GROUP, "name": "p"},
+                "rules": [{"matches": [{"model": {"value": "m"}}], "split": [{"modelRewrite": "m2", "weight": 100}]}],
+            },
+        },
+        'unknown field "spec.rules[0].split"',
+    ),
 }
 
 

@@ -10,7 +10,6 @@ import signal
 import subprocess
 
 import pytest
-
 from completions import Completions, server  # noqa: F401  (the completion server fixture)
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, GA_GROUP, MIGRATE, crd_mirror
 from real_server import GatewayController, HoldingWebhook, install_alpha_stack, real, use_helm  # noqa: F401
@@ -20,32 +19,60 @@ ROUTE = "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/llm-ro
 GA_POOLS = (GA_GROUP, "inferencepools")
 
 
-@pytest.mark.parametrize("path, major, held, release_status", [
-    # the outage of the simple path has begun: the alpha stack is gone, the GA release half-installed
-    ("simple", 4, ("CREATE", *GA_POOLS), "pending-install"),
-    # `helm uninstall` of the alpha release, killed: Helm's record says uninstalling
-    ("simple", 3, ("DELETE", ALPHA_GROUP, "inferencepools"), "uninstalling"),
-    ("zero-downtime", 3, ("CREATE", *GA_POOLS), "pending-install"),
-    ("zero-downtime", 4, ("UPDATE", "gateway.networking.k8s.io", "httproutes"), "deployed"),
-], ids=["simple-ga-install-helm4", "simple-alpha-delete-helm3", "zero-downtime-ga-install-helm3",
-        "zero-downtime-route-patch-helm4"])
-def test_a_sigkill_mid_write_then_the_same_command_finishes(real, server, tmp_path, path, major, held,  # noqa: F811
-                                                            release_status):
+@pytest.mark.parametrize(
+    "path, major, held, release_status",
+    [
+        # the outage of the simple path has begun: the alpha stack is gone, the GA release half-installed
+        ("simple", 4, ("CREATE", *GA_POOLS), "pending-install"),
+        # `helm uninstall` of the alpha release, killed: Helm's record says uninstalling
+        ("simple", 3, ("DELETE", ALPHA_GROUP, "inferencepools"), "uninstalling"),
+        ("zero-downtime", 3, ("CREATE", *GA_POOLS), "pending-install"),
+        ("zero-downtime", 4, ("UPDATE", "gateway.networking.k8s.io", "httproutes"), "deployed"),
+    ],
+    ids=[
+        "simple-ga-install-helm4",
+        "simple-alpha-delete-helm3",
+        "zero-downtime-ga-install-helm3",
+        "zero-downtime-route-patch-helm4",
+    ],
+)
+def test_a_sigkill_mid_write_then_the_same_command_finishes(
+    real,
+    server,
+    tmp_path,
+    path,
+    major,
+    held,  # noqa: F811
+    release_status,
+):
     Completions.behaviour = "ok"
     install_alpha_stack(real)
     GatewayController(real).start()
     use_helm(real, major)
     (tmp_path / "state").mkdir()
     ga_pool = ALPHA_RELEASE if path == "simple" else f"{ALPHA_RELEASE}-ga"
-    args = ["migrate", "--path", path, *(["--stages", "0,50,100"] if path != "simple" else []),
-            "--alpha-pool", ALPHA_RELEASE, "--chart", str(CHARTS / "inferencepool-v1.0.0"),
-            "--crd-source", str(crd_mirror(tmp_path / "mirror")), "--state-dir", str(tmp_path / "state"),
-            "--verify-url", f"http://127.0.0.1:{server.server_address[1]}/v1/completions"]
+    args = [
+        "migrate",
+        "--path",
+        path,
+        *(["--stages", "0,50,100"] if path != "simple" else []),
+        "--alpha-pool",
+        ALPHA_RELEASE,
+        "--chart",
+        str(CHARTS / "inferencepool-v1.0.0"),
+        "--crd-source",
+        str(crd_mirror(tmp_path / "mirror")),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--verify-url",
+        f"http://127.0.0.1:{server.server_address[1]}/v1/completions",
+    ]
     webhook = HoldingWebhook(real, *held).start()
     try:
         with open(tmp_path / "killed.log", "w") as log:
-            child = subprocess.Popen([str(MIGRATE), *args], stdout=log, stderr=subprocess.STDOUT, env=real.env,
-                                     start_new_session=True)
+            child = subprocess.Popen(
+                [str(MIGRATE), *args], stdout=log, stderr=subprocess.STDOUT, env=real.env, start_new_session=True
+            )
             arrived = webhook.arrived.wait(240)
             os.killpg(child.pid, signal.SIGKILL)  # the tool, its step and the step's helm or kubectl
             child.wait()
@@ -56,15 +83,22 @@ def test_a_sigkill_mid_write_then_the_same_command_finishes(real, server, tmp_pa
     assert (json.loads(status.stdout)["info"]["status"] if status.returncode == 0 else None) == release_status
 
     again = real.migrate(*args)
-    assert again.returncode == 0, f"{(tmp_path / 'killed.log').read_text()}\n--- the same command again:\n{again.stderr}"
+    assert again.returncode == 0, (
+        f"{(tmp_path / 'killed.log').read_text()}\n--- the same command again:\n{again.stderr}"
+    )
     if release_status == "pending-install":
-        assert f"Helm release {ga_pool} is pending-install: this migration began installing it" in again.stdout + again.stderr
+        assert (
+            f"Helm release {ga_pool} is pending-install: this migration began installing it"
+            in again.stdout + again.stderr
+        )
     # as a migration without the kill ends (test_real_migrate): every request on the GA pool, the alpha one gone
-    assert [(b.get("group"), b["name"], b.get("weight")) for b in real.get(ROUTE)["spec"]["rules"][0]["backendRefs"]] \
-        == [(GA_GROUP, ga_pool, 100)]
+    assert [
+        (b.get("group"), b["name"], b.get("weight")) for b in real.get(ROUTE)["spec"]["rules"][0]["backendRefs"]
+    ] == [(GA_GROUP, ga_pool, 100)]
     assert json.loads(real.helm("status", ga_pool, "-o", "json").stdout)["info"]["status"] == "deployed"
-    assert real.get(f"/apis/{GA_GROUP}/v1/namespaces/default/inferencepools/{ga_pool}")["spec"]["selector"] == \
-        {"matchLabels": {"app": ALPHA_RELEASE}}
+    assert real.get(f"/apis/{GA_GROUP}/v1/namespaces/default/inferencepools/{ga_pool}")["spec"]["selector"] == {
+        "matchLabels": {"app": ALPHA_RELEASE}
+    }
     assert real.get(f"/apis/{ALPHA_GROUP}/v1alpha2/namespaces/default/inferencepools/{ALPHA_RELEASE}") is None
     objectives = real.items(f"/apis/{ALPHA_GROUP}/v1alpha2/namespaces/default/inferenceobjectives")
     assert {o["metadata"]["name"] for o in objectives} == {"food-review", "base-model", "base-model-cpu"}

@@ -3,15 +3,14 @@ generated documents. The reader may refuse (Unsupported) but never reads a value
 
 from __future__ import annotations
 
-
 import pytest
+from conftest import CHART_VARIANTS, FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from conftest import CHART_VARIANTS, FIXTURES
-from infgw_postrender.yaml import emitter, reader
 from infgw_postrender.postrender.stream import split
+from infgw_postrender.yaml import emitter, reader
 
 SAFE = YAML(typ="safe", pure=True)
 
@@ -52,25 +51,77 @@ def test_reads_every_rendered_chart_document(helm3, variant):
 
 
 def test_splice_keeps_the_rest_of_the_text():
-    text = '# Source: x\nmetadata:\n  name: "old"  # keep me\n  labels: {a: b}\nspec:\n  args:\n  - --pool-name\n  - old\n'
+    text = (
+        '# Source: x\nmetadata:\n  name: "old"  # keep me\n  labels: {a: b}\nspec:\n  args:\n  - --pool-name\n  - old\n'
+    )
     value, spans = reader.parse(text)
     name = spans[id(value["metadata"])]["name"]
     arg = spans[id(value["spec"]["args"])][1]
-    assert text[name.start:name.end] == '"old"' and name.style == '"'
-    assert text[arg.start:arg.end] == "old"
+    assert text[name.start : name.end] == '"old"' and name.style == '"'
+    assert text[arg.start : arg.end] == "old"
 
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**6),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
     st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
-    st.sampled_from(["true", "null", "8000", "0.0.0", "v1.0.0", "a: b", "- x", "#c", "'q'", '"d"', "", " ", "yes", "0x1F",
-                     "inference.networking.k8s.io", "{release}", "$(rm -rf /)", "é", "a\nb",
-                     "1e3", "1.2.0", "0123", "1_000", "0o17", "1:20", ".5", "+1", "-0", "0.", "1.", "+.5e-3", ".inf",
-                     "-.Inf", ".NaN", "0x", "1.0e+3", "~", "Null", "TRUE", "on", "off", "y", "n"]),
+    st.sampled_from(
+        [
+            "true",
+            "null",
+            "8000",
+            "0.0.0",
+            "v1.0.0",
+            "a: b",
+            "- x",
+            "#c",
+            "'q'",
+            '"d"',
+            "",
+            " ",
+            "yes",
+            "0x1F",
+            "inference.networking.k8s.io",
+            "{release}",
+            "$(rm -rf /)",
+            "é",
+            "a\nb",
+            "1e3",
+            "1.2.0",
+            "0123",
+            "1_000",
+            "0o17",
+            "1:20",
+            ".5",
+            "+1",
+            "-0",
+            "0.",
+            "1.",
+            "+.5e-3",
+            ".inf",
+            "-.Inf",
+            ".NaN",
+            "0x",
+            "1.0e+3",
+            "~",
+            "Null",
+            "TRUE",
+            "on",
+            "off",
+            "y",
+            "n",
+        ]
+    ),
 )
-keys = st.one_of(st.from_regex(r"[a-z][a-zA-Z0-9./-]{0,15}", fullmatch=True), st.sampled_from(["a b", "true", "1", "k: v", "-x"]))
-trees = st.recursive(scalars, lambda children: st.one_of(
-    st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=4)), max_leaves=25)
+keys = st.one_of(
+    st.from_regex(r"[a-z][a-zA-Z0-9./-]{0,15}", fullmatch=True), st.sampled_from(["a b", "true", "1", "k: v", "-x"])
+)
+trees = st.recursive(
+    scalars,
+    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=4)),
+    max_leaves=25,
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -89,6 +140,7 @@ def test_emitted_yaml_reads_back_the_same(obj):
 @given(st.dictionaries(keys, trees, min_size=1, max_size=5), st.sampled_from([(2, 2, 0), (2, 4, 2), (4, 4, 2)]))
 def test_reader_agrees_with_ruamel_on_ruamel_block_output(obj, indents):
     import io
+
     emitter = YAML()
     emitter.indent(mapping=indents[0], sequence=indents[1], offset=indents[2])
     out = io.StringIO()

@@ -29,8 +29,9 @@ REWRITES: tuple[Callable[[Job], None], ...] = (
 )
 
 
-def rewrite_group(index: Index, group: PoolGroup, alpha_pool: str | None = None,
-                  alpha_namespace: str | None = None) -> None:
+def rewrite_group(
+    index: Index, group: PoolGroup, alpha_pool: str | None = None, alpha_namespace: str | None = None
+) -> None:
     """Every rewrite for one pool group, then its parsed trees are dropped (memory stays flat)."""
     taken = alpha_names(index, group, alpha_pool, alpha_namespace) if alpha_pool else frozenset()
     job = Job(index, group, alpha_pool, taken)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from infgw_postrender.api.mapping import ga_group, api
+from infgw_postrender.api.mapping import api, ga_group
 from infgw_postrender.api.paths import containers
+from infgw_postrender.api.versions import parse_version
 from infgw_postrender.errors import InputError, where
 from infgw_postrender.postrender.rewrites.job import Job
 from infgw_postrender.postrender.stream import Document
-from infgw_postrender.api.versions import parse_version
 
 
 def update_epp_flags(job: Job) -> None:
@@ -17,8 +17,10 @@ def update_epp_flags(job: Job) -> None:
     for document in job.index.of_kind("Deployment", job.group.documents):
         for at, container in list(containers(document.data, epp.containers_path)):
             args = container.get("args")
-            if isinstance(args, list) and flag_value(args, epp.pool_name_flags)[1] in (job.group.pool,
-                                                                                          job.group.final_pool):
+            if isinstance(args, list) and flag_value(args, epp.pool_name_flags)[1] in (
+                job.group.pool,
+                job.group.final_pool,
+            ):
                 _update_container(job, document, at, container)
 
 
@@ -36,17 +38,22 @@ def _update_container(job: Job, document: Document, at: tuple, container: dict) 
     legacy = [flag for flag in epp.legacy_flags if flag in args]
     image = container.get("image")
     if image is not None and not isinstance(image, str):
-        raise InputError(f"{where(document.index, document.source)}: the EPP container's image is {image!r}, "
-                         "not a string; quote it")
+        raise InputError(
+            f"{where(document.index, document.source)}: the EPP container's image is {image!r}, not a string; quote it"
+        )
     tag = _image_version(image or "")
     if legacy or (tag is not None and tag < parse_version(epp.ga_image_since)):
         # it would watch v1alpha2 pools only: the converted pool would have no EPP serving it
         # a chart that renders single-dash flags is itself too old: a newer image would still get those flags
-        fix = (f"render the GA inferencepool chart (v{epp.ga_image_since} or later) for this release" if legacy else
-               f"set inferenceExtension.image.tag to v{epp.ga_image_since} or later")
+        fix = (
+            f"render the GA inferencepool chart (v{epp.ga_image_since} or later) for this release"
+            if legacy
+            else f"set inferenceExtension.image.tag to v{epp.ga_image_since} or later"
+        )
         raise InputError(
             f"{where(document.index, document.source)}: the EPP image {image} predates "
-            f"v{epp.ga_image_since}" + (f" (single-dash flags {', '.join(legacy)})" if legacy else "")
+            f"v{epp.ga_image_since}"
+            + (f" (single-dash flags {', '.join(legacy)})" if legacy else "")
             + f" and cannot serve the converted v1 InferencePool {final_pool}; {fix}"
         )
     entry = job.index.entry(document) if changes else None

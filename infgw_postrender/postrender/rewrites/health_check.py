@@ -15,9 +15,19 @@ def fix_health_check_port(job: Job) -> None:
         if not document.contains("port"):
             continue
         for at, config in list(containers(document.data, table.config_path)):
-            checks = [name for name, check in config.items() if name.endswith("HealthCheck")
-                      and isinstance(check, dict) and "port" in check and "portSpecification" not in check]
+            checks = [
+                name
+                for name, check in config.items()
+                if name.endswith("HealthCheck")
+                and isinstance(check, dict)
+                and "port" in check
+                and "portSpecification" not in check
+            ]
             for name in checks:
                 document.set(at + (name, "portSpecification"), table.port_specification)
-                job.index.record(document, "updated", f"{table.config_path}.{name}.portSpecification -> "
-                                 f"{table.port_specification} (its port; GKE's CRD refuses a port without it)")
+                job.index.record(
+                    document,
+                    "updated",
+                    f"{table.config_path}.{name}.portSpecification -> "
+                    f"{table.port_specification} (its port; GKE's CRD refuses a port without it)",
+                )

@@ -14,16 +14,20 @@ def convert_alpha_pool(job: Job) -> None:
         return
     spec = document.data.get("spec")
     if not isinstance(spec, dict):
-        raise InputError(f"{where(document.index, document.source)}: InferencePool {group.pool}: spec is not a mapping; "
-                         "fix the chart's output")
+        raise InputError(
+            f"{where(document.index, document.source)}: InferencePool {group.pool}: spec is not a mapping; "
+            "fix the chart's output"
+        )
     extension = spec.get("extensionRef")
     if not isinstance(extension, dict) or not extension.get("name"):
         # GIE v1.0.0-v1.5.0's v1 CRD requires endpointPickerRef; v1.6.0's does not (#2898), but its api/v1 says it
         # "is still required by most implementations" (reason EndpointPickerRefMissing): no EPP, no traffic
-        raise InputError(f"{where(document.index, document.source)}: InferencePool {group.pool} has no "
-                         "spec.extensionRef.name, and a v1 pool is served only through endpointPickerRef (its EPP "
-                         "Service; most Gateways report EndpointPickerRefMissing without it); render the pool with "
-                         "its EPP (the inferencepool chart's inferenceExtension) and run again")
+        raise InputError(
+            f"{where(document.index, document.source)}: InferencePool {group.pool} has no "
+            "spec.extensionRef.name, and a v1 pool is served only through endpointPickerRef (its EPP "
+            "Service; most Gateways report EndpointPickerRefMissing without it); render the pool with "
+            "its EPP (the inferencepool chart's inferenceExtension) and run again"
+        )
     port = None if "portNumber" in extension else _epp_port(job)  # the Service is read only when it is needed
     changes, assumed = document.rewrite(("apiVersion", "spec", "status"), lambda pool: convert_pool(pool, port))
     entry = job.index.entry(document)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from infgw_postrender.api.mapping import ga_group, api
+from infgw_postrender.api.mapping import api, ga_group
 from infgw_postrender.errors import InputError, where
 from infgw_postrender.postrender.rewrites.job import Job
 from infgw_postrender.postrender.stream import Document
@@ -37,8 +37,10 @@ def _check_rules(document: Document, rules: list) -> None:
         for field_name in ("apiGroups", "resources", "verbs"):
             value = rule.get(field_name)
             if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-                raise InputError(f"{where(document.index, document.source)}: rules[{number}].{field_name} is "
-                                 f"{value!r}, not a list of strings")
+                raise InputError(
+                    f"{where(document.index, document.source)}: rules[{number}].{field_name} is "
+                    f"{value!r}, not a list of strings"
+                )
 
 
 def grants(existing: Any, wanted: dict) -> bool:

@@ -3,7 +3,7 @@ final name: mapping.yaml's pool_references say where each kind keeps its referen
 
 from __future__ import annotations
 
-from infgw_postrender.api.mapping import alpha_group, ga_group, api
+from infgw_postrender.api.mapping import alpha_group, api, ga_group
 from infgw_postrender.api.paths import containers
 from infgw_postrender.postrender.index import Index
 from infgw_postrender.postrender.rewrites.job import Job
