@@ -28,7 +28,7 @@ def condition_is_true(obj: dict | None, kind: str) -> bool:
 def accepted_parents(pool: dict) -> list[str]:
     """The Gateways whose status on this pool says Accepted=True."""
     return [
-        (parent.get("parentRef") or {}).get("name")
+        str((parent.get("parentRef") or {}).get("name"))
         for parent in (pool.get("status") or {}).get("parents") or []
         if condition_is_true(parent, "Accepted")
     ]

@@ -84,7 +84,7 @@ class Duration(click.ParamType):
 PERCENT, PERCENTS, DNS_LABEL, DURATION = Percent(), Percents(), DnsLabel(), Duration()
 
 
-class _OneLineUsage:
+class _OneLineUsage(click.Command):
     """A usage mistake (unknown flag, missing argument) as one line and status 2, naming where the help is; any
     MigrateError as its one line and its exit status."""
 

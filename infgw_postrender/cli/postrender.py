@@ -115,10 +115,10 @@ def as_args(
     """The post-renderer's command line for these options (one `--flag=value` each, defaults left out), for
     Helm's --post-renderer-args."""
     args = []
+    defaults = Options()
     for item in dataclasses.fields(Options):
         value = getattr(options, item.name)
-        default = item.default_factory() if item.default is dataclasses.MISSING else item.default
-        if value == default:
+        if value == getattr(defaults, item.name):
             continue
         flag = "--" + _FLAG_OF_FIELD.get(item.name, item.name).replace("_", "-")
         if value is True:

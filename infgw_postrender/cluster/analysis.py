@@ -27,6 +27,10 @@ from infgw_postrender.errors import InputError, MigrateError
 class AnalysisFailed(MigrateError):
     """A stage failed its analysis; the route went back to the stage's starting weights (exit 1)."""
 
+    def __init__(self, message: str, stage: Stage) -> None:
+        super().__init__(message)
+        self.stage = stage
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -83,8 +87,9 @@ class StageAnalysis:
         """Why the stage fails its thresholds, or None when it passes."""
         if not self.sent or self.stopped and not self.succeeded:
             return self.stopped or "no request was sent"
-        if self.success_rate < thresholds.min_success:
-            return f"success {self.success_rate:.1%} < {thresholds.min_success:.0%}"
+        rate = self.succeeded / self.sent  # sent is above 0 here
+        if rate < thresholds.min_success:
+            return f"success {rate:.1%} < {thresholds.min_success:.0%}"
         p95 = self.percentile(0.95)
         if p95 is not None and p95 > thresholds.max_p95_s * 1000:
             return f"p95 {p95:.0f} ms > {thresholds.max_p95_s * 1000:.0f} ms"
@@ -143,7 +148,7 @@ def probe(
         headers = {header: target.objective} if target.objective else None
         status, latency, detail = completion(url, target.model, prompt, min(deadline - now, 60.0), headers)
         found.sent += 1
-        if status == 200 and detail == "answered":
+        if status == 200 and detail == "answered" and latency is not None:
             found.succeeded += 1
             found.latencies_ms.append(latency)
         else:
@@ -245,10 +250,11 @@ def analysed_shift(
         progress(f"stage {weight}%: analysing through {url}: {budget.describe()}, {thresholds.describe()}")
         stage.analysis = probe(url, targets, weight, budget, progress)
         stage.failure = stage.analysis.failure(thresholds)
+    figures = stage.analysis.figures() if stage.analysis else ""
     if stage.failure is None:
-        progress(f"stage {weight}%: passed: {stage.analysis.figures()}")
+        progress(f"stage {weight}%: passed: {figures}")
         return stage
-    figures = f" ({stage.analysis.figures()})" if stage.analysis else ""
+    figures = f" ({figures})" if figures else ""
     back = ""
     if previous < weight:
         progress(f"stage {weight}%: failed: {stage.failure}{figures}; going back to GA weight {previous}")
@@ -256,6 +262,4 @@ def analysed_shift(
         if stage.rolled_back.applied:
             wait_accepted(kubectl, route_name, stage.rolled_back.generation, timeout, progress)
         back = f"; HTTPRoute {namespace}/{route_name} is back at GA weight {previous}"
-    error = AnalysisFailed(f"stage {weight}% failed its analysis: {stage.failure}{figures}{back}")
-    error.stage = stage
-    raise error
+    raise AnalysisFailed(f"stage {weight}% failed its analysis: {stage.failure}{figures}{back}", stage)

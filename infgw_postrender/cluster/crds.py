@@ -192,7 +192,7 @@ def crd_documents(text: str, where: str) -> list[dict]:
 
 def digests(crds: list[dict]) -> dict[str, str]:
     """CRD name -> spec digest."""
-    return {(crd.get("metadata") or {}).get("name"): spec_digest(crd) for crd in crds}
+    return {str((crd.get("metadata") or {}).get("name")): spec_digest(crd) for crd in crds}
 
 
 def needed(kubectl: Kubectl, target_version: str) -> list[str]:

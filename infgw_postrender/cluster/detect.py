@@ -213,7 +213,7 @@ def _classify(findings: Findings, objects: list[dict]) -> None:
                 c.get("image") or "" for c in ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
             ]
             router = next((image for image in images if f"{api().body_based_routing.image}:" in image), None)
-            if router:
+            if router and findings.body_based_routing is not None:
                 findings.body_based_routing.append({**where, "image": router})
 
 

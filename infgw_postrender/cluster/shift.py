@@ -184,24 +184,26 @@ def _patch(kubectl: Kubectl, route: dict, rules: list[dict], step: str) -> int |
 def wait_accepted(
     kubectl: Kubectl,
     route_name: str,
-    generation: int,
+    generation: int | None,
     timeout: float,
     progress: Callable[[str], None],
     interval: float = 1.0,
 ) -> None:
     """Until every parent of the route reports Accepted and ResolvedRefs for this generation. The route has
-    changed already, so a timeout is a failure (exit 1) that says so, not a refusal."""
+    changed already, so a timeout is a failure (exit 1) that says so, not a refusal. A server that gave no
+    generation (every API server gives one) is waited on for any."""
     namespace = kubectl.default_namespace
+    observed = generation or 0
 
     def pending() -> str | None:
         route = read_route(kubectl, route_name, namespace)
         parents = (route.get("status") or {}).get("parents") or []
         if not parents:
             return f"HTTPRoute {route_name}: no Gateway has reported on it"
-        waiting = [
-            _condition_state(parent, kind, generation) for kind in ("Accepted", "ResolvedRefs") for parent in parents
+        states = [
+            _condition_state(parent, kind, observed) for kind in ("Accepted", "ResolvedRefs") for parent in parents
         ]
-        waiting = [state for state in waiting if state]
+        waiting = [state for state in states if state]
         return f"HTTPRoute {route_name} generation {generation}: {'; '.join(waiting)}" if waiting else None
 
     try:

@@ -452,7 +452,7 @@ def execute(step: Step) -> tuple[int, str | None, bool]:
     previous = signal.signal(signal.SIGINT, interrupted)
     error = None
     try:
-        for line in child.stderr:
+        for line in child.stderr or ():  # a pipe (stderr=PIPE)
             sys.stderr.write(line)
             sys.stderr.flush()
             if line.startswith("Error: ") or line.startswith("error: "):

@@ -148,7 +148,9 @@ def rewrites_since() -> str:
     return next(row.since for row in gie().rows if row.model_rewrite)
 
 
-def _rewrite(name: str, model_name: str, targets: list, pool: str, namespace: str | None, target: Target) -> Generated:
+def _rewrite(
+    name: str, model_name: str | None, targets: list, pool: str, namespace: str | None, target: Target
+) -> Generated:
     """The rewrite with the rule field of `target`'s CRD: `targets` from GIE v1.3.0 (`split` was v1.2.0's, whose
     EPP acted on none). A weight is kept only where the model gave one: the CRD takes all weights or none."""
     metadata: dict[str, Any] = {"name": name}

@@ -58,8 +58,8 @@ class Options:
             self,
             pool_name=fill(self.pool_name),
             alpha_pool=fill(self.alpha_pool),
-            route_name=fill(self.route_name),
-            objectives=[fill(item) for item in self.objectives],
+            route_name=self.route_name.replace(TEMPLATE, release),
+            objectives=[item.replace(TEMPLATE, release) for item in self.objectives],
         )
 
     def check(self) -> None:
@@ -290,6 +290,8 @@ def _route_source(path: str) -> dict:
 def _route(
     options: Options, source: dict | None, pool: str, namespace: str | None, models: list[tuple[str, str]]
 ) -> Generated:
+    # only for --ga-weight, which needs --alpha-pool (Options.check)
+    assert options.alpha_pool is not None and options.ga_weight is not None
     if source is not None:
         return rewrite_route(source, f"--route-from {options.route_from}", options.alpha_pool, pool, options.ga_weight)
     gateway, _, gateway_ns = options.gateway.partition("/")
@@ -300,7 +302,7 @@ def _route(
 
 def _without_twins(generated: list[Generated], index: Index) -> list[Generated]:
     """A chart's own object wins over a generated one of the same kind and name (v1.5.0 renders objectives)."""
-    present = set()
+    present: set[tuple[str, str]] = set()
     for kind in (api().objective.kind, api().model_rewrite.kind):
         present.update((kind, document.name or "") for document in index.of_kind(kind))
     kept, seen = [], set()

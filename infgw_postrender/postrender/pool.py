@@ -104,7 +104,9 @@ def _status(status: dict) -> dict:
         if ref.get("kind") == "Status" and ref.get("name") == "default":
             continue
         # upstream's toV1ParentRef (apix/v1alpha2/inferencepool_conversion.go, v1.0.0) keeps these four fields
-        converted = {"parentRef": {key: ref[key] for key in ("group", "kind", "name", "namespace") if key in ref}}
+        converted: dict[str, Any] = {
+            "parentRef": {key: ref[key] for key in ("group", "kind", "name", "namespace") if key in ref}
+        }
         conditions = []
         for condition in parent.get("conditions") or []:
             if (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from infgw_postrender.api.mapping import alpha_group, api, ga_group
@@ -44,7 +45,7 @@ def new_route(
     alpha_pool: str,
     ga_pool: str,
     weight: int,
-    models: list[tuple[str, str]] = (),
+    models: Sequence[tuple[str, str]] = (),
 ) -> Generated:
     """The weighted route; `models` (model name, objective) each get a rule of their own before the catch-all,
     with the same split."""
@@ -55,7 +56,7 @@ def new_route(
     metadata: dict[str, Any] = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
-    obj = {
+    obj: dict[str, Any] = {
         "apiVersion": table.api_version,
         "kind": table.kind,
         "metadata": metadata,

@@ -47,7 +47,7 @@ class Document:
     separator: str
     body: str = field(repr=False)  # its own text: a change makes a new one
     line: int = 1  # the body's first line in the stream, for messages
-    kind: str | None = None  # kind, name and namespace once identify() has read them
+    kind: str = ""  # kind, name and namespace once identify() has read them
     name: str | None = None
     namespace: str | None = None
     _data: Any = field(default=None, repr=False)
@@ -81,7 +81,7 @@ class Document:
 
     def header(self) -> tuple[str, str]:
         """(apiVersion, kind) read from the text without parsing; falls back to parsing when in doubt."""
-        found = dict(match.groups() for match in _TOP_KEY.finditer(self.body))
+        found: dict[str, str] = {match.group(1): match.group(2) for match in _TOP_KEY.finditer(self.body)}
         if "apiVersion" in found and "kind" in found:
             return found["apiVersion"], found["kind"]
         data = self.data
@@ -91,11 +91,11 @@ class Document:
         """Set kind, name and namespace, from the text when it is plain block YAML, else from parsing."""
         # a few kinds, thousands of documents; str(): ruamel's string subclasses cannot be interned
         self.kind = sys.intern(str(self.header()[1]))
-        metadata = self._block(("metadata",))  # found once for both
-        found = self._locate(("metadata", "name"), metadata) if metadata else None
+        block = self._block(("metadata",))  # found once for both
+        found = self._locate(("metadata", "name"), block) if block else None
         name = found[2] if found else None
         if name is not None:
-            found = self._locate(("metadata", "namespace"), metadata)
+            found = self._locate(("metadata", "namespace"), block)
             namespace = found[2] if found else None
         elif self.too_big_to_parse:
             namespace = None  # too big to parse for its name; it is passed through unless something must change it
@@ -141,11 +141,11 @@ class Document:
         if block is None or not self._untouched(*block):
             return None
         text, (start, end), depth = self.body, block, len(keys)
-        found = {}
+        found: dict[str, str] = {}
         for line in _CONTENT_LINE.finditer(text, start, end):
             entry = _entry(depth).fullmatch(text, line.start(), line.end())
             value = _one_line_string(entry) if entry else None
-            if value is None or entry.group("key") in found:
+            if entry is None or value is None or entry.group("key") in found:
                 return None
             found[entry.group("key")] = value
         return found or None
@@ -305,6 +305,9 @@ class Document:
         The entries' new text waits as splices over the original body, like a changed scalar, so the positions of
         every other entry stay valid and the document is not parsed again: only the emitted entries are read back,
         to check that they mean the new values."""
+        spans = self._spans
+        if spans is None:  # round-tripped: no positions to splice at
+            return False
         entries = self._top_entries()
         if entries is None or list(entries) != list(old):
             return False
@@ -339,11 +342,11 @@ class Document:
             return False
         if list(again or ()) != list(emitted) or not all(_same(again[key], new[key]) for key in emitted):
             return False
-        own = self._spans.get(id(old), {})
+        own = spans.get(id(old), {})
         for key in keys:
             if key in old and (key not in new or key in emitted):
                 own.pop(key, None)  # its text is replaced: a later change re-emits the entry again
-                _drop_spans(self._spans, old[key])
+                _drop_spans(spans, old[key])
         for key in [key for key in old if key not in new]:
             del old[key]
         old.update((key, again[key]) for key in new if key in emitted)
@@ -419,7 +422,7 @@ class _Origin:
     """Where the values of a changed copy came from (by the copy's id), for the emitter to keep their form."""
 
     def __init__(self, document: Document, originals: dict[int, int]) -> None:
-        self._spans, self._body, self._originals = document._spans, document.body, originals
+        self._spans, self._body, self._originals = document._spans or {}, document.body, originals
 
     def style(self, container: Any, key: Any) -> str | None:
         span = self._spans.get(self._originals.get(id(container)), {}).get(key)

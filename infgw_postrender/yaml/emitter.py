@@ -51,7 +51,7 @@ def _emit(obj: Any, indent: int, lines: list[str], first_prefix: str | None, ori
                 lines.append(head)
                 _emit(value, indent + 2 if isinstance(value, dict) else indent, lines, None, origin)
             else:
-                lines.append(f"{head} {_scalar(value, origin and origin.style(obj, key))}")
+                lines.append(f"{head} {_scalar(value, origin.style(obj, key) if origin else None)}")
     elif isinstance(obj, list):
         if first_prefix is not None:  # a list inside a list: its dash alone on the line above
             lines.append(first_prefix.rstrip())
@@ -62,7 +62,7 @@ def _emit(obj: Any, indent: int, lines: list[str], first_prefix: str | None, ori
             elif isinstance(item, (dict, list)) and item:
                 _emit(item, indent + 2, lines, f"{pad}- ", origin)
             else:
-                lines.append(f"{pad}- {_scalar(item, origin and origin.style(obj, number))}")
+                lines.append(f"{pad}- {_scalar(item, origin.style(obj, number) if origin else None)}")
     else:
         lines.append(prefix + _scalar(obj))
 

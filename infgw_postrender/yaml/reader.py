@@ -109,7 +109,10 @@ def parse(text: str) -> tuple[Any, dict[int, dict[Any, Span]]]:
 
 
 def _node(lines: _Lines, spans: dict) -> Any:
-    offset, column, line = lines.current()
+    current = lines.current()
+    if current is None:
+        raise Unsupported("a node expected, and the document ended")
+    offset, column, line = current
     content = line[column:]
     if content == "-" or content.startswith("- "):
         return _sequence(lines, column, spans)
@@ -337,7 +340,7 @@ def _flow_scalar(text: str, at: int, key: bool) -> tuple[Any, int]:
         value, length = _quoted(text[at:])
         return value, at + length
     found = (_FLOW_KEY if key else _FLOW_VALUE).match(text, at)
-    plain = found.group(0).rstrip()
+    plain = found.group(0).rstrip() if found else ""  # both patterns match the empty string: never None
     if not plain or plain[0] in _INDICATORS or ": " in plain or plain.endswith(":"):
         raise Unsupported("flow scalar")
     value = plain if key else _resolve(plain)

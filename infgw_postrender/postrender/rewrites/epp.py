@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from infgw_postrender.api.mapping import api, ga_group
@@ -56,12 +57,11 @@ def _update_container(job: Job, document: Document, at: tuple, container: dict) 
             + (f" (single-dash flags {', '.join(legacy)})" if legacy else "")
             + f" and cannot serve the converted v1 InferencePool {final_pool}; {fix}"
         )
-    entry = job.index.entry(document) if changes else None
     for change in changes:
-        entry.record("updated", change)
+        job.index.record(document, "updated", change)
 
 
-def flag_value(args: list, flags: list[str]) -> tuple[int | None, Any]:
+def flag_value(args: list, flags: Sequence[str]) -> tuple[int | None, Any]:
     """(index of the argument that holds the value, the value) for `--flag value` or `--flag=value`."""
     for position, arg in enumerate(args):
         text = str(arg)

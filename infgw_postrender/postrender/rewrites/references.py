@@ -24,7 +24,7 @@ def follow(index: Index, documents: list[Document]) -> None:
         for at, ref in _references(document, rule.ref):
             if ref.get("kind", pool_kind) != pool_kind:
                 continue
-            group = index.by_pool.get((ref.get("name"), ref.get("namespace") or document.namespace))
+            group = index.by_pool.get((str(ref.get("name")), ref.get("namespace") or document.namespace))
             ref_group = ref.get("group", rule.default_group)
             if group is None or ref_group not in (alpha_group(), ga_group()):
                 continue
