@@ -297,6 +297,13 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path) -> Cluster:
     """An API server with the alpha (v0.3.0) and Gateway API CRDs; kubectl and helm on PATH."""
+    started = start_cluster(tmp_path)
+    yield started
+    started.api.stop()
+
+
+def start_cluster(tmp_path: Path) -> Cluster:
+    """The `cluster` fixture's API and environment (scripts/bench_migrate starts one too); stop its api after."""
     from kube_api import KubeAPI
 
     api = KubeAPI().start()
@@ -320,8 +327,7 @@ def cluster(tmp_path) -> Cluster:
     for key in ("HELM_DATA_HOME", "HELM_CONFIG_HOME", "HELM_CACHE_HOME"):
         (tmp_path / key).mkdir()
         env[key] = str(tmp_path / key)
-    yield Cluster(api, env)
-    api.stop()
+    return Cluster(api, env)
 
 
 ALPHA_RELEASE = "vllm-llama3-8b-instruct"

@@ -12,11 +12,11 @@ from typing import Any
 import click
 
 from infgw_postrender import defaults
-from infgw_postrender.cli.params import DNS_LABEL, DURATION, PERCENT, PERCENTS, Command
+from infgw_postrender.cli.params import DNS_LABEL, DURATION, PERCENT, PERCENTS, Command, show_error
 from infgw_postrender.cluster.helm import Helm
 from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.cluster.verify import DEFAULT_PROMPT
-from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, EXIT_STOPPED, InputError
+from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, EXIT_STOPPED, InputError, MigrateError
 from infgw_postrender.yaml import emitter
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -56,6 +56,22 @@ def emit(data: Any, output: str, text: str) -> None:
 
 def progress(message: str) -> None:
     click.echo(f"... {message}", err=True)
+
+
+def run_own(args: list[str]) -> int:
+    """One of this tool's commands, run in this process: the same commands parse the same arguments that `plan`
+    prints and a shell would pass; its exit status, its error shown as the command shows it."""
+    from infgw_postrender.cli.main import cli
+
+    try:
+        code = cli.main(args, prog_name="infgw-migrate", standalone_mode=False)
+    except click.exceptions.Abort:  # click's form of Ctrl-C
+        raise KeyboardInterrupt from None
+    except MigrateError as error:
+        return show_error(error)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else int(done.code is not None)
+    return code if isinstance(code, int) else 0
 
 
 def kubectl_for(namespace: str | None, kube_context: str | None) -> Kubectl:
@@ -739,7 +755,7 @@ def migrate(dry_run, **options) -> None:
         progress(note)
     check_access(kubectl, settings.namespace, own_command())  # a user without a permission changes nothing
     save_run(settings)  # before the first step: what a re-run needs once the alpha stack is gone
-    finished = run_steps(found, progress)
+    finished = run_steps(found, progress, run_own)
     if not finished or next_stages(settings):
         # stopped on purpose short of the end: exit 5, with the command that goes on
         progress(

@@ -84,6 +84,12 @@ class Duration(click.ParamType):
 PERCENT, PERCENTS, DNS_LABEL, DURATION = Percent(), Percents(), DnsLabel(), Duration()
 
 
+def show_error(error: MigrateError) -> int:
+    """The error's one line on stderr, as every command shows it; its exit status."""
+    click.echo(f"Error: {error.format_message()}", err=True)
+    return error.exit_code
+
+
 class _OneLineUsage(click.Command):
     """A usage mistake (unknown flag, missing argument) as one line and status 2, naming where the help is; any
     MigrateError as its one line and its exit status."""
@@ -94,8 +100,7 @@ class _OneLineUsage(click.Command):
         except MigrateError as error:
             if not standalone_mode:
                 raise
-            click.echo(f"Error: {error.format_message()}", err=True)
-            sys.exit(error.exit_code)
+            sys.exit(show_error(error))
 
     def make_context(self, info_name, args, parent=None, **extra):  # noqa: ANN001, ANN201 (click's signature)
         try:

@@ -7,11 +7,9 @@ pool must select the same pods), the provider, and Helm operations left pending.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
-import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -20,6 +18,7 @@ from infgw_postrender.api.releases import Target, parse_target
 from infgw_postrender.cluster.backends import ga_share
 from infgw_postrender.cluster.helm import Helm, context_args
 from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.cluster.processes import error_line, run_child, stderr_watched, stdout_discarded
 from infgw_postrender.cluster.state import StateKey, read_items, write_items
 from infgw_postrender.errors import InputError, MigrateError, Refused
 
@@ -348,7 +347,7 @@ class StepFailed(MigrateError):
         self.exit_code = exit_code
 
 
-def run_steps(found: list[Step], progress: Callable[[str], None]) -> bool:
+def run_steps(found: list[Step], progress: Callable[[str], None], run_own: OwnCommand) -> bool:
     """Each step not done yet, in order, as its argv; False when it stopped on purpose before a traffic stage
     nobody asked for. A refusal (exit 3) counts as one only when nothing had changed before it in this run; after
     a change it is a failure (exit 1)."""
@@ -364,7 +363,7 @@ def run_steps(found: list[Step], progress: Callable[[str], None]) -> bool:
             return False
         progress(f"step {number}: {step.title}")
         progress(f"+ {step.command}")
-        code, error, interrupted = execute(step)
+        code, error, interrupted = execute(step, run_own)
         if interrupted:
             raise StepFailed(
                 f"interrupted during {label}; the cluster is as that step left it: run the same "
@@ -423,43 +422,36 @@ def _is_done(step: Step, label: str) -> bool:
         raise type(error)(f"{label}: {error}; fix it and run the same command again") from None
 
 
-def execute(step: Step) -> tuple[int, str | None, bool]:
-    """Run the step's argv (this tool's own commands with this interpreter), its stderr shown as it comes;
-    (exit status, its last `Error: ` line, whether an interrupt came). Ctrl-C reaches the child too (a terminal
-    signals the whole process group; a SIGINT to this process alone is passed on): the child ends as it would
-    at a terminal, and the step is reported as interrupted, whatever the child's own exit status."""
+# Runs one of this tool's own commands (its arguments, after the program's name) in this process; its exit status
+OwnCommand = Callable[[list[str]], int]
+
+
+def execute(step: Step, run_own: OwnCommand) -> tuple[int, str | None, bool]:
+    """Run the step: this tool's own commands in this process, by `run_own` (the same commands parse the same
+    argv a shell would pass), helm and kubectl as children; stderr shown as it comes. (exit status, its last
+    `Error: ` line, whether an interrupt came.) Ctrl-C reaches a child too (processes.run_child): it ends as it
+    would at a terminal, and the step is reported as interrupted, whatever its own exit status."""
     own = own_command()
-    if step.argv[: len(own)] == own:
-        argv = [sys.executable, "-m", "infgw_postrender.cli", *step.argv[len(own) :]]
-    elif step.argv[0] == "helm":
-        argv = [Helm.from_env().binary, *step.argv[1:]]
-    else:
-        argv = [os.environ.get("KUBECTL") or step.argv[0], *step.argv[1:]]
-    sys.stdout.flush()
-    try:
-        child = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL if step.check else None, stderr=subprocess.PIPE, text=True
-        )
-    except OSError as exc:
-        return 127, f"cannot run {argv[0]} ({exc.strerror})", False
-    interrupts: list[int] = []
+    errors: list[str] = []
 
-    def interrupted(signum: int, _frame) -> None:
-        interrupts.append(signum)
-        if child.poll() is None:
-            child.send_signal(signal.SIGINT)
+    def seen(line: str) -> None:
+        message = error_line(line)
+        if message:
+            errors.append(message)
 
-    previous = signal.signal(signal.SIGINT, interrupted)
-    error = None
     try:
-        for line in child.stderr or ():  # a pipe (stderr=PIPE)
-            sys.stderr.write(line)
-            sys.stderr.flush()
-            if line.startswith("Error: ") or line.startswith("error: "):
-                error = line.strip().split(": ", 1)[1]
-        return child.wait(), error, bool(interrupts)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        with stderr_watched(seen), stdout_discarded() if step.check else contextlib.nullcontext():
+            if step.argv[: len(own)] == own:
+                code = run_own(step.argv[len(own) :])
+            else:
+                binary = Helm.from_env().binary if step.argv[0] == "helm" else os.environ.get("KUBECTL") or "kubectl"
+                try:
+                    code = run_child([binary, *step.argv[1:]])
+                except OSError as exc:
+                    return 127, f"cannot run {binary} ({exc.strerror})", False
+    except KeyboardInterrupt:
+        return 130, None, True
+    return code, errors[-1] if errors else None, False
 
 
 class _Steps:

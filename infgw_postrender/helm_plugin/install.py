@@ -4,10 +4,9 @@ the way that Helm needs (an executable's path on Helm 3, the plugin's name on He
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 from infgw_postrender.cluster.helm import Helm, HelmError
+from infgw_postrender.cluster.processes import run_child
 from infgw_postrender.errors import InputError
 from infgw_postrender.helm_plugin.plugin import ensure
 
@@ -55,9 +54,9 @@ def _consumed_by_helm(helm_args: list[str]) -> list[str]:
 
 
 def run_helm(command: list[str]) -> int:
-    """Run Helm with this process's stdin, stdout and stderr; its exit status is ours."""
-    sys.stdout.flush()
+    """Run Helm with this process's stdin, stdout and stderr; its exit status is ours. Ctrl-C lets Helm end its
+    operation as it would at a terminal (processes.run_child), then interrupts this process."""
     try:
-        return subprocess.run(command).returncode
+        return run_child(command)
     except OSError as exc:
         raise HelmError(f"helm ({command[0]}): cannot run it ({exc.strerror}); install Helm or set HELM_BIN") from None

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""How many kubectl and helm processes one `migrate` starts, and its wall time, on the tests' API emulator on
+loopback (tests/kube_api.py), whose Gateway stand-in reconciles on every write: no wait polls twice, so the time
+is the tool's own (processes, reads, writes), not the cluster's.
+
+    .venv/bin/python scripts/bench_migrate.py [--runs N]
+
+Each run starts a fresh emulator with the guide's alpha stack, then runs
+`migrate --path zero-downtime --stages 0,50,100` and the same command again (a finished migration: it must change
+nothing), and `migrate --path simple` on another fresh one. kubectl and helm are shims on PATH that count each
+start, then exec the real binaries from .tools/ (scripts/test fetches them). Medians over the runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+SHIM = """#!/bin/sh
+echo "$*" >> "{log}"
+exec "{real}" "$@"
+"""
+
+
+def one_run(workdir: Path, path: str) -> list[dict]:
+    """The figures of `migrate` (and, zero-downtime, of the same command again) on a fresh emulator."""
+    import http.server
+    import threading
+
+    from completions import Completions
+    from conftest import ALPHA_RELEASE, CHARTS, GatewayController, crd_mirror, install_alpha_stack, start_cluster
+
+    cluster = start_cluster(workdir)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Completions)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        install_alpha_stack(cluster)
+        cluster.api.controllers.append(GatewayController())
+        gateway = cluster.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
+        gateway["status"] = {
+            "addresses": [{"value": "127.0.0.1"}],
+            "conditions": [{"type": "Programmed", "status": "True"}],
+        }
+        bin_dir = Path(cluster.env["PATH"].split(":")[0])
+        logs = {}
+        for name, real in (("kubectl", REPO / ".tools" / "kubectl"), ("helm", REPO / ".tools" / "helm3")):
+            logs[name] = workdir / f"{name}.log"
+            (bin_dir / name).unlink()
+            (bin_dir / name).write_text(SHIM.format(log=logs[name], real=real))
+            (bin_dir / name).chmod(0o755)
+        env = {**cluster.env, "HELM_BIN": str(bin_dir / "helm"), "KUBECTL": str(bin_dir / "kubectl")}
+        (workdir / "state").mkdir()
+        args = [
+            "migrate",
+            "--path",
+            path,
+            *(["--stages", "0,50,100"] if path == "zero-downtime" else []),
+            "--alpha-pool",
+            ALPHA_RELEASE,
+            "--chart",
+            str(CHARTS / "inferencepool-v1.0.0"),
+            "--crd-source",
+            str(crd_mirror(workdir / "mirror")),
+            "--state-dir",
+            str(workdir / "state"),
+            "--verify-url",
+            f"http://127.0.0.1:{server.server_address[1]}/v1/completions",
+        ]
+        figures = []
+        for label in ("migrate", "the same again") if path == "zero-downtime" else ("migrate",):
+            for log in logs.values():
+                log.write_text("")
+            began = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "infgw_postrender.cli", *args], capture_output=True, text=True, env=env
+            )
+            took = time.perf_counter() - began
+            if done.returncode != 0:
+                raise SystemExit(f"{path} {label} failed ({done.returncode}):\n{done.stderr}")
+            counts = {name: len(log.read_text().splitlines()) for name, log in logs.items()}
+            figures.append({"what": f"{path}: {label}", "seconds": took, **counts})
+        return figures
+    finally:
+        server.shutdown()
+        cluster.api.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="runs per path (median)")
+    args = parser.parse_args()
+    os.environ.pop("KUBECONFIG", None)
+    rows: dict[str, list[dict]] = {}
+    for path in ("zero-downtime", "simple"):
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                for figure in one_run(Path(tmp), path):
+                    rows.setdefault(figure["what"], []).append(figure)
+    print(f"{'':<34}{'kubectl':>9}{'helm':>6}{'wall s':>9}")
+    for what, runs in rows.items():
+        median = {key: statistics.median(run[key] for run in runs) for key in ("kubectl", "helm", "seconds")}
+        print(f"{what:<34}{median['kubectl']:>9.0f}{median['helm']:>6.0f}{median['seconds']:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()
