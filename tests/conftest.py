@@ -265,7 +265,26 @@ def crd_mirror(root: Path, release: str = "v1.0.0") -> Path:
 
 
 def run_postrender(stdin: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(POSTRENDER), *args], input=stdin, capture_output=True, text=True)
+    """`infgw-postrender ARGS < stdin`, in this process."""
+    from infgw_postrender.cli.postrender import command
+
+    return in_process(command, "infgw-postrender", list(args), stdin)
+
+
+def in_process(
+    command, name: str, args: list[str], stdin: str | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """A click command of the tool run in this process, seen as a process: its exit status, stdout and stderr
+    (a bug shows as a traceback on stderr, as from a shell)."""
+    import traceback
+
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(command, args, input=stdin, env=env, prog_name=name)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess([name, *args], result.exit_code, result.stdout, stderr)
 
 
 @dataclass
@@ -295,18 +314,25 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path) -> Cluster:
-    """An API server with the alpha (v0.3.0) and Gateway API CRDs; kubectl and helm on PATH."""
+def emulator(tmp_path) -> Cluster:
+    """An API server with the alpha (v0.3.0) and Gateway API CRDs; kubectl and helm on PATH (the e2e tier)."""
     started = start_cluster(tmp_path)
     yield started
     started.api.stop()
 
 
-def start_cluster(tmp_path: Path) -> Cluster:
-    """The `cluster` fixture's API and environment (scripts/bench_migrate starts one too); stop its api after."""
+@pytest.fixture
+def cluster(emulator) -> Cluster:
+    """The emulator; a module whose tests need only the tool's own reads and writes defines `cluster` as the
+    in-memory `memory` instead (the fast tier), and its tests that need real binaries ask for `emulator`."""
+    return emulator
+
+
+def starting_api() -> KubeAPI:
+    """The emulator as a cluster starts in these tests: the alpha (v0.3.0) and Gateway API CRDs, GKE's kinds."""
     from kube_api import KubeAPI
 
-    api = KubeAPI().start()
+    api = KubeAPI()
     api.load(
         FIXTURES / "crds" / "inference-extension-v0.3.0-manifests.yaml",
         FIXTURES / "crds" / "gateway-api-v1.4.1-standard-httproutes.yaml",
@@ -314,6 +340,12 @@ def start_cluster(tmp_path: Path) -> Cluster:
     )
     for crd in GKE_CRDS:  # the server says it is GKE: it serves GKE's own kinds, which the chart renders for gke
         api.put(crd)
+    return api
+
+
+def start_cluster(tmp_path: Path) -> Cluster:
+    """The `cluster` fixture's API and environment (scripts/bench_migrate starts one too); stop its api after."""
+    api = starting_api().start()
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "kubectl").symlink_to(tool("kubectl"))
@@ -328,6 +360,81 @@ def start_cluster(tmp_path: Path) -> Cluster:
         (tmp_path / key).mkdir()
         env[key] = str(tmp_path / key)
     return Cluster(api, env)
+
+
+class FakeClock:
+    """The waits' clock in the fast tier (infgw_postrender.cluster.waits.clock): a sleep moves time on at once,
+    and calls `on_sleep` first, for a test to act while the tool waits (a controller that answers late)."""
+
+    def __init__(self) -> None:
+        self.now, self.slept = 1000.0, 0.0
+        self.on_sleep: list = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        for hook in self.on_sleep:
+            hook()
+        self.now += seconds
+        self.slept += seconds
+
+
+@dataclass
+class MemoryCluster:
+    """The fast tier's cluster: the emulator's state and logic in this process, reached through the tool's own
+    Kubectl (tests/memory_kubectl.py); the CLI runs in this process too. No kubectl, no Helm, no socket."""
+
+    api: KubeAPI
+    env: dict
+    clock: FakeClock
+
+    def migrate(
+        self, *args: str, input: str | None = None, env_extra: dict | None = None, timeout: float | None = None
+    ) -> subprocess.CompletedProcess:
+        """`infgw-migrate ARGS`, in this process."""
+        from infgw_postrender.cli.main import cli
+
+        return in_process(cli, "infgw-migrate", list(args), input, {**self.env, **(env_extra or {})})
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+        """`kubectl ARGS` answered by the in-memory kubectl: `-f FILE` is read here, `get` prints JSON."""
+        from memory_kubectl import MemoryKubectl
+
+        words = ["--all-namespaces" if arg == "-A" else arg for arg in args]
+        if "-f" in words and words[words.index("-f") + 1] != "-":
+            at = words.index("-f")
+            input, words[at + 1] = Path(words[at + 1]).read_text(), "-"
+        if words[0] == "get" and "-o" not in words:
+            words += ["-o", "json"]
+        done = MemoryKubectl(api=self.api).invoke(["kubectl", *words], input)
+        if check and done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
+        return done
+
+
+@pytest.fixture
+def memory(monkeypatch) -> MemoryCluster:
+    """The fast tier's `cluster`: every Kubectl the tool makes is a MemoryKubectl over this emulator."""
+    from memory_kubectl import MemoryHelm, MemoryKubectl
+
+    from infgw_postrender.cluster import waits
+    from infgw_postrender.cluster.helm import Helm
+    from infgw_postrender.cluster.kube import Kubectl
+
+    api = starting_api()
+    read_options = Kubectl.from_options.__func__
+
+    def from_options(cls, context: str | None, namespace: str | None) -> Kubectl:
+        made = read_options(cls, context, namespace)
+        return MemoryKubectl(made.binary, made.context, made.namespace, made.request_timeout, api=api)
+
+    monkeypatch.setattr(Kubectl, "from_options", classmethod(from_options))
+    monkeypatch.setattr(Helm, "from_env", classmethod(lambda cls: MemoryHelm("helm", api=api)))
+    clock = FakeClock()
+    monkeypatch.setattr(waits, "clock", clock)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HELM_", "KUBE"))}
+    return MemoryCluster(api, env, clock)
 
 
 ALPHA_RELEASE = "vllm-llama3-8b-instruct"
@@ -365,51 +472,52 @@ GKE_CRDS = [
 
 
 _ALPHA_STACK: dict = {}
+_REAL_POPEN = subprocess.Popen  # the fast tier's guard replaces subprocess.Popen; recording the stack needs Helm
 
 
-def install_alpha_stack(cluster: Cluster) -> None:
+def install_alpha_stack(cluster: Cluster | MemoryCluster) -> None:
     """The guide's starting point: the alpha release (v0.3.0 chart, installed by the real Helm 3), its three
     InferenceModels, the Gateway and the HTTPRoute that sends all traffic to the alpha pool.
 
-    The first call in a test process installs it for real; later calls load the API state that install left
-    (Helm keeps its release records in that state too), which saves a Helm install per test."""
+    Installed for real once per test process, on an emulator of its own; every cluster then loads the state that
+    install left (Helm keeps its release records in that state too), the fast tier's in-memory ones included:
+    a Helm install per test saved, and the fast tier's tests start no process themselves."""
     import copy
 
-    if _ALPHA_STACK and set(cluster.api.resources) == _ALPHA_STACK["resources_before"]:
-        cluster.api.objects.update(copy.deepcopy(_ALPHA_STACK["objects"]))
-        cluster.api.resources.update(_ALPHA_STACK["resources"])
-        cluster.api.revision = max(cluster.api.revision, _ALPHA_STACK["revision"])
-        return
-    resources_before = set(cluster.api.resources)
-    done = subprocess.run(
-        [
-            tool("helm3"),
-            "install",
-            ALPHA_RELEASE,
-            str(CHARTS / "inferencepool-v0.3.0"),
-            "--set",
-            f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}",
-        ],
-        capture_output=True,
-        text=True,
-        env=cluster.env,
-    )
-    assert done.returncode == 0, done.stderr
-    cluster.kubectl(
-        "apply",
-        "-f",
-        str(FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml"),
-        "-f",
-        str(FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml"),
-        "-f",
-        str(FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml"),
-    )
-    _ALPHA_STACK.update(
-        objects=copy.deepcopy(cluster.api.objects),
-        resources=dict(cluster.api.resources),
-        revision=cluster.api.revision,
-        resources_before=resources_before,
-    )
+    if not _ALPHA_STACK:
+        _record_alpha_stack()
+    cluster.api.objects.update(copy.deepcopy(_ALPHA_STACK["objects"]))
+    cluster.api.resources.update(_ALPHA_STACK["resources"])
+    cluster.api.schemas.update(_ALPHA_STACK["schemas"])
+    cluster.api.revision = max(cluster.api.revision, _ALPHA_STACK["revision"])
+
+
+def _record_alpha_stack() -> None:
+    import copy
+    import tempfile
+
+    guarded, subprocess.Popen = subprocess.Popen, _REAL_POPEN
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            recording = start_cluster(Path(tmp))
+            try:
+                done = subprocess.run(
+                    [tool("helm3"), "install", ALPHA_RELEASE, str(CHARTS / "inferencepool-v0.3.0"),
+                     "--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}"],
+                    capture_output=True, text=True, env=recording.env,
+                )  # fmt: skip
+                assert done.returncode == 0, done.stderr
+                objects = FIXTURES / "objects"
+                recording.kubectl("apply", "-f", str(objects / "v0.3.0-inferencemodels.yaml"),
+                                  "-f", str(objects / "v0.3.0-gke-gateway.yaml"),
+                                  "-f", str(objects / "v0.3.0-gke-httproute.yaml"))  # fmt: skip
+                api = recording.api
+                _ALPHA_STACK.update(objects=copy.deepcopy(api.objects), resources=dict(api.resources),
+                                    schemas=dict(api.schemas), revision=api.revision)  # fmt: skip
+            finally:
+                recording.api.stop()
+    finally:
+        subprocess.Popen = guarded
 
 
 class GatewayController:
@@ -542,6 +650,37 @@ def put_serving(api: KubeAPI, pool: dict) -> dict:
         }
     )
     return api.put(pool)
+
+
+# Fixtures that start real binaries or servers: a test that uses one, directly or through another, is in the e2e
+# tier. Modules that start processes without them say `pytestmark = pytest.mark.e2e`.
+E2E_FIXTURES = {"emulator", "helm", "helm3", "helm4"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        definitions = getattr(item, "_fixtureinfo", None)
+        in_effect = {  # a module may define its own `cluster` (the in-memory one): that one is not e2e
+            name
+            for name, defined in (definitions.name2fixturedefs.items() if definitions else ())
+            if defined and defined[-1].func.__module__ == "conftest"
+        }
+        if not item.get_closest_marker("realapi") and E2E_FIXTURES & in_effect:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _the_fast_tier_starts_no_process(request, monkeypatch) -> None:
+    """A test outside the e2e and realapi tiers that starts a process finds no executable: the tool says it
+    cannot run it, and the test fails there (or, if the tool copes, as with kubectl missing, goes on so)."""
+    if request.node.get_closest_marker("e2e") or request.node.get_closest_marker("realapi"):
+        return
+
+    def refuse(args, *rest, **options):
+        name = str(args[0] if isinstance(args, (list, tuple)) else args)
+        raise FileNotFoundError(2, "the fast tier starts no process (mark the test e2e)", name)
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
 
 
 def _report_files(config) -> Path:

@@ -140,6 +140,42 @@ class KubeAPI:
             for obj in _objects_of(Path(path)):
                 self.put(obj)  # a copy
 
+    def fault_for(self, method: str, path: str, query: dict) -> Fault | None:
+        """Log the request; the fault it meets, if any (counted)."""
+        with self.lock:
+            self.requests.append((method, path))
+            for fault in self.faults:
+                if (
+                    fault.method in (method, "*")
+                    and re.search(fault.path, path)
+                    and fault.times != 0
+                    and fault.dry_run in (None, "All" in query.get("dryRun", []))
+                ):
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault
+        return None
+
+    def call(
+        self, method: str, path: str, body=None, query: dict | None = None, content_type: str = "application/json"
+    ) -> tuple[int, dict | None]:
+        """One request without HTTP, for the fast tier's in-memory kubectl: the same answers as over loopback,
+        faults included ((0, None): the connection dropped)."""
+        query = query or {}
+        fault = self.fault_for(method, path, query)
+        if fault is not None:
+            if fault.status == 0:
+                return 0, None
+            return fault.status, _status_body(
+                fault.status, "InjectedFault", f"injected fault {fault.status} on {method} {path}"
+            )
+        handler = _InProcess(self, content_type)
+        try:
+            handler._route(method, path, query, body if body is not None else {})
+        except _Error as error:
+            return error.code, _status_body(error.code, error.reason, error.message)
+        return handler.answer
+
     def writes(self, since: int = 0) -> list[tuple[str, str]]:
         """The requests since `since` that could change something: not reads, nor the access reviews a
         migration asks before its first change."""
@@ -300,18 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _status(self, code: int, reason: str, message: str) -> None:
-        self._send(
-            code,
-            {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "metadata": {},
-                "status": "Failure",
-                "message": message,
-                "reason": reason,
-                "code": code,
-            },
-        )
+        self._send(code, _status_body(code, reason, message))
 
     def _body(self) -> dict | list:
         length = int(self.headers.get("Content-Length") or 0)
@@ -324,24 +349,10 @@ class _Handler(BaseHTTPRequestHandler):
         return json.loads(text) if text.lstrip()[:1] in "{[" else yaml.safe_load(text)
 
     def _serve(self, method: str) -> None:
-        api = self.api
         url = urlsplit(self.path)
         path, query = url.path, parse_qs(url.query)
         body = self._body()  # read even when unused (DELETE carries options): the connection is reused
-        with api.lock:
-            api.requests.append((method, path))
-            for fault in api.faults:
-                if (
-                    fault.method in (method, "*")
-                    and re.search(fault.path, path)
-                    and fault.times != 0
-                    and fault.dry_run in (None, "All" in query.get("dryRun", []))
-                ):
-                    if fault.times is not None:
-                        fault.times -= 1
-                    break
-            else:
-                fault = None
+        fault = self.api.fault_for(method, path, query)
         if fault is not None:
             if fault.hang:
                 time.sleep(fault.hang)
@@ -633,6 +644,28 @@ class _Handler(BaseHTTPRequestHandler):
 class _Error(Exception):
     def __init__(self, code: int, reason: str, message: str) -> None:
         self.code, self.reason, self.message = code, reason, message
+
+
+class _InProcess(_Handler):
+    """The handler's logic without a connection: what it would send is kept in `answer`."""
+
+    def __init__(self, api: KubeAPI, content_type: str) -> None:  # not super().__init__(): that serves a socket
+        self.api, self.headers, self.answer = api, {"Content-Type": content_type}, (0, None)
+
+    def _send(self, status: int, body: dict) -> None:
+        self.answer = (status, copy.deepcopy(body))
+
+
+def _status_body(code: int, reason: str, message: str) -> dict:
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
 
 
 def _preferred(versions: list[str]) -> str:

@@ -6,12 +6,14 @@ import re
 import subprocess
 import tomllib
 
+import pytest
 import yaml
 from conftest import MIGRATE, POSTRENDER, REPO
 
 from infgw_postrender import __version__
 
 
+@pytest.mark.e2e  # the installed entry points' --version
 def test_every_place_says_the_same_version():
     said = {"plugin.yaml": yaml.safe_load((REPO / "plugin.yaml").read_text())["version"]}
     for chart in sorted((REPO / "charts").glob("*/Chart.yaml")):

@@ -8,7 +8,6 @@ figures."""
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -16,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from infgw_postrender import defaults
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.objects import pool_of_model
+from infgw_postrender.cluster import waits
 from infgw_postrender.cluster.backends import ga_share
 from infgw_postrender.cluster.cleanup import pool_models
 from infgw_postrender.cluster.kube import Kubectl
@@ -134,11 +134,11 @@ def probe(
     """Requests one after another, the targets in turn, within the budget: never more than it allows."""
     header = api().objective.header
     found = StageAnalysis(weight, url)
-    start = time.monotonic()
+    start = waits.clock.monotonic()
     deadline = start + budget.timeout
     shown = start
     while budget.requests is None or found.sent < budget.requests:
-        now = time.monotonic()
+        now = waits.clock.monotonic()
         if budget.duration is not None and now - start >= budget.duration:
             break
         if now >= deadline:
@@ -153,8 +153,8 @@ def probe(
             found.latencies_ms.append(latency)
         else:
             found.failures[detail] += 1
-        if time.monotonic() - shown >= 1 or found.sent == budget.requests:
-            shown = time.monotonic()
+        if waits.clock.monotonic() - shown >= 1 or found.sent == budget.requests:
+            shown = waits.clock.monotonic()
             p95 = found.percentile(0.95)
             progress(
                 f"stage {weight}%: {found.sent}{f'/{budget.requests}' if budget.requests else ''} sent, "

@@ -51,12 +51,13 @@ class Kubectl:
         return self.namespace or "default"
 
     def run(self, args: list[str], step: str, input: str | None = None) -> str:
+        """kubectl's stdout; its failure as the exception that says what it means (NotFound, Conflict)."""
         command = [self.binary, f"--request-timeout={self.request_timeout}"]
         if self.context:
             command.append(f"--context={self.context}")
         debug.echo(command + args)
         try:
-            done = subprocess.run(command + args, capture_output=True, text=True, input=input)
+            done = self.invoke(command + args, input)
         except OSError as exc:
             raise ClusterError(
                 f"{step}: cannot run {self.binary} ({exc.strerror}); install kubectl or set KUBECTL"
@@ -69,6 +70,10 @@ class Kubectl:
                 kind = Conflict
             raise kind(f"{step}: {message}")
         return done.stdout
+
+    def invoke(self, command: list[str], input: str | None) -> subprocess.CompletedProcess:
+        """The one place kubectl runs (the fast tier's in-memory cluster answers here instead)."""
+        return subprocess.run(command, capture_output=True, text=True, input=input)
 
     def _scope(self, namespace: str | None) -> list[str]:
         if namespace == ALL_NAMESPACES:

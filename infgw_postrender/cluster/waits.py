@@ -13,6 +13,20 @@ if TYPE_CHECKING:
     from infgw_postrender.cluster.kube import Kubectl
 
 
+class Clock:
+    """Time as waits, polls and analysis windows see it: the system's. The fast tier puts a clock of its own in
+    `clock` (tests/conftest.py `FakeClock`), so that no test sleeps."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+clock = Clock()
+
+
 class TimedOut(Exception):
     """The deadline passed; `pending` is what the last check still awaited."""
 
@@ -26,19 +40,19 @@ def poll(
 ) -> None:
     """`check` returns None once done, else what it still waits for (shown as progress when it changes,
     and at most every 10 s otherwise). Raises TimedOut."""
-    deadline = time.monotonic() + timeout
+    deadline = clock.monotonic() + timeout
     shown, shown_at = None, 0.0
     while True:
         pending = check()
         if pending is None:
             return
-        now = time.monotonic()
+        now = clock.monotonic()
         if now > deadline:
             raise TimedOut(pending, timeout)
         if pending != shown or now - shown_at >= 10:
             progress(f"waiting: {pending} ({deadline - now:.0f}s left)")
             shown, shown_at = pending, now
-        time.sleep(interval)
+        clock.sleep(interval)
 
 
 def wait_established(kubectl: Kubectl, names: list[str], timeout: float, progress: Callable[[str], None]) -> None:

@@ -85,7 +85,7 @@ def _scalar(value: Any, style: str | None = None) -> str:
 
 def scalar_text(value: Any, style: str) -> str:
     """A string as a YAML scalar, in the original style where that is safe."""
-    if style == "'" and "\n" not in value:
+    if style == "'" and all(_printable(ord(char)) for char in value):  # only double quotes can escape
         return "'" + value.replace("'", "''") + "'"
     if style == "plain" and plain_string(value) is not None:
         return value

@@ -370,8 +370,17 @@ def _resolve(text: str) -> Any:
     return text
 
 
+# YAML 1.1's other booleans. Helm and kubectl read YAML with sigs.k8s.io/yaml, whose goyaml.v2 fork resolves these
+# plain words to true and false (vendor/sigs.k8s.io/yaml/goyaml.v2/resolve.go in kubernetes/kubernetes): a
+# string written so would reach the API server as a bool.
+_YAML11_BOOLS = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"}
+
+
 def plain_string(text: str) -> str | None:
-    """The plain scalar `text` when it reads as that same string (not a number, bool or null, no indicator)."""
+    """The plain scalar `text` when every reader Kubernetes users run reads it as that same string (not a
+    number, bool or null, YAML 1.1's yes/no/on/off included; no indicator)."""
+    if text in _YAML11_BOOLS:
+        return None
     return text if _SAFE_PLAIN.fullmatch(text) and _resolve_safely(text) == text else None
 
 

@@ -6,8 +6,15 @@ import json
 import re
 import subprocess
 
+import pytest
 import yaml
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, install_alpha_stack, tool
+
+
+@pytest.fixture
+def cluster(memory):
+    """The fast tier's in-memory cluster (kubectl and Helm reads in this process)."""
+    return memory
 
 
 def count_kubectl_calls(cluster, tmp_path):
@@ -20,10 +27,10 @@ def count_kubectl_calls(cluster, tmp_path):
     return log
 
 
-def test_detect_finds_the_alpha_stack_with_few_kubectl_calls(cluster, tmp_path):
-    install_alpha_stack(cluster)
-    log = count_kubectl_calls(cluster, tmp_path)
-    done = cluster.migrate("detect", "-o", "json", "--exit-code")
+def test_detect_finds_the_alpha_stack_with_few_kubectl_calls(emulator, tmp_path):
+    install_alpha_stack(emulator)
+    log = count_kubectl_calls(emulator, tmp_path)
+    done = emulator.migrate("detect", "-o", "json", "--exit-code")
     assert done.returncode == 4, done.stderr  # migration needed
     found = json.loads(done.stdout)
     assert found["alpha_pools"] == [
@@ -88,13 +95,13 @@ def test_nothing_alpha_means_no_migration(cluster):
     assert found["migration_needed"] is False and found["recommended_path"] is None
 
 
-def test_releases_of_the_llm_d_router_chart_are_found(cluster):
+def test_releases_of_the_llm_d_router_chart_are_found(emulator):
     """Issue 19.4: GIE v1.6.0 deleted the inferencepool chart (#2967); its successor is llm-d-router's
     llm-d-router-gateway (config/charts/llm-d-router-gateway at llm-d/llm-d-router v0.10.0). A release of it,
     installed by the real Helm, is a release of the GA stack for detect."""
     from conftest import FIXTURES
 
-    cluster.api.load(FIXTURES / "crds" / "inference-extension-v1.6.0-release-manifests.yaml")
+    emulator.api.load(FIXTURES / "crds" / "inference-extension-v1.6.0-release-manifests.yaml")
     chart = CHARTS / "llm-d-router-gateway-v0.10.0"
     subprocess.run(
         [
@@ -109,13 +116,13 @@ def test_releases_of_the_llm_d_router_chart_are_found(cluster):
         ],
         check=True,
         capture_output=True,
-        env=cluster.env,
+        env=emulator.env,
     )
-    done = cluster.migrate("detect", "-o", "json")
+    done = emulator.migrate("detect", "-o", "json")
     assert done.returncode == 0, done.stderr
     name = yaml.safe_load((chart / "Chart.yaml").read_text())["name"]
     assert [(r["name"], r["chart"]) for r in json.loads(done.stdout)["releases"]] == [("vllm-router", name)]
-    table = cluster.migrate("detect")
+    table = emulator.migrate("detect")
     assert re.search(r"Helm release\s+default\s+vllm-router\s+llm-d-router-gateway 0\.0\.0 \(deployed\)", table.stdout)
 
 
@@ -126,9 +133,9 @@ def test_one_namespace_only(cluster):
     assert found["alpha_pools"] == [] and found["alpha_models"] == [] and not found["migration_needed"]
 
 
-def test_snapshot_without_a_cluster(cluster, tmp_path):
-    install_alpha_stack(cluster)
-    snapshot = cluster.kubectl(
+def test_snapshot_without_a_cluster(emulator, tmp_path):
+    install_alpha_stack(emulator)
+    snapshot = emulator.kubectl(
         "get",
         "crd,inferencepools.inference.networking.x-k8s.io,inferencemodels.inference.networking.x-k8s.io,httproutes",
         "-A",
@@ -136,16 +143,16 @@ def test_snapshot_without_a_cluster(cluster, tmp_path):
         "yaml",
     ).stdout
     (tmp_path / "snapshot.yaml").write_text(snapshot)
-    offline = dict(cluster.env, KUBECONFIG=str(tmp_path / "missing-kubeconfig"))
-    cluster.env = offline
-    before = len(cluster.api.requests)
-    done = cluster.migrate(
+    offline = dict(emulator.env, KUBECONFIG=str(tmp_path / "missing-kubeconfig"))
+    emulator.env = offline
+    before = len(emulator.api.requests)
+    done = emulator.migrate(
         "detect", "--from-file", str(tmp_path / "snapshot.yaml"), "--server-version", "v1.34.1-gke.100", "-o", "json"
     )
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert [p["name"] for p in found["alpha_pools"]] == [ALPHA_RELEASE] and found["recommended_path"] == "zero-downtime"
-    plan = cluster.migrate(
+    plan = emulator.migrate(
         "plan",
         "--from-file",
         str(tmp_path / "snapshot.yaml"),
@@ -175,7 +182,7 @@ def test_snapshot_without_a_cluster(cluster, tmp_path):
     crds = next(s for s in steps if s["key"] == "crds")
     # issue 9.6: GKE 1.34.1 would serve the v1 InferencePool CRD, but the snapshot shows it does not yet
     assert "the cluster has no v1 InferencePool CRD: the bundle that holds it" in crds["title"]
-    assert len(cluster.api.requests) == before, "offline detect and plan must not reach a cluster"
+    assert len(emulator.api.requests) == before, "offline detect and plan must not reach a emulator"
 
 
 def test_snapshot_that_is_not_kubernetes_is_refused(tmp_path, cluster):
@@ -226,17 +233,17 @@ def test_objectives_from_the_cluster_print_then_apply(cluster, schemas):
     assert sorted(o["metadata"]["name"] for o in stored) == sorted(upstream)
 
 
-def test_debug_echoes_every_kubectl_and_helm_command(cluster):
+def test_debug_echoes_every_kubectl_and_helm_command(emulator):
     """Issue 24.6: --debug, or HELM_DEBUG=1 as `helm --debug` sets it for a plugin: each command line on stderr as
     it starts, credentials redacted; without either, none."""
-    install_alpha_stack(cluster)
+    install_alpha_stack(emulator)
     for args, env in ((["--debug", "detect"], None), (["detect"], {"HELM_DEBUG": "1"})):
-        done = cluster.migrate(*args, env_extra=env)
+        done = emulator.migrate(*args, env_extra=env)
         assert done.returncode == 0, done.stderr
         echoed = [line for line in done.stderr.splitlines() if line.startswith("debug: ")]
         assert any(re.search(r"kubectl .*get ", line) for line in echoed), echoed
         assert any(" list -o json" in line for line in echoed), echoed  # helm list
-    quiet = cluster.migrate("detect")
+    quiet = emulator.migrate("detect")
     assert "debug: " not in quiet.stderr
 
 

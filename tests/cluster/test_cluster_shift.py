@@ -13,7 +13,8 @@ SHIFT = ["shift", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-p
 
 
 @pytest.fixture
-def live(cluster):
+def live(memory):
+    cluster = memory
     """The alpha route live; the GA CRDs and a GA pool that the Gateway accepted."""
     cluster.api.load(
         FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
@@ -196,28 +197,19 @@ def test_weight_out_of_range(live, weight):
 
 
 def test_wait_reports_progress_until_accepted(live):
-    """Progress lines while the route waits for its Gateway; the controller answers once one is seen."""
-    import subprocess
-
-    from conftest import MIGRATE
-
+    """Progress lines while the route waits for its Gateway; the controller answers after the first wait."""
     assert live.migrate(*SHIFT, "--ga-weight", "0").returncode == 0
-    live.gateway.paused = True  # the controller is slow this time: it answers once the tool says it waits
-    child = subprocess.Popen(
-        [str(MIGRATE), *SHIFT, "--ga-weight", "50", "--wait", "--timeout", "60"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=live.env,
-    )
-    seen = []
-    for line in child.stderr:
-        seen.append(line)
-        if "waiting: HTTPRoute llm-route generation" in line:
-            live.gateway.paused = False
-            live.api.reconcile()
-    assert child.wait(timeout=60) == 0, "".join(seen)
-    assert any("Accepted and ResolvedRefs" in line for line in seen)
+    live.gateway.paused = True  # the controller is slow this time: it answers once the tool has waited
+
+    def answer() -> None:
+        live.gateway.paused = False
+        live.api.reconcile()
+
+    live.clock.on_sleep.append(answer)
+    done = live.migrate(*SHIFT, "--ga-weight", "50", "--wait", "--timeout", "60")
+    assert done.returncode == 0, done.stderr
+    assert "... waiting: HTTPRoute llm-route generation 3: Accepted not reported" in done.stderr
+    assert "Accepted and ResolvedRefs" in done.stderr and live.clock.slept == 1.0
 
 
 def test_wait_times_out_with_a_clear_message(live):

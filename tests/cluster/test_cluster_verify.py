@@ -9,6 +9,12 @@ from completions import Completions, server  # noqa: F401  (the completion serve
 from conftest import FIXTURES
 
 
+@pytest.fixture
+def cluster(memory):
+    """The fast tier's in-memory cluster (kubectl and Helm reads in this process)."""
+    return memory
+
+
 def url(server) -> str:
     return f"http://127.0.0.1:{server.server_address[1]}/v1/completions"
 

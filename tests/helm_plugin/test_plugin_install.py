@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import CHARTS, docs, helm_env
 
+pytestmark = pytest.mark.e2e  # helm plugin install on the real Helm 3 and Helm 4
+
 
 @pytest.mark.parametrize("major", [3, 4])
 def test_plugin_installs_and_wires_the_post_renderer(tmp_path, repo_copy, major):

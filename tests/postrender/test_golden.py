@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import CHARTS, docs, run_postrender, tool
 
+pytestmark = pytest.mark.e2e  # the charts rendered by the real Helm
+
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(path.name for path in GOLDEN.iterdir() if (path / "case.yaml").exists())
 

@@ -219,6 +219,7 @@ spec:
 """
 
 
+@pytest.mark.e2e  # the post-renderer's own process, measured by /usr/bin/time
 @pytest.mark.parametrize(
     "name, stream, expected",
     [
@@ -260,6 +261,7 @@ def test_named_hostile_inputs_are_refused_quickly_with_bounded_memory(name, stre
     assert int(peak_kib) < 4 * len(data) // 1024 + 64 * 1024, f"{name}: {int(peak_kib) // 1024} MiB"
 
 
+@pytest.mark.e2e  # the post-renderer's own process
 def test_50_mb_document_that_needs_no_change_passes_through():
     big = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  x: " + "a" * 50_000_000 + "\n"
     done = subprocess.run([str(POSTRENDER), "-q"], input=(POOL + big).encode(), capture_output=True)

@@ -46,6 +46,7 @@ def test_each_model_gets_a_rule_that_sets_its_objective_with_the_split(helm, sch
     assert {objective for _, objective in expected} <= objectives, "every header value names an objective of the pool"
 
 
+@pytest.mark.e2e  # the chart rendered by the real Helm
 def test_the_report_carries_the_model_name_over_on_condition(tmp_path):
     report = tmp_path / "report.json"
     stream = _stream()
@@ -100,6 +101,7 @@ def test_the_companion_chart_renders_the_same_rules(helm):
     assert the_route(chart)["spec"]["rules"] == post_rendered["spec"]["rules"]
 
 
+@pytest.mark.e2e  # the chart rendered by the real Helm
 def test_past_the_crds_rule_limit_the_post_renderer_refuses(tmp_path, schemas):
     many = [
         {
@@ -122,6 +124,7 @@ def test_past_the_crds_rule_limit_the_post_renderer_refuses(tmp_path, schemas):
     schemas.validate(the_route(done.stdout))  # 16 rules: the most the CRD allows, and it says yes
 
 
+@pytest.mark.e2e  # the chart rendered by the real Helm
 def test_model_routing_needs_the_models_and_a_generated_route():
     done = run_postrender(_stream(), "--alpha-pool", ALPHA_RELEASE, "--model-routing")
     assert done.returncode == 2

@@ -239,6 +239,7 @@ def test_status_parent_refs_keep_group_kind_name_namespace_only():
     }
 
 
+@pytest.mark.e2e  # the installed entry point, as Helm runs it
 @pytest.mark.parametrize("extension", ["absent", None, {}, {"portNumber": 9002}])
 def test_a_pool_without_an_epp_is_refused(extension):
     """Issue 10.7: the v1 CRD requires endpointPickerRef.name; a converted pool without one is an error (exit 2,

@@ -8,7 +8,6 @@ import json
 import subprocess
 
 import pytest
-
 from completions import Completions, server  # noqa: F401  (the completion server fixture)
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, GA_GROUP, crd_mirror
 from real_server import GatewayController, install_alpha_stack, real, stored_objects, use_helm  # noqa: F401
