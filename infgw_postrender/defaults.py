@@ -17,3 +17,9 @@ MIN_SUCCESS = 0.99
 MAX_P95_S = 5.0
 ANALYSIS_REQUESTS = 20
 ANALYSIS_TIMEOUT_S = 120.0
+# A stage judged from the EPPs' metrics: the same 1 in 100 and 5 s, over the last 5 minutes of real traffic, and
+# no verdict on fewer than 20 requests; Prometheus has 10 s to answer each query.
+METRICS_WINDOW = "5m"
+MAX_ERROR_RATIO = 0.01
+MIN_REQUESTS = ANALYSIS_REQUESTS
+METRICS_TIMEOUT_S = 10.0

@@ -418,7 +418,7 @@ def memory(monkeypatch) -> MemoryCluster:
     """The fast tier's `cluster`: every Kubectl the tool makes is a MemoryKubectl over this emulator."""
     from memory_kubectl import MemoryHelm, MemoryKubectl
 
-    from infgw_postrender.cluster import waits
+    from infgw_postrender.cluster import kube, waits
     from infgw_postrender.cluster.helm import Helm
     from infgw_postrender.cluster.kube import Kubectl
 
@@ -430,6 +430,7 @@ def memory(monkeypatch) -> MemoryCluster:
         return MemoryKubectl(made.binary, made.context, made.namespace, made.request_timeout, api=api)
 
     monkeypatch.setattr(Kubectl, "from_options", classmethod(from_options))
+    monkeypatch.setattr(kube, "_READ_ONCE", {})  # a test's server version is its own
     monkeypatch.setattr(Helm, "from_env", classmethod(lambda cls: MemoryHelm("helm", api=api)))
     clock = FakeClock()
     monkeypatch.setattr(waits, "clock", clock)

@@ -86,6 +86,15 @@ class PolicyRule(NamedTuple):
         return {"apiGroups": list(self.apiGroups), "resources": list(self.resources), "verbs": list(self.verbs)}
 
 
+class EppMetrics(NamedTuple):
+    """Each metric the analysis reads, by every name an EPP release exports it under."""
+
+    request_total: tuple[str, ...]
+    request_error_total: tuple[str, ...]
+    request_duration_bucket: tuple[str, ...]
+    ready_pods: tuple[str, ...]
+
+
 class Epp(NamedTuple):
     pool_name_flags: tuple[str, ...]
     pool_namespace_flags: tuple[str, ...]
@@ -95,6 +104,7 @@ class Epp(NamedTuple):
     grpc_port_name: str
     containers_path: str
     rbac_rule: PolicyRule
+    metrics: EppMetrics
 
 
 class Resources(NamedTuple):

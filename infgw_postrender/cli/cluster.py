@@ -79,7 +79,7 @@ def kubectl_for(namespace: str | None, kube_context: str | None) -> Kubectl:
 
 
 def register(cli: click.Group) -> None:
-    for command in (detect, crds, objectives, backup, shift, verify, cleanup, restore, plan, migrate, rbac):
+    for command in (detect, crds, objectives, backup, shift, analyze, verify, cleanup, restore, plan, migrate, rbac):
         cli.add_command(command)
 
 
@@ -753,9 +753,12 @@ def migrate(dry_run, **options) -> None:
         return
     for note in settings.notes:
         progress(note)
-    check_access(kubectl, settings.namespace, own_command())  # a user without a permission changes nothing
-    save_run(settings)  # before the first step: what a re-run needs once the alpha stack is gone
-    finished = run_steps(found, progress, run_own)
+
+    def before_first() -> None:
+        check_access(kubectl, settings.namespace, own_command())  # a user without a permission changes nothing
+        save_run(settings)  # what a re-run needs once the alpha stack is gone
+
+    finished = run_steps(found, progress, run_own, before_first)
     if not finished or next_stages(settings):
         # stopped on purpose short of the end: exit 5, with the command that goes on
         progress(
@@ -763,6 +766,91 @@ def migrate(dry_run, **options) -> None:
             + go_on_command(settings, sys.argv[sys.argv.index("migrate") + 1 :] if "migrate" in sys.argv else [])
         )
         sys.exit(EXIT_STOPPED)
+
+
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
+\b
+Examples:
+  # GKE: Google Cloud Managed Service for Prometheus, with your gcloud credentials
+  helm infgw-migrate analyze -n llm --ga-pool vllm-ga --alpha-pool vllm --max-error-ratio-increase 0.005 \\
+    --metrics-url https://monitoring.googleapis.com/v1/projects/PROJECT/location/global/prometheus \\
+    --metrics-token-command "gcloud auth print-access-token"
+  # any Prometheus, with the series picked by labels (no cluster read)
+  infgw-migrate analyze --metrics-url http://127.0.0.1:9090 --ga-pool vllm-ga --ga-selector job=vllm-ga-epp -o json
+""",
+)
+@cluster_options
+@click.option("--metrics-url", required=True, help="Prometheus' HTTP API base (URL/api/v1/query).")
+@click.option("--ga-pool", type=DNS_LABEL, required=True, help="The GA InferencePool the stage sends traffic to.")
+@click.option("--alpha-pool", type=DNS_LABEL, help="The alpha InferencePool, to compare error ratios with.")
+@click.option("--ga-selector", metavar="LABELS", help="The GA EPP's series (default: its pods, from the cluster).")
+@click.option(
+    "--alpha-selector", metavar="LABELS", help="The alpha EPP's series (default: its pods, from the cluster)."
+)
+@click.option("--window", default=defaults.METRICS_WINDOW, show_default=True, help="The window judged (PromQL).")
+@click.option("--max-error-ratio", type=float, default=defaults.MAX_ERROR_RATIO, show_default=True)
+@click.option("--max-p95", type=DURATION, default=f"{defaults.MAX_P95_S:g}s", show_default=True,
+              help="The slowest 5% of requests must answer within this.")  # fmt: skip
+@click.option(
+    "--max-error-ratio-increase", type=float, help="With --alpha-pool: how much GA's error ratio may exceed alpha's."
+)
+@click.option("--min-requests", type=int, default=defaults.MIN_REQUESTS, show_default=True,
+              help="Fewer requests in the window fail the analysis: no verdict without data.")  # fmt: skip
+@click.option("--metrics-timeout", type=DURATION, default=f"{defaults.METRICS_TIMEOUT_S:g}s", show_default=True)
+@click.option("--metrics-token-command", metavar="COMMAND",
+              help="Prints a bearer token (run without a shell); else INFGW_METRICS_TOKEN, if set.")  # fmt: skip
+@output_option
+def analyze(namespace, kube_context, metrics_url, ga_pool, alpha_pool, ga_selector, alpha_selector, window,
+            max_error_ratio, max_p95, max_error_ratio_increase, min_requests, metrics_timeout, metrics_token_command,
+            output) -> None:  # fmt: skip
+    """Judge the GA pool from its EPP's metrics in Prometheus, once; change nothing. Exit 0 when every check
+    passes, 1 when one fails (named on stderr with its value and threshold), 2 for bad input. No data is a
+    failure, never a pass."""
+    import os
+
+    from infgw_postrender.api.mapping import api
+    from infgw_postrender.cluster.metrics import Limits, Prometheus, epp_selector, token_of
+    from infgw_postrender.cluster.metrics import analyze as run_analysis
+    from infgw_postrender.cluster.metrics import selector as parse_selector
+
+    if max_error_ratio_increase is not None and not alpha_pool:
+        raise InputError("--max-error-ratio-increase: compares with the alpha pool; pass --alpha-pool")
+    prometheus = Prometheus(metrics_url, token_of(metrics_token_command, dict(os.environ)), metrics_timeout)
+    sides = {}
+    for side, pool, given, resource in (
+        ("GA", ga_pool, ga_selector, "ga_pool"),
+        ("alpha", alpha_pool, alpha_selector, "alpha_pool"),
+    ):
+        if pool is None:
+            continue
+        if given:
+            sides[side] = parse_selector(given, f"--{side.lower()}-selector")
+            continue
+        kubectl = kubectl_for(namespace, kube_context)
+        where = kubectl.default_namespace
+        live = kubectl.find(
+            getattr(api().cluster.resources, resource), pool, where, f"read the {side} pool {where}/{pool}"
+        )
+        if live is None:
+            raise InputError(
+                f"--{side.lower()}-pool {pool}: no such {side} InferencePool in {where}; pass --{side.lower()}-selector"
+            )
+        sides[side] = epp_selector(kubectl, where, live, f"the {side} pool {where}/{pool}")
+    limits = Limits(window, max_error_ratio, max_p95, max_error_ratio_increase, min_requests)
+    found = run_analysis(prometheus, sides["GA"], sides.get("alpha"), limits)
+    rows = [f"{'CHECK':<36}{'VALUE':>12}  {'THRESHOLD':<12}RESULT\n"]
+    for check in found.checks:
+        value = "-" if check.value is None else f"{check.value:.4g}"
+        rows.append(f"{check.name:<36}{value:>12}  {check.threshold:<12}{'ok' if check.passed else 'FAILED'}\n")
+    emit(found.as_dict(), output, "".join(rows))
+    for check in found.checks:
+        if not check.passed:
+            click.echo(f"failed: {check.line()}", err=True)
+    if not found.passed:
+        sys.exit(1)
 
 
 @click.command(

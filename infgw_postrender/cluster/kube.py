@@ -15,6 +15,7 @@ from infgw_postrender.cluster import debug
 from infgw_postrender.errors import MigrateError
 
 ALL_NAMESPACES = "*"
+_READ_ONCE: dict[tuple, str] = {}
 
 
 class ClusterError(MigrateError):
@@ -115,11 +116,19 @@ class Kubectl:
         """The context in force: the one asked for, else the kubeconfig's current one."""
         if self.context:
             return self.context
-        return self.run(["config", "current-context"], "read the kubeconfig's current context").strip() or "none"
+        return self._once(["config", "current-context"], "read the kubeconfig's current context").strip() or "none"
 
     def server_version(self) -> str:
-        found = json.loads(self.run(["version", "-o", "json"], "read the server version"))
+        found = json.loads(self._once(["version", "-o", "json"], "read the server version"))
         return (found.get("serverVersion") or {}).get("gitVersion") or ""
+
+    def _once(self, args: list[str], step: str) -> str:
+        """What cannot change while this process runs (the kubeconfig's context, the server's version): read
+        once per kubeconfig and context (migrate runs its steps in this process, and each step asks again)."""
+        key = (self.binary, self.context, os.environ.get("KUBECONFIG"), *args)
+        if key not in _READ_ONCE:
+            _READ_ONCE[key] = self.run(args, step)
+        return _READ_ONCE[key]
 
     def apply(self, manifests: str, step: str, dry_run: bool = False) -> str:
         args = ["apply", "-f", "-"] + (["--dry-run=server"] if dry_run else [])

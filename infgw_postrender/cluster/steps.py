@@ -347,11 +347,17 @@ class StepFailed(MigrateError):
         self.exit_code = exit_code
 
 
-def run_steps(found: list[Step], progress: Callable[[str], None], run_own: OwnCommand) -> bool:
+def run_steps(
+    found: list[Step],
+    progress: Callable[[str], None],
+    run_own: OwnCommand,
+    before_first: Callable[[], None] = lambda: None,
+) -> bool:
     """Each step not done yet, in order, as its argv; False when it stopped on purpose before a traffic stage
-    nobody asked for. A refusal (exit 3) counts as one only when nothing had changed before it in this run; after
-    a change it is a failure (exit 1)."""
-    changed = False
+    nobody asked for. `before_first` runs once, before the first step that runs (a finished migration, run
+    again, runs none). A refusal (exit 3) counts as one only when nothing had changed before it in this run;
+    after a change it is a failure (exit 1)."""
+    changed = ran = False
     for number, step in enumerate(found, 1):
         label = f"step {number} ({step.title})"
         if _is_done(step, label):
@@ -361,6 +367,9 @@ def run_steps(found: list[Step], progress: Callable[[str], None], run_own: OwnCo
             progress(f"stopped before step {number}: {step.title}")
             progress(f"by hand, that step alone: {step.command}")
             return False
+        if not ran:
+            before_first()
+            ran = True
         progress(f"step {number}: {step.title}")
         progress(f"+ {step.command}")
         code, error, interrupted = execute(step, run_own)
@@ -511,8 +520,14 @@ class _Steps:
             "--models",
             self.s.models_file,
         )
+        # It changes no object in the cluster (a check, as far as the cluster goes), and it is skipped once the
+        # alpha stack is gone: nothing is left to back up, and the file keeps what was (it only adds).
         return Step(
-            "backup", "back up the alpha stack and the route, and export the alpha pool's InferenceModels", argv
+            "backup",
+            "back up the alpha stack and the route, and export the alpha pool's InferenceModels",
+            argv,
+            self._alpha_gone,
+            check=True,
         )
 
     def _renderer_args(self) -> list[str]:
