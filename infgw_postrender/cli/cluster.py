@@ -271,6 +271,35 @@ def analysis_options(func: Callable) -> Callable:
     return func
 
 
+METRICS_FLAGS = ("metrics_url", "ga_selector", "alpha_selector", "window", "max_error_ratio",
+                 "max_error_ratio_increase", "min_requests", "metrics_timeout", "metrics_token_command")  # fmt: skip
+
+
+def metrics_options(func: Callable) -> Callable:
+    """A stage judged from the EPPs' metrics in Prometheus (analyze; shift and migrate after each stage)."""
+    options = [
+        click.option("--metrics-url", help="Prometheus' HTTP API base (URL/api/v1/query): judge from the EPPs' metrics."),
+        click.option("--ga-selector", metavar="LABELS", help="The GA EPP's series (default: its pods, from the cluster)."),
+        click.option("--alpha-selector", metavar="LABELS",
+                     help="The alpha EPP's series (default: its pods, from the cluster)."),
+        click.option("--window", default=defaults.METRICS_WINDOW, show_default=True,
+                     help="The window of traffic judged (PromQL duration); a stage waits it first."),
+        click.option("--max-error-ratio", type=click.FloatRange(0, 1), default=defaults.MAX_ERROR_RATIO,
+                     show_default=True),
+        click.option("--max-error-ratio-increase", type=click.FloatRange(0, 1),
+                     help="With --alpha-pool: how much GA's error ratio may exceed alpha's."),
+        click.option("--min-requests", type=click.IntRange(1), default=defaults.MIN_REQUESTS, show_default=True,
+                     help="Fewer requests in the window fail the analysis: no verdict without data."),
+        click.option("--metrics-timeout", type=DURATION, default=f"{defaults.METRICS_TIMEOUT_S:g}s",
+                     show_default=True),
+        click.option("--metrics-token-command", metavar="COMMAND",
+                     help="Prints a bearer token (run without a shell); else INFGW_METRICS_TOKEN, if set."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def _analysis_settings(analysis_requests, analysis_duration, analysis_timeout, min_success, max_p95):
     from infgw_postrender.cluster.analysis import Budget, Thresholds
 
@@ -313,6 +342,7 @@ Examples:
     help="How long to wait for the Gateway to accept the GA pool, and for --wait (90s, 5m).",
 )
 @analysis_options
+@metrics_options
 @click.option("--url", help="With --analysis: probe this URL instead of the Gateway's address.")
 @click.option("--port", default=80, show_default=True, help="With --analysis: the Gateway's port.")
 @click.option(
@@ -349,10 +379,15 @@ def shift(
     from infgw_postrender.cluster.shift import wait_accepted
 
     kubectl = kubectl_for(namespace, kube_context)
-    if analysis and not dry_run:
-        _analysed_shift(
-            kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port, models, checks
+    metrics = {flag: checks.pop(flag) for flag in METRICS_FLAGS}
+    if (analysis or metrics["metrics_url"]) and not dry_run:
+        judge = (
+            _metrics_judge(kubectl, ga_pool, alpha_pool, checks["max_p95"], metrics) if metrics["metrics_url"] else None
         )
+        _analysed_shift(
+            kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port, models, checks,
+            analysis, judge,
+        )  # fmt: skip
         return
     result = run_shift(kubectl, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, timeout, progress)
     nothing = f"HTTPRoute {result.route} already sends {ga_weight}% to {ga_pool}; nothing to change\n"
@@ -378,7 +413,7 @@ def shift(
 
 
 def _analysed_shift(
-    kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port, models, checks
+    kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port, models, checks, probe, judge
 ) -> None:
     from infgw_postrender.cluster.analysis import AnalysisFailed, analysed_shift, parse_target
 
@@ -399,6 +434,8 @@ def _analysed_shift(
             timeout,
             progress,
             force,
+            probe,
+            judge,
         )
     except AnalysisFailed as failed:
         _show_stage(failed.stage, thresholds, output)
@@ -410,6 +447,8 @@ def _show_stage(stage, thresholds, output: str) -> None:
     record = stage.as_record(thresholds)
     verdict = "passed" if stage.failure is None else f"FAILED: {stage.failure}"
     figures = stage.analysis.figures() if stage.analysis else "not probed"
+    if stage.metrics is not None:
+        figures += f"; metrics {'passed' if stage.metrics.passed else 'failed'}"
     back = f"; back at GA weight {stage.previous}" if stage.rolled_back else ""
     emit(
         record,
@@ -647,7 +686,7 @@ def _path_options(func: Callable) -> Callable:
     ]
     for option in reversed(options):
         func = option(func)
-    return analysis_options(func)
+    return analysis_options(metrics_options(func))
 
 
 def _plan_rows(found) -> list[dict]:
@@ -783,74 +822,47 @@ Examples:
 """,
 )
 @cluster_options
-@click.option("--metrics-url", required=True, help="Prometheus' HTTP API base (URL/api/v1/query).")
 @click.option("--ga-pool", type=DNS_LABEL, required=True, help="The GA InferencePool the stage sends traffic to.")
 @click.option("--alpha-pool", type=DNS_LABEL, help="The alpha InferencePool, to compare error ratios with.")
-@click.option("--ga-selector", metavar="LABELS", help="The GA EPP's series (default: its pods, from the cluster).")
-@click.option(
-    "--alpha-selector", metavar="LABELS", help="The alpha EPP's series (default: its pods, from the cluster)."
-)
-@click.option("--window", default=defaults.METRICS_WINDOW, show_default=True, help="The window judged (PromQL).")
-@click.option("--max-error-ratio", type=float, default=defaults.MAX_ERROR_RATIO, show_default=True)
+@metrics_options
 @click.option("--max-p95", type=DURATION, default=f"{defaults.MAX_P95_S:g}s", show_default=True,
               help="The slowest 5% of requests must answer within this.")  # fmt: skip
-@click.option(
-    "--max-error-ratio-increase", type=float, help="With --alpha-pool: how much GA's error ratio may exceed alpha's."
-)
-@click.option("--min-requests", type=int, default=defaults.MIN_REQUESTS, show_default=True,
-              help="Fewer requests in the window fail the analysis: no verdict without data.")  # fmt: skip
-@click.option("--metrics-timeout", type=DURATION, default=f"{defaults.METRICS_TIMEOUT_S:g}s", show_default=True)
-@click.option("--metrics-token-command", metavar="COMMAND",
-              help="Prints a bearer token (run without a shell); else INFGW_METRICS_TOKEN, if set.")  # fmt: skip
 @output_option
-def analyze(namespace, kube_context, metrics_url, ga_pool, alpha_pool, ga_selector, alpha_selector, window,
-            max_error_ratio, max_p95, max_error_ratio_increase, min_requests, metrics_timeout, metrics_token_command,
-            output) -> None:  # fmt: skip
+def analyze(namespace, kube_context, ga_pool, alpha_pool, max_p95, output, **metrics) -> None:
     """Judge the GA pool from its EPP's metrics in Prometheus, once; change nothing. Exit 0 when every check
     passes, 1 when one fails (named on stderr with its value and threshold), 2 for bad input. No data is a
     failure, never a pass."""
-    import os
-
-    from infgw_postrender.api.mapping import api
-    from infgw_postrender.cluster.metrics import Limits, Prometheus, epp_selector, token_of
-    from infgw_postrender.cluster.metrics import analyze as run_analysis
-    from infgw_postrender.cluster.metrics import selector as parse_selector
-
-    if max_error_ratio_increase is not None and not alpha_pool:
-        raise InputError("--max-error-ratio-increase: compares with the alpha pool; pass --alpha-pool")
-    prometheus = Prometheus(metrics_url, token_of(metrics_token_command, dict(os.environ)), metrics_timeout)
-    sides = {}
-    for side, pool, given, resource in (
-        ("GA", ga_pool, ga_selector, "ga_pool"),
-        ("alpha", alpha_pool, alpha_selector, "alpha_pool"),
-    ):
-        if pool is None:
-            continue
-        if given:
-            sides[side] = parse_selector(given, f"--{side.lower()}-selector")
-            continue
-        kubectl = kubectl_for(namespace, kube_context)
-        where = kubectl.default_namespace
-        live = kubectl.find(
-            getattr(api().cluster.resources, resource), pool, where, f"read the {side} pool {where}/{pool}"
-        )
-        if live is None:
-            raise InputError(
-                f"--{side.lower()}-pool {pool}: no such {side} InferencePool in {where}; pass --{side.lower()}-selector"
-            )
-        sides[side] = epp_selector(kubectl, where, live, f"the {side} pool {where}/{pool}")
-    limits = Limits(window, max_error_ratio, max_p95, max_error_ratio_increase, min_requests)
-    found = run_analysis(prometheus, sides["GA"], sides.get("alpha"), limits)
-    rows = [f"{'CHECK':<36}{'VALUE':>12}  {'THRESHOLD':<12}RESULT\n"]
-    for check in found.checks:
-        value = "-" if check.value is None else f"{check.value:.4g}"
-        rows.append(f"{check.name:<36}{value:>12}  {check.threshold:<12}{'ok' if check.passed else 'FAILED'}\n")
-    emit(found.as_dict(), output, "".join(rows))
+    if not metrics["metrics_url"]:
+        raise InputError("--metrics-url: required; give Prometheus' API base URL")
+    found = _metrics_judge(kubectl_for(namespace, kube_context), ga_pool, alpha_pool, max_p95, metrics).run()
+    emit(found.as_dict(), output, _checks_table(found.checks))
     for check in found.checks:
         if not check.passed:
             click.echo(f"failed: {check.line()}", err=True)
     if not found.passed:
         sys.exit(1)
+
+
+def _checks_table(checks) -> str:
+    rows = [f"{'CHECK':<36}{'VALUE':>12}  {'THRESHOLD':<12}RESULT\n"]
+    for check in checks:
+        value = "-" if check.value is None else f"{check.value:.4g}"
+        rows.append(f"{check.name:<36}{value:>12}  {check.threshold:<12}{'ok' if check.passed else 'FAILED'}\n")
+    return "".join(rows)
+
+
+def _metrics_judge(kubectl, ga_pool, alpha_pool, max_p95, metrics: dict):
+    """The metric analysis these flags ask for (`metrics`: metrics_options' values)."""
+    import os
+
+    from infgw_postrender.cluster.metrics import Limits, judge, token_of
+
+    limits = Limits(metrics["window"], metrics["max_error_ratio"], max_p95, metrics["max_error_ratio_increase"],
+                    metrics["min_requests"])  # fmt: skip
+    token = token_of(metrics["metrics_token_command"], dict(os.environ))
+    return judge(kubectl, metrics["metrics_url"], token, metrics["metrics_timeout"],
+                 {"GA": ga_pool, "alpha": alpha_pool},
+                 {"GA": metrics["ga_selector"], "alpha": metrics["alpha_selector"]}, limits)  # fmt: skip
 
 
 @click.command(
@@ -921,11 +933,13 @@ def _settings(
         raise InputError(
             "--delete-crds: the simple path deletes the v1alpha2 CRDs already, when nothing else uses them"
         )
-    if analysis and path_name == "simple":
-        raise InputError(
-            "--analysis: the simple path has no traffic stages to measure (it moves all traffic at once, "
-            "after the outage); use --path zero-downtime"
-        )
+    metrics = {flag: checks.pop(flag) for flag in METRICS_FLAGS}
+    for flag, asked in (("--analysis", analysis), ("--metrics-url", metrics["metrics_url"])):
+        if asked and path_name == "simple":
+            raise InputError(
+                f"{flag}: the simple path has no traffic stages to measure (it moves all traffic at once, "
+                "after the outage); use --path zero-downtime"
+            )
     return Settings(
         kubectl.default_namespace,
         kubectl.context,
@@ -945,8 +959,27 @@ def _settings(
         verify_url,
         state_dir,
         delete_crds,
-        analysis=_analysis_argv(verify_url, **checks) if analysis else [],
+        analysis=[
+            *(_analysis_argv(verify_url, **checks) if analysis else []),
+            *_metrics_argv(metrics, checks, not analysis),
+        ],
     )
+
+
+def _metrics_argv(metrics: dict, checks: dict, with_p95: bool) -> list[str]:
+    """The metric analysis as each stage's shift takes it (none without --metrics-url): what plan prints runs."""
+    if not metrics["metrics_url"]:
+        return []
+    argv = ["--metrics-url", metrics["metrics_url"], "--window", metrics["window"],
+            "--max-error-ratio", f"{metrics['max_error_ratio']:g}", "--min-requests", str(metrics["min_requests"]),
+            "--metrics-timeout", f"{metrics['metrics_timeout']:g}s",
+            *(["--max-p95", f"{checks['max_p95']:g}s"] if with_p95 else [])]  # fmt: skip
+    for flag in ("ga_selector", "alpha_selector", "metrics_token_command"):
+        if metrics[flag]:
+            argv += [f"--{flag.replace('_', '-')}", metrics[flag]]
+    if metrics["max_error_ratio_increase"] is not None:
+        argv += ["--max-error-ratio-increase", f"{metrics['max_error_ratio_increase']:g}"]
+    return argv
 
 
 def _analysis_argv(

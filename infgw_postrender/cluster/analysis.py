@@ -19,6 +19,8 @@ from infgw_postrender.cluster import waits
 from infgw_postrender.cluster.backends import ga_share
 from infgw_postrender.cluster.cleanup import pool_models
 from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.cluster.metrics import Analysis as MetricsAnalysis
+from infgw_postrender.cluster.metrics import Judge
 from infgw_postrender.cluster.shift import ShiftResult, read_route, shift, wait_accepted
 from infgw_postrender.cluster.verify import DEFAULT_PROMPT, completion, completion_url, gateway_address
 from infgw_postrender.errors import InputError, MigrateError
@@ -196,6 +198,7 @@ class Stage:
     analysis: StageAnalysis | None = None
     rolled_back: ShiftResult | None = None
     failure: str | None = None
+    metrics: MetricsAnalysis | None = None
 
     def as_record(self, thresholds: Thresholds) -> dict:
         return {
@@ -204,6 +207,7 @@ class Stage:
             "previous_weight": self.previous,
             "applied": self.shifted.applied,
             "analysis": self.analysis.as_record(thresholds) if self.analysis else None,
+            "metrics": self.metrics.as_dict() if self.metrics else None,
             "failure": self.failure,
             "rolled_back_to": self.previous if self.rolled_back else None,
         }
@@ -223,21 +227,24 @@ def analysed_shift(
     timeout: float,
     progress: Callable[[str], None],
     force: bool = False,
+    probe_it: bool = True,
+    judge: Judge | None = None,
 ) -> Stage:
-    """Shift, wait until the route's Gateway reports the change, probe, and go back when the probe fails.
+    """Shift, wait until the route's Gateway reports the change, probe (`probe_it`) and judge the stage from the
+    EPPs' metrics once its window of traffic has passed (`judge`), and go back when either fails.
 
     Raises AnalysisFailed once the route is back (the Stage is its `stage` attribute)."""
     namespace = kubectl.default_namespace
     route = read_route(kubectl, route_name, namespace)
     previous = ga_share(route["spec"].get("rules") or [], alpha_pool, ga_pool) or 0
-    targets = targets or targets_from_cluster(kubectl, alpha_pool, ga_pool, namespace)
+    targets = (targets or targets_from_cluster(kubectl, alpha_pool, ga_pool, namespace)) if probe_it else []
     stage = Stage(shift(kubectl, route_name, alpha_pool, ga_pool, weight, False, force, timeout, progress), previous)
     if stage.shifted.applied:
         wait_accepted(kubectl, route_name, stage.shifted.generation, timeout, progress)
     if weight == 0:
         progress(f"stage 0%: no traffic goes to the GA pool {ga_pool}; nothing to analyse")
         return stage
-    if url is None:
+    if probe_it and url is None:
         gateways = [p.get("name") for p in route["spec"].get("parentRefs") or []]
         programmed, address = gateway_address(kubectl, gateways[0])
         if programmed and address:
@@ -246,10 +253,17 @@ def analysed_shift(
             stage.failure = (
                 f"Gateway {gateways[0]} is {'PROGRAMMED without an address' if programmed else 'not PROGRAMMED'}"
             )
-    if url is not None:
+    if probe_it and url is not None:
         progress(f"stage {weight}%: analysing through {url}: {budget.describe()}, {thresholds.describe()}")
         stage.analysis = probe(url, targets, weight, budget, progress)
         stage.failure = stage.analysis.failure(thresholds)
+    if judge is not None and stage.failure is None:
+        progress(f"stage {weight}%: waiting {judge.limits.window} of traffic, then judging it from the EPPs' metrics "
+                 f"in {judge.prometheus.shown}")  # fmt: skip
+        waits.clock.sleep(judge.window_seconds)
+        stage.metrics = judge.run()
+        failing = [check.line() for check in stage.metrics.checks if not check.passed]
+        stage.failure = f"metrics: {'; '.join(failing)}" if failing else None
     figures = stage.analysis.figures() if stage.analysis else ""
     if stage.failure is None:
         progress(f"stage {weight}%: passed: {figures}")

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from infgw_postrender import defaults
 from infgw_postrender.api.mapping import api
 from infgw_postrender.cluster.kube import Kubectl
-from infgw_postrender.errors import InputError, MigrateError
+from infgw_postrender.errors import InputError
 
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _WINDOW = re.compile(r"^[0-9]+(ms|s|m|h|d)$")
@@ -183,8 +183,6 @@ def queries(side: str, window: str) -> dict[str, str]:
 
 def analyze(prometheus: Prometheus, ga: str, alpha: str | None, limits: Limits) -> Analysis:
     """Every check, each evaluated (a failing one does not hide the others)."""
-    if not _WINDOW.match(limits.window):
-        raise InputError(f"--window {limits.window!r}: expected a Prometheus duration such as 5m or 30s")
     found = Analysis()
     ga_queries = queries(ga, limits.window)
 
@@ -224,5 +222,54 @@ def analyze(prometheus: Prometheus, ga: str, alpha: str | None, limits: Limits) 
     return found
 
 
-class MetricsFailed(MigrateError):
-    """A check failed (exit 1)."""
+@dataclass
+class Judge:
+    """A stage's metric analysis, ready to run: where to ask, which series are each side's, the limits."""
+
+    prometheus: Prometheus
+    ga: str
+    alpha: str | None
+    limits: Limits
+
+    @property
+    def window_seconds(self) -> float:
+        number, unit = re.match(r"^([0-9]+)(ms|s|m|h|d)$", self.limits.window).groups()  # type: ignore[union-attr]
+        return int(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+    def run(self) -> Analysis:
+        return analyze(self.prometheus, self.ga, self.alpha, self.limits)
+
+
+def judge(
+    kubectl: Kubectl | None,
+    url: str,
+    token: str | None,
+    timeout: float,
+    pools: dict[str, str | None],
+    selectors: dict[str, str | None],
+    limits: Limits,
+) -> Judge:
+    """The Judge for these pools (`pools` and `selectors` by side, "GA" and "alpha"): a side without a selector
+    gets its EPP's pods, read from the cluster (InputError when the pool or its EPP is not there)."""
+    if not _WINDOW.match(limits.window):
+        raise InputError(f"--window {limits.window!r}: expected a Prometheus duration such as 5m or 30s")
+    if limits.max_error_ratio_increase is not None and not pools.get("alpha"):
+        raise InputError("--max-error-ratio-increase: compares with the alpha pool; pass --alpha-pool")
+    prometheus = Prometheus(url, token, timeout)
+    resources = {"GA": api().cluster.resources.ga_pool, "alpha": api().cluster.resources.alpha_pool}
+    sides: dict[str, str] = {}
+    for side, pool in pools.items():
+        flag = f"--{side.lower()}-selector"
+        if pool is None:
+            continue
+        if selectors.get(side):
+            sides[side] = selector(selectors[side] or "", flag)
+            continue
+        if kubectl is None:
+            raise InputError(f"{flag}: needed without a cluster to read the {side} pool's EPP from")
+        where = kubectl.default_namespace
+        live = kubectl.find(resources[side], pool, where, f"read the {side} pool {where}/{pool}")
+        if live is None:
+            raise InputError(f"--{side.lower()}-pool {pool}: no such {side} InferencePool in {where}; pass {flag}")
+        sides[side] = epp_selector(kubectl, where, live, f"the {side} pool {where}/{pool}")
+    return Judge(prometheus, sides["GA"], sides.get("alpha"), limits)

@@ -648,8 +648,10 @@ class _Steps:
             return share is not None and share >= weight  # migrate only moves toward GA: past this stage is done
 
         title = f"send {weight}% of {self.s.route} to the GA pool {self.s.ga_release}"
-        if checks:
-            title += ", probe it and go back to the previous stage if the probe fails"
+        judged = [what for flag, what in (("--analysis", "probe it"), ("--metrics-url", "judge it from the EPPs' "
+                  "metrics")) if flag in checks]  # fmt: skip
+        if judged:
+            title += f", {' and '.join(judged)}, and go back to the previous stage if that fails"
         return Step(f"stage-{weight}", title, argv, done, stop_before=not asked)
 
     def programmed(self, weight: int) -> Step:

@@ -171,3 +171,72 @@ def test_without_a_selector_the_ga_epp_s_pods_are_read_from_the_cluster(promethe
     assert 'pod=~"ga-ok-epp-[a-z0-9]+-[a-z0-9]+"' in found["checks"][0]["query"]
     missing = memory.migrate("analyze", "--metrics-url", prometheus.url, "--ga-pool", "nope", "--window", WINDOW)
     assert missing.returncode == 2 and "--ga-pool nope: no such GA InferencePool in default" in missing.stderr
+
+
+@pytest.fixture
+def live(memory):
+    """The guide's route live on the in-memory cluster, all traffic on the alpha pool; a GA pool the Gateway
+    accepts once the route names it."""
+    from conftest import GatewayController, alpha_pool
+
+    memory.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
+                    FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml", FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml")  # fmt: skip
+    put_serving(memory.api, alpha_pool())
+    put_serving(memory.api, ga_pool("vllm-llama3-8b-instruct-ga"))
+    memory.api.controllers.append(GatewayController())
+    memory.api.reconcile()
+    return memory
+
+
+SHIFT = ["shift", "--route", "llm-route", "--alpha-pool", "vllm-llama3-8b-instruct", "--ga-pool",
+         "vllm-llama3-8b-instruct-ga"]  # fmt: skip
+
+
+def ga_weight(live) -> int | None:
+    route = live.api.get("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
+    return next((ref.get("weight", 1) for ref in route["spec"]["rules"][0]["backendRefs"]
+                 if ref["name"].endswith("-ga")), None)  # fmt: skip
+
+
+def test_a_stage_with_a_bad_ga_error_ratio_goes_back_on_its_own(prometheus, live):  # noqa: F811
+    """Issue 23.2: shift to 50%, wait the window (on the fake clock), judge from Prometheus: 5% errors, so the
+    route goes back to the weight the stage started from, through the same checked shift."""
+    assert live.migrate(*SHIFT, "--ga-weight", "0").returncode == 0
+    done = live.migrate(*SHIFT, "--ga-weight", "50", "--metrics-url", prometheus.url, "--ga-selector", "job=ga-errors",
+                        "--window", WINDOW, "-o", "json")  # fmt: skip
+    assert done.returncode == 1
+    assert "stage 50% failed its analysis: metrics: GA error ratio: 0.05 (threshold <= 0.01)" in done.stderr
+    assert "HTTPRoute default/llm-route is back at GA weight 0" in done.stderr
+    assert ga_weight(live) == 0
+    assert live.clock.slept >= 10, "the stage waited its window of traffic first"
+    record = json.loads(done.stdout)
+    assert record["rolled_back_to"] == 0 and not record["metrics"]["passed"]
+
+
+def test_a_stage_that_passes_its_metrics_stays(prometheus, live):  # noqa: F811
+    assert live.migrate(*SHIFT, "--ga-weight", "0").returncode == 0
+    done = live.migrate(*SHIFT, "--ga-weight", "50", "--metrics-url", prometheus.url, "--ga-selector", "job=ga-ok",
+                        "--window", WINDOW)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert ga_weight(live) == 50 and "metrics passed" in done.stdout
+
+
+def test_migrate_passes_the_metric_analysis_to_each_stage_with_traffic(live, prometheus):  # noqa: F811
+    """What plan prints is what migrate runs: the stages at 50 and 100 carry the analysis, the stage at 0 none."""
+    from conftest import install_alpha_stack
+
+    install_alpha_stack(live)
+    args = ["--alpha-pool", "vllm-llama3-8b-instruct", "--stages", "0,50,100", "--metrics-url", prometheus.url,
+            "--ga-selector", "job=ga-ok", "--window", "1m", "--metrics-token-command", "gcloud auth print-access-token"]  # fmt: skip
+    done = live.migrate("plan", "--path", "zero-downtime", *args, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    stages = {step["key"]: step["argv"] for step in json.loads(done.stdout)["steps"] if step["key"].startswith("stage")}
+    assert "--metrics-url" not in stages["stage-0"]
+    for key in ("stage-50", "stage-100"):
+        argv = stages[key]
+        assert argv[argv.index("--metrics-url") + 1] == prometheus.url and argv[argv.index("--window") + 1] == "1m"
+        assert argv[argv.index("--metrics-token-command") + 1] == "gcloud auth print-access-token"
+    simple = live.migrate(
+        "plan", "--path", "simple", "--alpha-pool", "vllm-llama3-8b-instruct", "--metrics-url", prometheus.url
+    )
+    assert simple.returncode == 2 and "--metrics-url: the simple path has no traffic stages" in simple.stderr
