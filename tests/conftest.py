@@ -337,9 +337,11 @@ def starting_api() -> KubeAPI:
         FIXTURES / "crds" / "inference-extension-v0.3.0-manifests.yaml",
         FIXTURES / "crds" / "gateway-api-v1.4.1-standard-httproutes.yaml",
         FIXTURES / "crds" / "gateway-api-v1.4.1-standard-gateways.yaml",
+        FIXTURES / "crds" / "gateway-api-v1.4.1-standard-gatewayclasses.yaml",
     )
     for crd in GKE_CRDS:  # the server says it is GKE: it serves GKE's own kinds, which the chart renders for gke
         api.put(crd)
+    api.put(GKE_GATEWAY_CLASS)
     return api
 
 
@@ -439,6 +441,13 @@ def memory(monkeypatch) -> MemoryCluster:
 
 
 ALPHA_RELEASE = "vllm-llama3-8b-instruct"
+# The class of the guide's Gateway (fixtures/objects/v0.3.0-gke-gateway.yaml), as GKE installs it
+GKE_GATEWAY_CLASS = {
+    "apiVersion": "gateway.networking.k8s.io/v1",
+    "kind": "GatewayClass",
+    "metadata": {"name": "gke-l7-regional-external-managed"},
+    "spec": {"controllerName": "networking.gke.io/gateway"},
+}
 
 
 def _gke_crd(group: str, kind: str, scope: str = "Namespaced") -> dict:

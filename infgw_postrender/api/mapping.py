@@ -121,6 +121,7 @@ class Resources(NamedTuple):
     pool_import: str
     route: str
     gateway: str
+    gateway_class: str
     crd: str
     deployment: str
 
@@ -133,6 +134,7 @@ class CrdOwner(NamedTuple):
 
 
 class Cluster(NamedTuple):
+    gke_gateway_controller: str
     resources: Resources
     versions: Resources  # the version of each, for kubectl: a missing one fails as mapping.yaml is read
     inference_crds: tuple[str, ...]  # keys of Resources

@@ -227,6 +227,17 @@ def objectives(namespace, kube_context, alpha_pool, ga_pool, priority_map, targe
 
 
 # -- shift ---------------------------------------------------------------------------------------------------
+def accept_class_option(func: Callable) -> Callable:
+    return click.option(
+        "--accept-gateway-class",
+        "accepted_classes",
+        multiple=True,
+        metavar="NAME",
+        help="A GatewayClass whose controller is not GKE's, which you know serves inference.networking.k8s.io/v1 "
+        "InferencePools (without it, such a Gateway is refused before the first change).",
+    )(func)
+
+
 def analysis_options(func: Callable) -> Callable:
     """The checks of a traffic stage (shift --analysis; migrate passes them on to each stage)."""
     options = [
@@ -341,6 +352,7 @@ Examples:
     show_default=True,
     help="How long to wait for the Gateway to accept the GA pool, and for --wait (90s, 5m).",
 )
+@accept_class_option
 @analysis_options
 @metrics_options
 @click.option("--url", help="With --analysis: probe this URL instead of the Gateway's address.")
@@ -364,6 +376,7 @@ def shift(
     force,
     wait,
     timeout,
+    accepted_classes,
     analysis,
     url,
     port,
@@ -386,10 +399,12 @@ def shift(
         )
         _analysed_shift(
             kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port, models, checks,
-            analysis, judge,
+            analysis, judge, accepted_classes,
         )  # fmt: skip
         return
-    result = run_shift(kubectl, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, timeout, progress)
+    result = run_shift(
+        kubectl, route_name, alpha_pool, ga_pool, ga_weight, dry_run, force, timeout, progress, accepted_classes
+    )
     nothing = f"HTTPRoute {result.route} already sends {ga_weight}% to {ga_pool}; nothing to change\n"
     if output == "table":
         click.echo(result.diff or nothing, nl=False)
@@ -413,8 +428,9 @@ def shift(
 
 
 def _analysed_shift(
-    kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port, models, checks, probe, judge
-) -> None:
+    kubectl, output, route_name, alpha_pool, ga_pool, ga_weight, force, timeout, url, port, models, checks, probe, judge,
+    accepted_classes,
+) -> None:  # fmt: skip
     from infgw_postrender.cluster.analysis import AnalysisFailed, analysed_shift, parse_target
 
     budget, thresholds = _analysis_settings(**checks)
@@ -436,6 +452,7 @@ def _analysed_shift(
             force,
             probe,
             judge,
+            accepted_classes,
         )
     except AnalysisFailed as failed:
         _show_stage(failed.stage, thresholds, output)
@@ -686,7 +703,7 @@ def _path_options(func: Callable) -> Callable:
     ]
     for option in reversed(options):
         func = option(func)
-    return analysis_options(metrics_options(func))
+    return accept_class_option(analysis_options(metrics_options(func)))
 
 
 def _plan_rows(found) -> list[dict]:
@@ -913,6 +930,7 @@ def _settings(
     verify_url,
     state_dir,
     delete_crds,
+    accepted_classes,
     analysis,
     **checks,
 ):
@@ -963,6 +981,7 @@ def _settings(
             *(_analysis_argv(verify_url, **checks) if analysis else []),
             *_metrics_argv(metrics, checks, not analysis),
         ],
+        accepted_classes=list(accepted_classes),
     )
 
 

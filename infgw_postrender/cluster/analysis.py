@@ -229,6 +229,7 @@ def analysed_shift(
     force: bool = False,
     probe_it: bool = True,
     judge: Judge | None = None,
+    accepted_classes: tuple[str, ...] = (),
 ) -> Stage:
     """Shift, wait until the route's Gateway reports the change, probe (`probe_it`) and judge the stage from the
     EPPs' metrics once its window of traffic has passed (`judge`), and go back when either fails.
@@ -238,7 +239,8 @@ def analysed_shift(
     route = read_route(kubectl, route_name, namespace)
     previous = ga_share(route["spec"].get("rules") or [], alpha_pool, ga_pool) or 0
     targets = (targets or targets_from_cluster(kubectl, alpha_pool, ga_pool, namespace)) if probe_it else []
-    stage = Stage(shift(kubectl, route_name, alpha_pool, ga_pool, weight, False, force, timeout, progress), previous)
+    shifted = shift(kubectl, route_name, alpha_pool, ga_pool, weight, False, force, timeout, progress, accepted_classes)
+    stage = Stage(shifted, previous)
     if stage.shifted.applied:
         wait_accepted(kubectl, route_name, stage.shifted.generation, timeout, progress)
     if weight == 0:

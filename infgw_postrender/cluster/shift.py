@@ -15,6 +15,7 @@ from infgw_postrender.api.mapping import api
 from infgw_postrender.api.names import check_weight
 from infgw_postrender.api.objects import accepted_parents, condition
 from infgw_postrender.cluster.backends import check_backends, ga_share
+from infgw_postrender.cluster.gateways import check_gateway_class
 from infgw_postrender.cluster.kube import Conflict, Kubectl
 from infgw_postrender.cluster.waits import TimedOut, poll
 from infgw_postrender.errors import MigrateError, Refused
@@ -49,13 +50,20 @@ def shift(
     force: bool = False,
     timeout: float = 300.0,
     progress: Callable[[str], None] = _quiet,
+    accepted_classes: tuple[str, ...] = (),
 ) -> ShiftResult:
-    """Refused (nothing changed) when the new weights would send traffic to a missing pool or EPP. With force,
-    the weights are written at once, without waiting for the Gateway to accept the GA pool."""
+    """Refused (nothing changed) when the new weights would send traffic to a missing pool or EPP, or when the GA
+    pool is about to join the route of a Gateway whose controller is not known to serve it (gateways.py). With
+    force, the weights are written at once, without waiting for the Gateway to accept the GA pool."""
     check_weight(weight)
     namespace = kubectl.default_namespace
     what = f"HTTPRoute {namespace}/{route_name}"
     route = read_route(kubectl, route_name, namespace)
+    if ga_share(route["spec"].get("rules") or [], alpha_pool, ga_pool) is None:  # the migration's first change
+        for parent in route["spec"].get("parentRefs") or []:
+            if parent.get("kind", "Gateway") == "Gateway":
+                gateway = f"{parent.get('namespace') or namespace}/{parent['name']}"
+                progress(check_gateway_class(kubectl, gateway, namespace, accepted_classes))
     target = _rules(route, what, alpha_pool, ga_pool, weight)
     check_backends(kubectl, namespace, target, f"{what} at GA weight {weight}")
     result = ShiftResult(f"{namespace}/{route_name}", weight, _diff(route, target, route_name, weight), applied=False)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.releases import Target, parse_target
 from infgw_postrender.cluster.backends import ga_share
+from infgw_postrender.cluster.gateways import check_gateway_class
 from infgw_postrender.cluster.helm import Helm, context_args
 from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.cluster.processes import error_line, run_child, stderr_watched, stdout_discarded
@@ -57,6 +58,7 @@ class Settings:
     notes: list[str] = field(default_factory=list)  # what prepare derived, for the plan
     installs: list[str] = field(default_factory=list)  # releases this migration installs itself (the run state)
     recover: str | None = None  # a release of `installs` left half-installed, with no traffic: uninstalled first
+    accepted_classes: list[str] = field(default_factory=list)  # --accept-gateway-class: controllers vouched for
 
     @property
     def target(self) -> Target:
@@ -275,17 +277,11 @@ def _read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Setti
     if not models and not settings.model:
         models = read_items(settings.models_file, settings.key, MODELS, "--state-dir") or []
     share = route_share(kubectl, settings) if half_installed else None
-    return prepare(
-        settings,
-        pool,
-        kubectl.server_version(),
-        values,
-        statuses,
-        models,
-        saved[0] if saved else None,
-        half_installed,
-        share,
-    )
+    prepared = prepare(settings, pool, kubectl.server_version(), values, statuses, models, saved[0] if saved else None,
+                       half_installed, share)  # fmt: skip
+    # before any step: a Gateway whose controller may not serve v1 pools is refused here (gateways.py)
+    served = check_gateway_class(kubectl, settings.gateway, settings.namespace, tuple(settings.accepted_classes))
+    return replace(prepared, notes=[*prepared.notes, served])
 
 
 def route_share(kubectl: Kubectl, settings: Settings) -> int | None:
@@ -640,6 +636,7 @@ class _Steps:
             str(weight),
             "--wait",
             *(["--force"] if simple else []),
+            *[arg for name in self.s.accepted_classes for arg in ("--accept-gateway-class", name)],
             *checks,
         )
 

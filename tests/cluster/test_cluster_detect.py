@@ -266,3 +266,26 @@ def test_helm_s_namespace_is_the_one_detect_answers_for(cluster):
     assert elsewhere["alpha_pools"] == [] and not elsewhere["migration_needed"]
     every = json.loads(cluster.migrate("detect", "-A", "-o", "json", env_extra={"HELM_NAMESPACE": "elsewhere"}).stdout)
     assert [p["name"] for p in every["alpha_pools"]] == [ALPHA_RELEASE]
+
+
+def test_plan_refuses_a_gateway_of_another_controller_before_any_step(cluster):
+    """Issue 23.5: plan and migrate read the Gateway's class with the rest of the cluster, before any step; one
+    vouched for travels to each stage's shift, so what plan prints is what runs."""
+    install_alpha_stack(cluster)
+    gateway = cluster.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
+    gateway["spec"]["gatewayClassName"] = "istio"
+    cluster.api.put({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "istio"},
+                     "spec": {"controllerName": "istio.io/gateway-controller"}})  # fmt: skip
+    args = ["plan", "--path", "zero-downtime", "--alpha-pool", ALPHA_RELEASE, "--stages", "0,100"]
+    done = cluster.migrate(*args)
+    assert (
+        done.returncode == 3
+        and "before any step (reading the cluster): Gateway default/inference-gateway" in done.stderr
+    )
+    assert "pass --accept-gateway-class istio; nothing changed" in done.stderr
+    accepted = cluster.migrate(*args, "--accept-gateway-class", "istio", "-o", "json")
+    assert accepted.returncode == 0, accepted.stderr
+    found = json.loads(accepted.stdout)
+    assert any("accepted with --accept-gateway-class istio" in note for note in found["notes"])
+    stages = [step["argv"] for step in found["steps"] if step["key"].startswith("stage")]
+    assert stages and all(argv[argv.index("--accept-gateway-class") + 1] == "istio" for argv in stages)

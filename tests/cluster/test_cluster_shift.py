@@ -237,3 +237,46 @@ def test_a_mistyped_ga_pool_is_named_with_both_flags(live):
         "shift", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", "typo", "--ga-weight", "100"
     )
     assert done.returncode == 2 and "check --alpha-pool and --ga-pool" in done.stderr, done.stderr
+
+
+def istio(live) -> None:
+    """The guide's Gateway, served by Istio's controller instead of GKE's."""
+    gateway = live.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
+    gateway["spec"]["gatewayClassName"] = "istio"
+    live.api.put({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "istio"},
+                  "spec": {"controllerName": "istio.io/gateway-controller"}})  # fmt: skip
+
+
+def test_a_gateway_of_another_controller_is_refused_before_the_first_change(live):
+    """Issue 23.5: GKE's controller serves v1 pools; Istio 1.27 served only the alpha group (kserve#5007). Before
+    the GA pool first joins the route, a Gateway whose class is not GKE's is refused, unless vouched for."""
+    istio(live)
+    before = live.api.writes()
+    done = live.migrate(*SHIFT, "--ga-weight", "0")
+    assert done.returncode == 3 and live.api.writes() == before
+    assert done.stderr.strip().splitlines() == [
+        "Error: Gateway default/inference-gateway (GatewayClass istio, controller istio.io/gateway-controller): "
+        "not GKE's Gateway controller; it must serve inference.networking.k8s.io/v1 InferencePools (Istio 1.27 served "
+        "only the alpha group, and a pool moved to v1 there lost its traffic); once you know it does, pass "
+        "--accept-gateway-class istio; nothing changed"
+    ]
+    done = live.migrate(*SHIFT, "--ga-weight", "0", "--accept-gateway-class", "istio")
+    assert done.returncode == 0, done.stderr
+    assert "accepted with --accept-gateway-class istio" in done.stderr
+    assert live.migrate(*SHIFT, "--ga-weight", "50").returncode == 0, "checked once, as the GA pool joins the route"
+
+
+def test_a_gateway_whose_class_is_missing_is_refused(live):
+    gateway = live.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
+    gateway["spec"]["gatewayClassName"] = "gone"
+    done = live.migrate(*SHIFT, "--ga-weight", "0")
+    assert done.returncode == 3 and "(GatewayClass gone, controller unknown): no such GatewayClass" in done.stderr
+
+
+def test_gke_s_controller_passes_and_says_so(live):
+    done = live.migrate(*SHIFT, "--ga-weight", "0")
+    assert done.returncode == 0, done.stderr
+    assert (
+        "Gateway default/inference-gateway (GatewayClass gke-l7-regional-external-managed, controller "
+        "networking.gke.io/gateway): GKE's, which serves inference.networking.k8s.io/v1 InferencePools"
+    ) in done.stderr

@@ -18,7 +18,19 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ACCEPTED, ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, MIGRATE, REPO, RESOLVED, tool
+from conftest import (
+    ACCEPTED,
+    ALPHA_GROUP,
+    ALPHA_RELEASE,
+    CHARTS,
+    FIXTURES,
+    GA_GROUP,
+    GKE_GATEWAY_CLASS,
+    MIGRATE,
+    REPO,
+    RESOLVED,
+    tool,
+)  # fmt: skip
 
 SCRIPT = REPO / "scripts" / "apiserver"
 GATEWAY_API = "gateway.networking.k8s.io"
@@ -183,6 +195,7 @@ def install_alpha_stack(cluster: RealCluster) -> None:
         "--set",
         f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}",
     )
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(GKE_GATEWAY_CLASS))
     cluster.kubectl(
         "apply",
         "-f",
