@@ -79,7 +79,9 @@ def kubectl_for(namespace: str | None, kube_context: str | None) -> Kubectl:
 
 
 def register(cli: click.Group) -> None:
-    for command in (detect, crds, objectives, backup, shift, analyze, verify, cleanup, restore, plan, migrate, rbac):
+    for command in (
+        detect, crds, objectives, backup, shift, abort, analyze, verify, cleanup, restore, plan, migrate, rbac,
+    ):  # fmt: skip
         cli.add_command(command)
 
 
@@ -425,6 +427,41 @@ def shift(
             output,
             "",
         )
+
+
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
+\b
+Example:
+  helm infgw-migrate abort -n llm --route llm-route --alpha-pool vllm --ga-pool vllm-ga
+""",
+)
+@cluster_options
+@output_option
+@click.option("--route", "route_name", type=DNS_LABEL, default=defaults.ROUTE, show_default=True)
+@click.option("--alpha-pool", type=DNS_LABEL, required=True)
+@click.option("--ga-pool", type=DNS_LABEL, required=True)
+@click.option("--timeout", type=DURATION, default="5m", show_default=True, help="How long to wait for the Gateway.")
+def abort(namespace, kube_context, output, route_name, alpha_pool, ga_pool, timeout) -> None:
+    """Send all traffic back to the alpha pool at once, and wait until the Gateway reports it. Refused (exit 3,
+    nothing changed) once the alpha pool is gone or its Gateway does not accept it; run again, it changes
+    nothing."""
+    from infgw_postrender.cluster.shift import abort as run_abort
+    from infgw_postrender.cluster.shift import wait_accepted
+
+    kubectl = kubectl_for(namespace, kube_context)
+    result = run_abort(kubectl, route_name, alpha_pool, ga_pool, timeout, progress)
+    for step in result.steps:
+        click.echo(f"HTTPRoute {result.route}: {step}", err=True)
+    if result.applied:
+        wait_accepted(kubectl, route_name, result.generation, timeout, progress)
+        click.echo(f"HTTPRoute {result.route}: Accepted and ResolvedRefs", err=True)
+    said = f"HTTPRoute {result.route}: all traffic on the alpha pool {alpha_pool}" + (
+        "" if result.applied else " already"
+    )
+    emit({"route": result.route, "applied": result.applied, "diff": result.diff}, output, result.diff + said + "\n")
 
 
 def _analysed_shift(

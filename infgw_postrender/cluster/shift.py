@@ -97,6 +97,39 @@ def shift(
     return result
 
 
+def abort(
+    kubectl: Kubectl,
+    route_name: str,
+    alpha_pool: str,
+    ga_pool: str,
+    timeout: float,
+    progress: Callable[[str], None] = _quiet,
+) -> ShiftResult:
+    """Every request back on the alpha pool (the GA pool stays on the route at weight 0), through the checked
+    shift: refused (exit 3, nothing changed) when the alpha pool or its EPP is gone, or when its Gateway reports
+    it not Accepted. Run again, it changes nothing."""
+    namespace = kubectl.default_namespace
+    pool = kubectl.find(api().cluster.resources.alpha_pool, alpha_pool, namespace,
+                        f"read the alpha InferencePool {namespace}/{alpha_pool}")  # fmt: skip
+    if pool is None:
+        raise Refused(
+            f"abort: the alpha InferencePool {namespace}/{alpha_pool} is gone, so there is nothing to go back to; "
+            "nothing changed (restore it from the backup first: `infgw-migrate restore`)"
+        )
+    # v1alpha2 reports its Gateways under status.parent (v1 renamed it parents)
+    refused = [
+        (parent.get("parentRef") or {}).get("name")
+        for parent in (pool.get("status") or {}).get("parent") or []
+        if (condition(parent, "Accepted") or {}).get("status") == "False"
+    ]
+    if refused:
+        raise Refused(
+            f"abort: Gateway {', '.join(map(str, refused))} reports the alpha InferencePool {namespace}/{alpha_pool} "
+            "not Accepted; sending traffic back there would not serve it; nothing changed"
+        )
+    return shift(kubectl, route_name, alpha_pool, ga_pool, 0, timeout=timeout, progress=progress)
+
+
 def _until_accepted(
     kubectl: Kubectl,
     route: dict,

@@ -280,3 +280,39 @@ def test_gke_s_controller_passes_and_says_so(live):
         "Gateway default/inference-gateway (GatewayClass gke-l7-regional-external-managed, controller "
         "networking.gke.io/gateway): GKE's, which serves inference.networking.k8s.io/v1 InferencePools"
     ) in done.stderr
+
+
+ABORT = ["abort", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", GA_POOL]
+
+
+def test_abort_sends_everything_back_to_the_alpha_pool_once(live):
+    """Issue 23.3: from any stage, every request back on the alpha pool (the GA pool stays, at weight 0, in each
+    rule that had the pools); a second abort changes nothing."""
+    assert live.migrate(*SHIFT, "--ga-weight", "50").returncode == 0
+    done = live.migrate(*ABORT)
+    assert done.returncode == 0, done.stderr
+    assert backends(live) == [(ALPHA_GROUP, ALPHA_RELEASE, 100), (GA_GROUP, GA_POOL, 0)]
+    assert "Accepted and ResolvedRefs" in done.stderr  # it waited for the Gateway to report it
+    writes = len(live.api.writes())
+    again = live.migrate(*ABORT)
+    assert again.returncode == 0 and "all traffic on the alpha pool vllm-llama3-8b-instruct already" in again.stdout
+    assert len(live.api.writes()) == writes
+
+
+def test_abort_is_refused_once_the_alpha_pool_is_gone(live):
+    assert live.migrate(*SHIFT, "--ga-weight", "100").returncode == 0
+    live.api.objects.pop((ALPHA_GROUP, "inferencepools", "default", ALPHA_RELEASE))
+    writes = len(live.api.writes())
+    done = live.migrate(*ABORT)
+    assert done.returncode == 3 and len(live.api.writes()) == writes
+    assert f"the alpha InferencePool default/{ALPHA_RELEASE} is gone" in done.stderr
+
+
+def test_abort_is_refused_when_the_gateway_does_not_accept_the_alpha_pool(live):
+    assert live.migrate(*SHIFT, "--ga-weight", "50").returncode == 0
+    pool = live.api.get(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE)
+    pool["status"] = {"parent": [{"parentRef": {"name": "inference-gateway"},
+                                  "conditions": [{"type": "Accepted", "status": "False", "reason": "Invalid"}]}]}  # fmt: skip
+    done = live.migrate(*ABORT)
+    assert done.returncode == 3 and "reports the alpha InferencePool default/" in done.stderr
+    assert backends(live)[0] == (ALPHA_GROUP, ALPHA_RELEASE, 50)
