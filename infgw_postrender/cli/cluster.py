@@ -822,7 +822,16 @@ Example:
 @cluster_options
 @_path_options
 @click.option("--dry-run", is_flag=True, help="Print the steps (as plan does); run nothing.")
-def migrate(dry_run, **options) -> None:
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="json: one JSON object a line on stdout for each step (done-already, stopped, start, end) and, after a "
+    "traffic stage, the route's weights; the steps' own output is left out (stderr is as with table).",
+)
+def migrate(dry_run, output, **options) -> None:
     """Run the guide's steps in order, each as the command `plan` prints. Each step is judged done from the
     cluster: after a failure, or on another day, the same command goes on from where the cluster is. Traffic
     only moves toward GA; zero-downtime stops before each traffic stage unless --stages names the weights."""
@@ -851,7 +860,14 @@ def migrate(dry_run, **options) -> None:
         check_access(kubectl, settings.namespace, own_command())  # a user without a permission changes nothing
         save_run(settings)  # what a re-run needs once the alpha stack is gone
 
-    finished = run_steps(found, progress, run_own, before_first)
+    def event(record: dict) -> None:
+        from infgw_postrender.cluster.steps import route_share
+
+        if record["event"] == "end" and record["key"].startswith("stage-") and record["exit"] == 0:
+            record["ga_weight"] = route_share(kubectl, settings)  # the route as the cluster has it now
+        click.echo(json.dumps(record))
+
+    finished = run_steps(found, progress, run_own, before_first, event if output == "json" else None)
     if not finished or next_stages(settings):
         # stopped on purpose short of the end: exit 5, with the command that goes on
         progress(

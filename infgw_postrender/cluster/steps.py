@@ -348,27 +348,38 @@ def run_steps(
     progress: Callable[[str], None],
     run_own: OwnCommand,
     before_first: Callable[[], None] = lambda: None,
+    event: Callable[[dict], None] | None = None,
 ) -> bool:
     """Each step not done yet, in order, as its argv; False when it stopped on purpose before a traffic stage
     nobody asked for. `before_first` runs once, before the first step that runs (a finished migration, run
     again, runs none). A refusal (exit 3) counts as one only when nothing had changed before it in this run;
-    after a change it is a failure (exit 1)."""
+    after a change it is a failure (exit 1). With `event`, each step is also told as a record (skipped, stopped,
+    started, ended) and the steps' own output is discarded, for a pipeline that follows the run."""
     changed = ran = False
+
+    def told(number: int, step: Step, what: str, **more: object) -> None:
+        if event is not None:
+            event({"event": what, "step": number, "key": step.key, "title": step.title, **more})
+
     for number, step in enumerate(found, 1):
         label = f"step {number} ({step.title})"
         if _is_done(step, label):
             progress(f"step {number} done already: {step.title}")
+            told(number, step, "done-already")
             continue
         if step.stop_before:
             progress(f"stopped before step {number}: {step.title}")
             progress(f"by hand, that step alone: {step.command}")
+            told(number, step, "stopped", command=step.command)
             return False
         if not ran:
             before_first()
             ran = True
         progress(f"step {number}: {step.title}")
         progress(f"+ {step.command}")
-        code, error, interrupted = execute(step, run_own)
+        told(number, step, "start", command=step.command)
+        code, error, interrupted = execute(step, run_own, quiet=event is not None)
+        told(number, step, "end", exit=130 if interrupted else code, error=error)
         if interrupted:
             raise StepFailed(
                 f"interrupted during {label}; the cluster is as that step left it: run the same "
@@ -431,7 +442,7 @@ def _is_done(step: Step, label: str) -> bool:
 OwnCommand = Callable[[list[str]], int]
 
 
-def execute(step: Step, run_own: OwnCommand) -> tuple[int, str | None, bool]:
+def execute(step: Step, run_own: OwnCommand, quiet: bool = False) -> tuple[int, str | None, bool]:
     """Run the step: this tool's own commands in this process, by `run_own` (the same commands parse the same
     argv a shell would pass), helm and kubectl as children; stderr shown as it comes. (exit status, its last
     `Error: ` line, whether an interrupt came.) Ctrl-C reaches a child too (processes.run_child): it ends as it
@@ -445,7 +456,7 @@ def execute(step: Step, run_own: OwnCommand) -> tuple[int, str | None, bool]:
             errors.append(message)
 
     try:
-        with stderr_watched(seen), stdout_discarded() if step.check else contextlib.nullcontext():
+        with stderr_watched(seen), stdout_discarded() if step.check or quiet else contextlib.nullcontext():
             if step.argv[: len(own)] == own:
                 code = run_own(step.argv[len(own) :])
             else:

@@ -174,3 +174,23 @@ def test_detect_after_a_finished_migration_and_after_a_restore(start):
     assert start.migrate("restore", str(backup)).returncode == 0
     restored = json.loads(start.migrate("detect", "-o", "json").stdout)
     assert restored["migration_needed"] and restored["recommended_path"] == "zero-downtime", restored["verdict"]
+
+
+def test_migrate_json_is_one_record_a_line_for_pipelines(start):
+    """Issue 23.4: `migrate -o json` prints one JSON object a line: each step's start and end (with its exit
+    status), each traffic stage's weights as the route has them after it; a run again says what is done already."""
+    args = ["migrate", "--path", "zero-downtime", "--stages", "0,50,100", *start.args, "-o", "json"]
+    done = start.migrate(*args)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    ends = {r["key"]: r for r in records if r["event"] == "end"}
+    assert all(r["exit"] == 0 for r in ends.values())
+    assert [ends[f"stage-{w}"]["ga_weight"] for w in (0, 50, 100)] == [0, 50, 100]
+    assert [r["event"] for r in records if r["key"] == "ga-release"] == ["start", "end"]
+    again = [json.loads(line) for line in start.migrate(*args).stdout.splitlines()]
+    assert {r["key"] for r in again if r["event"] == "done-already"} >= {
+        "crds",
+        "ga-release",
+        "stage-100",
+        "remove-alpha",
+    }
