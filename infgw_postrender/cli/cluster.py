@@ -80,7 +80,8 @@ def kubectl_for(namespace: str | None, kube_context: str | None) -> Kubectl:
 
 def register(cli: click.Group) -> None:
     for command in (
-        detect, crds, objectives, backup, shift, abort, analyze, verify, cleanup, restore, plan, migrate, rbac,
+        detect, crds, objectives, backup, shift, abort, status, analyze, verify, cleanup, restore, plan, migrate,
+        rbac,
     ):  # fmt: skip
         cli.add_command(command)
 
@@ -462,6 +463,55 @@ def abort(namespace, kube_context, output, route_name, alpha_pool, ga_pool, time
         "" if result.applied else " already"
     )
     emit({"route": result.route, "applied": result.applied, "diff": result.diff}, output, result.diff + said + "\n")
+
+
+@click.command(
+    cls=Command,
+    context_settings=CONTEXT,
+    epilog="""
+\b
+Examples:
+  helm infgw-migrate status -n llm --alpha-pool vllm
+  helm infgw-migrate status -n llm --alpha-pool vllm --watch          # Ctrl-C ends it
+  helm infgw-migrate status -n llm --alpha-pool vllm --watch | tee migration.log   # a line per change
+""",
+)
+@cluster_options
+@click.option("--route", "route_name", type=DNS_LABEL, default=defaults.ROUTE, show_default=True)
+@click.option("--alpha-pool", type=DNS_LABEL, required=True)
+@click.option("--ga-pool", type=DNS_LABEL, help="The GA pool (default: ALPHA-POOL-ga).")
+@click.option("--watch", is_flag=True, help="Keep reading: in place on a terminal, a line per change otherwise.")
+@click.option("--interval", type=DURATION, default="2s", show_default=True, help="With --watch: between reads.")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="json: one object (with --watch, one a line per change).")  # fmt: skip
+def status(namespace, kube_context, route_name, alpha_pool, ga_pool, watch, interval, output) -> None:
+    """One migration as the cluster has it now: the stage (from the route's weights), the route's conditions,
+    each pool and its EPP's readiness. With --watch it goes on until Ctrl-C (exit 0)."""
+    from infgw_postrender.cluster import waits
+    from infgw_postrender.cluster.status import read_status
+
+    kubectl = kubectl_for(namespace, kube_context)
+    ga_pool = ga_pool or f"{alpha_pool}{defaults.GA_SUFFIX}"
+    terminal = sys.stdout.isatty() and output == "table"
+    shown = None
+    try:
+        while True:
+            found = read_status(kubectl, route_name, alpha_pool, ga_pool)
+            text = (
+                json.dumps(found.as_dict())
+                if output == "json"
+                else (found.table() if terminal or not watch else found.line())
+            )
+            if not watch:
+                click.echo(text, nl=not text.endswith("\n"))
+                return
+            if text != shown:
+                # on a terminal the view is drawn again in place; in a log, a line for each change
+                click.echo(("\x1b[H\x1b[2J" + text) if terminal else text, nl=not terminal)
+                shown = text
+            waits.clock.sleep(interval)
+    except KeyboardInterrupt:
+        return
 
 
 def _analysed_shift(

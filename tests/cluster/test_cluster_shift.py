@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, FIXTURES, GA_GROUP, GatewayController, alpha_pool, ga_pool, put_serving
@@ -316,3 +317,90 @@ def test_abort_is_refused_when_the_gateway_does_not_accept_the_alpha_pool(live):
     done = live.migrate(*ABORT)
     assert done.returncode == 3 and "reports the alpha InferencePool default/" in done.stderr
     assert backends(live)[0] == (ALPHA_GROUP, ALPHA_RELEASE, 50)
+
+
+STATUS = ["status", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", GA_POOL]
+
+
+def test_status_says_the_stage_from_the_route(live):
+    """Issue 23.3: the stage as the route's weights say it, the route's conditions and each pool's EPP."""
+    before = live.migrate(*STATUS)
+    assert before.returncode == 0, before.stderr
+    assert before.stdout.startswith("HTTPRoute default/llm-route: not started (the GA pool is not on the route)")
+    assert live.migrate(*SHIFT, "--ga-weight", "50").returncode == 0
+    live.api.get("apps/v1", "Deployment", f"{GA_POOL}-epp")["status"] = {"readyReplicas": 1}  # as a kubelet says
+    done = live.migrate(*STATUS, "-o", "json")
+    found = json.loads(done.stdout)
+    assert (found["stage"], found["ga_weight"]) == ("GA at 50%", 50)
+    # the first rule 50/50; the second rule (x-canary) had weight 3 for the alpha pool: 50:50 of 3 is scaled to 3:3
+    assert found["weights"] == {ALPHA_RELEASE: 53, GA_POOL: 53}
+    assert found["route_conditions"] == ["Gateway inference-gateway: Accepted=True ResolvedRefs=True"]
+    assert found["pools"][GA_POOL] == f"GA, accepted by inference-gateway; EPP {GA_POOL}-epp 1/1 ready"
+    assert found["pools"][ALPHA_RELEASE] == f"alpha; EPP {ALPHA_RELEASE}-epp 0/1 ready"
+
+
+def test_status_watch_writes_a_line_per_change_until_ctrl_c(live):
+    """Not on a terminal: one line for each change (none for a read that changed nothing); Ctrl-C ends it, 0."""
+    reads = []
+
+    def meanwhile() -> None:  # what happens between the watch's reads: migrate moves the route, then Ctrl-C
+        reads.append(1)
+        if len(reads) == 1:
+            route = live.api.get(*ROUTE)
+            pools = [(ALPHA_GROUP, ALPHA_RELEASE), (GA_GROUP, GA_POOL)]
+            for rule, weights in zip(route["spec"]["rules"], [(25, 75), (1, 3)], strict=True):
+                others = [ref for ref in rule["backendRefs"] if ref.get("kind") != "InferencePool"]
+                rule["backendRefs"] = others + [{"group": group, "kind": "InferencePool", "name": name, "weight": weight}
+                                                for (group, name), weight in zip(pools, weights, strict=True)]  # fmt: skip
+        if len(reads) == 3:
+            raise KeyboardInterrupt
+
+    live.clock.on_sleep.append(meanwhile)
+    done = live.migrate(*STATUS, "--watch", "--interval", "1s")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2 and len(reads) == 3, lines
+    assert "not started" in lines[0] and "GA at 75%" in lines[1]
+
+
+def test_status_watch_on_a_terminal_draws_in_place(emulator):
+    """On a pseudo-terminal the view is cleared and drawn again for each change; Ctrl-C ends it with 0."""
+    import os
+    import pty
+    import select
+    import signal
+    import subprocess
+
+    from conftest import MIGRATE
+
+    emulator.api.load(FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
+                      FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml")  # fmt: skip
+    put_serving(emulator.api, alpha_pool())
+    master, slave = pty.openpty()
+    child = subprocess.Popen([str(MIGRATE), *STATUS, "--watch", "--interval", "200ms"], stdin=slave, stdout=slave,
+                             stderr=slave, env=emulator.env)  # fmt: skip
+    os.close(slave)
+    seen = b""
+
+    def read_until(count: int) -> None:
+        nonlocal seen
+        deadline = 30.0
+        while seen.count(b"\x1b[H\x1b[2J") < count and deadline > 0:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            deadline -= 0.5
+            if ready:
+                seen += os.read(master, 65536)
+
+    try:
+        read_until(1)
+        assert b"HTTPRoute default/llm-route: not started" in seen, seen
+        route = emulator.api.get(*ROUTE)
+        route["spec"]["rules"][0]["backendRefs"][0]["weight"] = 7  # someone changes the route: drawn again
+        read_until(2)
+        assert seen.count(b"\x1b[H\x1b[2J") == 2 and b"weight  vllm-llama3-8b-instruct: 7" in seen, seen
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        os.close(master)
