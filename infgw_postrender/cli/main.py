@@ -43,6 +43,23 @@ def cli(debug: bool) -> None:
 cli.add_command(postrender_command)
 
 
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """The completion script of `infgw-migrate` for your shell (run as `helm infgw-migrate`, Helm's own
+    completion answers through the plugin's plugin.complete).
+
+    \b
+    Examples:
+      source <(infgw-migrate completion bash)
+      infgw-migrate completion zsh > "${fpath[1]}/_infgw-migrate"
+      infgw-migrate completion fish > ~/.config/fish/completions/infgw-migrate.fish
+    """
+    from infgw_postrender.cli.complete import script
+
+    click.echo(script(cli, shell))
+
+
 @cli.command("install-postrenderer")
 def install_postrenderer() -> None:
     """Make the post-renderer usable by the Helm in HELM_BIN.

@@ -89,3 +89,21 @@ def test_helm_4_uninstall_removes_the_post_renderer_without_helm_bin(tmp_path, r
     plugins = Path(helm.env["HELM_DATA_HOME"]) / "plugins"
     assert "infgw-postrender" not in helm.run("plugin", "list").stdout
     assert not [p for p in plugins.iterdir() if p.is_symlink() and not p.exists()], "a dangling plugin link"
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_helm_completes_the_plugin_s_commands_and_flags(tmp_path, repo_copy, major):
+    """Issue 24.4: after `helm plugin install` of a checkout, Helm's own completion (`helm __complete`, what its
+    shell scripts call) answers from the plugin's plugin.complete: commands, then a command's flags."""
+    helm = helm_env(tmp_path, major)
+    helm.run("plugin", "install", str(repo_copy))
+
+    def offered(*words: str) -> list[str]:
+        lines = helm.run("__complete", "infgw-migrate", *words).stdout.splitlines()
+        assert lines[-1] == ":4", lines  # cobra's NoFileComp: the plugin said what may come, not files
+        return lines[:-1]
+
+    assert "migrate" in offered("mi")
+    assert set(offered("s")) >= {"shift", "status"}
+    assert "--path" in offered("migrate", "--pa")
+    assert set(offered("status", "-n", "llm", "--al")) == {"--alpha-pool"}  # Helm's own -n is not passed on
