@@ -433,6 +433,8 @@ def memory(monkeypatch) -> MemoryCluster:
 
     monkeypatch.setattr(Kubectl, "from_options", classmethod(from_options))
     monkeypatch.setattr(kube, "_READ_ONCE", {})  # a test's server version is its own
+    monkeypatch.setattr(kube, "_KUBECONFIG_FLAG", [])  # and its --kubeconfig, which also sets KUBECONFIG:
+    monkeypatch.setenv("KUBECONFIG", os.environ["KUBECONFIG"])  # put back after the test
     monkeypatch.setattr(Helm, "from_env", classmethod(lambda cls: MemoryHelm("helm", api=api)))
     clock = FakeClock()
     monkeypatch.setattr(waits, "clock", clock)

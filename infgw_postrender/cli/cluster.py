@@ -14,12 +14,24 @@ import click
 from infgw_postrender import defaults
 from infgw_postrender.cli.params import DNS_LABEL, DURATION, PERCENT, PERCENTS, Command, show_error
 from infgw_postrender.cluster.helm import Helm
-from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.cluster.kube import Kubectl, use_kubeconfig
 from infgw_postrender.cluster.verify import DEFAULT_PROMPT
 from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, EXIT_STOPPED, InputError, MigrateError
 from infgw_postrender.yaml import emitter
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def kubeconfig_option(func: Callable) -> Callable:
+    """--kubeconfig FILE, as kubectl and Helm take it (a plugin also gets Helm's own as KUBECONFIG); checked before
+    anything runs."""
+
+    def use(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value:
+            use_kubeconfig(value)
+
+    return click.option("--kubeconfig", metavar="FILE", expose_value=False, is_eager=True, callback=use,
+                        help="The kubeconfig file (default: KUBECONFIG, then ~/.kube/config).")(func)  # fmt: skip
 
 
 def cluster_options(func: Callable) -> Callable:
@@ -29,6 +41,7 @@ def cluster_options(func: Callable) -> Callable:
     func = click.option("--kube-context", help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")(
         func
     )
+    func = kubeconfig_option(func)
     return click.option("-n", "--namespace", type=DNS_LABEL, help="Namespace (default: HELM_NAMESPACE, then default).")(
         func
     )
@@ -144,6 +157,7 @@ Examples:
 """,
 )
 @click.option("--kube-context", help="kubeconfig context (default: HELM_KUBECONTEXT, then the current one).")
+@kubeconfig_option
 @output_option
 @click.option("--server-version", help="Decide for this version instead of asking the cluster.")
 @click.option(

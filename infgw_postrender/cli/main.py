@@ -15,6 +15,7 @@ from infgw_postrender.cli.params import Group
 from infgw_postrender.cli.postrender import as_args, options_decorator, options_of
 from infgw_postrender.cli.postrender import command as postrender_command
 from infgw_postrender.cluster.helm import Helm
+from infgw_postrender.cluster.kube import use_kubeconfig
 from infgw_postrender.helm_plugin.install import helm_command, run_helm
 from infgw_postrender.helm_plugin.plugin import PLUGIN_NAME, install
 from infgw_postrender.postrender.pipeline import preflight
@@ -99,6 +100,9 @@ def _chart_command(verb: str, example: str) -> None:
             output = {key: flags.pop(key) for key in ("report_path", "error_file", "quiet")}
             options = options_of(flags)
             preflight(options)
+            kubeconfig = _helm_flag(list(ctx.args), "--kubeconfig")
+            if kubeconfig:  # Helm's own flag: our kubectl (and the post-renderer's) read the same file
+                use_kubeconfig(kubeconfig)
             if verb != "template" and not offline:
                 _check_alpha_serves(options, list(ctx.args))
             # the post-renderer checks the alpha pool too (as it does under a bare `helm install`): on Helm's cluster

@@ -17,8 +17,10 @@ class HelmError(MigrateError):
 
 
 def context_args(context: str | None) -> list[str]:
-    """`--kube-context` for Helm, when one was asked for."""
-    return ["--kube-context", context] if context else []
+    """`--kubeconfig` and `--kube-context`, when asked for, as Helm and this tool's commands take them."""
+    from infgw_postrender.cluster.kube import kubeconfig_args
+
+    return [*kubeconfig_args(), *(["--kube-context", context] if context else [])]
 
 
 @dataclass(frozen=True)

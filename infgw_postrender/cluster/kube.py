@@ -12,10 +12,25 @@ from dataclasses import dataclass
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.objects import as_list
 from infgw_postrender.cluster import debug
-from infgw_postrender.errors import MigrateError
+from infgw_postrender.errors import InputError, MigrateError
 
 ALL_NAMESPACES = "*"
 _READ_ONCE: dict[tuple, str] = {}
+_KUBECONFIG_FLAG: list[str] = []  # the --kubeconfig this process was given, if any
+
+
+def use_kubeconfig(path: str) -> None:
+    """--kubeconfig: kubectl and Helm read KUBECONFIG, and the commands this tool prints name the file."""
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise InputError(f"--kubeconfig {path}: {'cannot read it' if os.path.exists(path) else 'no such file'}; "
+                         "give the kubeconfig file to use")  # fmt: skip
+    os.environ["KUBECONFIG"] = path
+    _KUBECONFIG_FLAG[:] = [path]
+
+
+def kubeconfig_args() -> list[str]:
+    """`--kubeconfig FILE` for a printed command (kubectl, Helm and this tool take it alike), when one was given."""
+    return ["--kubeconfig", _KUBECONFIG_FLAG[0]] if _KUBECONFIG_FLAG else []
 
 
 class ClusterError(MigrateError):

@@ -18,7 +18,7 @@ from infgw_postrender.api.releases import Target, parse_target
 from infgw_postrender.cluster.backends import ga_share
 from infgw_postrender.cluster.gateways import check_gateway_class
 from infgw_postrender.cluster.helm import Helm, context_args
-from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.cluster.kube import Kubectl, kubeconfig_args
 from infgw_postrender.cluster.processes import error_line, run_child, stderr_watched, stdout_discarded
 from infgw_postrender.cluster.state import StateKey, read_items, write_items
 from infgw_postrender.errors import InputError, MigrateError, Refused
@@ -672,6 +672,7 @@ class _Steps:
             "-n",
             gateway_namespace or self.s.namespace,
             "--timeout=300s",
+            *kubeconfig_args(),
             *([f"--context={self.s.kube_context}"] if self.s.kube_context else []),
         ]
 

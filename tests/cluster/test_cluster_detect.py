@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -289,3 +290,34 @@ def test_plan_refuses_a_gateway_of_another_controller_before_any_step(cluster):
     assert any("accepted with --accept-gateway-class istio" in note for note in found["notes"])
     stages = [step["argv"] for step in found["steps"] if step["key"].startswith("stage")]
     assert stages and all(argv[argv.index("--accept-gateway-class") + 1] == "istio" for argv in stages)
+
+
+@pytest.mark.parametrize("path, words", [("/nonexistent/kubeconfig", "no such file"), ("/", "cannot read it")])
+def test_a_kubeconfig_that_cannot_be_read_is_one_line_before_anything(cluster, path, words):
+    """Issue 24.5: --kubeconfig on every cluster command; a file that is not there is named, exit 2, no read."""
+    for command in (["detect"], ["status", "--alpha-pool", "vllm"], ["plan", "--path", "simple", "--alpha-pool", "x"]):
+        done = cluster.migrate(*command, "--kubeconfig", path)
+        assert (
+            done.returncode == 2
+            and done.stderr == f"Error: --kubeconfig {path}: {words}; give the kubeconfig file to use\n"
+        )
+    assert cluster.api.requests == []
+
+
+def test_kubeconfig_reaches_kubectl_and_helm_and_the_printed_commands(emulator, tmp_path):
+    """Issue 24.5, e2e: with KUBECONFIG pointing nowhere, --kubeconfig FILE is what kubectl and Helm read, and the
+    commands plan prints name it, so that each pasted into a shell reaches the same cluster."""
+    install_alpha_stack(emulator)
+    config = tmp_path / "elsewhere.yaml"
+    config.write_text(Path(emulator.env["KUBECONFIG"]).read_text())
+    env = {"KUBECONFIG": str(tmp_path / "none")}
+    done = emulator.migrate("detect", "-o", "json", "--kubeconfig", str(config), env_extra=env)
+    assert done.returncode == 0, done.stderr
+    assert [p["name"] for p in json.loads(done.stdout)["alpha_pools"]] == [ALPHA_RELEASE]
+    assert json.loads(done.stdout)["releases"], "helm list read the same cluster"
+    plan = emulator.migrate("plan", "--path", "zero-downtime", "--alpha-pool", ALPHA_RELEASE, "--stages", "0",
+                            "--kubeconfig", str(config), "-o", "json", env_extra=env)  # fmt: skip
+    assert plan.returncode == 0, plan.stderr
+    for step in json.loads(plan.stdout)["steps"]:
+        if step["argv"][0] in ("infgw-migrate", "helm", "kubectl") and step["key"] != "check-chart":
+            assert step["argv"][step["argv"].index("--kubeconfig") + 1] == str(config), step["argv"]
