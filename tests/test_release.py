@@ -31,3 +31,37 @@ def test_every_place_says_the_same_version():
 def test_the_changelog_has_the_current_version(tmp_path):
     text = (REPO / "CHANGELOG.md").read_text()
     assert "## [Unreleased]" in text and f"## [{__version__}]" in text
+
+
+@pytest.mark.e2e  # python -m build, then a fresh virtual environment
+def test_the_wheel_and_sdist_hold_what_a_user_runs(tmp_path, repo_copy):
+    """Issue 24.8: `python -m build` makes a wheel with the package, its data (mapping.yaml, rbac.yaml, the Helm 4
+    post-renderer plugin) and the LICENSE, and an sdist with the companion chart besides; the wheel, installed
+    into a fresh virtual environment, runs both console scripts."""
+    import shutil
+    import sys
+    import tarfile
+    import zipfile
+
+    source = shutil.copytree(repo_copy, tmp_path / "source")  # a build writes egg-info beside the sources
+    done = subprocess.run([sys.executable, "-m", "build", "--outdir", str(tmp_path / "dist"), str(source)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    [wheel] = (tmp_path / "dist").glob("*.whl")
+    [sdist] = (tmp_path / "dist").glob("*.tar.gz")
+    names = zipfile.ZipFile(wheel).namelist()
+    for wanted in ("infgw_postrender/api/mapping.yaml", "infgw_postrender/cluster/rbac.yaml",
+                   "infgw_postrender/helm_plugin/helm4-postrenderer/plugin.yaml", "infgw_postrender/cli/main.py"):  # fmt: skip
+        assert wanted in names, wanted
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
+    members = tarfile.open(sdist).getnames()
+    root = members[0].split("/")[0]
+    for wanted in ("LICENSE", "charts/infgw-migration/Chart.yaml", "plugin.yaml", "infgw_postrender/api/mapping.yaml"):
+        assert f"{root}/{wanted}" in members, wanted
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    installed = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    for tool in ("infgw-migrate", "infgw-postrender"):
+        out = subprocess.run([str(venv / "bin" / tool), "--version"], capture_output=True, text=True, check=True).stdout
+        assert __version__ in out
