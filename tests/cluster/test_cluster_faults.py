@@ -99,6 +99,7 @@ def live(cluster):
     cluster.api.load(
         FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml",
         FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml",
+        FIXTURES / "objects" / "v0.3.0-gke-gateway.yaml",  # its GatewayClass is GKE's (conftest starting_api)
     )
     put_serving(cluster.api, alpha_pool())
     put_serving(cluster.api, accept(ga_pool(GA_POOL)))
