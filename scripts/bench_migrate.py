@@ -36,19 +36,13 @@ def one_run(workdir: Path, path: str) -> list[dict]:
     import threading
 
     from completions import Completions
-    from conftest import ALPHA_RELEASE, CHARTS, GatewayController, crd_mirror, install_alpha_stack, start_cluster
+    from conftest import ALPHA_RELEASE, CHARTS, crd_mirror, live_alpha_stack, start_cluster
 
     cluster = start_cluster(workdir)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Completions)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        install_alpha_stack(cluster)
-        cluster.api.controllers.append(GatewayController())
-        gateway = cluster.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
-        gateway["status"] = {
-            "addresses": [{"value": "127.0.0.1"}],
-            "conditions": [{"type": "Programmed", "status": "True"}],
-        }
+        live_alpha_stack(cluster)
         bin_dir = Path(cluster.env["PATH"].split(":")[0])
         logs = {}
         for name, real in (("kubectl", REPO / ".tools" / "kubectl"), ("helm", REPO / ".tools" / "helm3")):

@@ -504,6 +504,17 @@ def install_alpha_stack(cluster: Cluster | MemoryCluster) -> None:
     cluster.api.revision = max(cluster.api.revision, _ALPHA_STACK["revision"])
 
 
+def live_alpha_stack(cluster: Cluster | MemoryCluster) -> None:
+    """The alpha stack behind a programmed Gateway (127.0.0.1) whose controller accepts what it is given."""
+    install_alpha_stack(cluster)
+    cluster.api.controllers.append(GatewayController())
+    gateway = cluster.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
+    gateway["status"] = {
+        "addresses": [{"value": "127.0.0.1"}],
+        "conditions": [{"type": "Programmed", "status": "True"}],
+    }
+
+
 def _record_alpha_stack() -> None:
     import copy
     import tempfile

@@ -15,9 +15,8 @@ from conftest import (
     ALPHA_RELEASE,
     CHARTS,
     GA_GROUP,
-    GatewayController,
     crd_mirror,
-    install_alpha_stack,
+    live_alpha_stack,
     tool,
 )
 
@@ -29,13 +28,7 @@ ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
 def start(cluster, server, tmp_path):  # noqa: F811
     """The alpha stack live behind a programmed Gateway whose controller accepts what it is given."""
     Completions.behaviour = "ok"
-    install_alpha_stack(cluster)
-    cluster.api.controllers.append(GatewayController())
-    gateway = cluster.api.get("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
-    gateway["status"] = {
-        "addresses": [{"value": "127.0.0.1"}],
-        "conditions": [{"type": "Programmed", "status": "True"}],
-    }
+    live_alpha_stack(cluster)
     mirror = crd_mirror(tmp_path / "mirror")
     (tmp_path / "state").mkdir()
     cluster.args = [

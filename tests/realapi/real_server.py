@@ -350,6 +350,22 @@ class GatewayController:
             )
 
 
+@pytest.fixture
+def alpha(real, server, tmp_path):
+    """The alpha stack live behind a Gateway the test controller programs; the tool's flags for it (`args`)."""
+    from completions import Completions
+    from conftest import crd_mirror
+
+    Completions.behaviour = "ok"
+    install_alpha_stack(real)
+    GatewayController(real).start()
+    (tmp_path / "state").mkdir()
+    real.args = ["--alpha-pool", ALPHA_RELEASE, "--chart", str(CHARTS / "inferencepool-v1.0.0"),
+                 "--crd-source", str(crd_mirror(tmp_path / "mirror")), "--state-dir", str(tmp_path / "state"),
+                 "--verify-url", f"http://127.0.0.1:{server.server_address[1]}/v1/completions"]  # fmt: skip
+    return real
+
+
 def stored_objects(cluster: RealCluster, namespace: str = "default") -> dict[tuple, str]:
     """(apiVersion, kind, name) -> resourceVersion of every object of the namespace the migration touches."""
     found = {}

@@ -5,35 +5,13 @@ holds afterwards."""
 from __future__ import annotations
 
 import pytest
-from completions import Completions, server  # noqa: F401  (the completion server fixture)
-from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, GA_GROUP, crd_mirror
-from real_server import GatewayController, install_alpha_stack, real, stored_objects, use_helm  # noqa: F401
+from completions import server  # noqa: F401  (the completion server fixture)
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP
+from real_server import alpha, real, stored_objects, use_helm  # noqa: F401
 
 pytestmark = pytest.mark.realapi
 GA_RELEASE = f"{ALPHA_RELEASE}-ga"
 ROUTE = "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/llm-route"
-
-
-@pytest.fixture
-def alpha(real, server, tmp_path):  # noqa: F811
-    """The alpha stack live behind a Gateway the test controller programs; the tool's flags for it."""
-    Completions.behaviour = "ok"
-    install_alpha_stack(real)
-    GatewayController(real).start()
-    (tmp_path / "state").mkdir()
-    real.args = [
-        "--alpha-pool",
-        ALPHA_RELEASE,
-        "--chart",
-        str(CHARTS / "inferencepool-v1.0.0"),
-        "--crd-source",
-        str(crd_mirror(tmp_path / "mirror")),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--verify-url",
-        f"http://127.0.0.1:{server.server_address[1]}/v1/completions",
-    ]
-    return real
 
 
 def backends(real) -> list[tuple]:

@@ -8,27 +8,19 @@ import json
 import subprocess
 
 import pytest
-from completions import Completions, server  # noqa: F401  (the completion server fixture)
-from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, GA_GROUP, crd_mirror
-from real_server import GatewayController, install_alpha_stack, real, stored_objects, use_helm  # noqa: F401
+from completions import server  # noqa: F401  (the completion server fixture)
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP
+from real_server import alpha, real, stored_objects, use_helm  # noqa: F401
 
 pytestmark = pytest.mark.realapi
 ROUTE = "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/llm-route"
 
 
 @pytest.mark.parametrize("path, major", [("zero-downtime", 3), ("simple", 4)])
-def test_the_printed_commands_in_a_shell_do_what_migrate_does(real, server, tmp_path, path, major):  # noqa: F811
-    Completions.behaviour = "ok"
-    install_alpha_stack(real)
-    GatewayController(real).start()
+def test_the_printed_commands_in_a_shell_do_what_migrate_does(alpha, path, major):  # noqa: F811
+    real = alpha
     use_helm(real, major)
-    (tmp_path / "state").mkdir()
-    args = [
-        "--path", path, *(["--stages", "0,50,100"] if path == "zero-downtime" else []),
-        "--alpha-pool", ALPHA_RELEASE, "--chart", str(CHARTS / "inferencepool-v1.0.0"),
-        "--crd-source", str(crd_mirror(tmp_path / "mirror")), "--state-dir", str(tmp_path / "state"),
-        "--verify-url", f"http://127.0.0.1:{server.server_address[1]}/v1/completions",
-    ]  # fmt: skip
+    args = ["--path", path, *(["--stages", "0,50,100"] if path == "zero-downtime" else []), *real.args]
     planned = real.migrate("plan", *args, "-o", "json")
     assert planned.returncode == 0, planned.stderr
     for step in json.loads(planned.stdout)["steps"]:

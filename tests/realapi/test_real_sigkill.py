@@ -10,9 +10,9 @@ import signal
 import subprocess
 
 import pytest
-from completions import Completions, server  # noqa: F401  (the completion server fixture)
-from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, GA_GROUP, MIGRATE, crd_mirror
-from real_server import GatewayController, HoldingWebhook, install_alpha_stack, real, use_helm  # noqa: F401
+from completions import server  # noqa: F401  (the completion server fixture)
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP, MIGRATE
+from real_server import HoldingWebhook, alpha, real, use_helm  # noqa: F401
 
 pytestmark = pytest.mark.realapi
 ROUTE = "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/llm-route"
@@ -37,36 +37,17 @@ GA_POOLS = (GA_GROUP, "inferencepools")
     ],
 )
 def test_a_sigkill_mid_write_then_the_same_command_finishes(
-    real,
-    server,
+    alpha,  # noqa: F811
     tmp_path,
     path,
     major,
     held,  # noqa: F811
     release_status,
 ):
-    Completions.behaviour = "ok"
-    install_alpha_stack(real)
-    GatewayController(real).start()
+    real = alpha
     use_helm(real, major)
-    (tmp_path / "state").mkdir()
     ga_pool = ALPHA_RELEASE if path == "simple" else f"{ALPHA_RELEASE}-ga"
-    args = [
-        "migrate",
-        "--path",
-        path,
-        *(["--stages", "0,50,100"] if path != "simple" else []),
-        "--alpha-pool",
-        ALPHA_RELEASE,
-        "--chart",
-        str(CHARTS / "inferencepool-v1.0.0"),
-        "--crd-source",
-        str(crd_mirror(tmp_path / "mirror")),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--verify-url",
-        f"http://127.0.0.1:{server.server_address[1]}/v1/completions",
-    ]
+    args = ["migrate", "--path", path, *(["--stages", "0,50,100"] if path != "simple" else []), *real.args]
     webhook = HoldingWebhook(real, *held).start()
     try:
         with open(tmp_path / "killed.log", "w") as log:
