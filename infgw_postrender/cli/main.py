@@ -55,6 +55,7 @@ def completion(shell: str) -> None:
       source <(infgw-migrate completion bash)
       infgw-migrate completion zsh > "${fpath[1]}/_infgw-migrate"
       infgw-migrate completion fish > ~/.config/fish/completions/infgw-migrate.fish
+      helm infgw-migrate completion bash > infgw-migrate.bash    # the same script, from the plugin's environment
     """
     from infgw_postrender.cli.complete import script
 
