@@ -54,7 +54,6 @@ class Index:
                     self._sorted_names.append((document.name, document.index))
         self._sorted_names.sort()
         self.groups = [self._group(document) for document in self.by_kind.get(api().pool.kind, [])]
-        del self._sorted_names  # only needed to find each release's documents
         self.by_pool: dict[tuple[str, str | None], PoolGroup] = {}
 
     def of_kind(self, kind: str, within: list[Document] | None = None) -> list[Document]:
@@ -143,5 +142,14 @@ class Index:
             new_name = new_names.get(group.document.index)
             if new_name and new_name != group.pool:
                 group.new_pool = new_name
+        claimed = {document.index for group in self.groups for document in group.own}
+        for group in self.groups:
+            if group.new_pool:  # what the chart named after the new name is the release's too, as a re-run finds
+                namespace = group.namespace or "default"
+                for document in self._named(group.new_pool) + self._named(f"{namespace}-{group.new_pool}"):
+                    if document.index not in claimed:
+                        claimed.add(document.index)
+                        group.documents.append(document)
+        del self._sorted_names  # only needed to find each release's documents
         self.by_pool = {(group.pool, group.namespace): group for group in self.groups}
         self.by_pool.update({(group.final_pool, group.namespace): group for group in self.groups})

@@ -40,8 +40,22 @@ _ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s,\[\]{}]+", re.MULTILINE)
 
 
 @dataclass(slots=True)
+class _Read:
+    """What was read from a document's text: its value and where each scalar of it sits in that text."""
+
+    data: Any
+    spans: dict | None  # None when ruamel.yaml read it (outside the fast reader's subset): no positions
+    # top-level entries whose new text waits as a splice: their values have no positions (nor quoting) to go by
+    replaced: set = field(default_factory=set)
+
+
+@dataclass(slots=True)
 class Document:
-    """One document of the stream: its separator line and its body."""
+    """One document of the stream: its separator line and its body.
+
+    Its state is kept apart by what it is: `_read` is what was read from the text (dropped by forget(), read again
+    on demand); `_splices` are edits to the text not yet applied; `_tree` is ruamel.yaml's round-trip tree once a
+    change needed it, the document's truth until settle() emits it."""
 
     index: int
     separator: str
@@ -50,14 +64,9 @@ class Document:
     kind: str = ""  # kind, name and namespace once identify() has read them
     name: str | None = None
     namespace: str | None = None
-    _data: Any = field(default=None, repr=False)
-    _spans: dict | None = field(default=None, repr=False)  # the reader's positions; None once round-tripped
-    _parsed: bool = field(default=False, repr=False)
+    _read: _Read | None = field(default=None, repr=False)
     _splices: list | None = field(default=None, repr=False)  # None, not [], saves a list per document
-    _round_trip: bool = field(default=False, repr=False)
-    _edited: bool = field(default=False, repr=False)  # splices committed into a text of its own
-    # top-level entries whose new text waits as a splice: their values have no positions (nor quoting) to go by
-    _replaced: set | None = field(default=None, repr=False)
+    _tree: Any = field(default=None, repr=False)
 
     @property
     def too_big_to_parse(self) -> bool:
@@ -65,10 +74,6 @@ class Document:
 
     def contains(self, text: str) -> bool:
         return text in self.body
-
-    @property
-    def changed(self) -> bool:
-        return self._round_trip or self._edited or bool(self._splices)
 
     @property
     def source(self) -> str | None:
@@ -153,7 +158,7 @@ class Document:
     def _block(self, keys: tuple) -> tuple[int, int] | None:
         """(start, end) of the lines under the block-mapping path `keys`, found by indentation alone; None once
         the text no longer holds the values (a round-tripped tree is emitted only at settle())."""
-        if self._round_trip:
+        if self._tree is not None:
             return None
         text, start, end = self.body, 0, len(self.body)
         for depth, key in enumerate(keys):
@@ -192,7 +197,9 @@ class Document:
     @property
     def data(self) -> Any:
         """The document's value. Read it; change it only through set() and edit()."""
-        if not self._parsed:
+        if self._tree is not None:
+            return self._tree
+        if self._read is None:
             if self.too_big_to_parse:
                 raise InputError(
                     f"{where(self.index, self.source)}: {len(self.body) / 2**20:.0f} MiB, larger than any "
@@ -202,35 +209,35 @@ class Document:
             body = self.body
             try:
                 try:
-                    self._data, self._spans = reader.parse(body)
+                    read = _Read(*reader.parse(body))
                 except reader.Unsupported:
-                    self._data, self._spans = self._load(body), None
+                    read = _Read(self._load(body), None)
             except RecursionError:
                 raise InputError(
                     f"{where(self.index, self.source)}: nested too deeply for a Kubernetes object"
                 ) from None
+            data = read.data
             if (
-                not isinstance(self._data, dict)
-                or not isinstance(self._data.get("apiVersion"), str)
-                or not isinstance(self._data.get("kind"), str)
+                not isinstance(data, dict)
+                or not isinstance(data.get("apiVersion"), str)
+                or not isinstance(data.get("kind"), str)
             ):
                 raise InputError(
                     f"{where(self.index, self.source)}: not a Kubernetes object (a mapping with apiVersion and kind)"
                 )
-            if not isinstance(self._data.get("metadata", {}), dict):
+            if not isinstance(data.get("metadata", {}), dict):
                 raise InputError(f"{where(self.index, self.source)}: metadata is not a mapping")
-            self._parsed = True
-        return self._data
+            self._read = read
+        return self._read.data
 
     def forget(self) -> None:
         """Forget the parsed tree (memory); pending splices are kept, a later read parses the result."""
-        if self._parsed and not self._round_trip:
-            self._data, self._spans, self._parsed, self._replaced = None, None, False, None
+        self._read = None
 
     def _commit(self) -> None:
         """Apply pending splices to a text of this document's own, so that positions start afresh."""
         if self._splices:
-            self.body, self._splices, self._edited = self._spliced(), None, True
+            self.body, self._splices = self._spliced(), None
 
     def _load(self, text: str) -> Any:
         try:
@@ -246,7 +253,8 @@ class Document:
     def set(self, path: Path, value: Any) -> bool:
         """Set one value; True if it changed. A string whose position is known is spliced into the text."""
         if (
-            not self._parsed
+            self._read is None
+            and self._tree is None
             and not self.too_big_to_parse
             and isinstance(value, str)
             and all(isinstance(k, str) for k in path)
@@ -258,7 +266,7 @@ class Document:
                 self._splices = self._splices or []
                 self._splices.append((found[0], found[1], emitter.scalar_text(value, found[3])))
                 return True
-        if self._replaced and path[0] in self._replaced:
+        if self._read is not None and path[0] in self._read.replaced:
             self.forget()  # read the spliced text again, for the positions and quoting of what was replaced
         parent = self.data
         for step in path[:-1]:
@@ -269,7 +277,8 @@ class Document:
                 return False
         except (KeyError, IndexError):
             pass
-        span = self._spans.get(id(parent), {}).get(key) if self._spans is not None else None
+        spans = self._read.spans if self._read is not None else None
+        span = spans.get(id(parent), {}).get(key) if spans is not None else None
         if span is not None and isinstance(value, str):
             self._splices = self._splices or []
             self._splices.append((span.start, span.end, emitter.scalar_text(value, span.style)))
@@ -288,10 +297,10 @@ class Document:
         or the document is outside the fast reader's subset, the document goes through ruamel.yaml's round trip
         instead; `transform` is then applied to that tree.
         """
-        if self._replaced and self._replaced.intersection(keys):
+        if self._read is not None and self._read.replaced.intersection(keys):
             self.forget()
         data = self.data
-        if self._spans is not None and not self._round_trip:
+        if self._read is not None and self._read.spans is not None:
             memo: dict = {}
             changed = {key: copy.deepcopy(value, memo) if key in keys else value for key, value in data.items()}
             result = transform(changed)
@@ -305,9 +314,10 @@ class Document:
         The entries' new text waits as splices over the original body, like a changed scalar, so the positions of
         every other entry stay valid and the document is not parsed again: only the emitted entries are read back,
         to check that they mean the new values."""
-        spans = self._spans
-        if spans is None:  # round-tripped: no positions to splice at
+        read = self._read
+        if read is None or read.spans is None:  # round-tripped: no positions to splice at
             return False
+        spans = read.spans
         entries = self._top_entries()
         if entries is None or list(entries) != list(old):
             return False
@@ -351,7 +361,7 @@ class Document:
             del old[key]
         old.update((key, again[key]) for key in new if key in emitted)
         self._splices = splices
-        self._replaced = (self._replaced or set()) | set(emitted)
+        read.replaced.update(emitted)
         return True
 
     def _top_entries(self) -> dict[Any, tuple[int, int, str]] | None:
@@ -379,32 +389,32 @@ class Document:
     def edit(self) -> Any:
         """The round-trip tree, for structural changes outside the fast reader's subset; re-emitted at settle()."""
         _ = self.data  # parsed (and checked) first: the round trip starts from the same text
-        if not self._round_trip:
-            self._data = self._load(self._spliced())
-            self._spans, self._splices, self._round_trip, self._replaced = None, None, True, None
-        return self._data
+        if self._tree is None:
+            self._tree = self._load(self._spliced())
+            self._read, self._splices = None, None
+        return self._tree
 
     def _spliced(self) -> str:
         return _apply(self.body, self._splices or ())
 
     def text(self) -> str:
-        if self._round_trip:
+        if self._tree is not None:
             self.settle()
         return self.separator + (self._spliced() if self._splices else self.body)
 
     def settle(self) -> None:
         """Emit a rewritten document once, before anything is written, and check that the text reads back as the
         same object: ruamel.yaml can emit YAML it cannot read (a comment on an explicit key, say)."""
-        if not self._round_trip:
+        if self._tree is None:
             return
         from ruamel.yaml import YAML
 
-        text = _keep_ending(dump_document(self._data), self.body)
+        text = _keep_ending(dump_document(self._tree), self.body)
         try:
             again = YAML(typ="safe", pure=True).load(text)
         except load_errors():
             again = None
-        expected = self._data
+        expected = self._tree
         if (
             not isinstance(again, dict)
             or [again.get(k) for k in ("apiVersion", "kind")] != [expected.get(k) for k in ("apiVersion", "kind")]
@@ -414,15 +424,16 @@ class Document:
                 f"{where(self.index, self.source)}: its YAML cannot be rewritten faithfully; "
                 "write it in plain block style (no explicit keys, anchors or tags)"
             )
-        self.body = text
-        self._data, self._spans, self._parsed, self._round_trip, self._edited = None, None, False, False, True
+        self.body, self._tree = text, None
 
 
 class _Origin:
     """Where the values of a changed copy came from (by the copy's id), for the emitter to keep their form."""
 
     def __init__(self, document: Document, originals: dict[int, int]) -> None:
-        self._spans, self._body, self._originals = document._spans or {}, document.body, originals
+        read = document._read
+        self._spans = (read.spans if read is not None else None) or {}
+        self._body, self._originals = document.body, originals
 
     def style(self, container: Any, key: Any) -> str | None:
         span = self._spans.get(self._originals.get(id(container)), {}).get(key)

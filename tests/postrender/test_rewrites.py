@@ -137,6 +137,20 @@ def test_objects_that_would_take_an_alpha_objects_name_are_renamed_with_their_re
     assert pool["spec"]["extensionRef"]["name"] == service["metadata"]["name"]
 
 
+def test_a_pool_renamed_after_the_chart_still_keeps_its_epp_apart_from_the_alpha_one():
+    # A kustomize patch renamed the pool; its EPP keeps the chart's name <release>-epp (templates/_helpers.tpl at
+    # every tag), which is the alpha release vllm's EPP name too. Found by the hostile-input fuzzing.
+    patched = ALPHA_POOL.replace("  name: vllm\n", "  name: vllm-patched\n", 1)
+    done = job(patched + EPP_SERVICE + POLICY, new_pool="vllm", alpha_pool="vllm")
+    rename_pool(done)
+    avoid_alpha_names(done)
+    pool, service, policy = docs(join(done.index.documents))
+    assert service["metadata"]["name"] != "vllm-epp"
+    assert pool["spec"]["extensionRef"]["name"] == service["metadata"]["name"]
+    # named after the pool's new name, the policy is the release's: the alpha release has one so named
+    assert policy["metadata"]["name"] != "vllm"
+
+
 def test_references_name_the_ga_group_and_the_final_pool_name():
     done = job(ALPHA_POOL + POLICY, new_pool="vllm-ga")
     rename_pool(done)

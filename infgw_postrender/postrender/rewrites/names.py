@@ -89,11 +89,12 @@ def _template(group: PoolGroup, name: str, ga_ns: str, alpha_pool: str, alpha_ns
         original = _template(group, name[: -len(RENAME_SUFFIX)], ga_ns, alpha_pool, alpha_ns)
         if original is not None:
             return original
-    if name == group.pool:
+    if name in (group.pool, group.final_pool):
         return alpha_pool
-    if name == f"{ga_ns}-{group.pool}":
+    if name in (f"{ga_ns}-{group.pool}", f"{ga_ns}-{group.final_pool}"):
         return f"{alpha_ns}-{alpha_pool}"
-    own_epp = epp_name(group.helm_release)
-    if name.startswith(own_epp):
-        return epp_name(alpha_pool) + name[len(own_epp) :]
+    # the chart names the EPP after the release; a pool that names another EPP brought that one's objects along
+    for own_epp in dict.fromkeys((epp_name(group.helm_release), group.epp or "")):
+        if own_epp and name.startswith(own_epp):
+            return epp_name(alpha_pool) + name[len(own_epp) :]
     return None
