@@ -70,11 +70,16 @@ class MemoryKubectl(Kubectl):
         if args[:3] == ["create", "-f", "-"]:
             made = [self._call("POST", _path(self._resource_of(o), o), o, o) for o in _objects(input)]
             return _printed(made)
-        if args[0] == "patch" and flags.get("--type") == "json":
+        if args[0] == "patch" and flags.get("--type") in ("json", "merge"):
             resource = self._resource(words[1])
-            operations = json.loads(args[args.index("-p") + 1])
+            body = json.loads(args[args.index("-p") + 1])
             path = _path(resource, {"metadata": {"namespace": flags.get("--namespace"), "name": words[2]}})
-            return json.dumps(self._call("PATCH", path, operations, {}, "application/json-patch+json"))
+            patched = self._call("PATCH", path, body, {}, f"application/{flags['--type']}-patch+json")
+            return (
+                f"{resource.kind.lower()}.{resource.group}/{words[2]}\n"
+                if args[args.index("-o") + 1] == "name"
+                else json.dumps(patched)
+            )
         if args[:3] == ["delete", "-f", "-"]:
             lines = []
             for obj in _objects(input):

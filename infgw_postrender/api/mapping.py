@@ -215,6 +215,7 @@ class Api(NamedTuple):
     last_applied_annotation: str
     generated_annotation: str
     release_annotation: str
+    analysis_annotation: str
     releases: tuple[Project, ...]
     cluster: Cluster
 

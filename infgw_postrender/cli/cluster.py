@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -924,11 +925,17 @@ def migrate(dry_run, output, **options) -> None:
         check_access(kubectl, settings.namespace, own_command())  # a user without a permission changes nothing
         save_run(settings)  # what a re-run needs once the alpha stack is gone
 
-    def event(record: dict) -> None:
-        from infgw_postrender.cluster.steps import route_share
+    started: dict[str, str] = {}
 
-        if record["event"] == "end" and record["key"].startswith("stage-") and record["exit"] == 0:
-            record["ga_weight"] = route_share(kubectl, settings)  # the route as the cluster has it now
+    def event(record: dict) -> None:
+        from infgw_postrender.cluster.steps import stage_outcome
+
+        if record["key"].startswith("stage-") and record["event"] == "start":
+            started[record["key"]] = datetime.now(UTC).isoformat(timespec="seconds")
+        elif record["key"] in started and record["event"] == "end" and record["exit"] in (0, 1):
+            # the route as the cluster has it now (back where it was after a failed analysis), and the figures
+            weight = int(record["key"].removeprefix("stage-"))
+            record.update(stage_outcome(kubectl, settings, weight, started[record["key"]]))
         click.echo(json.dumps(record))
 
     finished = run_steps(found, progress, run_own, before_first, event if output == "json" else None)

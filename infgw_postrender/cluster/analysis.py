@@ -7,10 +7,12 @@ figures."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 
 from infgw_postrender import defaults
 from infgw_postrender.api.mapping import api
@@ -18,7 +20,7 @@ from infgw_postrender.api.objects import pool_of_model
 from infgw_postrender.cluster import waits
 from infgw_postrender.cluster.backends import ga_share
 from infgw_postrender.cluster.cleanup import pool_models
-from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.cluster.kube import ClusterError, Kubectl
 from infgw_postrender.cluster.metrics import Analysis as MetricsAnalysis
 from infgw_postrender.cluster.metrics import Judge
 from infgw_postrender.cluster.shift import ShiftResult, read_route, shift, wait_accepted
@@ -266,6 +268,7 @@ def analysed_shift(
         stage.metrics = judge.run()
         failing = [check.line() for check in stage.metrics.checks if not check.passed]
         stage.failure = f"metrics: {'; '.join(failing)}" if failing else None
+    keep_on_route(kubectl, route_name, namespace, stage, progress)
     figures = stage.analysis.figures() if stage.analysis else ""
     if stage.failure is None:
         progress(f"stage {weight}%: passed: {figures}")
@@ -279,3 +282,58 @@ def analysed_shift(
             wait_accepted(kubectl, route_name, stage.rolled_back.generation, timeout, progress)
         back = f"; HTTPRoute {namespace}/{route_name} is back at GA weight {previous}"
     raise AnalysisFailed(f"stage {weight}% failed its analysis: {stage.failure}{figures}{back}", stage)
+
+
+def keep_on_route(
+    kubectl: Kubectl, route_name: str, namespace: str, stage: Stage, progress: Callable[[str], None]
+) -> None:
+    """The stage's verdict and figures, on the route (mapping.yaml's analysis_annotation), before any rollback:
+    `status` shows it from the cluster, from any machine. The stage stands on its own analysis, so a route that
+    cannot take the note only gets a warning."""
+    note = {
+        "weight": stage.shifted.weight,
+        "passed": stage.failure is None,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "failure": stage.failure,
+        "probe": stage.analysis.figures() if stage.analysis else None,
+        "metrics": [
+            {"name": check.name, "value": _finite(check.value), "threshold": check.threshold, "passed": check.passed}
+            for check in stage.metrics.checks
+        ]
+        if stage.metrics
+        else None,
+    }
+    patch = {"metadata": {"annotations": {api().analysis_annotation: json.dumps(note, separators=(",", ":"))}}}
+    try:
+        kubectl.patch_merge(api().cluster.resources.route, route_name, namespace, patch, "note the stage's analysis")
+    except ClusterError as error:
+        progress(f"warning: the analysis is not kept on HTTPRoute {namespace}/{route_name}: {error}")
+
+
+def last_analysis(route: dict) -> dict | None:
+    """The last analysed stage's note on a live route (keep_on_route), or None."""
+    text = ((route.get("metadata") or {}).get("annotations") or {}).get(api().analysis_annotation)
+    try:
+        note = json.loads(text) if text else None
+    except ValueError:
+        return None  # edited by hand into something else: no note, rather than a wrong one
+    return note if isinstance(note, dict) else None
+
+
+def describe_analysis(note: dict) -> str:
+    """One line of a stage's note, for people."""
+    verdict = "passed" if note.get("passed") else f"FAILED: {note.get('failure')}"
+    figures = [note["probe"]] if note.get("probe") else []
+    figures += [f"{check['name']} {_value(check.get('value'))}" for check in note.get("metrics") or []]
+    return f"stage {note.get('weight')}% at {note.get('at')}: {verdict}" + (
+        f" ({'; '.join(figures)})" if figures else ""
+    )
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no NaN: a value that is not a number is no value (its check has failed, saying why)."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _value(value: float | None) -> str:
+    return "no value" if value is None else f"{value:g}"

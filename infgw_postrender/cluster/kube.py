@@ -173,6 +173,11 @@ class Kubectl:
                 raise Conflict(f"{step}: it changed since it was read (the patch's test failed)") from None
             raise
 
+    def patch_merge(self, resource: str, name: str, namespace: str | None, patch: dict, step: str) -> None:
+        """A JSON merge patch (RFC 7386): what it names is set, everything else is kept."""
+        args = ["patch", _qualified(resource), name, *self._scope(namespace), "--type=merge", "-p", json.dumps(patch)]
+        self.run([*args, "-o", "name"], step)
+
     def get_listed(self, manifests: str, step: str) -> list[dict]:
         """The live objects a manifest names (`kubectl get -f -`), those that exist."""
         found = json.loads(

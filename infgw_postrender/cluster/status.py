@@ -1,5 +1,6 @@
 """One migration as the cluster has it now, for `status` (and `status --watch`): the stage (from the route's
-weights), the route's conditions, each pool and its EPP's readiness. Read in two kubectl calls."""
+weights), the route's conditions, each pool and its EPP's readiness, and the last analysed stage's verdict. Read
+in two kubectl calls."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from infgw_postrender.api.mapping import alpha_group, api, ga_group
 from infgw_postrender.api.objects import accepted_parents, as_list, condition
+from infgw_postrender.cluster.analysis import describe_analysis, last_analysis
 from infgw_postrender.cluster.backends import ga_share, is_pool, weight_of
 from infgw_postrender.cluster.kube import Kubectl
 
@@ -20,6 +22,7 @@ class Status:
     weights: dict[str, int] = field(default_factory=dict)  # pool -> summed weight over the route's rules
     route_conditions: list[str] = field(default_factory=list)  # per parent Gateway: Accepted, ResolvedRefs
     pools: dict[str, str] = field(default_factory=dict)  # pool -> what the cluster says of it and its EPP
+    last_analysis: dict | None = None  # the last analysed stage's note on the route (analysis.keep_on_route)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -27,13 +30,16 @@ class Status:
     def line(self) -> str:
         """One line, for a log: what changed shows as a new line."""
         weights = ", ".join(f"{pool} {weight}" for pool, weight in self.weights.items()) or "no pool on the route"
-        return f"{self.route}: {self.stage} ({weights}); {'; '.join(self.route_conditions) or 'no Gateway report'}"
+        line = f"{self.route}: {self.stage} ({weights}); {'; '.join(self.route_conditions) or 'no Gateway report'}"
+        return line + (f"; last analysis {describe_analysis(self.last_analysis)}" if self.last_analysis else "")
 
     def table(self) -> str:
         rows = [f"HTTPRoute {self.route}: {self.stage}"]
         rows += [f"  weight  {pool}: {weight}" for pool, weight in self.weights.items()]
         rows += [f"  route   {state}" for state in self.route_conditions]
         rows += [f"  pool    {pool}: {state}" for pool, state in self.pools.items()]
+        if self.last_analysis:
+            rows.append(f"  last analysis  {describe_analysis(self.last_analysis)}")
         return "\n".join(rows) + "\n"
 
 
@@ -63,6 +69,7 @@ def read_status(kubectl: Kubectl, route_name: str, alpha_pool: str, ga_pool: str
         status.pools[name] = _pool_state(group, pool, deployments.get(epps.get(name) or ""), epps.get(name))
     if route is None:
         return status
+    status.last_analysis = last_analysis(route)
     rules = route["spec"].get("rules") or []
     status.ga_weight = ga_share(rules, alpha_pool, ga_pool)
     for name, group in ((alpha_pool, alpha_group()), (ga_pool, ga_group())):

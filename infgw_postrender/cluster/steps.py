@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.releases import Target, parse_target
+from infgw_postrender.cluster.analysis import last_analysis
 from infgw_postrender.cluster.backends import ga_share
 from infgw_postrender.cluster.gateways import check_gateway_class
 from infgw_postrender.cluster.helm import Helm, context_args
@@ -286,12 +287,24 @@ def _read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Setti
 
 def route_share(kubectl: Kubectl, settings: Settings) -> int | None:
     """The GA pool's share of the migration's route, as the cluster has it; None without the route or the pool."""
-    route = kubectl.find(
-        api().cluster.resources.route,
-        settings.route,
-        settings.namespace,
-        f"read HTTPRoute {settings.namespace}/{settings.route}",
-    )
+    return _share(_route(kubectl, settings), settings)
+
+
+def stage_outcome(kubectl: Kubectl, settings: Settings, weight: int, since: str) -> dict:
+    """After a traffic stage, from one read of the route: the GA share it has now, and the stage's analysis when
+    this run noted one on it (at or after `since`, an ISO time in UTC)."""
+    route = _route(kubectl, settings)
+    note = last_analysis(route) if route else None
+    fresh = note is not None and note.get("weight") == weight and str(note.get("at", "")) >= since
+    return {"ga_weight": _share(route, settings), "analysis": note if fresh else None}
+
+
+def _route(kubectl: Kubectl, settings: Settings) -> dict | None:
+    where = f"read HTTPRoute {settings.namespace}/{settings.route}"
+    return kubectl.find(api().cluster.resources.route, settings.route, settings.namespace, where)
+
+
+def _share(route: dict | None, settings: Settings) -> int | None:
     return ga_share(route["spec"].get("rules") or [], settings.alpha_pool, settings.ga_release) if route else None
 
 

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 import yaml
 from completions import Completions, server  # noqa: F401  (the completion server fixture)
+from prometheus import WINDOW, prometheus  # noqa: F401  (the Prometheus fixture)
 from conftest import (
     ALPHA_GROUP,
     ALPHA_RELEASE,
@@ -187,3 +188,19 @@ def test_migrate_json_is_one_record_a_line_for_pipelines(start):
         "stage-100",
         "remove-alpha",
     }
+
+
+def test_migrate_json_carries_each_stage_s_analysis(start, prometheus):  # noqa: F811
+    """Issue 23.4: a stage judged from the EPPs' metrics ends with its figures and verdict in its record; one that
+    fails them ends with exit 1, the route back where the stage started, and the figure that failed."""
+    args = ["migrate", "--path", "zero-downtime", "--stages", "0,50", *start.args, "-o", "json",
+            "--metrics-url", prometheus.url, "--ga-selector", "job=ga-errors", "--window", WINDOW]  # fmt: skip
+    done = start.migrate(*args)
+    assert done.returncode == 1, done.stderr
+    ends = {r["key"]: r for r in map(json.loads, done.stdout.splitlines()) if r["event"] == "end"}
+    assert ends["stage-0"]["analysis"] is None, "no traffic at 0%: nothing to judge"
+    failed = ends["stage-50"]
+    assert (failed["exit"], failed["ga_weight"]) == (1, 0)
+    assert failed["analysis"]["weight"] == 50 and failed["analysis"]["passed"] is False
+    ratio = next(check for check in failed["analysis"]["metrics"] if check["name"] == "GA error ratio")
+    assert round(ratio["value"], 6) == 0.05 and ratio["threshold"] == "<= 0.01"  # the exporter's 5%

@@ -202,6 +202,7 @@ def test_a_stage_with_a_bad_ga_error_ratio_goes_back_on_its_own(prometheus, live
     """Issue 23.2: shift to 50%, wait the window (on the fake clock), judge from Prometheus: 5% errors, so the
     route goes back to the weight the stage started from, through the same checked shift."""
     assert live.migrate(*SHIFT, "--ga-weight", "0").returncode == 0
+    before = live.api.get("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")["metadata"]["generation"]
     done = live.migrate(*SHIFT, "--ga-weight", "50", "--metrics-url", prometheus.url, "--ga-selector", "job=ga-errors",
                         "--window", WINDOW, "-o", "json")  # fmt: skip
     assert done.returncode == 1
@@ -211,6 +212,16 @@ def test_a_stage_with_a_bad_ga_error_ratio_goes_back_on_its_own(prometheus, live
     assert live.clock.slept >= 10, "the stage waited its window of traffic first"
     record = json.loads(done.stdout)
     assert record["rolled_back_to"] == 0 and not record["metrics"]["passed"]
+    # the verdict stays on the route: `status` shows it from the cluster (issue 23.3's "the last analysis")
+    status = live.migrate("status", *SHIFT[1:])
+    assert status.returncode == 0, status.stderr
+    assert "last analysis  stage 50% at " in status.stdout
+    assert "FAILED: metrics: GA error ratio: 0.05 (threshold <= 0.01)" in status.stdout
+    note = json.loads(live.migrate("status", *SHIFT[1:], "-o", "json").stdout)["last_analysis"]
+    ratio = next(check for check in note["metrics"] if check["name"] == "GA error ratio")
+    assert (note["weight"], note["passed"], round(ratio["value"], 6), ratio["passed"]) == (50, False, 0.05, False)
+    route = live.api.get("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
+    assert route["metadata"]["generation"] == before + 2, "two spec changes (to 50, back to 0); the note is none"
 
 
 def test_a_stage_that_passes_its_metrics_stays(prometheus, live):  # noqa: F811
