@@ -280,6 +280,9 @@ def in_process(
 
     from click.testing import CliRunner
 
+    from infgw_postrender.cluster.kube import forget_reads
+
+    forget_reads()  # a new process has read nothing yet (kube's burst of reads)
     result = CliRunner().invoke(command, args, input=stdin, env=env, prog_name=name)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -690,6 +693,15 @@ def pytest_collection_modifyitems(config, items) -> None:
         }
         if not item.get_closest_marker("realapi") and E2E_FIXTURES & in_effect:
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _reads_of_its_own(monkeypatch) -> None:
+    """Each test starts with no reads kept from another (kube's burst of reads, kube._READ_ONCE for the memory
+    cluster)."""
+    from infgw_postrender.cluster import kube
+
+    monkeypatch.setattr(kube, "_BURST", {})
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import runpy
 import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -18,6 +20,9 @@ def test_every_place_says_the_same_version():
     said = {"plugin.yaml": yaml.safe_load((REPO / "plugin.yaml").read_text())["version"]}
     for chart in sorted((REPO / "charts").glob("*/Chart.yaml")):
         said[str(chart.relative_to(REPO))] = yaml.safe_load(chart.read_text())["version"]
+    said["README.md (the Flux recipe's tag)"] = re.search(
+        r"tag: v(\S+)  # infgw-migrate's release", (REPO / "README.md").read_text()
+    ).group(1)
     for tool in (MIGRATE, POSTRENDER):
         out = subprocess.run([str(tool), "--version"], capture_output=True, text=True, check=True).stdout
         said[tool.name] = re.search(r"version (\S+)", out).group(1)
@@ -26,6 +31,23 @@ def test_every_place_says_the_same_version():
     assert project["dynamic"] == ["version"] and project["license"] == "Apache-2.0"
     assert project["license-files"] == ["LICENSE"] and "Apache License" in (REPO / "LICENSE").read_text()[:200]
     assert not [c for c in project.get("classifiers", []) if c.startswith("License ::")]
+
+
+def test_scripts_release_bumps_every_place_together(tmp_path, monkeypatch):
+    """scripts/release X.Y.Z, run on a copy of the files it edits: each says the new version afterwards."""
+    files = ["scripts/release", "infgw_postrender/__init__.py", "plugin.yaml", "README.md", "CHANGELOG.md",
+             *(str(chart.relative_to(REPO)) for chart in (REPO / "charts").glob("*/Chart.yaml"))]  # fmt: skip
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes((REPO / name).read_bytes())
+    monkeypatch.setattr(sys, "argv", ["scripts/release", "9.8.7"])
+    runpy.run_path(str(tmp_path / "scripts" / "release"), run_name="__main__")  # in process: the fast tier
+    assert '__version__ = "9.8.7"' in (tmp_path / "infgw_postrender" / "__init__.py").read_text()
+    assert yaml.safe_load((tmp_path / "plugin.yaml").read_text())["version"] == "9.8.7"
+    for chart in (tmp_path / "charts").glob("*/Chart.yaml"):
+        assert yaml.safe_load(chart.read_text())["version"] == "9.8.7", chart
+    assert "    tag: v9.8.7  # infgw-migrate's release\n" in (tmp_path / "README.md").read_text()
+    assert "## [Unreleased]\n\n## [9.8.7] - " in (tmp_path / "CHANGELOG.md").read_text()
 
 
 def test_the_changelog_has_the_current_version(tmp_path):

@@ -524,7 +524,7 @@ def status(namespace, kube_context, route_name, alpha_pool, ga_pool, watch, inte
                 # on a terminal the view is drawn again in place; in a log, a line for each change
                 click.echo(("\x1b[H\x1b[2J" + text) if terminal else text, nl=not terminal)
                 shown = text
-            waits.clock.sleep(interval)
+            waits.sleep(interval)
     except KeyboardInterrupt:
         return
 

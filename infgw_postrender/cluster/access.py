@@ -90,6 +90,7 @@ def missing(kubectl: Kubectl, namespace: str) -> list[str]:
         ["create", "-f", "-", "-o", "json"],
         "ask the server what you may do (SelfSubjectAccessReview)",
         input=json.dumps(as_list(reviews)),
+        changes=False,
     )
     refused, decoder, at = [], json.JSONDecoder(), 0
     while at < len(text):

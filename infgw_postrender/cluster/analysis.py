@@ -264,7 +264,7 @@ def analysed_shift(
     if judge is not None and stage.failure is None:
         progress(f"stage {weight}%: waiting {judge.limits.window} of traffic, then judging it from the EPPs' metrics "
                  f"in {judge.prometheus.shown}")  # fmt: skip
-        waits.clock.sleep(judge.window_seconds)
+        waits.sleep(judge.window_seconds)
         stage.metrics = judge.run()
         failing = [check.line() for check in stage.metrics.checks if not check.passed]
         stage.failure = f"metrics: {'; '.join(failing)}" if failing else None

@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass
 
 from infgw_postrender.cluster import debug
+from infgw_postrender.cluster.kube import forget_reads
 from infgw_postrender.errors import MigrateError
 
 
@@ -33,6 +34,7 @@ class Helm:
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         debug.echo([self.binary, *args])
+        forget_reads()  # an install, upgrade or uninstall changes the cluster: later reads read it again
         try:
             done = subprocess.run([self.binary, *args], capture_output=True, text=True)
         except OSError as exc:

@@ -11,11 +11,18 @@ from dataclasses import dataclass
 
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.objects import as_list
-from infgw_postrender.cluster import debug
+from infgw_postrender.cluster import debug, waits
 from infgw_postrender.errors import InputError, MigrateError
 
 ALL_NAMESPACES = "*"
 _READ_ONCE: dict[tuple, str] = {}
+# Reads answered again within one burst of reads. A step's done-test, its own checks and the shift's safety check
+# read the same route and pools milliseconds apart, and each kubectl start costs its auth plugin on GKE. A burst
+# ends at anything that may change the cluster or lets time pass: a write of ours (forget_reads), a child process
+# (Helm, a step's kubectl), every sleep (waits.sleep: each poll of a wait reads afresh), and BURST_SECONDS on the
+# waits' clock. So every judgement is still made from the cluster, read once for it.
+BURST_SECONDS = 5.0
+_BURST: dict[tuple, tuple[float, str | ClusterError]] = {}
 _KUBECONFIG_FLAG: list[str] = []  # the --kubeconfig this process was given, if any
 
 
@@ -66,8 +73,28 @@ class Kubectl:
     def default_namespace(self) -> str:
         return self.namespace or "default"
 
-    def run(self, args: list[str], step: str, input: str | None = None) -> str:
-        """kubectl's stdout; its failure as the exception that says what it means (NotFound, Conflict)."""
+    def run(self, args: list[str], step: str, input: str | None = None, changes: bool = True) -> str:
+        """kubectl's stdout; its failure as the exception that says what it means (NotFound, Conflict). A read
+        asked again within its burst (_BURST) gets the same answer; anything else ends the burst, unless it
+        `changes` nothing in the cluster (an access review is created, never stored)."""
+        if args[0] != "get":
+            if changes:
+                forget_reads()
+            return self._run(args, step, input)
+        key = (self.binary, self.context, os.environ.get("KUBECONFIG"), *args, input)
+        now = waits.clock.monotonic()
+        read = _BURST.get(key)
+        if read is None or now - read[0] > BURST_SECONDS:
+            try:
+                read = (now, self._run(args, step, input))
+            except NotFound as missing:  # an absence is an answer too (find() asks again)
+                read = (now, missing)
+            _BURST[key] = read
+        if isinstance(read[1], ClusterError):
+            raise type(read[1])(f"{step}: {str(read[1]).split(': ', 1)[-1]}")
+        return read[1]
+
+    def _run(self, args: list[str], step: str, input: str | None) -> str:
         command = [self.binary, f"--request-timeout={self.request_timeout}"]
         if self.context:
             command.append(f"--context={self.context}")
@@ -191,6 +218,11 @@ class Kubectl:
 
     def crds(self) -> list[dict]:
         return self.get([api().cluster.resources.crd], "list the CRDs", ALL_NAMESPACES)
+
+
+def forget_reads() -> None:
+    """End the burst of reads (Kubectl.run): what is read next comes from the cluster."""
+    _BURST.clear()
 
 
 def references(objects: list[dict]) -> str:

@@ -12,6 +12,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 
+from infgw_postrender.cluster.kube import forget_reads
+
 
 def run_child(argv: list[str], discard_stdout: bool = False) -> int:
     """Run argv with this process's stdin and stderr (stdout discarded, or this process's); its exit status. A
@@ -19,6 +21,7 @@ def run_child(argv: list[str], discard_stdout: bool = False) -> int:
     the child has ended, KeyboardInterrupt. OSError when argv[0] cannot be started."""
     sys.stdout.flush()
     sys.stderr.flush()
+    forget_reads()  # the child may change the cluster: what this process read before it is read again after
     child = subprocess.Popen(argv, stdout=subprocess.DEVNULL if discard_stdout else None)
     interrupts: list[int] = []
 

@@ -27,6 +27,14 @@ class Clock:
 clock = Clock()
 
 
+def sleep(seconds: float) -> None:
+    """Let time pass on the clock; the cluster read before is read again after (kube's burst of reads ends)."""
+    from infgw_postrender.cluster.kube import forget_reads  # here: kube reads this module's clock
+
+    forget_reads()
+    clock.sleep(seconds)
+
+
 class TimedOut(Exception):
     """The deadline passed; `pending` is what the last check still awaited."""
 
@@ -52,7 +60,7 @@ def poll(
         if pending != shown or now - shown_at >= 10:
             progress(f"waiting: {pending} ({deadline - now:.0f}s left)")
             shown, shown_at = pending, now
-        clock.sleep(interval)
+        sleep(interval)  # so each check reads the cluster afresh
 
 
 def wait_established(kubectl: Kubectl, names: list[str], timeout: float, progress: Callable[[str], None]) -> None:

@@ -10,7 +10,6 @@ import subprocess
 import pytest
 import yaml
 from completions import Completions, server  # noqa: F401  (the completion server fixture)
-from prometheus import WINDOW, prometheus  # noqa: F401  (the Prometheus fixture)
 from conftest import (
     ALPHA_GROUP,
     ALPHA_RELEASE,
@@ -20,6 +19,7 @@ from conftest import (
     live_alpha_stack,
     tool,
 )
+from prometheus import WINDOW, prometheus  # noqa: F401  (the Prometheus fixture)
 
 GA_RELEASE = f"{ALPHA_RELEASE}-ga"
 ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")

@@ -11,6 +11,7 @@ import pytest
 from conftest import ALPHA_GROUP, GA_GROUP
 
 from infgw_postrender.cli.params import DURATION, PERCENT, PERCENTS
+from infgw_postrender.cluster import kube
 from infgw_postrender.cluster.analysis import StageAnalysis, Thresholds
 from infgw_postrender.cluster.backends import alpha_refs, ga_share, weight_of
 from infgw_postrender.cluster.kube import ClusterError, Conflict, Kubectl, NotFound
@@ -257,3 +258,78 @@ def test_kubectl_s_failures_mean_what_they_say(stderr, kind, message):
     assert type(raised.value) is kind
     assert raised.value.format_message().startswith("read it: ") and message in raised.value.format_message()
     assert "E1202" not in raised.value.format_message()
+
+
+# -- a burst of reads (kube.Kubectl.run) --------------------------------------------------------------------------
+class Counting(Kubectl):
+    """kubectl that answers every command with its own count so far: a read answered again shows an old count."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[list[str]] = []
+
+    def invoke(self, command, input):  # noqa: ANN001, ANN201
+        import subprocess
+
+        self.started.append(command)
+        if "missing" in command:
+            return subprocess.CompletedProcess(
+                command, 1, "", 'Error from server (NotFound): routes "missing" not found'
+            )
+        return subprocess.CompletedProcess(command, 0, f'{{"kind": "X", "n": {len(self.started)}}}', "")
+
+
+def _ends_with_a_write(kubectl: Kubectl) -> None:
+    kubectl.run(["patch", "x", "y"], "change it")
+
+
+def _ends_with_a_sleep(kubectl: Kubectl) -> None:
+    from infgw_postrender.cluster import waits
+
+    waits.sleep(1)
+
+
+def _ends_with_helm(kubectl: Kubectl) -> None:
+    import contextlib
+
+    from infgw_postrender.cluster.helm import Helm
+    from infgw_postrender.errors import MigrateError
+
+    with contextlib.suppress(MigrateError):  # the fast tier starts no process: the attempt is what counts
+        Helm("helm").run("upgrade", "x")
+
+
+@pytest.mark.parametrize(
+    "between, reads",
+    [
+        (lambda kubectl: None, 1),  # the same read in one judgement: one kubectl
+        (_ends_with_a_write, 2),  # read, patch, read again
+        (_ends_with_a_sleep, 2),  # a poll's next read is fresh
+        (_ends_with_helm, 2),  # Helm may change the cluster
+        (lambda kubectl: kubectl.run(["create", "-f", "-"], "review", changes=False), 1),  # a review changes nothing
+        (lambda kubectl: setattr(kubectl, "context", "other"), 2),  # another context is another cluster
+    ],
+)
+def test_a_burst_of_reads_reads_once_until_something_may_change(memory, between, reads):
+    kubectl = Counting()
+    first = kubectl.get_one("routes", "r", "default", "read it")
+    between(kubectl)
+    again = kubectl.get_one("routes", "r", "default", "read it again")
+    assert len([command for command in kubectl.started if "get" in command]) == reads
+    assert (first == again) is (reads == 1), "a read answered again is the same answer; a new one is new"
+
+
+def test_an_absence_is_answered_again_under_the_new_step_s_name(memory):
+    kubectl = Counting()
+    assert kubectl.find("routes", "missing", "default", "read it") is None
+    with pytest.raises(NotFound, match=r"^read it again: \(NotFound\)"):
+        kubectl.get_one("routes", "missing", "default", "read it again")
+    assert len(kubectl.started) == 1
+
+
+def test_the_burst_ends_after_its_seconds_on_the_clock(memory):
+    kubectl = Counting()
+    kubectl.get_one("routes", "r", "default", "read it")
+    memory.clock.now += kube.BURST_SECONDS + 0.1
+    kubectl.get_one("routes", "r", "default", "read it")
+    assert len(kubectl.started) == 2
