@@ -24,6 +24,10 @@ def context_args(context: str | None) -> list[str]:
     return [*kubeconfig_args(), *(["--kube-context", context] if context else [])]
 
 
+# Helm commands that change nothing in the cluster (a post-renderer under `template` reads it, at most)
+_READS_ONLY = frozenset({"version", "list", "ls", "status", "get", "history", "show", "template", "env", "search"})
+
+
 @dataclass(frozen=True)
 class Helm:
     binary: str
@@ -34,7 +38,8 @@ class Helm:
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         debug.echo([self.binary, *args])
-        forget_reads()  # an install, upgrade or uninstall changes the cluster: later reads read it again
+        if args[0] not in _READS_ONLY:
+            forget_reads()  # an install, upgrade or uninstall changes the cluster: later reads read it again
         try:
             done = subprocess.run([self.binary, *args], capture_output=True, text=True)
         except OSError as exc:

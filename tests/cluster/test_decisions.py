@@ -4,6 +4,7 @@ taken from the code's output."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import click
@@ -289,14 +290,17 @@ def _ends_with_a_sleep(kubectl: Kubectl) -> None:
     waits.sleep(1)
 
 
-def _ends_with_helm(kubectl: Kubectl) -> None:
-    import contextlib
+def _helm(verb: str) -> Callable[[Kubectl], None]:
+    def run(kubectl: Kubectl) -> None:
+        import contextlib
 
-    from infgw_postrender.cluster.helm import Helm
-    from infgw_postrender.errors import MigrateError
+        from infgw_postrender.cluster.helm import Helm
+        from infgw_postrender.errors import MigrateError
 
-    with contextlib.suppress(MigrateError):  # the fast tier starts no process: the attempt is what counts
-        Helm("helm").run("upgrade", "x")
+        with contextlib.suppress(MigrateError):  # the fast tier starts no process: the attempt is what counts
+            Helm("helm").run(verb, "x")
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -305,7 +309,8 @@ def _ends_with_helm(kubectl: Kubectl) -> None:
         (lambda kubectl: None, 1),  # the same read in one judgement: one kubectl
         (_ends_with_a_write, 2),  # read, patch, read again
         (_ends_with_a_sleep, 2),  # a poll's next read is fresh
-        (_ends_with_helm, 2),  # Helm may change the cluster
+        (_helm("upgrade"), 2),  # Helm may change the cluster
+        (_helm("status"), 1),  # not by reading a release
         (lambda kubectl: kubectl.run(["create", "-f", "-"], "review", changes=False), 1),  # a review changes nothing
         (lambda kubectl: setattr(kubectl, "context", "other"), 2),  # another context is another cluster
     ],
