@@ -3,7 +3,7 @@
 loopback (tests/kube_api.py), whose Gateway stand-in reconciles on every write: no wait polls twice, so the time
 is the tool's own (processes, reads, writes), not the cluster's.
 
-    .venv/bin/python scripts/bench_migrate.py [--runs N]
+    .venv/bin/python scripts/bench_migrate.py [--runs N] [--commands]
 
 Each run starts a fresh emulator with the guide's alpha stack, then runs
 `migrate --path zero-downtime --stages 0,50,100` and the same command again (a finished migration: it must change
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 SHIM = """#!/bin/sh
-echo "$*" >> "{log}"
+echo "{name} $*" >> "{log}"
 exec "{real}" "$@"
 """
 
@@ -44,11 +44,10 @@ def one_run(workdir: Path, path: str) -> list[dict]:
     try:
         live_alpha_stack(cluster)
         bin_dir = Path(cluster.env["PATH"].split(":")[0])
-        logs = {}
+        log = workdir / "commands.log"  # one line per start, in order: "kubectl ARGS" or "helm ARGS"
         for name, real in (("kubectl", REPO / ".tools" / "kubectl"), ("helm", REPO / ".tools" / "helm3")):
-            logs[name] = workdir / f"{name}.log"
             (bin_dir / name).unlink()
-            (bin_dir / name).write_text(SHIM.format(log=logs[name], real=real))
+            (bin_dir / name).write_text(SHIM.format(name=name, log=log, real=real))
             (bin_dir / name).chmod(0o755)
         env = {**cluster.env, "HELM_BIN": str(bin_dir / "helm"), "KUBECTL": str(bin_dir / "kubectl")}
         (workdir / "state").mkdir()
@@ -70,8 +69,7 @@ def one_run(workdir: Path, path: str) -> list[dict]:
         ]
         figures = []
         for label in ("migrate", "the same again") if path == "zero-downtime" else ("migrate",):
-            for log in logs.values():
-                log.write_text("")
+            log.write_text("")
             began = time.perf_counter()
             done = subprocess.run(
                 [sys.executable, "-m", "infgw_postrender.cli", *args], capture_output=True, text=True, env=env
@@ -79,8 +77,9 @@ def one_run(workdir: Path, path: str) -> list[dict]:
             took = time.perf_counter() - began
             if done.returncode != 0:
                 raise SystemExit(f"{path} {label} failed ({done.returncode}):\n{done.stderr}")
-            counts = {name: len(log.read_text().splitlines()) for name, log in logs.items()}
-            figures.append({"what": f"{path}: {label}", "seconds": took, **counts})
+            lines = log.read_text().splitlines()
+            counts = {name: sum(line.startswith(f"{name} ") for line in lines) for name in ("kubectl", "helm")}
+            figures.append({"what": f"{path}: {label}", "seconds": took, **counts, "commands": lines})
         return figures
     finally:
         server.shutdown()
@@ -90,6 +89,7 @@ def one_run(workdir: Path, path: str) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="runs per path (median)")
+    parser.add_argument("--commands", action="store_true", help="also list the first run's kubectl and helm commands")
     args = parser.parse_args()
     os.environ.pop("KUBECONFIG", None)
     rows: dict[str, list[dict]] = {}
@@ -102,6 +102,9 @@ def main() -> None:
     for what, runs in rows.items():
         median = {key: statistics.median(run[key] for run in runs) for key in ("kubectl", "helm", "seconds")}
         print(f"{what:<34}{median['kubectl']:>9.0f}{median['helm']:>6.0f}{median['seconds']:>9.2f}")
+    for what, runs in rows.items() if args.commands else ():
+        print(f"\n{what}:")
+        print("".join(f"  {line}\n" for line in runs[0]["commands"]), end="")
 
 
 if __name__ == "__main__":

@@ -435,7 +435,6 @@ def memory(monkeypatch) -> MemoryCluster:
         return MemoryKubectl(made.binary, made.context, made.namespace, made.request_timeout, api=api)
 
     monkeypatch.setattr(Kubectl, "from_options", classmethod(from_options))
-    monkeypatch.setattr(kube, "_READ_ONCE", {})  # a test's server version is its own
     monkeypatch.setattr(kube, "_KUBECONFIG_FLAG", [])  # and its --kubeconfig, which also sets KUBECONFIG:
     monkeypatch.setenv("KUBECONFIG", os.environ["KUBECONFIG"])  # put back after the test
     monkeypatch.setattr(Helm, "from_env", classmethod(lambda cls: MemoryHelm("helm", api=api)))
@@ -697,11 +696,12 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 @pytest.fixture(autouse=True)
 def _reads_of_its_own(monkeypatch) -> None:
-    """Each test starts with no reads kept from another (kube's burst of reads, kube._READ_ONCE for the memory
-    cluster)."""
+    """Each test starts with no reads kept from another (kube's burst of reads, and what kube reads once per
+    process: the server's version, Helm's)."""
     from infgw_postrender.cluster import kube
 
     monkeypatch.setattr(kube, "_BURST", {})
+    monkeypatch.setattr(kube, "_READ_ONCE", {})
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 
 from infgw_postrender.cluster import debug
-from infgw_postrender.cluster.kube import forget_reads
+from infgw_postrender.cluster.kube import forget_reads, in_burst, once
 from infgw_postrender.errors import MigrateError
 
 
@@ -26,6 +26,9 @@ def context_args(context: str | None) -> list[str]:
 
 # Helm commands that change nothing in the cluster (a post-renderer under `template` reads it, at most)
 _READS_ONLY = frozenset({"version", "list", "ls", "status", "get", "history", "show", "template", "env", "search"})
+# Of those, what a migration asks again within one judgement (a release's status, manifest and values): answered
+# once per burst of reads, as kubectl's reads are (kube.in_burst)
+_ANSWERED_AGAIN = frozenset({"status", "get"})
 
 
 @dataclass(frozen=True)
@@ -37,22 +40,30 @@ class Helm:
         return cls(os.environ.get("HELM_BIN") or "helm")
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        debug.echo([self.binary, *args])
-        if args[0] not in _READS_ONLY:
-            forget_reads()  # an install, upgrade or uninstall changes the cluster: later reads read it again
-        try:
-            done = subprocess.run([self.binary, *args], capture_output=True, text=True)
-        except OSError as exc:
-            raise HelmError(
-                f"helm ({self.binary}): cannot run it ({exc.strerror}); install Helm or set HELM_BIN"
-            ) from None
+        if args[0] in _ANSWERED_AGAIN:
+            done = in_burst((self.binary, *args), lambda: self._start(args))
+        else:
+            if args[0] not in _READS_ONLY:
+                forget_reads()  # an install, upgrade or uninstall changes the cluster: later reads read it again
+            done = self._start(args)
         if check and done.returncode != 0:
             message = " ".join((done.stderr or done.stdout).split()) or f"exit status {done.returncode}"
             raise HelmError(f"helm {' '.join(args[:3])}: {message}")
         return done
 
+    def _start(self, args: tuple[str, ...]) -> subprocess.CompletedProcess:
+        debug.echo([self.binary, *args])
+        try:
+            return subprocess.run([self.binary, *args], capture_output=True, text=True)
+        except OSError as exc:
+            raise HelmError(
+                f"helm ({self.binary}): cannot run it ({exc.strerror}); install Helm or set HELM_BIN"
+            ) from None
+
     def major(self) -> int:
-        version = self.run("version", "--template", "{{.Version}}").stdout.strip()
+        version = once(
+            (self.binary, "version"), lambda: self.run("version", "--template", "{{.Version}}").stdout.strip()
+        )
         found = re.match(r"v?(\d+)\.", version)
         if not found:
             raise HelmError(f"helm ({self.binary}) reported version {version!r}; expected v3.x or v4.x")

@@ -7,22 +7,25 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.objects import as_list
 from infgw_postrender.cluster import debug, waits
 from infgw_postrender.errors import InputError, MigrateError
 
+T = TypeVar("T")
 ALL_NAMESPACES = "*"
-_READ_ONCE: dict[tuple, str] = {}
-# Reads answered again within one burst of reads. A step's done-test, its own checks and the shift's safety check
+_READ_ONCE: dict[tuple, Any] = {}
+# Reads answered again within one burst of reads (kubectl's and Helm's). A step's done-test, its own checks and the shift's safety check
 # read the same route and pools milliseconds apart, and each kubectl start costs its auth plugin on GKE. A burst
 # ends at anything that may change the cluster or lets time pass: a write of ours (forget_reads), a child process
 # (Helm, a step's kubectl), every sleep (waits.sleep: each poll of a wait reads afresh), and BURST_SECONDS on the
 # waits' clock. So every judgement is still made from the cluster, read once for it.
 BURST_SECONDS = 5.0
-_BURST: dict[tuple, tuple[float, str | ClusterError]] = {}
+_BURST: dict[tuple, tuple[float, Any]] = {}
 _KUBECONFIG_FLAG: list[str] = []  # the --kubeconfig this process was given, if any
 
 
@@ -76,23 +79,22 @@ class Kubectl:
     def run(self, args: list[str], step: str, input: str | None = None, changes: bool = True) -> str:
         """kubectl's stdout; its failure as the exception that says what it means (NotFound, Conflict). A read
         asked again within its burst (_BURST) gets the same answer; anything else ends the burst, unless it
-        `changes` nothing in the cluster (an access review is created, never stored)."""
+        `changes` nothing in the cluster (an access review is created, never stored; the server's version)."""
         if args[0] != "get":
             if changes:
                 forget_reads()
             return self._run(args, step, input)
-        key = (self.binary, self.context, os.environ.get("KUBECONFIG"), *args, input)
-        now = waits.clock.monotonic()
-        read = _BURST.get(key)
-        if read is None or now - read[0] > BURST_SECONDS:
+
+        def read() -> str | NotFound:
             try:
-                read = (now, self._run(args, step, input))
+                return self._run(args, step, input)
             except NotFound as missing:  # an absence is an answer too (find() asks again)
-                read = (now, missing)
-            _BURST[key] = read
-        if isinstance(read[1], ClusterError):
-            raise type(read[1])(f"{step}: {str(read[1]).split(': ', 1)[-1]}")
-        return read[1]
+                return missing
+
+        answer = in_burst((self.binary, self.context, *args, input), read)
+        if isinstance(answer, NotFound):
+            raise NotFound(f"{step}: {str(answer).split(': ', 1)[-1]}")
+        return answer
 
     def _run(self, args: list[str], step: str, input: str | None) -> str:
         command = [self.binary, f"--request-timeout={self.request_timeout}"]
@@ -165,12 +167,7 @@ class Kubectl:
         return (found.get("serverVersion") or {}).get("gitVersion") or ""
 
     def _once(self, args: list[str], step: str) -> str:
-        """What cannot change while this process runs (the kubeconfig's context, the server's version): read
-        once per kubeconfig and context (migrate runs its steps in this process, and each step asks again)."""
-        key = (self.binary, self.context, os.environ.get("KUBECONFIG"), *args)
-        if key not in _READ_ONCE:
-            _READ_ONCE[key] = self.run(args, step)
-        return _READ_ONCE[key]
+        return once((self.binary, self.context, *args), lambda: self.run(args, step, changes=False))
 
     def apply(self, manifests: str, step: str, dry_run: bool = False) -> str:
         args = ["apply", "-f", "-"] + (["--dry-run=server"] if dry_run else [])
@@ -218,6 +215,26 @@ class Kubectl:
 
     def crds(self) -> list[dict]:
         return self.get([api().cluster.resources.crd], "list the CRDs", ALL_NAMESPACES)
+
+
+def once(key: tuple, read: Callable[[], T]) -> T:
+    """What cannot change while this process runs (the kubeconfig's context, the server's version, Helm's
+    version): read once per key and kubeconfig (migrate runs its steps in this process, and each step asks again)."""
+    key = (os.environ.get("KUBECONFIG"), *key)
+    if key not in _READ_ONCE:
+        _READ_ONCE[key] = read()
+    return _READ_ONCE[key]
+
+
+def in_burst(key: tuple, read: Callable[[], T]) -> T:
+    """`read()`'s answer, or the one it gave for the same key (a command line, with the kubeconfig in force)
+    within this burst of reads."""
+    key = (os.environ.get("KUBECONFIG"), *key)
+    now = waits.clock.monotonic()
+    kept = _BURST.get(key)
+    if kept is None or now - kept[0] > BURST_SECONDS:
+        kept = _BURST[key] = (now, read())
+    return kept[1]
 
 
 def forget_reads() -> None:

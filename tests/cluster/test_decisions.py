@@ -312,6 +312,7 @@ def _helm(verb: str) -> Callable[[Kubectl], None]:
         (_helm("upgrade"), 2),  # Helm may change the cluster
         (_helm("status"), 1),  # not by reading a release
         (lambda kubectl: kubectl.run(["create", "-f", "-"], "review", changes=False), 1),  # a review changes nothing
+        (lambda kubectl: kubectl.server_version(), 1),  # nor does asking the server's version
         (lambda kubectl: setattr(kubectl, "context", "other"), 2),  # another context is another cluster
     ],
 )
@@ -338,3 +339,25 @@ def test_the_burst_ends_after_its_seconds_on_the_clock(memory):
     memory.clock.now += kube.BURST_SECONDS + 0.1
     kubectl.get_one("routes", "r", "default", "read it")
     assert len(kubectl.started) == 2
+
+
+def test_helm_answers_a_release_read_once_per_burst(memory, monkeypatch):
+    import subprocess
+
+    from infgw_postrender.cluster.helm import Helm
+
+    started: list[tuple[str, ...]] = []
+
+    def start(helm: Helm, args: tuple[str, ...]) -> subprocess.CompletedProcess:
+        started.append(args)
+        return subprocess.CompletedProcess(args, 0, f'{{"info": {{"status": "deployed"}}, "n": {len(started)}}}', "")
+
+    monkeypatch.setattr(Helm, "_start", start)
+    helm = Helm("helm")
+    assert helm.status("vllm", "default", None) == helm.status("vllm", "default", None)
+    helm.status("vllm-ga", "default", None)  # another release is another read
+    helm.run("upgrade", "vllm-ga", "chart")
+    helm.status("vllm", "default", None)  # after an upgrade, read again
+    assert [args[:2] for args in started] == [
+        ("status", "vllm"), ("status", "vllm-ga"), ("upgrade", "vllm-ga"), ("status", "vllm")
+    ]  # fmt: skip
