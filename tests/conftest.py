@@ -280,9 +280,11 @@ def in_process(
 
     from click.testing import CliRunner
 
-    from infgw_postrender.cluster.kube import forget_reads
+    from infgw_postrender.cluster import kube
 
-    forget_reads()  # a new process has read nothing yet (kube's burst of reads)
+    kube.forget_reads()  # a new process has read nothing yet (kube's burst of reads)
+    kube._UNSERVED.clear()  # nor learned which kinds the server lacks, or what it may not list
+    kube._ALONE.clear()
     result = CliRunner().invoke(command, args, input=stdin, env=env, prog_name=name)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -702,6 +704,8 @@ def _reads_of_its_own(monkeypatch) -> None:
 
     monkeypatch.setattr(kube, "_BURST", {})
     monkeypatch.setattr(kube, "_READ_ONCE", {})
+    monkeypatch.setattr(kube, "_UNSERVED", set())
+    monkeypatch.setattr(kube, "_ALONE", set())
 
 
 @pytest.fixture(autouse=True)

@@ -79,6 +79,7 @@ class KubeAPI:
     objects: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)  # (group, plural, namespace, name)
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    dry_runs: set[int] = field(default_factory=set)  # positions in requests of server dry runs (stored nothing)
     revision: int = 1
     # Stand-ins for controllers: called with the API after each write or delete through it (under its lock),
     # they reconcile whatever they watch, as a real controller would on its next event.
@@ -144,6 +145,8 @@ class KubeAPI:
         """Log the request; the fault it meets, if any (counted)."""
         with self.lock:
             self.requests.append((method, path))
+            if "All" in (query or {}).get("dryRun", []):
+                self.dry_runs.add(len(self.requests) - 1)
             for fault in self.faults:
                 if (
                     fault.method in (method, "*")
@@ -177,9 +180,13 @@ class KubeAPI:
         return handler.answer
 
     def writes(self, since: int = 0) -> list[tuple[str, str]]:
-        """The requests since `since` that could change something: not reads, nor the access reviews a
-        migration asks before its first change."""
-        return [r for r in self.requests[since:] if r[0] != "GET" and not r[1].endswith("/selfsubjectaccessreviews")]
+        """The requests since `since` that could change something: not reads, nor server dry runs, nor the access
+        reviews a migration asks before its first change."""
+        return [
+            r
+            for at, r in enumerate(self.requests[since:], since)
+            if r[0] != "GET" and not r[1].endswith("/selfsubjectaccessreviews") and at not in self.dry_runs
+        ]
 
     def put(self, obj: dict) -> dict:
         resource = self.resource_of(obj["apiVersion"], obj["kind"])

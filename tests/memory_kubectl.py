@@ -97,7 +97,8 @@ class MemoryKubectl(Kubectl):
         namespace = None if everywhere else flags.get("--namespace")
         selector = flags.get("--selector")
         found = []
-        for resource in map(self._resource, names.split(",")):
+        # every kind is resolved first: kubectl fails the whole call on the first one the server lacks
+        for resource in [self._resource(kind) for kind in names.split(",")]:
             if name:
                 return json.dumps(
                     self._call("GET", _path(resource, {"metadata": {"namespace": namespace, "name": name}}), None, {})
@@ -157,7 +158,7 @@ class MemoryKubectl(Kubectl):
             named = plural == resource.plural or plural in resource.short_names or plural == resource.kind.lower()
             if named and (not rest or (resource.group == group and version in ("", resource.version))):
                 return resource
-        raise _Failed(f'error: the server doesn\'t have a resource type "{name}"')
+        raise _Failed(f'error: the server doesn\'t have a resource type "{plural}"')  # kubectl names the plural
 
     def _resource_of(self, obj: dict) -> Resource:
         group, _, version = obj["apiVersion"].rpartition("/")

@@ -124,6 +124,7 @@ class Resources(NamedTuple):
     gateway_class: str
     crd: str
     deployment: str
+    service: str
 
 
 class CrdOwner(NamedTuple):
@@ -139,6 +140,7 @@ class Cluster(NamedTuple):
     versions: Resources  # the version of each, for kubectl: a missing one fails as mapping.yaml is read
     inference_crds: tuple[str, ...]  # keys of Resources
     alpha_crds: tuple[str, ...]  # keys of Resources
+    read_together: Mapping[str, str]  # key of Resources -> the kind of its objects
     crd_owners: tuple[CrdOwner, ...]
     gke_serves_ga_pool_since: str
     crd_pins: Mapping[str, Mapping[str, str]]
@@ -148,7 +150,7 @@ class Cluster(NamedTuple):
         for resource, version in zip(self.resources, self.versions, strict=True):
             if resource == name:
                 plural, _, group = name.partition(".")
-                return f"{plural}.{version}.{group}"
+                return f"{plural}.{version}.{group}" if group else plural
         return name
 
     def crd_names(self, keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -156,7 +158,8 @@ class Cluster(NamedTuple):
 
     def api_version(self, key: str) -> str:
         """The apiVersion of the objects of a resource (a key of `resources`): its group and kubectl's version."""
-        return f"{getattr(self.resources, key).partition('.')[2]}/{getattr(self.versions, key)}"
+        group = getattr(self.resources, key).partition(".")[2]
+        return f"{group}/{getattr(self.versions, key)}" if group else getattr(self.versions, key)
 
     @property
     def inference_crd_names(self) -> tuple[str, ...]:

@@ -4,10 +4,7 @@ absent weight is 1) may name a pool that does not exist, or whose EPP Deployment
 
 from __future__ import annotations
 
-import json
-
 from infgw_postrender.api.mapping import alpha_group, api, ga_group
-from infgw_postrender.api.objects import as_list
 from infgw_postrender.cluster.kube import ClusterError, Kubectl
 from infgw_postrender.errors import Refused
 
@@ -39,8 +36,9 @@ def ga_share(rules: list[dict], alpha_pool: str, ga_pool: str) -> int | None:
 
 
 def check_backends(kubectl: Kubectl, namespace: str, rules: list[dict], what: str) -> None:
-    """Refused (nothing changed) when `rules` would send traffic to a pool that is not there to take it. Two
-    kubectl calls whatever the number of pools: the pools, then their EPP Deployments."""
+    """Refused (nothing changed) when `rules` would send traffic to a pool that is not there to take it. At most
+    two kubectl calls whatever the number of pools (the pools, then their EPP Deployments), none when the burst's
+    reads together hold them."""
     table = api().pool
     api_versions = {alpha_group(): table.alpha_api_version, ga_group(): table.ga_api_version}
     wanted: dict[tuple, int] = {}
@@ -57,7 +55,7 @@ def check_backends(kubectl: Kubectl, namespace: str, rules: list[dict], what: st
     step = f"read the InferencePools {what} would send traffic to"
     pools = {
         (o["apiVersion"].rpartition("/")[0], o["metadata"]["namespace"], o["metadata"]["name"]): o
-        for o in kubectl.get_listed(_listed([(api_versions[g], table.kind, n, name) for g, n, name in wanted]), step)
+        for o in kubectl.get_named([(api_versions[g], table.kind, n, name) for g, n, name in wanted], step)
     }
     epps = {}
     for key, weight in wanted.items():
@@ -71,9 +69,7 @@ def check_backends(kubectl: Kubectl, namespace: str, rules: list[dict], what: st
         epps[key] = (((pools[key].get("spec") or {}).get(picker) or {}).get("name"), label)
     named = [("apps/v1", "Deployment", key[1], epp) for key, (epp, _) in epps.items() if epp]
     live = (
-        kubectl.get_listed(_listed(named), f"read the EPP Deployments of the pools {what} would send traffic to")
-        if named
-        else []
+        kubectl.get_named(named, f"read the EPP Deployments of the pools {what} would send traffic to") if named else []
     )
     found = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in live}
     for key, (epp, label) in epps.items():
@@ -82,18 +78,6 @@ def check_backends(kubectl: Kubectl, namespace: str, rules: list[dict], what: st
                 f"{what} would send traffic to the {label}, whose EPP Deployment {epp or '(none named)'} "
                 "does not exist; nothing changed"
             )
-
-
-def _listed(objects: list[tuple[str, str, str, str]]) -> str:
-    """A List naming (apiVersion, kind, namespace, name) objects, for `kubectl get -f -`."""
-    return json.dumps(
-        as_list(
-            [
-                {"apiVersion": api_version, "kind": kind, "metadata": {"namespace": namespace, "name": name}}
-                for api_version, kind, namespace, name in objects
-            ]
-        )
-    )
 
 
 def alpha_refs(rules: list[dict]) -> list[dict]:

@@ -112,9 +112,8 @@ def _alpha_objects(kubectl: Kubectl, alpha_pool: str, pool: dict | None, namespa
     """The pool, its InferenceModels, and its EPP Deployment and Service."""
     models = pool_models(kubectl, alpha_pool, namespace)
     epp = ((pool or {}).get("spec", {}).get("extensionRef") or {}).get("name") or epp_name(alpha_pool)
-    named = [{"apiVersion": api_version, "kind": kind, "metadata": {"name": epp, "namespace": namespace}}
-             for api_version, kind in (("apps/v1", "Deployment"), ("v1", "Service"))]  # fmt: skip
-    found = kubectl.get_listed(references(named), f"read the EPP Deployment and Service {namespace}/{epp}")
+    named = [("apps/v1", "Deployment", namespace, epp), ("v1", "Service", namespace, epp)]
+    found = kubectl.get_named(named, f"read the EPP Deployment and Service {namespace}/{epp}")
     return models + found + ([pool] if pool else [])
 
 

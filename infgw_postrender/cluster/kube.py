@@ -18,6 +18,7 @@ from infgw_postrender.errors import InputError, MigrateError
 
 T = TypeVar("T")
 ALL_NAMESPACES = "*"
+_LACKED = "doesn't have a resource type"  # kubectl's words for a kind the server does not serve
 _READ_ONCE: dict[tuple, Any] = {}
 # Reads answered again within one burst of reads (kubectl's and Helm's). A step's done-test, its own checks and the shift's safety check
 # read the same route and pools milliseconds apart, and each kubectl start costs its auth plugin on GKE. A burst
@@ -27,6 +28,12 @@ _READ_ONCE: dict[tuple, Any] = {}
 BURST_SECONDS = 5.0
 _BURST: dict[tuple, tuple[float, Any]] = {}
 _KUBECONFIG_FLAG: list[str] = []  # the --kubeconfig this process was given, if any
+# Kinds read together (mapping.yaml read_together) that this server lacked: read one by one instead, until such
+# a read finds the kind served (the CRD step installed it)
+_UNSERVED: set[str] = set()
+# (kubectl, context, namespace) where a read together was forbidden (a user whose Role lets them get objects of
+# one namespace, not list kinds or read GatewayClasses): each object is read on its own there, as asked
+_ALONE: set[tuple] = set()
 
 
 def use_kubeconfig(path: str) -> None:
@@ -83,6 +90,8 @@ class Kubectl:
         if args[0] != "get":
             if changes:
                 forget_reads()
+            if changes and input and "CustomResourceDefinition" in input:
+                _crds_written(input, deleted=args[0] == "delete")
             return self._run(args, step, input)
 
         def read() -> str | NotFound:
@@ -109,7 +118,7 @@ class Kubectl:
             ) from None
         if done.returncode != 0:
             message = _one_line(done.stderr or done.stdout) or f"kubectl exited with status {done.returncode}"
-            missing = ("NotFound", "not found", "doesn't have a resource type")
+            missing = ("NotFound", "not found", _LACKED)
             kind = NotFound if any(text in message for text in missing) else ClusterError
             if "Conflict" in message or "AlreadyExists" in message or "the object has been modified" in message:
                 kind = Conflict
@@ -133,7 +142,17 @@ class Kubectl:
         name: str | None = None,
         selector: str | None = None,
     ) -> list[dict]:
-        """Objects of several resource types in one call (`kubectl get a,b,c -o json`)."""
+        """Objects of several resource types in one call (`kubectl get a,b,c -o json`). One object, or all of one
+        kind, of the kinds read together in a namespace comes from their one read of this burst (_read_together)."""
+        if len(resources) == 1 and selector is None and namespace != ALL_NAMESPACES:
+            together = self._read_together(resources[0], namespace or self.default_namespace, step)
+            if together is not None and name is None:
+                return together
+            if together is not None:
+                named = [obj for obj in together if obj["metadata"]["name"] == name]
+                if not named:
+                    raise NotFound(f'{step}: (NotFound): {resources[0]} "{name}" not found')
+                return named
         args = [
             "get",
             ",".join(map(_qualified, resources)),
@@ -143,8 +162,82 @@ class Kubectl:
             "json",
         ]
         args += [f"--selector={selector}"] if selector else []
-        found = json.loads(self.run(args, step) or "{}")
+        try:
+            found = json.loads(self.run(args, step) or "{}")
+        except NotFound as missing:
+            if _UNSERVED and _LACKED not in str(missing):
+                _UNSERVED.difference_update(_keys_of(resources))  # no such object, but the kind is served now
+            raise
+        _UNSERVED.difference_update(_keys_of(resources))
         return found.get("items", [found] if found.get("kind") else [])
+
+    def _read_together(self, resource: str, namespace: str, step: str) -> list[dict] | None:
+        """The objects of `resource` in `namespace` from the one read of the kinds read together in this burst;
+        None when it is not one of them, or the server lacks it (then it is read on its own)."""
+        key = _keys_of([resource])
+        burst = (self.binary, self.context, "read together", namespace)
+        if key and key[0] in _UNSERVED:
+            if resource in ((_kept(burst) or (0, None))[1] or {}):  # found lacking by this very read together
+                raise NotFound(f'{step}: the server {_LACKED} "{resource.partition(".")[0]}"')
+            return None  # read on its own: it may be served by now
+        if not key or (self.binary, self.context, namespace) in _ALONE:
+            return None
+        together = in_burst(burst, lambda: self._together(namespace, step))
+        return None if together is None else together.get(resource)
+
+    def _together(self, namespace: str, step: str) -> dict[str, list[dict] | None] | None:
+        """`kubectl get a,b,c --namespace NS -o json` of the kinds read together, by resource (None: the server
+        lacks it). A kind the server lacks fails the whole call, and kubectl names only the first such one, by its
+        plural: that one is left out (and kept in _UNSERVED) and the rest read again. None: forbidden (_ALONE)."""
+        table = api().cluster
+        wanted = [key for key in table.read_together if key not in _UNSERVED]
+        lacking: set[str] = set()
+        while wanted:
+            names = [getattr(table.resources, key) for key in wanted]
+            args = ["get", ",".join(map(_qualified, names)), f"--namespace={namespace}", "-o", "json"]
+            try:
+                items = json.loads(self.run(args, step) or "{}").get("items", [])
+            except NotFound as missing:
+                lacked = _lacked(str(missing), wanted)
+                if not lacked:
+                    raise
+                _UNSERVED.update(lacked)
+                wanted = [key for key in wanted if key not in lacked]
+                lacking.update(getattr(table.resources, key) for key in lacked)
+                continue
+            except ClusterError as refused:
+                if "Forbidden" not in str(refused):
+                    raise
+                _ALONE.add((self.binary, self.context, namespace))
+                return None
+            kinds = {
+                (table.api_version(key), table.read_together[key]): name
+                for key, name in zip(wanted, names, strict=True)
+            }
+            found: dict[str, list[dict]] = {name: [] for name in names}
+            for item in items:
+                if (item.get("apiVersion"), item.get("kind")) in kinds:
+                    found[kinds[item["apiVersion"], item["kind"]]].append(item)
+            return {**found, **dict.fromkeys(lacking)}
+        return dict.fromkeys(lacking)
+
+    def get_named(self, named: list[tuple[str, str, str, str]], step: str) -> list[dict]:
+        """The live objects of these (apiVersion, kind, namespace, name), those that exist: from the reads
+        together when they hold every one, else in one `kubectl get -f -`."""
+        table = api().cluster
+        by_kind = {(table.api_version(key), kind): key for key, kind in table.read_together.items()}
+        found = []
+        for api_version, kind, namespace, name in named:
+            key = by_kind.get((api_version, kind))
+            try:
+                together = self._read_together(getattr(table.resources, key), namespace, step) if key else None
+            except NotFound:  # the server lacks its kind (found by this very read together): no such object
+                continue
+            if together is None:
+                listed = [{"apiVersion": a, "kind": k, "metadata": {"namespace": n, "name": o}} for a, k, n, o in named]
+                return self.get_listed(json.dumps(as_list(listed)), step)
+            found += [obj for obj in together if obj["metadata"]["name"] == name]
+        return found
 
     def get_one(self, resource: str, name: str, namespace: str | None, step: str) -> dict:
         return self.get([resource], step, namespace, name)[0]
@@ -171,7 +264,7 @@ class Kubectl:
 
     def apply(self, manifests: str, step: str, dry_run: bool = False) -> str:
         args = ["apply", "-f", "-"] + (["--dry-run=server"] if dry_run else [])
-        return self.run(args, step, input=manifests)
+        return self.run(args, step, input=manifests, changes=not dry_run)  # a server dry run stores nothing
 
     def create(self, manifests: str, step: str) -> str:
         return self.run(["create", "-f", "-"], step, input=manifests)
@@ -229,12 +322,53 @@ def once(key: tuple, read: Callable[[], T]) -> T:
 def in_burst(key: tuple, read: Callable[[], T]) -> T:
     """`read()`'s answer, or the one it gave for the same key (a command line, with the kubeconfig in force)
     within this burst of reads."""
-    key = (os.environ.get("KUBECONFIG"), *key)
-    now = waits.clock.monotonic()
-    kept = _BURST.get(key)
-    if kept is None or now - kept[0] > BURST_SECONDS:
-        kept = _BURST[key] = (now, read())
+    kept = _kept(key)
+    if kept is None:
+        kept = _BURST[(os.environ.get("KUBECONFIG"), *key)] = (waits.clock.monotonic(), read())
     return kept[1]
+
+
+def _kept(key: tuple) -> tuple[float, Any] | None:
+    """(when, answer) of `key` in this burst of reads, or None."""
+    kept = _BURST.get((os.environ.get("KUBECONFIG"), *key))
+    return kept if kept is not None and waits.clock.monotonic() - kept[0] <= BURST_SECONDS else None
+
+
+def _crds_written(manifests: str, deleted: bool) -> None:
+    """A CRD written (served from now on) or deleted (lacking from now on): what is known of the kinds read
+    together follows, so that their next read neither fails on it nor reads it on its own."""
+    table = api().cluster
+    for key in table.read_together:
+        if "." in getattr(table.resources, key) and getattr(table.resources, key) in manifests:  # a CRD's name
+            (_UNSERVED.add if deleted else _UNSERVED.discard)(key)
+
+
+def _lacked(message: str, wanted: list[str]) -> list[str]:
+    """The kinds (keys) a failed read together lacked, from kubectl's message naming the first by its plural:
+    kinds before it in `wanted` resolved, so an alpha kind after another alpha kind is served (the alpha CRDs come
+    and go together), and a lacking alpha kind means both alpha kinds lack."""
+    table = api().cluster
+    named = re.search(_LACKED + r' "([^".]+)', message)
+    candidates = [
+        (position, key)
+        for position, key in enumerate(wanted)
+        if named and getattr(table.resources, key).partition(".")[0] == named.group(1)
+    ]
+    unvouched = [
+        key
+        for position, key in candidates
+        if not (key in table.alpha_crds and any(k in table.alpha_crds for k in wanted[:position]))
+    ]
+    culprit = next(iter(unvouched or [key for _, key in candidates]), None)
+    if culprit in table.alpha_crds:
+        return [key for key in wanted if key in table.alpha_crds]
+    return [culprit] if culprit else []
+
+
+def _keys_of(resources: list[str]) -> list[str]:
+    """The keys (mapping.yaml resources) of these resources that are read together."""
+    table = api().cluster
+    return [key for key in table.read_together if getattr(table.resources, key) in resources]
 
 
 def forget_reads() -> None:

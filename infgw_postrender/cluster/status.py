@@ -4,11 +4,10 @@ in two kubectl calls."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 
 from infgw_postrender.api.mapping import alpha_group, api, ga_group
-from infgw_postrender.api.objects import accepted_parents, as_list, condition
+from infgw_postrender.api.objects import accepted_parents, condition
 from infgw_postrender.cluster.analysis import describe_analysis, last_analysis
 from infgw_postrender.cluster.backends import ga_share, is_pool, weight_of
 from infgw_postrender.cluster.kube import Kubectl
@@ -47,11 +46,11 @@ def read_status(kubectl: Kubectl, route_name: str, alpha_pool: str, ga_pool: str
     namespace = kubectl.default_namespace
     table = api().pool
     wanted = [
-        {"apiVersion": api().route.api_version, "kind": api().route.kind, "metadata": {"namespace": namespace, "name": route_name}},
-        {"apiVersion": table.alpha_api_version, "kind": table.kind, "metadata": {"namespace": namespace, "name": alpha_pool}},
-        {"apiVersion": table.ga_api_version, "kind": table.kind, "metadata": {"namespace": namespace, "name": ga_pool}},
-    ]  # fmt: skip
-    found = kubectl.get_listed(json.dumps(as_list(wanted)), f"read HTTPRoute {namespace}/{route_name} and its pools")
+        (api().route.api_version, api().route.kind, namespace, route_name),
+        (table.alpha_api_version, table.kind, namespace, alpha_pool),
+        (table.ga_api_version, table.kind, namespace, ga_pool),
+    ]
+    found = kubectl.get_named(wanted, f"read HTTPRoute {namespace}/{route_name} and its pools")
     by_kind = {(o["kind"], o["apiVersion"].rpartition("/")[0]): o for o in found}
     route = by_kind.get((api().route.kind, api().route.api_version.rpartition("/")[0]))
     alpha = by_kind.get((table.kind, alpha_group()))
@@ -60,9 +59,8 @@ def read_status(kubectl: Kubectl, route_name: str, alpha_pool: str, ga_pool: str
             for name, pool, ref in ((alpha_pool, alpha, "extensionRef"), (ga_pool, ga, "endpointPickerRef")) if pool}  # fmt: skip
     deployments = {}
     if any(epps.values()):
-        named = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": namespace, "name": epp}}
-                 for epp in epps.values() if epp]  # fmt: skip
-        for obj in kubectl.get_listed(json.dumps(as_list(named)), "read the pools' EPP Deployments"):
+        named = [("apps/v1", "Deployment", namespace, epp) for epp in epps.values() if epp]
+        for obj in kubectl.get_named(named, "read the pools' EPP Deployments"):
             deployments[obj["metadata"]["name"]] = obj
     status = Status(f"{namespace}/{route_name}", "no route", None)
     for name, pool, group in ((alpha_pool, alpha, "alpha"), (ga_pool, ga, "GA")):

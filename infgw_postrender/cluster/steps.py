@@ -364,9 +364,9 @@ def run_steps(
     event: Callable[[dict], None] | None = None,
 ) -> bool:
     """Each step not done yet, in order, as its argv; False when it stopped on purpose before a traffic stage
-    nobody asked for. `before_first` runs once, before the first step that runs, unless nothing from there on
-    changes the cluster (a finished migration, run again, runs only its checks: it needs no permission to change
-    anything, nor a run state to come back to). A refusal (exit 3) counts as one only when nothing had changed before it in this run;
+    nobody asked for. `before_first` runs once, before the first step that runs and may change the cluster (a
+    finished migration, run again, runs only its checks: it needs no permission to change anything, nor a run
+    state to come back to). A refusal (exit 3) counts as one only when nothing had changed before it in this run;
     after a change it is a failure (exit 1). With `event`, each step is also told as a record (skipped, stopped,
     started, ended) and the steps' own output is discarded, for a pipeline that follows the run."""
     changed = ran = False
@@ -386,7 +386,7 @@ def run_steps(
             progress(f"by hand, that step alone: {step.command}")
             told(number, step, "stopped", command=step.command)
             return False
-        if not ran and not all(later.check for later in found[number - 1 :]):
+        if not ran and not step.check:
             before_first()
             ran = True
         progress(f"step {number}: {step.title}")

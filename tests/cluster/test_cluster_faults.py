@@ -106,17 +106,24 @@ def live(cluster):
     return cluster
 
 
+# (the call that fails, what the error names, method, path). The route, its Gateway and the pools are read in one
+# call (kube's reads together): a failure of any of them names the first read of that judgement.
 SHIFT_STEPS = [
-    ("read HTTPRoute", "GET", r"/httproutes/llm-route$"),
-    ("read the InferencePools", "GET", rf"inference.networking.k8s.io/v1/namespaces/default/inferencepools/{GA_POOL}$"),
+    ("read HTTPRoute", "read HTTPRoute", "GET", r"/namespaces/default/httproutes$"),
+    (
+        "read the InferencePools",
+        "read HTTPRoute",
+        "GET",
+        r"inference.networking.k8s.io/v1/namespaces/default/inferencepools$",
+    ),
     # the route does not reference the GA pool yet: the first write adds it at weight 0
-    ("add the GA pool", "PATCH", r"/httproutes/llm-route$"),
+    ("add the GA pool", "add the GA pool", "PATCH", r"/httproutes/llm-route$"),
 ]
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("step, method, path", SHIFT_STEPS, ids=[s[0] for s in SHIFT_STEPS])
-def test_shift(live, step, method, path, fault):
+@pytest.mark.parametrize("call, step, method, path", SHIFT_STEPS, ids=[s[0] for s in SHIFT_STEPS])
+def test_shift(live, call, step, method, path, fault):
     route = ("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
     before = copy.deepcopy(live.api.get(*route)["spec"])
     args = ["shift", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", GA_POOL, "--ga-weight", "50"]
@@ -130,29 +137,34 @@ def test_shift(live, step, method, path, fault):
     assert live.migrate(*args).returncode == 0
     refs = live.api.get(*route)["spec"]["rules"][0]["backendRefs"]
     assert [(r["group"], r["weight"]) for r in refs] == [(ALPHA_GROUP, 50), (GA_GROUP, 50)]
-    record("shift", step, fault, "stopped, route unchanged, resumed")
+    record("shift", call, fault, "stopped, route unchanged, resumed")
 
 
 # -- cleanup --------------------------------------------------------------------------------------------------
-CLEANUP_STEPS = [
-    ("read the alpha pool", "GET", rf"x-k8s.io/v1alpha2/namespaces/default/inferencepools/{ALPHA_RELEASE}$"),
-    ("list HTTPRoutes", "GET", r"/httproutes$"),
-    ("read the GA pool", "GET", rf"inference.networking.k8s.io/v1/namespaces/default/inferencepools/{GA_POOL}$"),
-    ("list InferenceModels", "GET", r"/inferencemodels$"),
-    ("helm", "DELETE", r"/deployments/"),
-    ("delete the alpha objects", "DELETE", r"/inferencemodels/"),
+CLEANUP_STEPS = [  # as SHIFT_STEPS: the alpha and GA pools and the models are read together, at the first read
+    ("read the alpha pool", "read the alpha pool", "GET", r"x-k8s.io/v1alpha2/namespaces/default/inferencepools$"),
+    ("list HTTPRoutes", "list HTTPRoutes", "GET", r"/gateway.networking.k8s.io/v1/httproutes$"),
+    (
+        "read the GA pool",
+        "read the alpha pool",
+        "GET",
+        r"inference.networking.k8s.io/v1/namespaces/default/inferencepools$",
+    ),
+    ("list InferenceModels", "read the alpha pool", "GET", r"/namespaces/default/inferencemodels$"),
+    ("helm", "helm", "DELETE", r"/deployments/"),
+    ("delete the alpha objects", "delete the alpha objects", "DELETE", r"/inferencemodels/"),
 ]
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("step, method, path", CLEANUP_STEPS, ids=[s[0] for s in CLEANUP_STEPS])
-def test_cleanup(migrated, tmp_path, step, method, path, fault):
+@pytest.mark.parametrize("call, step, method, path", CLEANUP_STEPS, ids=[s[0] for s in CLEANUP_STEPS])
+def test_cleanup(migrated, tmp_path, call, step, method, path, fault):
     backup = tmp_path / "backup.yaml"
     args = ["cleanup", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", GA_POOL, "--backup", str(backup)]
     run_with_fault(migrated, fault, method, path, args, step, backup=backup)
     assert migrated.api.get(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE) is None
     assert migrated.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceModel") == []
-    record("cleanup", step, fault, "stopped, nothing lost, resumed")
+    record("cleanup", call, fault, "stopped, nothing lost, resumed")
 
 
 # -- the simple path ------------------------------------------------------------------------------------------

@@ -361,3 +361,96 @@ def test_helm_answers_a_release_read_once_per_burst(memory, monkeypatch):
     assert [args[:2] for args in started] == [
         ("status", "vllm"), ("status", "vllm-ga"), ("upgrade", "vllm-ga"), ("status", "vllm")
     ]  # fmt: skip
+
+
+# -- reads together: one kubectl call per judgement -----------------------------------------------------------
+def _stack(memory, ga_crd: bool) -> Kubectl:
+    """The guide's route and Gateway, the alpha pool and its EPP (and the GA pool's CRD when asked)."""
+    from conftest import FIXTURES, alpha_pool, put_serving
+
+    files = [
+        FIXTURES / "objects" / f"v0.3.0-{name}.yaml" for name in ("gke-httproute", "gke-gateway", "inferencemodels")
+    ]
+    memory.api.load(*files, *([FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml"] if ga_crd else []))
+    put_serving(memory.api, alpha_pool())
+    return Kubectl.from_options(None, None)
+
+
+def _gets(kubectl: Kubectl) -> list[str]:
+    return [call[1] for call in kubectl.calls if call[0] == "get"]  # type: ignore[attr-defined]
+
+
+def test_a_judgement_reads_what_it_judges_from_in_one_kubectl_call(memory):
+    """A shift's judgement (the route, its Gateway and class, the alpha pool, its models and EPP, a GA pool that
+    is not there yet) is one `kubectl get a,b,c`: the server's objects, and kubectl's NotFound for an absence."""
+    from conftest import ALPHA_RELEASE
+
+    from infgw_postrender.api.mapping import api
+
+    resources = api().cluster.resources
+    kubectl = _stack(memory, ga_crd=True)
+    route = kubectl.get_one(resources.route, "llm-route", "default", "read the route")
+    gateway = kubectl.find(resources.gateway, "inference-gateway", "default", "read the Gateway")
+    gateway_class = kubectl.find(resources.gateway_class, gateway["spec"]["gatewayClassName"], None, "read its class")
+    models = kubectl.get([resources.alpha_model], "list the models", "default")
+    assert kubectl.find(resources.ga_pool, f"{ALPHA_RELEASE}-ga", "default", "read the GA pool") is None
+    with pytest.raises(NotFound, match=r'^read the GA pool again: \(NotFound\): inferencepools.inference.networking.k8s.io "x" not found$'):  # fmt: skip
+        kubectl.get_one(resources.ga_pool, "x", "default", "read the GA pool again")
+    pool, epp = kubectl.get_named(
+        [(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", "default", ALPHA_RELEASE),
+         ("apps/v1", "Deployment", "default", f"{ALPHA_RELEASE}-epp")],
+        "read the pool and its EPP",
+    )  # fmt: skip
+    assert len(_gets(kubectl)) == 1, _gets(kubectl)
+    stored = memory.api.get
+    assert route == stored("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
+    assert gateway == stored("gateway.networking.k8s.io/v1", "Gateway", "inference-gateway")
+    assert gateway_class["spec"]["controllerName"] == "networking.gke.io/gateway"
+    assert models == memory.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceModel") and len(models) == 3
+    assert pool == stored(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE)
+    assert epp == stored("apps/v1", "Deployment", f"{ALPHA_RELEASE}-epp")
+
+
+def test_a_kind_the_server_lacks_is_left_out_until_its_crd_is_applied(memory):
+    """Before the CRD step the server has no v1 InferencePool: kubectl fails a read of several kinds on it, so it
+    is left out (one more call, once) and a read of it is kubectl's NotFound; once its CRD is applied it is read
+    together again. Once the alpha CRDs are deleted, the alpha kinds are left out with no failed call."""
+    from conftest import ALPHA_RELEASE, FIXTURES
+
+    from infgw_postrender.api.mapping import api
+
+    resources = api().cluster.resources
+    kubectl = _stack(memory, ga_crd=False)
+    assert kubectl.find(resources.alpha_pool, ALPHA_RELEASE, "default", "read the alpha pool") is not None
+    assert kubectl.find(resources.ga_pool, f"{ALPHA_RELEASE}-ga", "default", "read the GA pool") is None
+    ga, alpha = "inferencepools.v1.inference.networking.k8s.io", "inferencepools.v1alpha2.inference.networking.x-k8s.io"
+    assert [(ga in call, alpha in call) for call in _gets(kubectl)] == [(True, True), (False, True)]
+    kubectl.apply((FIXTURES / "crds" / "inference-extension-v1.0.0-manifests.yaml").read_text(), "apply the CRDs")
+    kubectl.find(resources.route, "llm-route", "default", "read the route")
+    assert ga in _gets(kubectl)[-1] and len(_gets(kubectl)) == 3, "read together again, at once"
+    crds = [{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": name}}
+            for name in api().cluster.alpha_crd_names]  # fmt: skip
+    kubectl.delete_listed(crds, "delete the alpha CRDs")
+    with pytest.raises(NotFound, match='^list the models: the server doesn\'t have a resource type "inferencemodels"'):
+        kubectl.get([resources.alpha_model], "list the models", "default")  # the server says so: read on its own
+    kubectl.find(resources.route, "llm-route", "default", "read the route")
+    assert len(_gets(kubectl)) == 5 and "inferencemodels" not in _gets(kubectl)[-1], "left out, no failed call"
+
+
+@pytest.mark.parametrize(
+    "message, wanted, lacked",
+    [
+        # kubectl names the first kind it lacks by its plural; both pools share it
+        ('the server doesn\'t have a resource type "inferencepools"',
+         ["route", "alpha_model", "ga_pool", "alpha_pool"], ["ga_pool"]),  # the alpha models resolved: the GA one
+        ('the server doesn\'t have a resource type "inferencemodels"',
+         ["route", "alpha_model", "ga_pool", "alpha_pool"], ["alpha_model", "alpha_pool"]),  # the alpha CRDs go together
+        ('the server doesn\'t have a resource type "inferencepools"', ["route", "ga_pool", "alpha_pool"], ["ga_pool"]),
+        ('the server doesn\'t have a resource type "inferencepools"', ["route", "alpha_pool"], ["alpha_pool"]),
+        ('the server doesn\'t have a resource type "gatewayclasses"', ["route", "gateway_class"], ["gateway_class"]),
+        ('the server doesn\'t have a resource type "widgets"', ["route", "ga_pool"], []),  # not ours: the error stands
+        ("the connection to the server was refused", ["route"], []),
+    ],
+)  # fmt: skip
+def test_which_kinds_a_failed_read_together_lacked(message, wanted, lacked):
+    assert kube._lacked(message, wanted) == lacked

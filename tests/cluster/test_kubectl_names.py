@@ -28,6 +28,9 @@ def test_kubectl_is_asked_for_a_version_each_crd_serves(cluster):
 
     for name in api().cluster.resources:
         qualified = api().cluster.qualified(name)
+        if "." not in name:  # the core group's (services): its plural alone, found in the cache as it is
+            assert qualified == name and ("", name) in installed and not rediscovers(name), name
+            continue
         plural, version, group = qualified.split(".", 2)
         assert f"{plural}.{group}" == name and version in served[name], (name, version)
         if (group, plural) in installed:

@@ -57,3 +57,41 @@ def test_one_verb_missing_changes_nothing(alpha):
     assert last.startswith("Error: you may not delete inferencepools.inference.networking.x-k8s.io in default:"), last
     assert "rbac --subject" in last
     assert stored_objects(alpha) == before, "nothing may change"
+
+
+def test_a_user_who_may_only_get_the_pool_and_its_epp_has_them_checked(real, tmp_path):
+    """The post-renderer's check of the alpha pool reads the objects a judgement needs together (issue 22: one
+    kubectl call), which lists kinds and GatewayClasses. A user whose Role in the namespace only lets them get the
+    pool and its EPP (a namespace's admin, say, rendering in CI) is still checked: each object read on its own, as
+    before; the pool's EPP gone, the render is refused."""
+    import subprocess
+
+    from conftest import CHARTS, POSTRENDER
+    from real_server import install_alpha_stack
+
+    install_alpha_stack(real)
+    rules = [{"apiGroups": ["inference.networking.x-k8s.io"], "resources": ["inferencepools"], "verbs": ["get"]},
+             {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]}]  # fmt: skip
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "render", "namespace": "default"}, "rules": rules}  # fmt: skip
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "render", "namespace": "default"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "render"},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "limited"}]}  # fmt: skip
+    real.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [role, binding]}))
+    assert real.kubectl("--context=limited", "get", "deployments", check=False).returncode != 0, "it may not list"
+    rendered = real.helm(
+        "template", "vllm-ga", str(CHARTS / "inferencepool-v1.0.0"),
+        "--set", f"inferencePool.modelServers.matchLabels.app={ALPHA_RELEASE}",
+    ).stdout  # fmt: skip
+    report = tmp_path / "report.json"
+    args = [str(POSTRENDER), "-q", f"--report={report}", f"--alpha-pool={ALPHA_RELEASE}", "--ga-weight=50",
+            "--kube-context=limited"]  # fmt: skip
+    done = subprocess.run(args, input=rendered, capture_output=True, text=True, env=real.env)
+    assert done.returncode == 0, done.stderr
+    notes = json.loads(report.read_text())["notes"]
+    assert f"HTTPRoute llm-route: the alpha pool {ALPHA_RELEASE} and its EPP exist (context limited)" in notes, notes
+    real.kubectl("delete", "deployment", f"{ALPHA_RELEASE}-epp")
+    done = subprocess.run(args, input=rendered, capture_output=True, text=True, env=real.env)
+    assert done.returncode == 3 and done.stdout == "", done.stderr
+    assert f"EPP Deployment {ALPHA_RELEASE}-epp does not exist" in done.stderr
