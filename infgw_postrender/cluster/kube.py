@@ -199,8 +199,8 @@ class Kubectl:
                 items = json.loads(self.run(args, step) or "{}").get("items", [])
             except NotFound as missing:
                 lacked = _lacked(str(missing), wanted)
-                if not lacked:
-                    raise
+                if not lacked:  # a list failed otherwise: not an absence of any one object
+                    raise ClusterError(str(missing)) from None
                 _UNSERVED.update(lacked)
                 wanted = [key for key in wanted if key not in lacked]
                 lacking.update(getattr(table.resources, key) for key in lacked)
