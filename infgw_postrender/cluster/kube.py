@@ -20,8 +20,9 @@ T = TypeVar("T")
 ALL_NAMESPACES = "*"
 _LACKED = "doesn't have a resource type"  # kubectl's words for a kind the server does not serve
 _READ_ONCE: dict[tuple, Any] = {}
-# Reads answered again within one burst of reads (kubectl's and Helm's). A step's done-test, its own checks and the shift's safety check
-# read the same route and pools milliseconds apart, and each kubectl start costs its auth plugin on GKE. A burst
+# Reads answered again within one burst of reads (kubectl's and Helm's). A step's done-test, its own checks and the
+# shift's safety check read the same route and pools milliseconds apart, and each kubectl start costs its auth
+# plugin on GKE. A burst
 # ends at anything that may change the cluster or lets time pass: a write of ours (forget_reads), a child process
 # (Helm, a step's kubectl), every sleep (waits.sleep: each poll of a wait reads afresh), and BURST_SECONDS on the
 # waits' clock. So every judgement is still made from the cluster, read once for it.
@@ -177,7 +178,8 @@ class Kubectl:
         key = _keys_of([resource])
         burst = (self.binary, self.context, "read together", namespace)
         if key and key[0] in _UNSERVED:
-            if resource in ((_kept(burst) or (0, None))[1] or {}):  # found lacking by this very read together
+            kept = _kept(burst)
+            if kept and kept[1] and resource in kept[1]:  # found lacking by this very read together
                 raise NotFound(f'{step}: the server {_LACKED} "{resource.partition(".")[0]}"')
             return None  # read on its own: it may be served by now
         if not key or (self.binary, self.context, namespace) in _ALONE:
@@ -235,7 +237,7 @@ class Kubectl:
                 continue
             if together is None:
                 listed = [{"apiVersion": a, "kind": k, "metadata": {"namespace": n, "name": o}} for a, k, n, o in named]
-                return self.get_listed(json.dumps(as_list(listed)), step)
+                return self.get_listed(references(listed), step)
             found += [obj for obj in together if obj["metadata"]["name"] == name]
         return found
 

@@ -1,6 +1,6 @@
 """One migration as the cluster has it now, for `status` (and `status --watch`): the stage (from the route's
 weights), the route's conditions, each pool and its EPP's readiness, and the last analysed stage's verdict. Read
-in two kubectl calls."""
+in one kubectl call (kube's reads together), or two where the user may not list them."""
 
 from __future__ import annotations
 
