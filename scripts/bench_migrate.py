@@ -3,17 +3,20 @@
 loopback (tests/kube_api.py), whose Gateway stand-in reconciles on every write: no wait polls twice, so the time
 is the tool's own (processes, reads, writes), not the cluster's.
 
-    .venv/bin/python scripts/bench_migrate.py [--runs N] [--commands]
+    .venv/bin/python scripts/bench_migrate.py [--runs N] [--commands] [--go-env tests]
 
 Each run starts a fresh emulator with the guide's alpha stack, then runs
 `migrate --path zero-downtime --stages 0,50,100` and the same command again (a finished migration: it must change
 nothing), and `migrate --path simple` on another fresh one. kubectl and helm are shims on PATH that count each
-start, then exec the real binaries from .tools/ (scripts/test fetches them). Medians over the runs."""
+start, then exec the real binaries from .tools/ (scripts/test fetches them). Medians over the runs. "cpu s" is
+the CPU time of the tool's process and every process it started (resource.getrusage of the children).
+`--go-env tests` runs kubectl and Helm as the test suite does (tests/conftest.py: GOMAXPROCS=1, GOGC=off)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,7 +33,16 @@ exec "{real}" "$@"
 """
 
 
-def one_run(workdir: Path, path: str) -> list[dict]:
+# What tests/conftest.py sets for every Go binary the tests start
+TESTS_GO_ENV = {"GOMAXPROCS": "1", "GOGC": "off"}
+
+
+def children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def one_run(workdir: Path, path: str, go_env: dict[str, str]) -> list[dict]:
     """The figures of `migrate` (and, zero-downtime, of the same command again) on a fresh emulator."""
     import http.server
     import threading
@@ -49,7 +61,8 @@ def one_run(workdir: Path, path: str) -> list[dict]:
             (bin_dir / name).unlink()
             (bin_dir / name).write_text(SHIM.format(name=name, log=log, real=real))
             (bin_dir / name).chmod(0o755)
-        env = {**cluster.env, "HELM_BIN": str(bin_dir / "helm"), "KUBECTL": str(bin_dir / "kubectl")}
+        env = {key: value for key, value in cluster.env.items() if key not in TESTS_GO_ENV}  # conftest sets them
+        env.update(go_env, HELM_BIN=str(bin_dir / "helm"), KUBECTL=str(bin_dir / "kubectl"))
         (workdir / "state").mkdir()
         args = [
             "migrate",
@@ -70,16 +83,16 @@ def one_run(workdir: Path, path: str) -> list[dict]:
         figures = []
         for label in ("migrate", "the same again") if path == "zero-downtime" else ("migrate",):
             log.write_text("")
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), children_cpu()
             done = subprocess.run(
                 [sys.executable, "-m", "infgw_postrender.cli", *args], capture_output=True, text=True, env=env
             )
-            took = time.perf_counter() - began
+            took, cpu = time.perf_counter() - began, children_cpu() - cpu
             if done.returncode != 0:
                 raise SystemExit(f"{path} {label} failed ({done.returncode}):\n{done.stderr}")
             lines = log.read_text().splitlines()
             counts = {name: sum(line.startswith(f"{name} ") for line in lines) for name in ("kubectl", "helm")}
-            figures.append({"what": f"{path}: {label}", "seconds": took, **counts, "commands": lines})
+            figures.append({"what": f"{path}: {label}", "seconds": took, "cpu": cpu, **counts, "commands": lines})
         return figures
     finally:
         server.shutdown()
@@ -90,18 +103,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="runs per path (median)")
     parser.add_argument("--commands", action="store_true", help="also list the first run's kubectl and helm commands")
+    parser.add_argument("--go-env", choices=["default", "tests"], default="default",
+                        help="kubectl and Helm with Go's defaults, or as the test suite runs them")  # fmt: skip
     args = parser.parse_args()
     os.environ.pop("KUBECONFIG", None)
+    go_env = TESTS_GO_ENV if args.go_env == "tests" else {}
     rows: dict[str, list[dict]] = {}
     for path in ("zero-downtime", "simple"):
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory() as tmp:
-                for figure in one_run(Path(tmp), path):
+                for figure in one_run(Path(tmp), path, go_env):
                     rows.setdefault(figure["what"], []).append(figure)
-    print(f"{'':<34}{'kubectl':>9}{'helm':>6}{'wall s':>9}")
+    print(f"{'':<34}{'kubectl':>9}{'helm':>6}{'wall s':>9}{'cpu s':>8}")
     for what, runs in rows.items():
-        median = {key: statistics.median(run[key] for run in runs) for key in ("kubectl", "helm", "seconds")}
-        print(f"{what:<34}{median['kubectl']:>9.0f}{median['helm']:>6.0f}{median['seconds']:>9.2f}")
+        median = {key: statistics.median(run[key] for run in runs) for key in ("kubectl", "helm", "seconds", "cpu")}
+        print(
+            f"{what:<34}{median['kubectl']:>9.0f}{median['helm']:>6.0f}{median['seconds']:>9.2f}{median['cpu']:>8.2f}"
+        )
     for what, runs in rows.items() if args.commands else ():
         print(f"\n{what}:")
         print("".join(f"  {line}\n" for line in runs[0]["commands"]), end="")

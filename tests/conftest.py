@@ -36,6 +36,14 @@ MIGRATE = Path(sys.executable).parent / "infgw-migrate"
 NO_CLUSTER = str(REPO / ".no-cluster" / "kubeconfig")
 os.environ["KUBECONFIG"] = NO_CLUSTER
 os.environ.pop("HELM_KUBECONTEXT", None)
+# Every Go binary the tests start (kubectl, Helm, kube-apiserver, Prometheus) runs on one OS thread, and the
+# short-lived ones (kubectl, Helm) without garbage collection: a migrate's kubectl and Helm processes take 40% less
+# CPU (`scripts/bench_migrate.py --go-env tests`), and the suite is CPU-bound on 2 cores. The servers collect
+# garbage less often instead (scripts/apiserver, SERVER_GOGC), so their memory stays bounded. Neither changes what
+# a binary does.
+os.environ.setdefault("GOMAXPROCS", "1")
+os.environ.setdefault("GOGC", "off")
+SERVER_GOGC = "400"
 
 ALPHA_GROUP = "inference.networking.x-k8s.io"
 GA_GROUP = "inference.networking.k8s.io"
@@ -282,7 +290,8 @@ def in_process(
 
     from infgw_postrender.cluster import kube
 
-    kube.forget_reads()  # a new process has read nothing yet (kube's burst of reads)
+    kube.forget_reads()  # a new process has read nothing yet (kube's burst of reads, what it reads once)
+    kube._READ_ONCE.clear()
     kube._UNSERVED.clear()  # nor learned which kinds the server lacks, or what it may not list
     kube._ALONE.clear()
     result = CliRunner().invoke(command, args, input=stdin, env=env, prog_name=name)
@@ -324,6 +333,28 @@ def emulator(tmp_path) -> Cluster:
     started = start_cluster(tmp_path)
     yield started
     started.api.stop()
+
+
+class InProcessCluster(Cluster):
+    """The emulator on loopback, served to the real Helm (and to `kubectl wait`, a step's own child), with the tool
+    run in this process and its Kubectl answered in process by the same emulator: a migrate without its 25
+    kubectl processes. For matrices that run migrate again and again (test_cluster_faults); what the real kubectl
+    does with a fault stays proven by tests on `emulator`."""
+
+    def migrate(
+        self, *args: str, input: str | None = None, timeout: float = 120, env_extra: dict | None = None
+    ) -> subprocess.CompletedProcess:
+        from infgw_postrender.cli.main import cli
+
+        unset = {key: None for key in os.environ if key.startswith(("HELM_", "KUBE")) and key not in self.env}
+        return in_process(cli, "infgw-migrate", list(args), input, {**unset, **self.env, **(env_extra or {})})
+
+
+@pytest.fixture
+def emulator_in_process(emulator, monkeypatch) -> InProcessCluster:
+    """`emulator`, with `migrate` run as InProcessCluster runs it."""
+    _kubectl_in_process(monkeypatch, emulator.api)
+    return InProcessCluster(emulator.api, emulator.env)
 
 
 @pytest.fixture
@@ -420,16 +451,14 @@ class MemoryCluster:
         return done
 
 
-@pytest.fixture
-def memory(monkeypatch) -> MemoryCluster:
-    """The fast tier's `cluster`: every Kubectl the tool makes is a MemoryKubectl over this emulator."""
-    from memory_kubectl import MemoryHelm, MemoryKubectl
+def _kubectl_in_process(monkeypatch, api: KubeAPI) -> None:
+    """Every Kubectl the tool makes is a MemoryKubectl over `api`: kubectl's process is replaced by the emulator's
+    logic in this process."""
+    from memory_kubectl import MemoryKubectl
 
-    from infgw_postrender.cluster import kube, waits
-    from infgw_postrender.cluster.helm import Helm
+    from infgw_postrender.cluster import kube
     from infgw_postrender.cluster.kube import Kubectl
 
-    api = starting_api()
     read_options = Kubectl.from_options.__func__
 
     def from_options(cls, context: str | None, namespace: str | None) -> Kubectl:
@@ -439,6 +468,18 @@ def memory(monkeypatch) -> MemoryCluster:
     monkeypatch.setattr(Kubectl, "from_options", classmethod(from_options))
     monkeypatch.setattr(kube, "_KUBECONFIG_FLAG", [])  # and its --kubeconfig, which also sets KUBECONFIG:
     monkeypatch.setenv("KUBECONFIG", os.environ["KUBECONFIG"])  # put back after the test
+
+
+@pytest.fixture
+def memory(monkeypatch) -> MemoryCluster:
+    """The fast tier's `cluster`: every Kubectl the tool makes is a MemoryKubectl over this emulator."""
+    from memory_kubectl import MemoryHelm
+
+    from infgw_postrender.cluster import waits
+    from infgw_postrender.cluster.helm import Helm
+
+    api = starting_api()
+    _kubectl_in_process(monkeypatch, api)
     monkeypatch.setattr(Helm, "from_env", classmethod(lambda cls: MemoryHelm("helm", api=api)))
     clock = FakeClock()
     monkeypatch.setattr(waits, "clock", clock)

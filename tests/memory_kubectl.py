@@ -190,7 +190,7 @@ def _check(status: int, answer: dict | None, resource: Resource | None, obj: dic
 
 
 def _objects(text: str | None) -> list[dict]:
-    found = [doc for doc in yaml.safe_load_all(text or "") if doc]
+    found = [doc for doc in yaml.load_all(text or "", Loader=yaml.CSafeLoader) if doc]
     return [item for doc in found for item in (doc.get("items") or [] if doc.get("kind") == "List" else [doc])]
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import SERVER_GOGC
 
 # pkg/epp/metrics/metrics.go at v1.0.0, request_duration_seconds' buckets
 BUCKETS = [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0,
@@ -138,7 +139,7 @@ def prometheus():
     process = subprocess.Popen(
         [binary, f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
          f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "GOGC": SERVER_GOGC},
     )  # fmt: skip
     found = RealPrometheus(f"http://127.0.0.1:{port}", process)
     try:

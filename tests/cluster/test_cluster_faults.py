@@ -1,6 +1,10 @@
 """Faults at each step of `migrate`, `shift` and `cleanup`: the API answering 500, 409 or 403, timing out, or
 going away. Each run stops with one line naming the step, deletes nothing that is not in the backup, and the
-same command run again finishes the job. The matrix is printed at the end of the test run."""
+same command run again finishes the job. The matrix is printed at the end of the test run.
+
+The tool runs in this process with its kubectl answered in process by the emulator, and the real Helm talks to
+that emulator over loopback (`cluster` below); test_each_fault_through_the_real_kubectl runs each fault through
+the real kubectl and the installed entry point."""
 
 from __future__ import annotations
 
@@ -11,12 +15,20 @@ import yaml
 from completions import server  # noqa: F401
 from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP, accept, alpha_pool, ga_pool, put_serving
 from test_cluster_cleanup import migrated  # noqa: F401  (the fixture: the route already at GA weight 100)
-from test_cluster_migrate import assert_zero_downtime_done, start  # noqa: F401  (the migration fixture)
+from test_cluster_migrate import assert_zero_downtime_done, start, started  # noqa: F401  (start: a fixture)
 
 # fault -> (status, seconds the API hangs first); 0 closes the connection without an answer
 FAULTS = {"500": (500, 0.0), "409": (409, 0.0), "403": (403, 0.0), "timeout": (504, 2.0), "gone": (0, 0.0)}
 MATRIX: dict[tuple[str, str], dict[str, str]] = {}
 GA_POOL = f"{ALPHA_RELEASE}-ga"
+
+
+@pytest.fixture
+def cluster(emulator_in_process):
+    """The matrix runs migrate some 250 times: in this process, its kubectl answered in process by the emulator
+    that the real Helm talks to (conftest.InProcessCluster). test_each_fault_through_the_real_kubectl keeps what
+    the real kubectl makes of each fault."""
+    return emulator_in_process
 
 
 def record(command: str, step: str, fault: str, outcome: str) -> None:
@@ -89,6 +101,36 @@ def test_migrate(start, key, fault):
     )
     assert_zero_downtime_done(start)
     record("migrate", key, fault, "stopped, resumed")
+
+
+# Each fault once through the real kubectl and the tool's own process (the installed entry point), each at a
+# kubectl call of another verb (the matrix above answers kubectl in process): what kubectl prints for a 500, a 409,
+# a 403, a request that outlives --request-timeout and a dropped connection is still the step's failure, resumed.
+REAL_KUBECTL = [
+    ("prepare", "500"),
+    ("stage-0", "409"),
+    ("backup", "403"),
+    ("crds", "timeout"),
+    ("remove-alpha", "gone"),
+]
+
+
+@pytest.mark.parametrize("key, fault", REAL_KUBECTL, ids=[f"{key}-{fault}" for key, fault in REAL_KUBECTL])
+def test_each_fault_through_the_real_kubectl(emulator, server, tmp_path, key, fault):  # noqa: F811
+    cluster = started(emulator, server, tmp_path)
+    step, method, path = MIGRATE_STEPS[key]
+    args = ["migrate", "--path", "zero-downtime", "--stages", "0,100", *cluster.args]
+    done = run_with_fault(
+        cluster, fault, method, path, args, step, backup=cluster.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml"
+    )
+    assert_zero_downtime_done(cluster)
+    # kubectl's own words for the fault: it gave up before the server answered (Go says so one way or the other,
+    # by where the deadline found the request), or the connection dropped
+    says = {
+        "timeout": ('timeout=1s": context deadline exceeded', "(Client.Timeout exceeded while awaiting headers)"),
+        "gone": ('timeout=1s": EOF',),
+    }.get(fault, (f"injected fault {fault}",))
+    assert any(words in done.stderr.splitlines()[-1] for words in says), done.stderr
 
 
 # -- shift ----------------------------------------------------------------------------------------------------

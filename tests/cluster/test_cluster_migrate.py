@@ -28,6 +28,11 @@ ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
 @pytest.fixture
 def start(cluster, server, tmp_path):  # noqa: F811
     """The alpha stack live behind a programmed Gateway whose controller accepts what it is given."""
+    return started(cluster, server, tmp_path)
+
+
+def started(cluster, server, tmp_path):  # noqa: F811
+    """`start`'s cluster, for a module whose `cluster` is another (test_cluster_faults)."""
     Completions.behaviour = "ok"
     live_alpha_stack(cluster)
     mirror = crd_mirror(tmp_path / "mirror")

@@ -140,7 +140,8 @@ def check_outcome(data: bytes, flags: list[str]) -> None:
 
 def _parses(data: bytes) -> bool:
     try:
-        documents = list(yaml.safe_load_all(data.decode("utf-8")))
+        # libyaml's loader: the judge of valid YAML is independent of the tool's parser, and ten times faster
+        documents = list(yaml.load_all(data.decode("utf-8"), Loader=yaml.CSafeLoader))
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
         return False
     return all(
