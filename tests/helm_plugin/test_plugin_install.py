@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,7 @@ def test_a_local_install_leaves_the_checkout_clean_and_uninstall_removes_everyth
     assert sorted(p.name for p in repo_copy.iterdir()) == before, "the checkout is left as it was"
     data = Path(helm.env["HELM_DATA_HOME"]) / "infgw-migrate"
     assert (data / "venv" / "bin" / "infgw-migrate").exists()
+    assert not (data / "venv" / "bin" / "pip").exists(), "this Python's pip installed into an environment without one"
     helm.run("infgw-migrate", "install-postrenderer")
     done = helm.run("plugin", "uninstall", "infgw-migrate")
     listed = helm.run("plugin", "list").stdout
@@ -74,6 +77,21 @@ def test_install_without_python_fails_with_one_line(tmp_path, repo_copy):
     done = helm.run("plugin", "install", str(repo_copy), check=False)
     assert done.returncode != 0
     assert "Error: infgw-migrate plugin: /nonexistent/python3 not found; install Python 3.11 or later" in done.stderr
+
+
+def test_a_python_without_pip_makes_an_environment_with_its_own(tmp_path, repo_copy):
+    """The install hook installs with the given Python's own pip (pip 22.3's --python) into an environment made
+    without one. A Python without pip (a distribution's python3 without its pip package) gets the environment
+    with a pip of its own, as before, and the plugin works the same."""
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    assert subprocess.run([bare / "bin" / "python", "-m", "pip", "--version"], capture_output=True).returncode != 0
+    helm = helm_env(tmp_path, 3)
+    helm.env["INFGW_PYTHON"] = str(bare / "bin" / "python")
+    helm.run("plugin", "install", str(repo_copy))
+    venv = Path(helm.env["HELM_DATA_HOME"]) / "infgw-migrate" / "venv"
+    assert (venv / "bin" / "pip").exists()
+    assert "install-postrenderer" in helm.run("infgw-migrate", "--help").stdout
 
 
 def test_helm_4_uninstall_removes_the_post_renderer_without_helm_bin(tmp_path, repo_copy):
