@@ -80,9 +80,10 @@ def test_the_wheel_and_sdist_hold_what_a_user_runs(tmp_path, repo_copy):
     root = members[0].split("/")[0]
     for wanted in ("LICENSE", "charts/infgw-migration/Chart.yaml", "plugin.yaml", "infgw_postrender/api/mapping.yaml"):
         assert f"{root}/{wanted}" in members, wanted
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    installed = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], capture_output=True, text=True)
+    venv = tmp_path / "venv"  # as the plugin's install hook makes it: no pip of its own, the suite's pip installs
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                                str(wheel)], capture_output=True, text=True)  # fmt: skip
     assert installed.returncode == 0, installed.stderr[-3000:]
     for tool in ("infgw-migrate", "infgw-postrender"):
         out = subprocess.run([str(venv / "bin" / tool), "--version"], capture_output=True, text=True, check=True).stdout
