@@ -811,7 +811,8 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
     if matrix:
         faults = ["500", "409", "403", "timeout", "gone"]
         terminalreporter.write_line(
-            "fault matrix (command, step x fault; ok = stopped naming the step, nothing lost, the re-run finished):"
+            "fault matrix (command, step x fault; ok = stopped naming the step, nothing lost, the re-run finished; "
+            "- = not run: kubectl answered in process fails alike for every fault, test_cluster_faults.HELM_CALLS):"
         )
         terminalreporter.write_line(f"  {'command':<8} {'step':<26}" + "".join(f"{f:>9}" for f in faults))
         for (command, step), row in sorted(matrix.items()):

@@ -31,8 +31,20 @@ def cluster(emulator_in_process):
     return emulator_in_process
 
 
-def record(command: str, step: str, fault: str, outcome: str) -> None:
-    MATRIX.setdefault((command, step), {})[fault] = outcome
+# In process, a kubectl call that meets a fault fails the same way whatever the fault (kubectl's error line, exit
+# 1: tests/memory_kubectl.py), so a step whose failing call is kubectl's meets one fault here, and every kind of
+# fault goes through the real kubectl in test_each_fault_through_the_real_kubectl. A step whose failing call is
+# Helm's meets every fault: Helm handles each its own way (retries, waits, the release record it leaves).
+HELM_CALLS = {"ga-release", "helm"}
+
+
+def faulted(keys, faults=tuple(FAULTS)) -> list:
+    """(key, fault) for each step key: every fault where Helm makes the failing call, else the first."""
+    return [(key, fault) for key in keys for fault in (faults if key in HELM_CALLS else faults[:1])]
+
+
+def record(command: str, step: str, fault: str) -> None:
+    MATRIX.setdefault((command, step), {})[fault] = "ok"
 
 
 def objects(api) -> dict:
@@ -90,8 +102,7 @@ MIGRATE_STEPS = {  # step key: (what the error names, the call that fails)
 }
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("key", MIGRATE_STEPS)
+@pytest.mark.parametrize("key, fault", faulted(MIGRATE_STEPS))
 def test_migrate(start, key, fault):
     step, method, path = MIGRATE_STEPS[key]
     # two stages: every step still runs (the 50% split and its PROGRAMMED check are test_cluster_migrate's)
@@ -100,7 +111,7 @@ def test_migrate(start, key, fault):
         start, fault, method, path, args, step, backup=start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml"
     )
     assert_zero_downtime_done(start)
-    record("migrate", key, fault, "stopped, resumed")
+    record("migrate", key, fault)
 
 
 # Each fault once through the real kubectl and the tool's own process (the installed entry point), each at a
@@ -131,6 +142,7 @@ def test_each_fault_through_the_real_kubectl(emulator, server, tmp_path, key, fa
         "gone": ('timeout=1s": EOF',),
     }.get(fault, (f"injected fault {fault}",))
     assert any(words in done.stderr.splitlines()[-1] for words in says), done.stderr
+    record("migrate, real kubectl", key, fault)
 
 
 # -- shift ----------------------------------------------------------------------------------------------------
@@ -148,24 +160,23 @@ def live(cluster):
     return cluster
 
 
-# (the call that fails, what the error names, method, path). The route, its Gateway and the pools are read in one
+# the call that fails: (what the error names, method, path). The route, its Gateway and the pools are read in one
 # call (kube's reads together): a failure of any of them names the first read of that judgement.
-SHIFT_STEPS = [
-    ("read HTTPRoute", "read HTTPRoute", "GET", r"/namespaces/default/httproutes$"),
-    (
-        "read the InferencePools",
+SHIFT_STEPS = {
+    "read HTTPRoute": ("read HTTPRoute", "GET", r"/namespaces/default/httproutes$"),
+    "read the InferencePools": (
         "read HTTPRoute",
         "GET",
         r"inference.networking.k8s.io/v1/namespaces/default/inferencepools$",
     ),
     # the route does not reference the GA pool yet: the first write adds it at weight 0
-    ("add the GA pool", "add the GA pool", "PATCH", r"/httproutes/llm-route$"),
-]
+    "add the GA pool": ("add the GA pool", "PATCH", r"/httproutes/llm-route$"),
+}
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("call, step, method, path", SHIFT_STEPS, ids=[s[0] for s in SHIFT_STEPS])
-def test_shift(live, call, step, method, path, fault):
+@pytest.mark.parametrize("call, fault", faulted(SHIFT_STEPS))
+def test_shift(live, call, fault):
+    step, method, path = SHIFT_STEPS[call]
     route = ("gateway.networking.k8s.io/v1", "HTTPRoute", "llm-route")
     before = copy.deepcopy(live.api.get(*route)["spec"])
     args = ["shift", "--route", "llm-route", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", GA_POOL, "--ga-weight", "50"]
@@ -179,34 +190,33 @@ def test_shift(live, call, step, method, path, fault):
     assert live.migrate(*args).returncode == 0
     refs = live.api.get(*route)["spec"]["rules"][0]["backendRefs"]
     assert [(r["group"], r["weight"]) for r in refs] == [(ALPHA_GROUP, 50), (GA_GROUP, 50)]
-    record("shift", call, fault, "stopped, route unchanged, resumed")
+    record("shift", call, fault)
 
 
 # -- cleanup --------------------------------------------------------------------------------------------------
-CLEANUP_STEPS = [  # as SHIFT_STEPS: the alpha and GA pools and the models are read together, at the first read
-    ("read the alpha pool", "read the alpha pool", "GET", r"x-k8s.io/v1alpha2/namespaces/default/inferencepools$"),
-    ("list HTTPRoutes", "list HTTPRoutes", "GET", r"/gateway.networking.k8s.io/v1/httproutes$"),
-    (
-        "read the GA pool",
+CLEANUP_STEPS = {  # as SHIFT_STEPS: the alpha and GA pools and the models are read together, at the first read
+    "read the alpha pool": ("read the alpha pool", "GET", r"x-k8s.io/v1alpha2/namespaces/default/inferencepools$"),
+    "list HTTPRoutes": ("list HTTPRoutes", "GET", r"/gateway.networking.k8s.io/v1/httproutes$"),
+    "read the GA pool": (
         "read the alpha pool",
         "GET",
         r"inference.networking.k8s.io/v1/namespaces/default/inferencepools$",
     ),
-    ("list InferenceModels", "read the alpha pool", "GET", r"/namespaces/default/inferencemodels$"),
-    ("helm", "helm", "DELETE", r"/deployments/"),
-    ("delete the alpha objects", "delete the alpha objects", "DELETE", r"/inferencemodels/"),
-]
+    "list InferenceModels": ("read the alpha pool", "GET", r"/namespaces/default/inferencemodels$"),
+    "helm": ("helm", "DELETE", r"/deployments/"),
+    "delete the alpha objects": ("delete the alpha objects", "DELETE", r"/inferencemodels/"),
+}
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("call, step, method, path", CLEANUP_STEPS, ids=[s[0] for s in CLEANUP_STEPS])
-def test_cleanup(migrated, tmp_path, call, step, method, path, fault):
+@pytest.mark.parametrize("call, fault", faulted(CLEANUP_STEPS))
+def test_cleanup(migrated, tmp_path, call, fault):
+    step, method, path = CLEANUP_STEPS[call]
     backup = tmp_path / "backup.yaml"
     args = ["cleanup", "--alpha-pool", ALPHA_RELEASE, "--ga-pool", GA_POOL, "--backup", str(backup)]
     run_with_fault(migrated, fault, method, path, args, step, backup=backup)
     assert migrated.api.get(f"{ALPHA_GROUP}/v1alpha2", "InferencePool", ALPHA_RELEASE) is None
     assert migrated.api.all(f"{ALPHA_GROUP}/v1alpha2", "InferenceModel") == []
-    record("cleanup", call, fault, "stopped, nothing lost, resumed")
+    record("cleanup", call, fault)
 
 
 # -- the simple path ------------------------------------------------------------------------------------------
@@ -241,8 +251,7 @@ def assert_simple_done(cluster) -> None:
     )
 
 
-@pytest.mark.parametrize("fault", ["500", "403", "gone"])
-@pytest.mark.parametrize("key", SIMPLE_STEPS)
+@pytest.mark.parametrize("key, fault", faulted(SIMPLE_STEPS, ("500", "403", "gone")))
 def test_simple_path(start, key, fault):
     """Issue 20.1: a fault at each write of the simple path, then the same command: it finishes the job, from the
     cluster and the run's own state once the alpha stack (and with it the selector and port) is gone."""
@@ -267,7 +276,7 @@ def test_simple_path(start, key, fault):
     before = len(start.api.requests)
     assert start.migrate(*args).returncode == 0, "a finished run, run again"
     assert not start.api.writes(before), "a finished run changes nothing"
-    record("migrate --path simple", key, fault, "stopped, resumed, then a no-op")
+    record("migrate --path simple", key, fault)
 
 
 @pytest.mark.parametrize("major", [3, 4])
