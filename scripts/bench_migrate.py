@@ -3,14 +3,15 @@
 loopback (tests/kube_api.py), whose Gateway stand-in reconciles on every write: no wait polls twice, so the time
 is the tool's own (processes, reads, writes), not the cluster's.
 
-    .venv/bin/python scripts/bench_migrate.py [--runs N] [--commands] [--go-env tests]
+    .venv/bin/python scripts/bench_migrate.py [--runs N] [--commands] [--go-env default|tests|both]
 
 Each run starts a fresh emulator with the guide's alpha stack, then runs
 `migrate --path zero-downtime --stages 0,50,100` and the same command again (a finished migration: it must change
 nothing), and `migrate --path simple` on another fresh one. kubectl and helm are shims on PATH that count each
 start, then exec the real binaries from .tools/ (scripts/test fetches them). Medians over the runs. "cpu s" is
 the CPU time of the tool's process and every process it started (resource.getrusage of the children).
-`--go-env tests` runs kubectl and Helm as the test suite does (tests/conftest.py: GOMAXPROCS=1, GOGC=off)."""
+`--go-env tests` runs kubectl and Helm as the test suite does (tests/conftest.py: GOMAXPROCS=1, GOGC=off); `both`
+alternates the two run by run, since this machine's speed drifts by a third within minutes."""
 
 from __future__ import annotations
 
@@ -103,22 +104,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="runs per path (median)")
     parser.add_argument("--commands", action="store_true", help="also list the first run's kubectl and helm commands")
-    parser.add_argument("--go-env", choices=["default", "tests"], default="default",
-                        help="kubectl and Helm with Go's defaults, or as the test suite runs them")  # fmt: skip
+    parser.add_argument("--go-env", choices=["default", "tests", "both"], default="default",
+                        help="kubectl and Helm with Go's defaults, as the test suite runs them, or both")  # fmt: skip
     args = parser.parse_args()
     os.environ.pop("KUBECONFIG", None)
-    go_env = TESTS_GO_ENV if args.go_env == "tests" else {}
+    envs = {"default": {}, "tests": TESTS_GO_ENV}
+    chosen = list(envs) if args.go_env == "both" else [args.go_env]
     rows: dict[str, list[dict]] = {}
     for path in ("zero-downtime", "simple"):
         for _ in range(args.runs):
-            with tempfile.TemporaryDirectory() as tmp:
-                for figure in one_run(Path(tmp), path, go_env):
-                    rows.setdefault(figure["what"], []).append(figure)
-    print(f"{'':<34}{'kubectl':>9}{'helm':>6}{'wall s':>9}{'cpu s':>8}")
+            for name in chosen:
+                with tempfile.TemporaryDirectory() as tmp:
+                    for figure in one_run(Path(tmp), path, envs[name]):
+                        label = f"{figure['what']} ({name})" if len(chosen) > 1 else figure["what"]
+                        rows.setdefault(label, []).append(figure)
+    print(f"{'':<44}{'kubectl':>9}{'helm':>6}{'wall s':>9}{'cpu s':>8}")
     for what, runs in rows.items():
         median = {key: statistics.median(run[key] for run in runs) for key in ("kubectl", "helm", "seconds", "cpu")}
         print(
-            f"{what:<34}{median['kubectl']:>9.0f}{median['helm']:>6.0f}{median['seconds']:>9.2f}{median['cpu']:>8.2f}"
+            f"{what:<44}{median['kubectl']:>9.0f}{median['helm']:>6.0f}{median['seconds']:>9.2f}{median['cpu']:>8.2f}"
         )
     for what, runs in rows.items() if args.commands else ():
         print(f"\n{what}:")
