@@ -34,10 +34,6 @@ exec "{real}" "$@"
 """
 
 
-# What tests/conftest.py sets for every Go binary the tests start
-TESTS_GO_ENV = {"GOMAXPROCS": "1", "GOGC": "off"}
-
-
 def children_cpu() -> float:
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
@@ -49,7 +45,7 @@ def one_run(workdir: Path, path: str, go_env: dict[str, str]) -> list[dict]:
     import threading
 
     from completions import Completions
-    from conftest import ALPHA_RELEASE, CHARTS, crd_mirror, live_alpha_stack, start_cluster
+    from conftest import ALPHA_RELEASE, CHARTS, GO_ENV, crd_mirror, live_alpha_stack, start_cluster
 
     cluster = start_cluster(workdir)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Completions)
@@ -62,7 +58,7 @@ def one_run(workdir: Path, path: str, go_env: dict[str, str]) -> list[dict]:
             (bin_dir / name).unlink()
             (bin_dir / name).write_text(SHIM.format(name=name, log=log, real=real))
             (bin_dir / name).chmod(0o755)
-        env = {key: value for key, value in cluster.env.items() if key not in TESTS_GO_ENV}  # conftest sets them
+        env = {key: value for key, value in cluster.env.items() if key not in GO_ENV}  # conftest sets them
         env.update(go_env, HELM_BIN=str(bin_dir / "helm"), KUBECTL=str(bin_dir / "kubectl"))
         (workdir / "state").mkdir()
         args = [
@@ -108,7 +104,9 @@ def main() -> None:
                         help="kubectl and Helm with Go's defaults, as the test suite runs them, or both")  # fmt: skip
     args = parser.parse_args()
     os.environ.pop("KUBECONFIG", None)
-    envs = {"default": {}, "tests": TESTS_GO_ENV}
+    from conftest import GO_ENV  # what the tests set for every Go binary they start
+
+    envs = {"default": {}, "tests": GO_ENV}
     chosen = list(envs) if args.go_env == "both" else [args.go_env]
     rows: dict[str, list[dict]] = {}
     for path in ("zero-downtime", "simple"):

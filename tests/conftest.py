@@ -41,8 +41,9 @@ os.environ.pop("HELM_KUBECONTEXT", None)
 # CPU (`scripts/bench_migrate.py --go-env tests`), and the suite is CPU-bound on 2 cores. The servers collect
 # garbage less often instead (scripts/apiserver, SERVER_GOGC), so their memory stays bounded. Neither changes what
 # a binary does.
-os.environ.setdefault("GOMAXPROCS", "1")
-os.environ.setdefault("GOGC", "off")
+GO_ENV = {"GOMAXPROCS": "1", "GOGC": "off"}
+for _name, _value in GO_ENV.items():
+    os.environ.setdefault(_name, _value)
 SERVER_GOGC = "400"
 
 ALPHA_GROUP = "inference.networking.x-k8s.io"

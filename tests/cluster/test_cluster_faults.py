@@ -102,15 +102,20 @@ MIGRATE_STEPS = {  # step key: (what the error names, the call that fails)
 }
 
 
-@pytest.mark.parametrize("key, fault", faulted(MIGRATE_STEPS))
-def test_migrate(start, key, fault):
+def migrate_with_fault(cluster, key: str, fault: str):
+    """A zero-downtime migrate that meets `fault` at MIGRATE_STEPS[key], then the same command: it finished."""
     step, method, path = MIGRATE_STEPS[key]
     # two stages: every step still runs (the 50% split and its PROGRAMMED check are test_cluster_migrate's)
-    args = ["migrate", "--path", "zero-downtime", "--stages", "0,100", *start.args]
-    run_with_fault(
-        start, fault, method, path, args, step, backup=start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml"
-    )
-    assert_zero_downtime_done(start)
+    args = ["migrate", "--path", "zero-downtime", "--stages", "0,100", *cluster.args]
+    backup = cluster.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml"
+    done = run_with_fault(cluster, fault, method, path, args, step, backup=backup)
+    assert_zero_downtime_done(cluster)
+    return done
+
+
+@pytest.mark.parametrize("key, fault", faulted(MIGRATE_STEPS))
+def test_migrate(start, key, fault):
+    migrate_with_fault(start, key, fault)
     record("migrate", key, fault)
 
 
@@ -128,13 +133,7 @@ REAL_KUBECTL = [
 
 @pytest.mark.parametrize("key, fault", REAL_KUBECTL, ids=[f"{key}-{fault}" for key, fault in REAL_KUBECTL])
 def test_each_fault_through_the_real_kubectl(emulator, server, tmp_path, key, fault):  # noqa: F811
-    cluster = started(emulator, server, tmp_path)
-    step, method, path = MIGRATE_STEPS[key]
-    args = ["migrate", "--path", "zero-downtime", "--stages", "0,100", *cluster.args]
-    done = run_with_fault(
-        cluster, fault, method, path, args, step, backup=cluster.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml"
-    )
-    assert_zero_downtime_done(cluster)
+    done = migrate_with_fault(started(emulator, server, tmp_path), key, fault)
     # kubectl's own words for the fault: it gave up before the server answered (Go says so one way or the other,
     # by where the deadline found the request), or the connection dropped
     says = {
