@@ -7,6 +7,7 @@ build fails the run."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -114,6 +115,7 @@ def _go_missing() -> str | None:
     return "no `go` on PATH: the realapi tier builds kube-apiserver from Go modules (Go 1.26)"
 
 
+@functools.cache
 def build_server() -> Path:
     """Once per test process (the binary); skipped (or, with INFGW_REQUIRE_REAL_API=1, failed) when it cannot be
     built."""
@@ -174,6 +176,7 @@ def _start(folder: Path, home: Path, seed: Path | None) -> RealCluster:
     return RealCluster(folder, started["url"], env, token, str(folder / "ca.crt"))
 
 
+@functools.cache
 def starting_seed(server: Path) -> Path:
     """The etcd data of a server that holds STARTING_CRDS, applied as a test would apply them (`kubectl apply
     --server-side`, then Established). Made once per server binary and CRD files, by the first test process that
