@@ -302,6 +302,18 @@ def in_process(
     return subprocess.CompletedProcess([name, *args], result.exit_code, result.stdout, stderr)
 
 
+def state_file(cluster, what: str, namespace: str = "default", pool: str | None = None) -> Path:
+    """Where migrate keeps a state file (backup, models, run) of `cluster` in `cluster.state`: named, as issue 31
+    asks, by the server's host and port and the uid of the kube-system Namespace, both read here from the API."""
+    import re
+
+    from memory_kubectl import server_url
+
+    uid = cluster.api.get("v1", "Namespace", "kube-system")["metadata"]["uid"]
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", server_url(cluster.api).split("://", 1)[1])
+    return cluster.state / f"{host}_{uid}.{namespace}.{pool or ALPHA_RELEASE}.{what}.yaml"
+
+
 @dataclass
 class Cluster:
     """A Kubernetes API on loopback and the environment that points kubectl and helm at it."""
@@ -472,14 +484,18 @@ def _kubectl_in_process(monkeypatch, api: KubeAPI) -> None:
 
 
 @pytest.fixture
-def memory(monkeypatch) -> MemoryCluster:
-    """The fast tier's `cluster`: every Kubectl the tool makes is a MemoryKubectl over this emulator."""
+def memory(monkeypatch, tmp_path) -> MemoryCluster:
+    """The fast tier's `cluster`: every Kubectl the tool makes is a MemoryKubectl over this emulator (the
+    kubeconfig file is there, as the cluster commands check, and read by nobody)."""
     from memory_kubectl import MemoryHelm
 
     from infgw_postrender.cluster import waits
     from infgw_postrender.cluster.helm import Helm
 
     api = starting_api()
+    kubeconfig = tmp_path / "memory-kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     _kubectl_in_process(monkeypatch, api)
     monkeypatch.setattr(Helm, "from_env", classmethod(lambda cls: MemoryHelm("helm", api=api)))
     clock = FakeClock()

@@ -43,6 +43,7 @@ BUILTIN = [  # (group, version, plural, kind, namespaced)
     ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
     ("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False, ("crd", "crds")),
     ("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False),
+    ("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False),
 ]
 
 
@@ -70,6 +71,7 @@ class Fault:
     times: int | None = 1
     hang: float = 0.0  # seconds to wait before answering (a timeout, seen from the client)
     dry_run: bool | None = None  # only requests with (True) or without (False) dryRun=All; None: both
+    after: int = 0  # matching requests let through first (the second CRD of a bundle, not the first)
 
 
 @dataclass
@@ -89,6 +91,7 @@ class KubeAPI:
     schemas: dict[tuple[str, str, str], dict] = field(default_factory=dict)
     # What a SelfSubjectAccessReview is refused: (verb, group, resource); the rest is allowed (an admin's token)
     denied: set[tuple[str, str, str]] = field(default_factory=set)
+    username: str = "loopback-admin"  # who a SelfSubjectReview says the token's user is
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -154,6 +157,9 @@ class KubeAPI:
                     and fault.times != 0
                     and fault.dry_run in (None, "All" in query.get("dryRun", []))
                 ):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     if fault.times is not None:
                         fault.times -= 1
                     return fault
@@ -185,7 +191,9 @@ class KubeAPI:
         return [
             r
             for at, r in enumerate(self.requests[since:], since)
-            if r[0] != "GET" and not r[1].endswith("/selfsubjectaccessreviews") and at not in self.dry_runs
+            if r[0] != "GET"
+            and not r[1].endswith(("/selfsubjectaccessreviews", "/selfsubjectreviews"))
+            and at not in self.dry_runs
         ]
 
     def put(self, obj: dict) -> dict:
@@ -223,9 +231,16 @@ class KubeAPI:
         raise KeyError(f"no resource for {api_version} {kind}")
 
     def fail(
-        self, method: str, path: str, status: int, times: int | None = 1, hang: float = 0.0, dry_run: bool | None = None
+        self,
+        method: str,
+        path: str,
+        status: int,
+        times: int | None = 1,
+        hang: float = 0.0,
+        dry_run: bool | None = None,
+        after: int = 0,
     ) -> Fault:
-        fault = Fault(method.upper(), path, status, times, hang, dry_run)
+        fault = Fault(method.upper(), path, status, times, hang, dry_run, after)
         self.faults.append(fault)
         return fault
 
@@ -427,6 +442,10 @@ class _Handler(BaseHTTPRequestHandler):
                 asked = (body.get("spec") or {}).get("resourceAttributes") or {}
                 allowed = (asked.get("verb"), asked.get("group", ""), asked.get("resource")) not in api.denied
                 return self._send(201, self._served(resource, {**body, "status": {"allowed": allowed}}))
+            if method == "POST" and resource.kind == "SelfSubjectReview":  # answered, never stored
+                return self._send(
+                    201, self._served(resource, {**body, "status": {"userInfo": {"username": api.username}}})
+                )
             if method == "POST":
                 return self._send(201, self._served(resource, self._create(resource, namespace, body, dry_run)))
             if method == "PUT":

@@ -54,8 +54,9 @@ class MemoryKubectl(Kubectl):
     def _answer(self, args: list[str], input: str | None) -> str:
         flags = {a.split("=", 1)[0]: (a.split("=", 1)[1] if "=" in a else "") for a in args if a.startswith("--")}
         words = [a for a in args if not a.startswith("--") and a not in ("-o", "json", "-f", "-", "-p")]
-        if args[:2] == ["config", "current-context"]:
-            return CONTEXT + "\n"
+        if args[:3] == ["config", "view", "--minify"]:
+            cluster = {"name": CONTEXT, "cluster": {"server": server_url(self.api)}}
+            return json.dumps({"kind": "Config", "current-context": CONTEXT, "clusters": [cluster]})
         if args[:1] == ["version"]:
             version = {"gitVersion": self.api.server_version}
             return json.dumps({"clientVersion": {"gitVersion": "v1.35.0"}, "serverVersion": version})
@@ -169,6 +170,11 @@ class MemoryKubectl(Kubectl):
             f'error: resource mapping not found for name: "{obj["metadata"].get("name")}" namespace: "" from "STDIN": '
             f'no matches for kind "{obj["kind"]}" in version "{obj["apiVersion"]}"'
         )
+
+
+def server_url(api: KubeAPI) -> str:
+    """The server's URL in the kubeconfig: the emulator's on loopback once started, else one that is no host."""
+    return api.url if hasattr(api, "server") else "https://in-memory.invalid"
 
 
 def _path(resource: Resource, obj: dict) -> str:

@@ -181,11 +181,17 @@ class ReleaseRow(NamedTuple):
     chart: bool = True  # whether the release publishes its chart
 
 
+class GkeCrds(NamedTuple):
+    since: str
+    crds: tuple[str, ...]
+
+
 class Chart(NamedTuple):
     name: str
     ref: str
     selector_value: str  # `--set` prefix of the pool's matchLabels
     port_value: str  # `--set` path of the pool's target port
+    gke_crds: tuple[GkeCrds, ...] = ()  # what the chart renders with provider.name=gke, by the release it starts at
 
 
 class Project(NamedTuple):

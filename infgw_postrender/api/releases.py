@@ -44,6 +44,12 @@ class Target:
         return tuple(key for key in ("ga_pool", self.row.objective, self.row.model_rewrite) if key)
 
     @property
+    def gke_crds(self) -> tuple[str, ...]:
+        """The CRDs of what this release's chart renders with provider.name=gke and its default values."""
+        found = [entry for entry in self.chart.gke_crds if parse_version(entry.since) <= self.version]
+        return max(found, key=lambda entry: parse_version(entry.since)).crds if found else ()
+
+    @property
     def pool_bundle(self) -> Target:
         """The GIE release whose bundle holds the v1 InferencePool CRD for this target."""
         return parse_target(self.project.pool_from) if self.project.pool_from else self

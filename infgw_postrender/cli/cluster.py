@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ import click
 from infgw_postrender import defaults
 from infgw_postrender.cli.params import DNS_LABEL, DURATION, PERCENT, PERCENTS, Command, show_error
 from infgw_postrender.cluster.helm import Helm
-from infgw_postrender.cluster.kube import Kubectl, use_kubeconfig
+from infgw_postrender.cluster.kube import Kubectl, check_kubeconfig, use_kubeconfig
 from infgw_postrender.cluster.verify import DEFAULT_PROMPT
 from infgw_postrender.errors import EXIT_MIGRATION_NEEDED, EXIT_STOPPED, InputError, MigrateError
 from infgw_postrender.yaml import emitter
@@ -88,7 +88,10 @@ def run_own(args: list[str]) -> int:
     return code if isinstance(code, int) else 0
 
 
-def kubectl_for(namespace: str | None, kube_context: str | None) -> Kubectl:
+def kubectl_for(namespace: str | None, kube_context: str | None, reads: bool = True) -> Kubectl:
+    """The user's kubectl; when it `reads` the cluster, once the kubeconfig it would read is known to be there."""
+    if reads:
+        check_kubeconfig()
     return Kubectl.from_options(kube_context, namespace)
 
 
@@ -133,7 +136,7 @@ def detect(namespace, kube_context, output, exit_code, from_file, server_version
     the path to take."""
     from infgw_postrender.cluster.detect import read_cluster, read_snapshot, table
 
-    kubectl = kubectl_for(namespace, kube_context)
+    kubectl = kubectl_for(namespace, kube_context, reads=not from_file)
     namespace = None if all_namespaces else kubectl.namespace  # -n, else HELM_NAMESPACE; none: every namespace
     if from_file:
         findings = read_snapshot(from_file, server_version, namespace)
@@ -182,20 +185,27 @@ Examples:
 @click.option(
     "--timeout", type=DURATION, default="2m", show_default=True, help="How long to wait for Established (90s, 5m)."
 )
+@click.option("--whole-bundle", is_flag=True, help="A bundle applied half-way is applied again even when only its "
+              "v1alpha2 CRDs are missing (the simple path, which deleted the v0.3.0 ones before).")  # fmt: skip
 def crds(
-    kube_context, output, server_version, target_version, apply_, dry_run, source, insecure_unpinned, timeout
-) -> None:
+    kube_context, output, server_version, target_version, apply_, dry_run, source, insecure_unpinned, timeout,
+    whole_bundle,
+) -> None:  # fmt: skip
     """Decide which inference CRDs to install (the bundle that holds the v1 InferencePool, or on GKE that serves it
     only the objective CRDs the target's EPP reads), and with --apply install them. A GKE-managed CRD is never
     overwritten. CRDs are cluster-scoped: there is no -n."""
-    from infgw_postrender.cluster.crds import apply_files, decide, installed
+    from infgw_postrender.api.releases import parse_target
+    from infgw_postrender.cluster.crds import apply_files, decide, installed, left_behind
 
-    kubectl = kubectl_for(None, kube_context)
+    kubectl = kubectl_for(None, kube_context, reads=server_version is None or apply_)
     present: dict[str, str] | None = None  # offline (--server-version alone): the version decides
+    left: list[str] = []
     if server_version is None or apply_:
         server_version = server_version or kubectl.server_version()
         present = installed(kubectl, target_version)
-    decision = decide(server_version, present, target_version)
+        live = {crd["metadata"]["name"]: crd for crd in kubectl.crds()}  # the same read (one burst)
+        left = left_behind(live, parse_target(target_version), whole_bundle)
+    decision = decide(server_version, present, target_version, left)
     emit(decision.as_dict(), output, decision.text())
     if not apply_ or not decision.files:
         return
@@ -494,24 +504,31 @@ Examples:
 @cluster_options
 @click.option("--route", "route_name", type=DNS_LABEL, default=defaults.ROUTE, show_default=True)
 @click.option("--alpha-pool", type=DNS_LABEL, required=True)
-@click.option("--ga-pool", type=DNS_LABEL, help="The GA pool (default: ALPHA-POOL-ga).")
+@click.option("--ga-pool", type=DNS_LABEL, help="The GA pool (default: the GA pool the route sends traffic to; "
+              "else one named ALPHA-POOL, the simple path's; else ALPHA-POOL-ga).")  # fmt: skip
+@click.option("--state-dir", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Where migrate keeps this migration's state: its `next:` line is the command migrate saved.")  # fmt: skip
 @click.option("--watch", is_flag=True, help="Keep reading: in place on a terminal, a line per change otherwise.")
 @click.option("--interval", type=DURATION, default="2s", show_default=True, help="With --watch: between reads.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="json: one object (with --watch, one a line per change).")  # fmt: skip
-def status(namespace, kube_context, route_name, alpha_pool, ga_pool, watch, interval, output) -> None:
-    """One migration as the cluster has it now: the stage (from the route's weights), the route's conditions,
-    each pool and its EPP's readiness. With --watch it goes on until Ctrl-C (exit 0)."""
+def status(namespace, kube_context, route_name, alpha_pool, ga_pool, state_dir, watch, interval, output) -> None:
+    """One migration as the cluster has it now: the stage (from the route's weights; finished once the alpha stack
+    is gone, as migrate judges it), the route's conditions, each pool and its EPP's readiness, what would stop
+    traffic, and `next:` the command that goes on (or back). Exit 2 when the route sends traffic to neither
+    pool (a typo, a wrong -n): it names the pools it does send traffic to. With --watch it goes on until Ctrl-C
+    (exit 0)."""
     from infgw_postrender.cluster import waits
-    from infgw_postrender.cluster.status import read_status
+    from infgw_postrender.cluster.status import default_ga_pool, judge, read_status
 
     kubectl = kubectl_for(namespace, kube_context)
-    ga_pool = ga_pool or f"{alpha_pool}{defaults.GA_SUFFIX}"
+    ga_pool = ga_pool or default_ga_pool(kubectl, route_name, alpha_pool)
     terminal = sys.stdout.isatty() and output == "table"
     shown = None
     try:
         while True:
             found = read_status(kubectl, route_name, alpha_pool, ga_pool)
+            judge(found, kubectl, Helm.from_env(), alpha_pool, ga_pool, state_dir)
             text = (
                 json.dumps(found.as_dict())
                 if output == "json"
@@ -611,7 +628,7 @@ def verify(namespace, kube_context, output, gateway, model, prompt, url, port, t
         f"POST {verdict.url or '-'}: {verdict.status or '-'} in {latency}: {verdict.detail}\n",
     )
     if not verdict.ok:
-        raise VerifyFailed(f"verify: {verdict.detail}")
+        raise VerifyFailed(f"verify: {f'POST {verdict.url}: ' if verdict.url else ''}{verdict.detail}")
 
 
 def _programmed(programmed: bool | None) -> str:
@@ -620,9 +637,9 @@ def _programmed(programmed: bool | None) -> str:
 
 # -- backup, cleanup and restore -----------------------------------------------------------------------------
 def _state_key(kubectl: Kubectl, alpha_pool: str):
-    from infgw_postrender.cluster.state import StateKey
+    from infgw_postrender.cluster.state import state_key
 
-    return StateKey(kubectl.current_context(), kubectl.default_namespace, alpha_pool)
+    return state_key(kubectl, kubectl.default_namespace, alpha_pool)
 
 
 @click.command(
@@ -640,7 +657,7 @@ Examples:
 @click.option(
     "--route", "routes", type=DNS_LABEL, multiple=True, help="An HTTPRoute to keep in the backup too (repeatable)."
 )
-@click.option("--file", "backup_path", help="The backup (default: CONTEXT.NAMESPACE.POOL.backup.yaml here).")
+@click.option("--file", "backup_path", help="The backup (default: CLUSTER.NAMESPACE.POOL.backup.yaml here).")
 @click.option("--models", "models_path", help="Also write the pool's InferenceModels alone, for --objectives-from.")
 def backup(namespace, kube_context, alpha_pool, routes, backup_path, models_path) -> None:
     """Back up everything removing the alpha stack would delete (its Helm release's objects and records, the
@@ -674,7 +691,7 @@ Examples:
 @click.option(
     "--backup",
     "backup_path",
-    help="Made to hold every object before any is deleted (default: CONTEXT.NAMESPACE.POOL.backup.yaml here).",
+    help="Made to hold every object before any is deleted (default: CLUSTER.NAMESPACE.POOL.backup.yaml here).",
 )
 @click.option(
     "--delete-crds",
@@ -795,7 +812,7 @@ def _path_options(func: Callable) -> Callable:
             show_default=True,
             type=click.Path(file_okay=False),
             help="Where the InferenceModels export and the backup are written (made 0700 if missing); "
-            "their names hold the context, namespace and pool.",
+            "their names hold the cluster (server and kube-system uid), namespace and pool.",
         ),
         click.option(
             "--delete-crds",
@@ -808,17 +825,66 @@ def _path_options(func: Callable) -> Callable:
     return accept_class_option(analysis_options(metrics_options(func)))
 
 
-def _plan_rows(found) -> list[dict]:
+def _plan_rows(found, states: list[str]) -> list[dict]:
     return [
-        {"step": n, "key": step.key, "title": step.title, "command": step.command, "argv": step.argv}
-        for n, step in enumerate(found, 1)
+        {"step": n, "key": step.key, "title": step.title, "state": state, "command": step.command, "argv": step.argv}
+        for (n, step), state in zip(enumerate(found, 1), states, strict=True)
     ]
 
 
-def _plan_text(settings, found) -> str:
+def _plan_text(settings, found, states: list[str]) -> str:
     lines = [f"note: {note}\n" for note in settings.notes]
-    lines += [f"{n}. {step.title}\n   {step.command}\n" for n, step in enumerate(found, 1)]
+    lines += [f"{n}. [{state}] {step.title}\n   {step.command}\n" for (n, step), state in zip(enumerate(found, 1), states, strict=True)]  # fmt: skip
+    if states and all(state != "pending" for state in states):
+        lines.append("nothing to do: every step that changes the cluster is done (the migration is finished); "
+                     "migrate would run only its checks\n")  # fmt: skip
     return "".join(lines)
+
+
+def _prepared(options: dict, from_file: str | None = None, server_version: str | None = None):
+    """(settings, steps, the state of each step) for `plan` and `migrate`: one judgement of where the migration
+    stands, from the cluster (or a snapshot), made before anything changes. Each step's state is what `migrate`
+    judges it by before running it: done, pending, or check (changes nothing, runs every time)."""
+    from infgw_postrender.cluster.access import missing
+    from infgw_postrender.cluster.detect import read_cluster, read_snapshot
+    from infgw_postrender.cluster.steps import describe_crds, is_done, prepare, read_and_prepare, steps
+
+    settings = _settings(**options, reads=not from_file)
+    kubectl, helm = settings.kubectl, Helm.from_env()
+    if from_file:
+        findings = read_snapshot(from_file, server_version, settings.namespace)
+        pools = {p["name"]: p for p in findings.alpha_pools if p["namespace"] == settings.namespace}
+        if settings.alpha_pool not in pools:
+            raise InputError(
+                f"--alpha-pool {settings.alpha_pool}: no such v1alpha2 InferencePool in {settings.namespace} "
+                f"(found: {', '.join(pools) or 'none'})"
+            )
+        entry = pools[settings.alpha_pool]
+        pool = {"spec": {"selector": entry["selector"], "targetPortNumber": entry["target_port"]}}
+        models = [
+            {"spec": {"modelName": m["model_name"]}}
+            for m in findings.alpha_models
+            if (m["namespace"], m["pool"]) == (settings.namespace, settings.alpha_pool)
+        ]
+        settings = replace(prepare(settings, pool, findings.server_version, None, {}, models), kubectl=None)
+        found = steps(settings, kubectl, helm)
+        states = ["from a snapshot"] * len(found)
+    else:
+        refused = missing(kubectl, settings.namespace)
+        settings = read_and_prepare(settings, kubectl, helm)
+        if refused:
+            denied = "; ".join(f"{', '.join(verbs)} {resource}" for resource, verbs in refused.items())
+            settings.notes.append(f"migrate will be refused (exit 3): you may not {denied}")
+        findings = read_cluster(kubectl, helm, settings.namespace)
+        found = steps(settings, kubectl, helm)
+        # as run_steps asks: done first (a check is skipped once its step is done), then a check, else pending
+        states = ["done" if is_done(step) else "check" if step.check else "pending" for step in found]
+    if any(m["namespace"] == settings.namespace and m["pool"] == settings.alpha_pool for m in findings.alpha_models):
+        settings.notes.append(findings.model_routing)
+    for step in found:
+        if step.key == "crds":
+            step.title += f": {describe_crds(findings, settings.target_version)}"
+    return settings, found, states
 
 
 @click.command(
@@ -826,8 +892,9 @@ def _plan_text(settings, found) -> str:
     context_settings=CONTEXT,
     epilog="""
 \b
-Example:
+Examples:
   helm infgw-migrate plan -n llm --path zero-downtime --alpha-pool vllm --stages 0,50,100
+  helm infgw-migrate plan -n llm --path simple --alpha-pool vllm -o json     # each step done or pending
 """,
 )
 @cluster_options
@@ -838,40 +905,10 @@ Example:
 )
 @click.option("--server-version", help="With --from-file: the cluster's version, for the CRD step.")
 def plan(output, from_file, server_version, **options) -> None:
-    """The guide's steps for this cluster, each the exact command `migrate` runs."""
-    from infgw_postrender.cluster.detect import read_cluster, read_snapshot
-    from infgw_postrender.cluster.steps import describe_crds, prepare, read_and_prepare, steps
-
-    settings = _settings(**options)
-    kubectl, helm = Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env()
-    if from_file:
-        findings = read_snapshot(from_file, server_version, settings.namespace)
-    else:
-        findings = read_cluster(kubectl, helm, settings.namespace)
-    pools = {p["name"]: p for p in findings.alpha_pools if p["namespace"] == settings.namespace}
-    if settings.alpha_pool not in pools:
-        raise InputError(
-            f"--alpha-pool {settings.alpha_pool}: no such v1alpha2 InferencePool in {settings.namespace} "
-            f"(found: {', '.join(pools) or 'none'})"
-        )
-    if from_file:
-        entry = pools[settings.alpha_pool]
-        pool = {"spec": {"selector": entry["selector"], "targetPortNumber": entry["target_port"]}}
-        models = [
-            {"spec": {"modelName": m["model_name"]}}
-            for m in findings.alpha_models
-            if (m["namespace"], m["pool"]) == (settings.namespace, settings.alpha_pool)
-        ]
-        settings = prepare(settings, pool, findings.server_version, None, {}, models)
-    else:
-        settings = read_and_prepare(settings, kubectl, helm)
-    if any(m["namespace"] == settings.namespace and m["pool"] == settings.alpha_pool for m in findings.alpha_models):
-        settings.notes.append(findings.model_routing)
-    found = steps(settings, kubectl, helm)
-    for step in found:
-        if step.key == "crds":
-            step.title += f": {describe_crds(findings, settings.target_version)}"
-    emit({"notes": settings.notes, "steps": _plan_rows(found)}, output, _plan_text(settings, found))
+    """The guide's steps for this cluster, each the exact command `migrate` runs, and whether the cluster shows it
+    done (judged as `migrate` judges it); on a finished migration, that there is nothing to do. Changes nothing."""
+    settings, found, states = _prepared(options, from_file, server_version)
+    emit({"notes": settings.notes, "steps": _plan_rows(found, states)}, output, _plan_text(settings, found, states))
 
 
 @click.command(
@@ -879,8 +916,9 @@ def plan(output, from_file, server_version, **options) -> None:
     context_settings=CONTEXT,
     epilog="""
 \b
-Example:
+Examples:
   helm infgw-migrate migrate -n llm --path zero-downtime --alpha-pool vllm --stages 0,50,100
+  helm infgw-migrate migrate -n llm --path zero-downtime --alpha-pool vllm --stages 0,50   # stops at 50%: exit 5
   helm infgw-migrate migrate -n llm --path simple --alpha-pool vllm --dry-run
 """,
 )
@@ -899,9 +937,11 @@ Example:
 def migrate(dry_run, output, **options) -> None:
     """Run the guide's steps in order, each as the command `plan` prints. Each step is judged done from the
     cluster: after a failure, or on another day, the same command goes on from where the cluster is. Traffic
-    only moves toward GA; zero-downtime stops before each traffic stage unless --stages names the weights."""
+    only moves toward GA; zero-downtime stops before each traffic stage unless --stages names the weights.
+    Before anything is read, the server is asked for every permission of the path (exit 3 naming what is
+    missing). Exit 0: finished; 5: stopped on purpose short of the end (it prints the command that goes on)."""
     from infgw_postrender.cluster.access import check as check_access
-    from infgw_postrender.cluster.steps import (
+    from infgw_postrender.cluster.steps import (  # fmt: skip
         go_on_command,
         next_stages,
         own_command,
@@ -911,19 +951,18 @@ def migrate(dry_run, output, **options) -> None:
         steps,
     )
 
-    settings = _settings(**options)
-    kubectl, helm = Kubectl.from_options(settings.kube_context, settings.namespace), Helm.from_env()
-    settings = read_and_prepare(settings, kubectl, helm)
-    found = steps(settings, kubectl, helm)
     if dry_run:
-        click.echo(_plan_text(settings, found), nl=False)
+        settings, found, states = _prepared(options)
+        click.echo(_plan_text(settings, found, states), nl=False)
         return
+    settings = _settings(**options)
+    kubectl, helm = settings.kubectl, Helm.from_env()
+    check_access(kubectl, settings.namespace, own_command())  # before anything is read: a user without a right
+    argv = click.get_current_context().meta.get("argv", [])
+    settings = replace(read_and_prepare(settings, kubectl, helm), command=go_on_command(settings, argv))
+    found = steps(settings, kubectl, helm)
     for note in settings.notes:
         progress(note)
-
-    def before_first() -> None:
-        check_access(kubectl, settings.namespace, own_command())  # a user without a permission changes nothing
-        save_run(settings)  # what a re-run needs once the alpha stack is gone
 
     started: dict[str, str] = {}
 
@@ -938,14 +977,18 @@ def migrate(dry_run, output, **options) -> None:
             record.update(stage_outcome(kubectl, settings, weight, started[record["key"]]))
         click.echo(json.dumps(record))
 
-    finished = run_steps(found, progress, run_own, before_first, event if output == "json" else None)
-    if not finished or next_stages(settings):
-        # stopped on purpose short of the end: exit 5, with the command that goes on
-        progress(
-            "the migration is not finished; to go on: "
-            + go_on_command(settings, sys.argv[sys.argv.index("migrate") + 1 :] if "migrate" in sys.argv else [])
-        )
-        sys.exit(EXIT_STOPPED)
+    finished = run_steps(found, progress, run_own, lambda: save_run(settings), event if output == "json" else None)
+    if finished and not next_stages(settings):
+        progress("all steps done: the migration is finished")
+        return
+    # stopped on purpose short of the end: one statement, exit 5, with the command that goes on
+    where = (
+        "before a traffic stage nobody asked for"
+        if not finished
+        else f"at the last stage asked ({settings.stages[-1]}%)"
+    )
+    progress(f"stopped {where}: the migration is not finished (exit {EXIT_STOPPED}); to go on: {settings.command}")
+    sys.exit(EXIT_STOPPED)
 
 
 @click.command(
@@ -975,7 +1018,8 @@ def analyze(namespace, kube_context, ga_pool, alpha_pool, max_p95, output, **met
     failure, never a pass."""
     if not metrics["metrics_url"]:
         raise InputError("--metrics-url: required; give Prometheus' API base URL")
-    found = _metrics_judge(kubectl_for(namespace, kube_context), ga_pool, alpha_pool, max_p95, metrics).run()
+    reads = not metrics["ga_selector"] or bool(alpha_pool and not metrics["alpha_selector"])  # an EPP's pods
+    found = _metrics_judge(kubectl_for(namespace, kube_context, reads), ga_pool, alpha_pool, max_p95, metrics).run()
     emit(found.as_dict(), output, _checks_table(found.checks))
     for check in found.checks:
         if not check.passed:
@@ -1056,19 +1100,15 @@ def _settings(
     delete_crds,
     accepted_classes,
     analysis,
+    reads: bool = True,
     **checks,
 ):
     from infgw_postrender.api.releases import chart_target
-    from infgw_postrender.cluster.kube import ClusterError
     from infgw_postrender.cluster.steps import Settings
 
     # the simple path removes the alpha release first, so the GA one can take its name (and the route its backend name)
     ga_release = ga_release or (alpha_pool if path_name == "simple" else f"{alpha_pool}{defaults.GA_SUFFIX}")
-    kubectl = Kubectl.from_options(kube_context, namespace)
-    try:
-        context = kubectl.current_context()
-    except ClusterError:
-        context = "none"
+    kubectl = kubectl_for(namespace, kube_context, reads)
     target = chart_target(chart, chart_version)
     chart_version = chart_version or f"v{target.version}"
     if delete_crds and path_name == "simple":
@@ -1085,7 +1125,6 @@ def _settings(
     return Settings(
         kubectl.default_namespace,
         kubectl.context,
-        context,
         path_name,
         alpha_pool,
         ga_release,
@@ -1106,6 +1145,7 @@ def _settings(
             *_metrics_argv(metrics, checks, not analysis),
         ],
         accepted_classes=list(accepted_classes),
+        kubectl=kubectl,
     )
 
 

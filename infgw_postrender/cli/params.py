@@ -114,7 +114,9 @@ def _usage(mistake: click.UsageError, prog_name: str | None) -> InputError:
 
 
 class Command(_OneLineUsage, click.Command):
-    pass
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["argv"] = list(args)  # as given (after the command's name): `migrate` prints it to go on
+        return super().parse_args(ctx, args)
 
 
 class Group(_OneLineUsage, click.Group):

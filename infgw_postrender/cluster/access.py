@@ -15,6 +15,7 @@ from infgw_postrender.errors import InputError, Refused
 # Resources without a namespace: asked about cluster-wide. httproutes are asked about cluster-wide too: cleanup
 # lists the routes of every namespace before it removes the alpha pool.
 _CLUSTER_WIDE = {
+    "namespaces",
     "customresourcedefinitions",
     "clusterroles",
     "clusterrolebindings",
@@ -80,44 +81,68 @@ def _reviews(namespace: str) -> list[dict]:
     return found
 
 
-def missing(kubectl: Kubectl, namespace: str) -> list[str]:
-    """Each permission the server refuses, as `VERB RESOURCE.GROUP in NAMESPACE` (or `cluster-wide`)."""
+def missing(kubectl: Kubectl, namespace: str) -> dict[str, list[str]]:
+    """What the server refuses, by resource (`RESOURCE.GROUP in NAMESPACE`, `cluster-wide`, or a URL path): the
+    verbs refused on it, in the role's order."""
     reviews = [
         {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": spec}
         for spec in _reviews(namespace)
     ]
-    text = kubectl.run(
-        ["create", "-f", "-", "-o", "json"],
-        "ask the server what you may do (SelfSubjectAccessReview)",
-        input=json.dumps(as_list(reviews)),
-        changes=False,
-    )
-    refused, decoder, at = [], json.JSONDecoder(), 0
+    refused: dict[str, list[str]] = {}
+    for review in _created(kubectl, reviews, "ask the server what you may do (SelfSubjectAccessReview)"):
+        if (review.get("status") or {}).get("allowed"):
+            continue
+        spec = review["spec"]
+        if "nonResourceAttributes" in spec:
+            asked = spec["nonResourceAttributes"]
+            refused.setdefault(asked["path"], []).append(asked["verb"])
+            continue
+        asked = spec["resourceAttributes"]
+        where = f"in {asked['namespace']}" if asked.get("namespace") else "cluster-wide"
+        group = f".{asked['group']}" if asked.get("group") else ""
+        refused.setdefault(f"{asked['resource']}{group} {where}", []).append(asked["verb"])
+    return refused
+
+
+def subject(kubectl: Kubectl) -> str:
+    """Who the server takes the user for (SelfSubjectReview), as `rbac --subject` takes it: `user:NAME` or
+    `serviceaccount:NAMESPACE:NAME`; `user:NAME` when the server does not say (before Kubernetes 1.28)."""
+    from infgw_postrender.cluster.kube import ClusterError
+
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    try:
+        found = _created(kubectl, [review], "ask the server who you are (SelfSubjectReview)")
+    except ClusterError:
+        return "user:NAME"
+    name = (((found or [{}])[0].get("status") or {}).get("userInfo") or {}).get("username") or "NAME"
+    if name.startswith("system:serviceaccount:"):
+        return "serviceaccount:" + name.removeprefix("system:serviceaccount:")
+    return f"user:{name}"
+
+
+def _created(kubectl: Kubectl, objects: list[dict], step: str) -> list[dict]:
+    """The server's answers to reviews it answers and never stores (`kubectl create -f - -o json`)."""
+    text = kubectl.run(["create", "-f", "-", "-o", "json"], step, input=json.dumps(as_list(objects)), changes=False)
+    answers, decoder, at = [], json.JSONDecoder(), 0
     while at < len(text):
         while at < len(text) and text[at].isspace():
             at += 1
         if at >= len(text):
             break
         answer, at = decoder.raw_decode(text, at)
-        for review in answer.get("items", [answer]):
-            if (review.get("status") or {}).get("allowed"):
-                continue
-            spec = review["spec"]
-            if "nonResourceAttributes" in spec:
-                refused.append(f"{spec['nonResourceAttributes']['verb']} {spec['nonResourceAttributes']['path']}")
-                continue
-            asked = spec["resourceAttributes"]
-            where = f"in {asked['namespace']}" if asked.get("namespace") else "cluster-wide"
-            group = f".{asked['group']}" if asked.get("group") else ""
-            refused.append(f"{asked['verb']} {asked['resource']}{group} {where}")
-    return refused
+        answers += answer.get("items", [answer])
+    return answers
 
 
 def check(kubectl: Kubectl, namespace: str, own: list[str]) -> None:
-    """Refused, before any change, when the server denies any permission a migration needs."""
+    """Refused, before anything is read or changed, when the server denies any permission a migration needs:
+    the verbs refused, by resource, and who the server takes the user for."""
     refused = missing(kubectl, namespace)
     if refused:
+        who = subject(kubectl)
+        denied = "; ".join(f"{', '.join(verbs)} {resource}" for resource, verbs in refused.items())
         raise Refused(
-            f"you may not {'; '.join(refused)}: nothing was changed; bind what `{' '.join(own)} rbac "
-            f"--subject user:NAME` prints (kubectl apply -f -), then run the same command again"
+            f"{who.partition(':')[2]} may not {denied}: nothing was read or changed; as a cluster admin, apply "
+            f"what `{' '.join(own)} rbac --subject {who}` prints (| kubectl apply -f -), then run the same "
+            "command again"
         )

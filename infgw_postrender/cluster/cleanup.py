@@ -6,17 +6,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from infgw_postrender.api.mapping import alpha_group, api
 from infgw_postrender.api.names import epp_name
 from infgw_postrender.api.objects import accepted_parents, as_list, pool_of_model
 from infgw_postrender.cluster.helm import Helm, context_args
 from infgw_postrender.cluster.kube import ALL_NAMESPACES, Kubectl, NotFound, references
-from infgw_postrender.cluster.state import StateKey, read_items, write_items
+from infgw_postrender.cluster.state import BACKUP, StateKey, read_items, write_items
 from infgw_postrender.errors import InputError, MigrateError, Refused
 from infgw_postrender.yaml.roundtrip import load_file_documents
 
-BACKUP, MODELS = "backup", "models"
+MODELS = "models"
 
 
 @dataclass
@@ -156,7 +157,7 @@ def save_backup(key: StateKey, path: str, objects: list[dict]) -> bool:
     with what it held already kept, unless it does. True when it was written."""
     held = read_items(path, key, BACKUP, "--backup") or []
     have = {_identity(o) for o in held}
-    if all(_identity(o) in have for o in objects):
+    if all(_identity(o) in have for o in objects) and Path(path).exists():  # not only in an earlier version's file
         return False
     merged = {_key(o): o for o in held}
     merged.update({_key(o): _stored(o) for o in objects})
@@ -184,7 +185,10 @@ def backup_alpha(
     lines = [f"backup written: {backup}" if save_backup(key, backup, objects) else f"backup {backup} is up to date"]
     if models_path:
         models = [o for o in objects if o["kind"] == api().alpha_model.kind]
-        if pool is None and not models and read_items(models_path, key, MODELS, "--models") is not None:
+        exported = read_items(models_path, key, MODELS, "--models") if pool is None and not models else None
+        if exported is not None:
+            if not Path(models_path).exists():  # an earlier version's file: kept under this cluster's name too
+                write_items(models_path, key, MODELS, exported, "--models")
             lines.append(f"InferenceModels export {models_path} kept: the alpha pool and its models are gone")
         else:
             write_items(models_path, key, MODELS, [_stored(m) for m in models], "--models")

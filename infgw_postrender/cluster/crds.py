@@ -95,14 +95,18 @@ def parse_server_version(text: str) -> tuple[tuple[int, ...], bool]:
 
 
 def decide(
-    server_version: str, installed: dict[str, str] | None, target_version: str = defaults.TARGET_VERSION
+    server_version: str,
+    installed: dict[str, str] | None,
+    target_version: str = defaults.TARGET_VERSION,
+    left: list[str] | None = None,
 ) -> Decision:
     """`installed`: CRD name -> owner (GKE, Helm, kubectl apply, unknown), as detect reports them; it decides.
     None when it could not be read (offline): then the server version decides, as the guide does.
 
     The target's CRDs (mapping.yaml's releases: the v1 pool, and the objective and rewrite APIs its EPP reads)
     that the cluster lacks come from the bundle that holds the pool CRD when that one is missing, and each of
-    the others from its own file, as upstream publishes them at that tag."""
+    the others from its own file, as upstream publishes them at that tag. `left`: the bundle's CRDs an apply of
+    it stopped half-way left behind (left_behind): the bundle is applied again."""
     version, gke = parse_server_version(server_version)
     target = parse_target(target_version)
     table = api().cluster
@@ -137,7 +141,9 @@ def decide(
             else "not GKE (no -gke. in the version): no managed CRD, the bundle"
         )
         missing = list(wanted)
-    if "ga_pool" in missing:
+    if left and "ga_pool" not in missing:
+        decision.reasons.append(f"the bundle was applied half-way ({', '.join(left)} missing or at other content)")
+    if "ga_pool" in missing or left:
         bundle = target.pool_bundle
         defines = bundle_defines(target)
         overwritten = [crd for crd in defines if (installed or {}).get(crd) == "GKE"]
@@ -195,13 +201,49 @@ def digests(crds: list[dict]) -> dict[str, str]:
     return {str((crd.get("metadata") or {}).get("name")): spec_digest(crd) for crd in crds}
 
 
-def needed(kubectl: Kubectl, target_version: str) -> list[str]:
-    """The CRDs the GA release of `target_version` needs and the cluster lacks (empty: the step is done)."""
+def needed(kubectl: Kubectl, target_version: str, whole_bundle: bool = False) -> list[str]:
+    """The CRDs the GA release of `target_version` needs and the cluster lacks, or has at an older release's
+    content; and those a bundle applied half-way left behind (left_behind). Empty: the step is done."""
     table = api().cluster.resources
-    present = {name for name, owner in installed(kubectl, target_version).items() if not owner.endswith(OUTDATED)}
-    return [
-        name for name in (getattr(table, key) for key in parse_target(target_version).crd_keys) if name not in present
-    ]
+    target = parse_target(target_version)
+    crds = {crd["metadata"]["name"]: crd for crd in kubectl.crds()}
+    present = {name for name, crd in crds.items() if not outdated(crd, target)}
+    lacking = [name for name in (getattr(table, key) for key in target.crd_keys) if name not in present]
+    return lacking + [name for name in left_behind(crds, target, whole_bundle) if name not in lacking]
+
+
+def left_behind(crds: dict[str, dict], target: Target, whole_bundle: bool) -> list[str]:
+    """The CRDs of the bundle that gives `target` its v1 pool which a `kubectl apply` of it stopped half-way left
+    missing or at other content: once one of them holds the bundle's content (this tool applied it), a fault-free
+    run leaves all of them at it (issue 31.4). A GKE-managed one is never touched. A missing v1alpha2 CRD counts
+    only with `whole_bundle` (the simple path, whose bundle brings it back after it deleted the v0.3.0 ones); on
+    the zero-downtime path cleanup --delete-crds removes it on purpose."""
+    pins = api().cluster.crd_pins.get(target.pool_bundle.name) or {}
+    defines = bundle_defines(target)
+    if not any(name in crds and applied_digest(crds[name]) == pins.get(name) for name in defines):
+        return []
+    alpha = api().cluster.alpha_crd_names
+    left = []
+    for name in defines:
+        crd = crds.get(name)
+        if crd is None:
+            if whole_bundle or name not in alpha:
+                left.append(name)
+        elif crd_owner(crd) != "GKE" and applied_digest(crd) != pins.get(name):
+            left.append(name)
+    return left
+
+
+def applied_digest(crd: dict) -> str | None:
+    """The spec digest of what `kubectl apply` last applied to this CRD (its annotation; the server adds defaults to
+    the live spec); None without one."""
+    applied = ((crd.get("metadata") or {}).get("annotations") or {}).get(api().last_applied_annotation)
+    if not applied:
+        return None
+    try:
+        return spec_digest(json.loads(applied))
+    except ValueError:
+        return None
 
 
 def fetch(
@@ -297,12 +339,8 @@ def outdated(crd: dict, target: Target) -> bool:
     (another tool's, a newer release) is left alone."""
     from infgw_postrender.api.versions import parse_version
 
-    applied = ((crd.get("metadata") or {}).get("annotations") or {}).get(api().last_applied_annotation)
-    if not applied:
-        return False
-    try:
-        digest = spec_digest(json.loads(applied))
-    except ValueError:
+    digest = applied_digest(crd)
+    if digest is None:
         return False
     name = crd["metadata"]["name"]
     source = target.pool_bundle if name == api().cluster.resources.ga_pool else target

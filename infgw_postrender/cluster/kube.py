@@ -19,6 +19,10 @@ from infgw_postrender.errors import InputError, MigrateError
 T = TypeVar("T")
 ALL_NAMESPACES = "*"
 _LACKED = "doesn't have a resource type"  # kubectl's words for a kind the server does not serve
+# ... and for one its discovery cache still lists after the CRD went (a real server, kubectl 1.35): `Error from
+# server (NotFound): Unable to list "GROUP/VERSION, Resource=PLURAL": the server could not find the requested
+# resource`. Taken for "not found", it stranded the simple path once its alpha CRDs were deleted (issue 31.4).
+_UNLISTED = re.compile(r'Unable to list "[^"]*, Resource=([^"]+)": the server could not find the requested resource')
 _READ_ONCE: dict[tuple, Any] = {}
 # Reads answered again within one burst of reads (kubectl's and Helm's). A step's done-test, its own checks and the
 # shift's safety check read the same route and pools milliseconds apart, and each kubectl start costs its auth
@@ -44,6 +48,15 @@ def use_kubeconfig(path: str) -> None:
                          "give the kubeconfig file to use")  # fmt: skip
     os.environ["KUBECONFIG"] = path
     _KUBECONFIG_FLAG[:] = [path]
+
+
+def check_kubeconfig() -> None:
+    """Before anything is read: every file KUBECONFIG names (Helm sets it from its own --kubeconfig) exists.
+    kubectl would take a missing one for an empty configuration and try localhost:8080."""
+    for path in filter(None, (os.environ.get("KUBECONFIG") or "").split(os.pathsep)):
+        if not os.path.isfile(path):
+            raise InputError(f"KUBECONFIG {path}: no such file; pass --kubeconfig with the kubeconfig file to use "
+                             "(or set KUBECONFIG to it)")  # fmt: skip
 
 
 def kubeconfig_args() -> list[str]:
@@ -166,7 +179,7 @@ class Kubectl:
         try:
             found = json.loads(self.run(args, step) or "{}")
         except NotFound as missing:
-            if _UNSERVED and _LACKED not in str(missing):
+            if _UNSERVED and not _lacks(str(missing)):
                 _UNSERVED.difference_update(_keys_of(resources))  # no such object, but the kind is served now
             raise
         _UNSERVED.difference_update(_keys_of(resources))
@@ -253,9 +266,24 @@ class Kubectl:
 
     def current_context(self) -> str:
         """The context in force: the one asked for, else the kubeconfig's current one."""
-        if self.context:
-            return self.context
-        return self._once(["config", "current-context"], "read the kubeconfig's current context").strip() or "none"
+        return self.context or self._kubeconfig_view().get("current-context") or "none"
+
+    def server_url(self) -> str:
+        """The API server's URL, as the kubeconfig gives it for the context in force."""
+        clusters = self._kubeconfig_view().get("clusters") or [{}]
+        return (clusters[0].get("cluster") or {}).get("server") or "none"
+
+    def cluster_uid(self) -> str:
+        """The uid of the kube-system Namespace: the usual cluster ID, which no other cluster shares (a context's
+        name may: `admin`, `default`)."""
+        step = "read the cluster's identity (the kube-system Namespace's uid)"
+        found = once(
+            (self.binary, self.context, "cluster uid"), lambda: self.get_one("namespaces", "kube-system", None, step)
+        )
+        return found["metadata"]["uid"]
+
+    def _kubeconfig_view(self) -> dict:
+        return json.loads(self._once(["config", "view", "--minify", "-o", "json"], "read the kubeconfig") or "{}")
 
     def server_version(self) -> str:
         found = json.loads(self._once(["version", "-o", "json"], "read the server version"))
@@ -350,7 +378,7 @@ def _lacked(message: str, wanted: list[str]) -> list[str]:
     kinds before it in `wanted` resolved, so an alpha kind after another alpha kind is served (the alpha CRDs come
     and go together), and a lacking alpha kind means both alpha kinds lack."""
     table = api().cluster
-    named = re.search(_LACKED + r' "([^".]+)', message)
+    named = re.search(_LACKED + r' "([^".]+)', message) or _UNLISTED.search(message)
     candidates = [
         (position, key)
         for position, key in enumerate(wanted)
@@ -365,6 +393,11 @@ def _lacked(message: str, wanted: list[str]) -> list[str]:
     if culprit in table.alpha_crds:
         return [key for key in wanted if key in table.alpha_crds]
     return [culprit] if culprit else []
+
+
+def _lacks(message: str) -> bool:
+    """Whether kubectl's message says the server does not serve a kind (now)."""
+    return _LACKED in message or _UNLISTED.search(message) is not None
 
 
 def _keys_of(resources: list[str]) -> list[str]:

@@ -21,7 +21,7 @@ from infgw_postrender.cluster.gateways import check_gateway_class
 from infgw_postrender.cluster.helm import Helm, context_args
 from infgw_postrender.cluster.kube import Kubectl, kubeconfig_args
 from infgw_postrender.cluster.processes import error_line, run_child, stderr_watched, stdout_discarded
-from infgw_postrender.cluster.state import StateKey, read_items, write_items
+from infgw_postrender.cluster.state import StateKey, read_items, state_key, write_items
 from infgw_postrender.errors import InputError, MigrateError, Refused
 
 _PROVIDER_VALUE = "provider.name"  # the same in the inferencepool and llm-d-router-gateway charts
@@ -39,7 +39,6 @@ RUN = "run"  # the run's own state file: what prepare read from the alpha stack,
 class Settings:
     namespace: str
     kube_context: str | None
-    context: str  # the context in force (kube_context, else the kubeconfig's current one): part of the state key
     path: str  # simple | zero-downtime
     alpha_pool: str
     ga_release: str
@@ -60,6 +59,9 @@ class Settings:
     installs: list[str] = field(default_factory=list)  # releases this migration installs itself (the run state)
     recover: str | None = None  # a release of `installs` left half-installed, with no traffic: uninstalled first
     accepted_classes: list[str] = field(default_factory=list)  # --accept-gateway-class: controllers vouched for
+    # the cluster the state files are keyed by (its identity is read when a file is first named); None: no cluster
+    kubectl: Kubectl | None = field(default=None, repr=False, compare=False)
+    command: str = ""  # this migrate command, with the stages that go to the end (go_on_command)
 
     @property
     def target(self) -> Target:
@@ -67,7 +69,7 @@ class Settings:
 
     @property
     def key(self) -> StateKey:
-        return StateKey(self.context, self.namespace, self.alpha_pool)
+        return state_key(self.kubectl, self.namespace, self.alpha_pool)
 
     @property
     def models_file(self) -> str:
@@ -114,13 +116,16 @@ def prepare(
     saved: dict | None = None,
     ga_half_installed: bool = False,
     route_ga_share: int | None = None,
+    gke_missing: Callable[[tuple[str, ...]], list[str]] = lambda crds: [],
 ) -> Settings:
     """Settings completed from the cluster: the GA chart selects the alpha pool's pods on its port (taken from
     the alpha pool unless given, refused when given otherwise), provider.name=gke on GKE, and the verify model.
     Once the alpha pool is gone (the simple path removes it before installing the GA release), they come from
     the run's own state (`saved`), written before the first step. Refused while a Helm operation is pending on
     either release, except a first install of a release this migration installs itself, left half-done with no
-    traffic on it (`ga_half_installed`, `route_ga_share`): that one is uninstalled and installed again."""
+    traffic on it (`ga_half_installed`, `route_ga_share`): that one is uninstalled and installed again.
+    provider.name=gke is set only where the cluster serves the CRDs the chart then renders (`gke_missing`: those
+    of these it lacks); otherwise the choice is the user's, named before anything changes."""
     installs = list((saved or {}).get("installs") or settings.installs)
     if settings.ga_release not in installs and (settings.path == "simple" or statuses.get(settings.ga_release) is None):
         installs.append(
@@ -188,8 +193,15 @@ def prepare(
     if _PROVIDER_VALUE not in given:
         alpha_provider = ((alpha_values or {}).get("provider") or {}).get("name")
         if (server_version and "-gke." in server_version) or str(alpha_provider).lower() == "gke":
-            values.append(f"{_PROVIDER_VALUE}=gke")
             why = "the alpha release sets it" if str(alpha_provider).lower() == "gke" else "the cluster is GKE"
+            lacked = gke_missing(settings.target.gke_crds)
+            if lacked:
+                raise InputError(
+                    f"provider.name=gke ({why}): chart {settings.chart_version} then renders objects of "
+                    f"{', '.join(lacked)}, which this cluster does not serve; pass --set {_PROVIDER_VALUE}=none, or "
+                    "install those CRDs; nothing was changed"
+                )
+            values.append(f"{_PROVIDER_VALUE}=gke")
             notes.append(f"provider.name=gke ({why}): the GA pool gets its HealthCheckPolicy and GCPBackendPolicy")
     model = settings.model
     if model is None:
@@ -225,6 +237,7 @@ def save_run(settings: Settings) -> None:
                 "chartValues": settings.chart_values,
                 "model": settings.model,
                 "installs": settings.installs,
+                "command": settings.command,  # `status` prints it as the way on
             }
         ],
         "--state-dir",
@@ -277,12 +290,55 @@ def _read_and_prepare(settings: Settings, kubectl: Kubectl, helm: Helm) -> Setti
     models = [] if settings.model else pool_models(kubectl, settings.alpha_pool, settings.namespace)
     if not models and not settings.model:
         models = read_items(settings.models_file, settings.key, MODELS, "--state-dir") or []
+    if pool is None and saved is None and statuses[settings.ga_release] is None:
+        # nothing of this migration is here (no alpha pool, no state of a run, no GA release): a typo'd pool or -n
+        raise InputError(
+            f"--alpha-pool {settings.alpha_pool}: no such v1alpha2 InferencePool in {settings.namespace} "
+            f"(found: {', '.join(alpha_pools(kubectl, settings.namespace)) or 'none'}); nothing was changed"
+        )
     share = route_share(kubectl, settings) if half_installed else None
     prepared = prepare(settings, pool, kubectl.server_version(), values, statuses, models, saved[0] if saved else None,
-                       half_installed, share)  # fmt: skip
+                       half_installed, share, lambda crds: unserved_crds(kubectl, crds))  # fmt: skip
     # before any step: a Gateway whose controller may not serve v1 pools is refused here (gateways.py)
     served = check_gateway_class(kubectl, settings.gateway, settings.namespace, tuple(settings.accepted_classes))
     return replace(prepared, notes=[*prepared.notes, served])
+
+
+def unserved_crds(kubectl: Kubectl, names: tuple[str, ...]) -> list[str]:
+    """Those of these CRDs the cluster lacks, in one read."""
+    from infgw_postrender.cluster.kube import references
+
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition"}
+    listed = references([{**crd, "metadata": {"name": name}} for name in names])
+    served = {obj["metadata"]["name"] for obj in kubectl.get_listed(listed, "read the CRDs the chart needs")}
+    return [name for name in names if name not in served]
+
+
+def alpha_gone(kubectl: Kubectl, helm: Helm, namespace: str, alpha_pool: str) -> bool:
+    """No alpha pool of that name, none of its InferenceModels, and no alpha Helm release: what the backup step
+    and the removal of the alpha stack are judged done by, and `status` calls finished (with all traffic on GA)."""
+    from infgw_postrender.cluster.cleanup import pool_models
+
+    resources = api().cluster.resources
+    if kubectl.find(resources.alpha_pool, alpha_pool, namespace, f"read the alpha pool {namespace}/{alpha_pool}"):
+        return False
+    if pool_models(kubectl, alpha_pool, namespace):
+        return False
+    status = helm.status(alpha_pool, namespace, kubectl.context)
+    # on the simple path the GA release takes the alpha release's name: a release whose pool is GA is not alpha
+    ga = kubectl.find(resources.ga_pool, alpha_pool, namespace, f"read the GA pool {namespace}/{alpha_pool}")
+    return status is None or ga is not None
+
+
+def alpha_pools(kubectl: Kubectl, namespace: str) -> list[str]:
+    """The names of the v1alpha2 InferencePools in the namespace (none once the alpha CRDs are gone)."""
+    from infgw_postrender.cluster.kube import NotFound
+
+    try:
+        pools = kubectl.get([api().cluster.resources.alpha_pool], f"list the alpha pools of {namespace}", namespace)
+    except NotFound:
+        return []
+    return sorted(pool["metadata"]["name"] for pool in pools)
 
 
 def route_share(kubectl: Kubectl, settings: Settings) -> int | None:
@@ -377,7 +433,7 @@ def run_steps(
 
     for number, step in enumerate(found, 1):
         label = f"step {number} ({step.title})"
-        if _is_done(step, label):
+        if is_done(step, label):
             progress(f"step {number} done already: {step.title}")
             told(number, step, "done-already")
             continue
@@ -406,13 +462,12 @@ def run_steps(
                 f"{label}: {error or f'exit status {code}'}; fix it and run the same command again", exit_code
             )
         changed = changed or not step.check
-        if step.done is not None and not step.check and not _is_done(step, label):
+        if step.done is not None and not step.check and not is_done(step, label):
             raise StepFailed(
                 f"{label}: its command exited 0, but the cluster does not show the step done; run the "
                 "same command again",
                 1,
             )
-    progress("all steps done")
     return True
 
 
@@ -439,11 +494,20 @@ def go_on_command(settings: Settings, argv: list[str]) -> str:
             kept.append(arg)
     if not {"-n", "--namespace"} & set(kept) and not any(a.startswith("--namespace=") for a in kept):
         kept += ["-n", settings.namespace]
+    if (
+        settings.kube_context
+        and "--kube-context" not in kept
+        and not any(a.startswith("--kube-context=") for a in kept)
+    ):
+        kept += ["--kube-context", settings.kube_context]  # under Helm it travels as HELM_KUBECONTEXT
     stages = ",".join(map(str, next_stages(settings) or []))
-    return shlex.join([*own_command(), "migrate", *kept, "--stages", stages])
+    return shlex.join([*own_command(), "migrate", *kept, *(["--stages", stages] if stages else [])])
 
 
-def _is_done(step: Step, label: str) -> bool:
+def is_done(step: Step, label: str | None = None) -> bool:
+    """Whether the cluster shows the step done (a step with no such judgement never is); a failed read says which
+    step it judged."""
+    label = label or step.title
     if step.done is None:
         return False
     try:
@@ -501,16 +565,27 @@ class _Steps:
         status = self.helm.release_status(self.s.ga_release, self.s.namespace, self.s.kube_context)
         return status == "deployed" and self._exists(self.resources.ga_pool, self.s.ga_release)
 
-    def _alpha_gone(self) -> bool:
-        from infgw_postrender.cluster.cleanup import pool_models
+    def _ga_released(self) -> bool:
+        """The GA release deployed with its pool, and every object it generates from the alpha models (each
+        InferenceObjective, each InferenceModelRewrite) there: a release whose write of one of them failed is not
+        done, whatever Helm's record says (issue 31.4)."""
+        from infgw_postrender.cluster.cleanup import MODELS
+        from infgw_postrender.cluster.kube import references
+        from infgw_postrender.postrender.objectives import from_model, parse_priority_map
 
-        if self._exists(self.resources.alpha_pool, self.s.alpha_pool):
+        if not self._ga_deployed():
             return False
-        if pool_models(self.kubectl, self.s.alpha_pool, self.s.namespace):
-            return False
-        status = self.helm.status(self.s.alpha_pool, self.s.namespace, self.s.kube_context)
-        # on the simple path the GA release takes the alpha release's name: a release whose pool is GA is not alpha
-        return status is None or self._exists(self.resources.ga_pool, self.s.alpha_pool)
+        models = read_items(self.s.models_file, self.s.key, MODELS, "--state-dir") or []
+        priorities = parse_priority_map(None)
+        made = [generated.obj for model in models
+                for generated in from_model(model, self.s.ga_release, self.s.namespace, priorities, self.s.target)]  # fmt: skip
+        if not made:
+            return True
+        there = self.kubectl.get_listed(references(made), "read the objectives of the GA release")
+        return len({(o["kind"], o["metadata"]["name"]) for o in there}) == len(made)
+
+    def _alpha_gone(self) -> bool:
+        return alpha_gone(self.kubectl, self.helm, self.s.namespace, self.s.alpha_pool)
 
     def _alpha_crds_gone(self, unless_used: bool = False) -> bool:
         """No v1alpha2 CRD is left; with `unless_used` (the simple path), none that no object uses (cleanup's
@@ -585,11 +660,13 @@ class _Steps:
         from infgw_postrender.cluster.crds import needed
 
         source = ["--source", self.s.crd_source] if self.s.crd_source else []
+        whole = self.s.path == "simple" and not check  # its bundle brings back the v1alpha2 CRDs it deleted
         argv = [
             *own_command(),
             "crds",
             "--apply",
             *(["--dry-run"] if check else []),
+            *(["--whole-bundle"] if whole else []),
             "--target-version",
             self.s.target_version,
             *source,
@@ -607,7 +684,7 @@ class _Steps:
             "crds",
             "install the GA CRDs the cluster lacks",
             argv,
-            lambda: not needed(self.kubectl, self.s.target_version),
+            lambda: not needed(self.kubectl, self.s.target_version, whole),
         )
 
     def recover(self) -> Step:
@@ -643,7 +720,7 @@ class _Steps:
             "ga-release",
             f"install the GA release {self.s.ga_release} with the objectives of the alpha models",
             argv,
-            self._ga_deployed,
+            self._ga_released,
         )
 
     def stage(self, weight: int, asked: bool) -> Step:

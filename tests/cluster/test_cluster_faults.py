@@ -13,7 +13,7 @@ import copy
 import pytest
 import yaml
 from completions import server  # noqa: F401
-from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP, accept, alpha_pool, ga_pool, put_serving
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, GA_GROUP, accept, alpha_pool, ga_pool, put_serving, state_file
 from test_cluster_cleanup import migrated  # noqa: F401  (the fixture: the route already at GA weight 100)
 from test_cluster_migrate import assert_zero_downtime_done, start, started  # noqa: F401  (start: a fixture)
 
@@ -107,7 +107,7 @@ def migrate_with_fault(cluster, key: str, fault: str):
     step, method, path = MIGRATE_STEPS[key]
     # two stages: every step still runs (the 50% split and its PROGRAMMED check are test_cluster_migrate's)
     args = ["migrate", "--path", "zero-downtime", "--stages", "0,100", *cluster.args]
-    backup = cluster.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml"
+    backup = state_file(cluster, "backup")
     done = run_with_fault(cluster, fault, method, path, args, step, backup=backup)
     assert_zero_downtime_done(cluster)
     return done
@@ -269,7 +269,7 @@ def test_simple_path(start, key, fault):
         args,
         step,
         dry_run={"check-crds": True, "crds": False}.get(key),
-        backup=start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml",
+        backup=state_file(start, "backup"),
     )
     assert_simple_done(start)
     before = len(start.api.requests)
@@ -299,4 +299,58 @@ def test_a_half_installed_ga_release_of_the_run_is_installed_again(start, major)
     assert again.returncode == 0, again.stderr
     assert "this migration began installing it and no traffic reaches it" in again.stderr
     assert f"+ helm uninstall {GA_POOL} -n default" in again.stderr
+    assert_zero_downtime_done(start)
+
+
+# -- issue 31.4: what an independent emulator found, each followed by the same command ---------------------------
+# (path, what the error names, method, path of the failing call, matching calls let through first, dry runs)
+RESUMED = {
+    # the worst case: the outage has begun (alpha stack and CRDs gone) when the bundle's second CRD write fails
+    "simple, a CRD write after the alpha stack went": ("simple", "install the GA CRDs", "POST",
+                                                       r"/customresourcedefinitions$", 1, False),
+    # the GA release's objectives: Helm writes them after the pool
+    "simple, an objective of the GA release": ("simple", "install the GA release", "POST", r"/inferenceobjectives$", 1,
+                                               None),
+    "zero-downtime, an objective of the GA release": ("zero-downtime", "install the GA release", "POST",
+                                                      r"/inferenceobjectives$", 1, None),
+    # the bundle's update of the v0.3.0 alpha pool CRD fails after its first two CRDs were made
+    "zero-downtime, a CRD left old": ("zero-downtime", "install the GA CRDs", "PUT",
+                                      r"/customresourcedefinitions/inferencepools.inference.networking.x-k8s.io$", 0,
+                                      None),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("row", RESUMED)
+def test_the_same_command_leaves_what_a_fault_free_run_leaves(start, row):
+    from infgw_postrender.api.mapping import api
+    from infgw_postrender.cluster.crds import applied_digest
+
+    path, step, method, call, after, dry_run = RESUMED[row]
+    stages = ["--stages", "0,100"] if path == "zero-downtime" else []
+    args = ["migrate", "--path", path, *stages, *start.args]
+    start.env["INFGW_REQUEST_TIMEOUT"] = "1s"
+    injected = start.api.fail(method, call, 500, times=None, dry_run=dry_run, after=after)
+    done = start.migrate(*args)
+    start.api.faults.remove(injected)
+    assert done.returncode not in (0, 2) and step in done.stderr.strip().splitlines()[-1], done.stderr
+    again = start.migrate(*args)
+    assert again.returncode == 0, again.stderr
+    (assert_zero_downtime_done if path == "zero-downtime" else assert_simple_done)(start)
+    pins = api().cluster.crd_pins["v1.0.0"]
+    for name, pin in pins.items():  # every CRD of the bundle, at the bundle's content
+        crd = start.api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+        assert crd is not None and applied_digest(crd) == pin, name
+    record("migrate, issue 31.4", row, "500")
+
+
+def test_an_objective_gone_after_the_release_is_made_again(start):
+    """The GA release is judged done by every objective it must leave, not by Helm's record alone: one deleted
+    between two runs (or never written) is made again by the same command."""
+    args = ["migrate", "--path", "zero-downtime", *start.args]
+    assert start.migrate(*args).returncode == 5  # stopped before traffic, the GA release installed
+    gone = start.api.objects.pop((ALPHA_GROUP, "inferenceobjectives", "default", "base-model"))
+    assert gone["spec"]["poolRef"]["name"] == GA_POOL
+    again = start.migrate(*args, "--stages", "0,100")
+    assert again.returncode == 0, again.stderr
+    assert "done already: install the GA release" not in again.stderr
     assert_zero_downtime_done(start)

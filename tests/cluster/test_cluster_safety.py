@@ -14,7 +14,7 @@ import subprocess
 import pytest
 import yaml
 from completions import server  # noqa: F401
-from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, MIGRATE, tool
+from conftest import ALPHA_GROUP, ALPHA_RELEASE, CHARTS, FIXTURES, GA_GROUP, MIGRATE, state_file, tool
 from test_cluster_migrate import GA_RELEASE, ROUTE, assert_zero_downtime_done, helm_status, start  # noqa: F401
 
 ZERO = ["migrate", "--path", "zero-downtime", "--stages", "0,50,100"]
@@ -55,7 +55,7 @@ def test_a_rerun_after_a_half_done_cleanup_never_routes_to_the_deleted_pool(star
 def test_another_namespace_gets_its_own_objectives_and_backup(start):
     """9.3: after default is migrated, team-b's pool of the same name, from the same --state-dir."""
     assert start.migrate(*ZERO, *start.args).returncode == 0
-    default_backup = start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml"
+    default_backup = state_file(start, "backup")
     saved = default_backup.read_bytes()
     start.api.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}})
     installed = subprocess.run(
@@ -104,7 +104,7 @@ def test_another_namespace_gets_its_own_objectives_and_backup(start):
         "base-model-cpu",
     }
     assert default_backup.read_bytes() == saved, "default's backup is not team-b's"
-    team_b = yaml.safe_load((start.state / f"loopback.team-b.{ALPHA_RELEASE}.backup.yaml").read_text())["items"]
+    team_b = yaml.safe_load(state_file(start, "backup", "team-b").read_text())["items"]
     kept = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in team_b}
     assert ("InferencePool", "team-b", ALPHA_RELEASE) in kept and ("InferenceModel", "team-b", "teamb-chat") in kept
     assert not {k for k in kept if k[1] == "default"}
@@ -116,7 +116,7 @@ def test_a_state_file_of_another_migration_is_never_trusted(start):
     elsewhere.write_text(
         "# infgw-migrate backup: context=prod namespace=default pool=vllm\napiVersion: v1\nkind: List\nitems: []\n"
     )
-    (start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml").write_bytes(elsewhere.read_bytes())
+    (state_file(start, "backup")).write_bytes(elsewhere.read_bytes())
     before = len(start.api.requests)
     done = start.migrate(*ZERO, *start.args)
     assert done.returncode == 2 and "written for another migration (# infgw-migrate backup: context=prod" in done.stderr
@@ -139,7 +139,7 @@ def test_a_pending_helm_operation_is_refused_with_the_command_to_run(start):
     the run names it) is refused before any change, with the exact helm command. One the run installed itself is
     installed again (test_cluster_faults.test_a_half_installed_ga_release_of_the_run_is_installed_again)."""
     assert start.migrate("migrate", "--path", "zero-downtime", *start.args).returncode == 5  # stops before traffic
-    (start.state / f"loopback.default.{ALPHA_RELEASE}.run.yaml").unlink()
+    (state_file(start, "run")).unlink()
     _set_release_status(start.api, GA_RELEASE, "pending-install")
     before = len(start.api.requests)
     done = start.migrate(*ZERO, *start.args)
@@ -197,7 +197,7 @@ def test_the_ga_release_selects_the_alpha_pool_s_pods_with_gke_policies(start):
     done = start.migrate(*ZERO, *args)
     assert done.returncode == 0, done.stderr
     ga = start.api.get(f"{GA_GROUP}/v1", "InferencePool", GA_RELEASE)
-    alpha = yaml.safe_load_all((start.state / f"loopback.default.{ALPHA_RELEASE}.backup.yaml").read_text())
+    alpha = yaml.safe_load_all((state_file(start, "backup")).read_text())
     alpha_pool = next(o for o in next(alpha)["items"] if o["kind"] == "InferencePool")
     assert ga["spec"]["selector"]["matchLabels"] == alpha_pool["spec"]["selector"]
     assert ga["spec"]["targetPorts"] == [{"number": alpha_pool["spec"]["targetPortNumber"]}]
@@ -240,9 +240,7 @@ def test_state_files_are_secrets_in_a_private_folder(start, tmp_path):
     assert done.returncode == 5 and "Traceback" not in done.stderr, done.stderr  # stopped before traffic
     assert state.stat().st_mode & 0o777 == 0o700
     files = sorted(state.iterdir())
-    assert [f.name for f in files] == [
-        f"loopback.default.{ALPHA_RELEASE}.{what}.yaml" for what in ("backup", "models", "run")
-    ]
+    assert [f.name for f in files] == [state_file(start, what).name for what in ("backup", "models", "run")]
     assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
     assert "sh.helm.release.v1" in files[0].read_text(), "the backup holds Helm's release Secrets"
 
@@ -283,7 +281,12 @@ def test_a_user_without_one_permission_changes_nothing(start, path):
     done = start.migrate("migrate", "--path", path, *stages, *start.args)
     assert done.returncode == 3, done.stderr
     last = done.stderr.strip().splitlines()[-1]
+    # issue 31.3: before anything is read, grouped by resource, with the user the server says it is
+    assert done.stderr.strip().splitlines() == [last], "refused before any note of what was read"
+    assert last.startswith(f"Error: {start.api.username} may not "), last
     assert "patch httproutes.gateway.networking.k8s.io in default" in last, last
     assert "delete customresourcedefinitions.apiextensions.k8s.io cluster-wide" in last
-    assert "rbac --subject" in last and "nothing was changed" in last
+    assert f"rbac --subject user:{start.api.username}`" in last and "nothing was read or changed" in last
+    reads = [path for method, path in start.api.requests[before:] if method == "GET" and "/namespaces/" in path]
+    assert reads == [], f"refused before any object was read: {reads}"
     assert writes(start.api, before) == []

@@ -70,7 +70,7 @@ def test_alpha_refs_keep_only_the_alpha_pools_and_drop_emptied_rules():
 # -- the guide's stages: what is left after a run that stopped short ----------------------------------------------
 def settings(**changes) -> Settings:
     made = Settings(
-        namespace="llm", kube_context=None, context="gke", path="zero-downtime", alpha_pool="vllm",
+        namespace="llm", kube_context=None, path="zero-downtime", alpha_pool="vllm",
         ga_release="vllm-ga", chart="oci://charts/inferencepool", chart_version="v1.0.0", target_version="v1.0.0",
         route="llm-route", gateway="inference-gateway",
     )  # fmt: skip

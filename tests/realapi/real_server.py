@@ -7,6 +7,7 @@ build fails the run."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -276,6 +277,8 @@ class GatewayController:
     error: str | None = None  # the last reconcile that failed, other than the server going away
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _round: threading.Lock = field(default_factory=threading.Lock)  # held while a round of reconcile runs
+    _writes: int = 0  # status writes so far
 
     def start(self) -> GatewayController:
         self.cluster.controller = self
@@ -288,20 +291,38 @@ class GatewayController:
         if self._thread:
             self._thread.join(timeout=10)
 
+    @contextlib.contextmanager
+    def held(self):
+        """Paused, once a round under way has ended and one more has settled what it left: within it, nothing the
+        controller writes changes a resourceVersion that a test compares."""
+        with self._round:
+            self.paused = True
+            for _ in range(5):  # until a round writes nothing
+                before = self._writes
+                self.reconcile()
+                if self._writes == before:
+                    break
+        try:
+            yield
+        finally:
+            self.paused = False
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            if not self.paused:
-                try:
-                    self.reconcile()
-                except requests.RequestException:
-                    pass  # the server is going away, or busy: the next round tries again
-                except Exception as error:  # noqa: BLE001 (kept for the test to show; the next round tries again)
-                    self.error = repr(error)
+            with self._round:
+                if not self.paused:
+                    try:
+                        self.reconcile()
+                    except requests.RequestException:
+                        pass  # the server is going away, or busy: the next round tries again
+                    except Exception as error:  # noqa: BLE001 (kept for the test to show; the next round tries again)
+                        self.error = repr(error)
             self._stop.wait(0.3)
 
     def _put_status(self, path: str, obj: dict, status: dict) -> None:
         if obj.get("status") == status:
             return
+        self._writes += 1
         self.cluster.request("PUT", f"{path}/{obj['metadata']['name']}/status", {**obj, "status": status})
 
     def reconcile(self) -> None:
@@ -452,6 +473,8 @@ class HoldingWebhook:
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     seen: list[str] = field(default_factory=list)
+    scope: str = "Namespaced"  # "Cluster" for a cluster-scoped resource (CRDs)
+    deny: bool = False  # refuse every such request that is not a dry run (a write that fails), holding none
 
     def start(self) -> HoldingWebhook:
         import base64
@@ -465,15 +488,16 @@ class HoldingWebhook:
                 review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 request = review["request"]
                 webhook.seen.append(f"{request['operation']} {request.get('namespace', '')}/{request.get('name', '')}")
+                denied = webhook.deny and not request.get("dryRun")
                 if not webhook.arrived.is_set():
                     webhook.arrived.set()
-                    webhook.release.wait(25)  # under the server's 30 s webhook timeout
+                    if not webhook.deny:
+                        webhook.release.wait(25)  # under the server's 30 s webhook timeout
+                response = {"uid": request["uid"], "allowed": not denied}
+                if denied:
+                    response["status"] = {"code": 500, "message": "refused by the test's webhook"}
                 body = json.dumps(
-                    {
-                        "apiVersion": "admission.k8s.io/v1",
-                        "kind": "AdmissionReview",
-                        "response": {"uid": request["uid"], "allowed": True},
-                    }
+                    {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
                 ).encode()
                 try:
                     self.send_response(200)
@@ -520,7 +544,7 @@ class HoldingWebhook:
                                     "apiGroups": [self.group],
                                     "apiVersions": ["*"],
                                     "resources": [self.resource],
-                                    "scope": "Namespaced",
+                                    "scope": self.scope,
                                 }
                             ],
                         }
@@ -532,5 +556,6 @@ class HoldingWebhook:
 
     def stop(self) -> None:
         self.release.set()
+        self.cluster.kubectl("delete", "validatingwebhookconfiguration", "hold", "--ignore-not-found")
         self.server.shutdown()
         self.server.server_close()

@@ -37,6 +37,21 @@ def test_zero_downtime_end_to_end_and_again(alpha, major):
     again = alpha.migrate(*args)
     assert again.returncode == 0, again.stderr
     assert stored_objects(alpha) == before, "a finished migration, run again, changed the cluster"
+    assert_finished(alpha, args)
+
+
+def assert_finished(alpha, args: list[str]) -> None:
+    """Issue 31.2: status and plan say what migrate judged: finished, nothing to do (exit 0 both)."""
+    import json
+
+    seen = alpha.migrate("status", *alpha.args[:2], "--state-dir", alpha.args[alpha.args.index("--state-dir") + 1],
+                         "-o", "json")  # fmt: skip
+    assert seen.returncode == 0, seen.stderr
+    assert (json.loads(seen.stdout)["stage"], json.loads(seen.stdout)["next"]) == (
+        "finished", ["nothing: the migration is finished"])  # fmt: skip
+    planned = alpha.migrate("plan", *args[1:])
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.strip().splitlines()[-1].startswith("nothing to do: every step that changes the cluster")
 
 
 @pytest.mark.parametrize("major", [3, 4])
@@ -58,3 +73,4 @@ def test_simple_path_end_to_end_and_again(alpha, major):
     again = alpha.migrate(*args)
     assert again.returncode == 0, again.stderr
     assert stored_objects(alpha) == before, "a finished migration, run again, changed the cluster"
+    assert_finished(alpha, args)

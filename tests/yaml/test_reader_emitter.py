@@ -156,12 +156,18 @@ def test_reader_agrees_with_ruamel_on_ruamel_block_output(obj, indents):
 def test_a_file_is_read_as_ruamel_reads_it_whichever_reader_reads_it(tmp_path):
     """load_file_documents: a backup as this tool writes it (one block document under its header line) is read by
     the fast reader; several documents, or an anchor, by ruamel.yaml. The items are ruamel's either way."""
-    from infgw_postrender.cluster.state import StateKey, write_items
+    from infgw_postrender.cluster.state import ClusterIdentity, StateKey, write_items
     from infgw_postrender.yaml.roundtrip import load_file_documents
 
     objects = [doc for doc in SAFE.load_all((FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml").read_text()) if doc]
     backup = tmp_path / "backup.yaml"
-    write_items(backup, StateKey("ctx", "default", "pool"), "backup", objects, "--backup")
+    write_items(
+        backup,
+        StateKey(ClusterIdentity("uid", "https://127.0.0.1:6443", "ctx"), "default", "pool"),
+        "backup",
+        objects,
+        "--backup",
+    )
     two = tmp_path / "two.yaml"
     two.write_text("a: 1\n---\nb: [2]\n")
     anchored = tmp_path / "anchored.yaml"
