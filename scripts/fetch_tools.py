@@ -62,6 +62,9 @@ def fetch(target: Path) -> None:
 
 
 if __name__ == "__main__":
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / ".tools")
+    # FOLDER [--npm-only]: --npm-only skips the tools built from Go modules (scripts/try-it needs none of them)
+    arguments = [arg for arg in sys.argv[1:] if arg != "--npm-only"]
+    folder = Path(arguments[0] if arguments else Path(__file__).resolve().parent.parent / ".tools")
     fetch(folder)
-    build(folder)
+    if "--npm-only" not in sys.argv:
+        build(folder)

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import (
-    ACCEPTED,
     ALPHA_GROUP,
     ALPHA_RELEASE,
     CHARTS,
@@ -30,7 +29,6 @@ from conftest import (
     GKE_GATEWAY_CLASS,
     MIGRATE,
     REPO,
-    RESOLVED,
     tool,
 )  # fmt: skip
 
@@ -260,16 +258,26 @@ def install_alpha_stack(cluster: RealCluster) -> None:
     )
 
 
+def _standin():
+    """scripts/gateway-standin as a module: the realapi tests play GKE's controller with the very stand-in
+    scripts/try-it runs."""
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader("gateway_standin", str(REPO / "scripts" / "gateway-standin"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+STANDIN = _standin()
+
+
 @dataclass
 class GatewayController:
-    """GKE's Gateway controller, as far as the migration sees it, through the status subresource of the real
-    server (the emulator's GatewayController, same refusals):
-    - a Gateway gets Programmed=True and the address 127.0.0.1;
-    - an HTTPRoute whose parentRefs name it gets Accepted, and ResolvedRefs True only when every backendRef
-      exists (an InferencePool of its group, or a Service), else False with reason BackendNotFound;
-    - a GA InferencePool is accepted by the Gateway while such a route references it, and loses that status
-      when none does;
-    - a Deployment reports all its replicas ready."""
+    """GKE's Gateway controller, as far as the migration sees it (scripts/gateway-standin's Controller, which
+    says what it reports), run in a thread of the test against the real server; the emulator's GatewayController
+    makes the same refusals."""
 
     cluster: RealCluster
     namespace: str = "default"
@@ -278,7 +286,9 @@ class GatewayController:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _round: threading.Lock = field(default_factory=threading.Lock)  # held while a round of reconcile runs
-    _writes: int = 0  # status writes so far
+
+    def __post_init__(self) -> None:
+        self.rounds = STANDIN.Controller(self.cluster, self.namespace)
 
     def start(self) -> GatewayController:
         self.cluster.controller = self
@@ -291,16 +301,19 @@ class GatewayController:
         if self._thread:
             self._thread.join(timeout=10)
 
+    def reconcile(self) -> None:
+        self.rounds.reconcile()
+
     @contextlib.contextmanager
     def held(self):
-        """Paused, once a round under way has ended and one more has settled what it left: within it, nothing the
+        """Paused, once a round under way has ended and more have settled what it left: within it, nothing the
         controller writes changes a resourceVersion that a test compares."""
         with self._round:
             self.paused = True
             for _ in range(5):  # until a round writes nothing
-                before = self._writes
+                before = self.rounds.writes
                 self.reconcile()
-                if self._writes == before:
+                if self.rounds.writes == before:
                     break
         try:
             yield
@@ -318,109 +331,6 @@ class GatewayController:
                     except Exception as error:  # noqa: BLE001 (kept for the test to show; the next round tries again)
                         self.error = repr(error)
             self._stop.wait(0.3)
-
-    def _put_status(self, path: str, obj: dict, status: dict) -> None:
-        if obj.get("status") == status:
-            return
-        self._writes += 1
-        self.cluster.request("PUT", f"{path}/{obj['metadata']['name']}/status", {**obj, "status": status})
-
-    def reconcile(self) -> None:
-        c, ns = self.cluster, self.namespace
-        gateways = f"/apis/{GATEWAY_API}/v1/namespaces/{ns}/gateways"
-        for gateway in c.items(gateways):
-            self._put_status(
-                gateways,
-                gateway,
-                {
-                    "addresses": [{"type": "IPAddress", "value": "127.0.0.1"}],
-                    "conditions": [
-                        dict(ACCEPTED, observedGeneration=gateway["metadata"]["generation"]),
-                        dict(
-                            ACCEPTED,
-                            type="Programmed",
-                            reason="Programmed",
-                            observedGeneration=gateway["metadata"]["generation"],
-                        ),
-                    ],
-                },
-            )
-        names = {g["metadata"]["name"] for g in c.items(gateways)}
-        referenced: set[str] = set()
-        routes = f"/apis/{GATEWAY_API}/v1/namespaces/{ns}/httproutes"
-        for route in c.items(routes):
-            mine = [p for p in route["spec"].get("parentRefs") or [] if p.get("name") in names]
-            if not mine:
-                continue
-            missing = []
-            for rule in route["spec"].get("rules") or []:
-                for ref in rule.get("backendRefs") or []:
-                    if ref.get("kind", "Service") == "InferencePool":
-                        version = "v1" if ref.get("group") == GA_GROUP else "v1alpha2"
-                        found = c.get(
-                            f"/apis/{ref.get('group')}/{version}/namespaces/{ns}/inferencepools/{ref['name']}"
-                        )
-                        if found is not None and ref.get("group") == GA_GROUP:
-                            referenced.add(ref["name"])
-                    else:
-                        found = c.get(f"/api/v1/namespaces/{ns}/services/{ref['name']}")
-                    if found is None:
-                        missing.append(ref["name"])
-            generation = route["metadata"]["generation"]
-            resolved = (
-                {
-                    **RESOLVED,
-                    "status": "False",
-                    "reason": "BackendNotFound",
-                    "message": f"backend(s) not found: {', '.join(missing)}",
-                }
-                if missing
-                else dict(RESOLVED)
-            )
-            self._put_status(
-                routes,
-                route,
-                {
-                    "parents": [
-                        {
-                            "parentRef": {"group": GATEWAY_API, "kind": "Gateway", **p},
-                            "controllerName": "networking.gke.io/gateway",
-                            "conditions": [
-                                dict(ACCEPTED, observedGeneration=generation),
-                                dict(resolved, observedGeneration=generation),
-                            ],
-                        }
-                        for p in mine
-                    ]
-                },
-            )
-        pools = f"/apis/{GA_GROUP}/v1/namespaces/{ns}/inferencepools"
-        for pool in c.items(pools):
-            parents = (
-                [
-                    {
-                        "parentRef": {"group": GATEWAY_API, "kind": "Gateway", "name": sorted(names)[0]},
-                        "conditions": [ACCEPTED, RESOLVED],
-                    }
-                ]
-                if pool["metadata"]["name"] in referenced and names
-                else []
-            )
-            self._put_status(pools, pool, {"parents": parents})
-        deployments = f"/apis/apps/v1/namespaces/{ns}/deployments"
-        for deployment in c.items(deployments):
-            replicas = deployment["spec"].get("replicas", 1)
-            self._put_status(
-                deployments,
-                deployment,
-                {
-                    "replicas": replicas,
-                    "readyReplicas": replicas,
-                    "availableReplicas": replicas,
-                    "updatedReplicas": replicas,
-                    "observedGeneration": deployment["metadata"]["generation"],
-                },
-            )
 
 
 @pytest.fixture
