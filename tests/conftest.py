@@ -785,6 +785,9 @@ def _report_files(config) -> Path:
 
 
 def pytest_sessionstart(session) -> None:
+    if not FIXTURES.is_dir():  # every tier reads upstream's charts and CRDs from there
+        pytest.exit(f"no upstream fixtures at {FIXTURES}: set INFGW_SHARED to the folder that holds fixtures/ "
+                    "(the project's shared/ folder)", returncode=4)  # fmt: skip
     if not hasattr(session.config, "workerinput"):  # the controller (or a run without xdist) starts afresh
         shutil.rmtree(_report_files(session.config), ignore_errors=True)
 

@@ -20,8 +20,8 @@ def test_every_place_says_the_same_version():
     said = {"plugin.yaml": yaml.safe_load((REPO / "plugin.yaml").read_text())["version"]}
     for chart in sorted((REPO / "charts").glob("*/Chart.yaml")):
         said[str(chart.relative_to(REPO))] = yaml.safe_load(chart.read_text())["version"]
-    said["README.md (the Flux recipe's tag)"] = re.search(
-        r"tag: v(\S+)  # infgw-migrate's release", (REPO / "README.md").read_text()
+    said["docs/gitops.md (the Flux recipe's tag)"] = re.search(
+        r"tag: v(\S+)  # infgw-migrate's release", (REPO / "docs" / "gitops.md").read_text()
     ).group(1)
     for tool in (MIGRATE, POSTRENDER):
         out = subprocess.run([str(tool), "--version"], capture_output=True, text=True, check=True).stdout
@@ -35,7 +35,7 @@ def test_every_place_says_the_same_version():
 
 def test_scripts_release_bumps_every_place_together(tmp_path, monkeypatch):
     """scripts/release X.Y.Z, run on a copy of the files it edits: each says the new version afterwards."""
-    files = ["scripts/release", "infgw_postrender/__init__.py", "plugin.yaml", "README.md", "CHANGELOG.md",
+    files = ["scripts/release", "infgw_postrender/__init__.py", "plugin.yaml", "docs/gitops.md", "CHANGELOG.md",
              *(str(chart.relative_to(REPO)) for chart in (REPO / "charts").glob("*/Chart.yaml"))]  # fmt: skip
     for name in files:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ def test_scripts_release_bumps_every_place_together(tmp_path, monkeypatch):
     assert yaml.safe_load((tmp_path / "plugin.yaml").read_text())["version"] == "9.8.7"
     for chart in (tmp_path / "charts").glob("*/Chart.yaml"):
         assert yaml.safe_load(chart.read_text())["version"] == "9.8.7", chart
-    assert "    tag: v9.8.7  # infgw-migrate's release\n" in (tmp_path / "README.md").read_text()
+    assert "    tag: v9.8.7  # infgw-migrate's release\n" in (tmp_path / "docs" / "gitops.md").read_text()
     assert "## [Unreleased]\n\n## [9.8.7] - " in (tmp_path / "CHANGELOG.md").read_text()
 
 

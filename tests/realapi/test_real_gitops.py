@@ -1,4 +1,4 @@
-"""The README's GitOps recipes (issue 24.7), pasted verbatim into `sh` against a real API server: the preview
+"""The GitOps recipes of docs/gitops.md (issue 24.7), pasted verbatim into `sh` against a real API server: the preview
 through `kubectl diff` (a server-side dry run), the render that CI commits for Flux, and the companion chart's Flux
 objects, checked by Flux's own CRDs (helm-controller v1.4.0 and source-controller v1.7.0, the pair Flux 2.7's
 go.mod names, from the Go module proxy). helm-diff's own line is not run: the Go module proxy serves no copy of
@@ -30,8 +30,8 @@ FLUX_CRDS = {
 
 
 def readme_block(name: str) -> str:
-    """The fenced block between `<!-- name -->` and `<!-- /name -->` in the README."""
-    text = (REPO / "README.md").read_text()
+    """The fenced block between `<!-- name -->` and `<!-- /name -->` in docs/gitops.md."""
+    text = (REPO / "docs" / "gitops.md").read_text()
     block = text.split(f"<!-- {name} -->\n", 1)[1].split(f"<!-- /{name} -->", 1)[0]
     return block.split("\n", 1)[1].rsplit("```", 1)[0]
 

@@ -1,4 +1,4 @@
-"""The README's step-by-step zero-downtime commands, pasted verbatim into `sh` (from the `helm pull` line down),
+"""The step-by-step zero-downtime commands of docs/commands.md, pasted verbatim into `sh` (from the `helm pull` line down),
 with only the plugin installed, as a user installs it, into the real Helm 3, against the loopback cluster."""
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ GATEWAY_ADDRESS = "127.0.0.7"
 
 def readme_commands() -> list[str]:
     block = (
-        (REPO / "README.md").read_text().split("<!-- step-by-step -->\n", 1)[1].split("<!-- /step-by-step -->", 1)[0]
+        (REPO / "docs" / "commands.md")
+        .read_text()
+        .split("<!-- step-by-step -->\n", 1)[1]
+        .split("<!-- /step-by-step -->", 1)[0]
     )
     body = block.split("```sh\n", 1)[1].rsplit("```", 1)[0]
     return [line for line in body.replace("\\\n", " ").splitlines() if line.strip()]
