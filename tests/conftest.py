@@ -414,7 +414,7 @@ def start_cluster(tmp_path: Path) -> Cluster:
 
 
 class FakeClock:
-    """The waits' clock in the fast tier (infgw_postrender.cluster.waits.clock): a sleep moves time on at once,
+    """The clock in the fast tier (infgw_postrender.cluster.clock.current): a sleep moves time on at once,
     and calls `on_sleep` first, for a test to act while the tool waits (a controller that answers late)."""
 
     def __init__(self) -> None:
@@ -489,7 +489,7 @@ def memory(monkeypatch, tmp_path) -> MemoryCluster:
     kubeconfig file is there, as the cluster commands check, and read by nobody)."""
     from memory_kubectl import MemoryHelm
 
-    from infgw_postrender.cluster import waits
+    from infgw_postrender.cluster import clock as clock_module
     from infgw_postrender.cluster.helm import Helm
 
     api = starting_api()
@@ -499,7 +499,7 @@ def memory(monkeypatch, tmp_path) -> MemoryCluster:
     _kubectl_in_process(monkeypatch, api)
     monkeypatch.setattr(Helm, "from_env", classmethod(lambda cls: MemoryHelm("helm", api=api)))
     clock = FakeClock()
-    monkeypatch.setattr(waits, "clock", clock)
+    monkeypatch.setattr(clock_module, "current", clock)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("HELM_", "KUBE"))}
     return MemoryCluster(api, env, clock)
 

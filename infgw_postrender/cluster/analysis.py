@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from infgw_postrender import defaults
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.objects import pool_of_model
-from infgw_postrender.cluster import waits
+from infgw_postrender.cluster import clock, waits
 from infgw_postrender.cluster.backends import ga_share
 from infgw_postrender.cluster.cleanup import pool_models
 from infgw_postrender.cluster.kube import ClusterError, Kubectl
@@ -138,11 +138,11 @@ def probe(
     """Requests one after another, the targets in turn, within the budget: never more than it allows."""
     header = api().objective.header
     found = StageAnalysis(weight, url)
-    start = waits.clock.monotonic()
+    start = clock.current.monotonic()
     deadline = start + budget.timeout
     shown = start
     while budget.requests is None or found.sent < budget.requests:
-        now = waits.clock.monotonic()
+        now = clock.current.monotonic()
         if budget.duration is not None and now - start >= budget.duration:
             break
         if now >= deadline:
@@ -157,8 +157,8 @@ def probe(
             found.latencies_ms.append(latency)
         else:
             found.failures[detail] += 1
-        if waits.clock.monotonic() - shown >= 1 or found.sent == budget.requests:
-            shown = waits.clock.monotonic()
+        if clock.current.monotonic() - shown >= 1 or found.sent == budget.requests:
+            shown = clock.current.monotonic()
             p95 = found.percentile(0.95)
             progress(
                 f"stage {weight}%: {found.sent}{f'/{budget.requests}' if budget.requests else ''} sent, "

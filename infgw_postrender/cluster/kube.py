@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.objects import as_list
-from infgw_postrender.cluster import debug, waits
+from infgw_postrender.cluster import clock, debug
 from infgw_postrender.errors import InputError, MigrateError
 
 T = TypeVar("T")
@@ -29,7 +29,7 @@ _READ_ONCE: dict[tuple, Any] = {}
 # plugin on GKE. A burst
 # ends at anything that may change the cluster or lets time pass: a write of ours (forget_reads), a child process
 # (Helm, a step's kubectl), every sleep (waits.sleep: each poll of a wait reads afresh), and BURST_SECONDS on the
-# waits' clock. So every judgement is still made from the cluster, read once for it.
+# clock (clock.current). So every judgement is still made from the cluster, read once for it.
 BURST_SECONDS = 5.0
 _BURST: dict[tuple, tuple[float, Any]] = {}
 _KUBECONFIG_FLAG: list[str] = []  # the --kubeconfig this process was given, if any
@@ -354,14 +354,14 @@ def in_burst(key: tuple, read: Callable[[], T]) -> T:
     within this burst of reads."""
     kept = _kept(key)
     if kept is None:
-        kept = _BURST[(os.environ.get("KUBECONFIG"), *key)] = (waits.clock.monotonic(), read())
+        kept = _BURST[(os.environ.get("KUBECONFIG"), *key)] = (clock.current.monotonic(), read())
     return kept[1]
 
 
 def _kept(key: tuple) -> tuple[float, Any] | None:
     """(when, answer) of `key` in this burst of reads, or None."""
     kept = _BURST.get((os.environ.get("KUBECONFIG"), *key))
-    return kept if kept is not None and waits.clock.monotonic() - kept[0] <= BURST_SECONDS else None
+    return kept if kept is not None and clock.current.monotonic() - kept[0] <= BURST_SECONDS else None
 
 
 def _crds_written(manifests: str, deleted: bool) -> None:

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from infgw_postrender.api.objects import condition_is_true
+from infgw_postrender.cluster import clock
+from infgw_postrender.cluster.kube import Kubectl, forget_reads
 from infgw_postrender.errors import MigrateError
-
-if TYPE_CHECKING:
-    from infgw_postrender.cluster.kube import Kubectl
-
-
-class Clock:
-    """Time as waits, polls and analysis windows see it: the system's. The fast tier puts a clock of its own in
-    `clock` (tests/conftest.py `FakeClock`), so that no test sleeps."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-clock = Clock()
 
 
 def sleep(seconds: float) -> None:
     """Let time pass on the clock; the cluster read before is read again after (kube's burst of reads ends)."""
-    from infgw_postrender.cluster.kube import forget_reads  # here: kube reads this module's clock
-
     forget_reads()
-    clock.sleep(seconds)
+    clock.current.sleep(seconds)
 
 
 class TimedOut(Exception):
@@ -48,13 +29,13 @@ def poll(
 ) -> None:
     """`check` returns None once done, else what it still waits for (shown as progress when it changes,
     and at most every 10 s otherwise). Raises TimedOut."""
-    deadline = clock.monotonic() + timeout
+    deadline = clock.current.monotonic() + timeout
     shown, shown_at = None, 0.0
     while True:
         pending = check()
         if pending is None:
             return
-        now = clock.monotonic()
+        now = clock.current.monotonic()
         if now > deadline:
             raise TimedOut(pending, timeout)
         if pending != shown or now - shown_at >= 10:
