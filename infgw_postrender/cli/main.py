@@ -10,7 +10,7 @@ import tempfile
 import click
 
 from infgw_postrender import __version__
-from infgw_postrender.cli.cluster import register
+from infgw_postrender.cli import detect, migration, stack, traffic
 from infgw_postrender.cli.params import Group
 from infgw_postrender.cli.postrender import as_args, options_decorator, options_of
 from infgw_postrender.cli.postrender import command as postrender_command
@@ -221,7 +221,10 @@ Example (also the generate command of the Argo CD plugin, scripts/argocd/plugin.
 """,
 )
 
-register(cli)
+# the cluster commands, one module per group of them
+for module in (detect, traffic, stack, migration):
+    for command in module.COMMANDS:
+        cli.add_command(command)
 
 
 def main() -> None:
