@@ -104,7 +104,9 @@ def _prepared(options: dict, from_file: str | None = None, server_version: str |
     judges it by before running it: done, pending, or check (changes nothing, runs every time)."""
     from infgw_postrender.cluster.access import missing
     from infgw_postrender.cluster.detect import read_cluster, read_snapshot
-    from infgw_postrender.cluster.steps import describe_crds, is_done, prepare, read_and_prepare, steps
+    from infgw_postrender.cluster.prepare import prepare, read_and_prepare
+    from infgw_postrender.cluster.run import is_done
+    from infgw_postrender.cluster.steps import describe_crds, steps
 
     settings = _settings(**options, reads=not from_file)
     kubectl, helm = settings.kubectl, Helm.from_env()
@@ -198,15 +200,10 @@ def migrate(dry_run, output, **options) -> None:
     Before anything is read, the server is asked for every permission of the path (exit 3 naming what is
     missing). Exit 0: finished; 5: stopped on purpose short of the end (it prints the command that goes on)."""
     from infgw_postrender.cluster.access import check as check_access
-    from infgw_postrender.cluster.steps import (  # fmt: skip
-        go_on_command,
-        next_stages,
-        own_command,
-        read_and_prepare,
-        run_steps,
-        save_run,
-        steps,
-    )
+    from infgw_postrender.cluster.prepare import read_and_prepare, save_run
+    from infgw_postrender.cluster.run import go_on_command, next_stages, run_steps
+    from infgw_postrender.cluster.settings import own_command
+    from infgw_postrender.cluster.steps import steps
 
     if dry_run:
         settings, found, states = _prepared(options)
@@ -224,7 +221,7 @@ def migrate(dry_run, output, **options) -> None:
     started: dict[str, str] = {}
 
     def event(record: dict) -> None:
-        from infgw_postrender.cluster.steps import stage_outcome
+        from infgw_postrender.cluster.judge import stage_outcome
 
         if record["key"].startswith("stage-") and record["event"] == "start":
             started[record["key"]] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -271,7 +268,7 @@ def _settings(
     **checks,
 ):
     from infgw_postrender.api.releases import chart_target
-    from infgw_postrender.cluster.steps import Settings
+    from infgw_postrender.cluster.settings import Settings
 
     # the simple path removes the alpha release first, so the GA one can take its name (and the route its backend name)
     ga_release = ga_release or (alpha_pool if path_name == "simple" else f"{alpha_pool}{defaults.GA_SUFFIX}")

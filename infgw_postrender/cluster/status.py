@@ -141,8 +141,9 @@ def judge(status: Status, kubectl: Kubectl, helm: Helm, alpha_pool: str, ga_pool
     """Finished when all traffic is on GA and the alpha stack is gone, judged as migrate judges its last step
     (steps.alpha_gone); otherwise the commands that go on (the migrate command this migration's run state
     saved, or the guide's zero-downtime one) and, while the alpha pool can take the traffic back, abort."""
+    from infgw_postrender.cluster.judge import alpha_gone
+    from infgw_postrender.cluster.settings import RUN, own_command
     from infgw_postrender.cluster.state import state_key
-    from infgw_postrender.cluster.steps import RUN, alpha_gone, own_command
 
     namespace = kubectl.default_namespace
     gone = alpha_gone(kubectl, helm, namespace, alpha_pool)

@@ -16,7 +16,9 @@ from infgw_postrender.cluster import kube
 from infgw_postrender.cluster.analysis import StageAnalysis, Thresholds
 from infgw_postrender.cluster.backends import alpha_refs, ga_share, weight_of
 from infgw_postrender.cluster.kube import ClusterError, Conflict, Kubectl, NotFound
-from infgw_postrender.cluster.steps import Settings, go_on_command, next_stages, prepare
+from infgw_postrender.cluster.prepare import prepare
+from infgw_postrender.cluster.run import go_on_command, next_stages
+from infgw_postrender.cluster.settings import Settings
 from infgw_postrender.errors import InputError, Refused
 
 
