@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
 
 from infgw_postrender.errors import InputError, where
+from infgw_postrender.postrender.text import (
+    STYLES,
+    Origin,
+    apply_splices,
+    assign,
+    block_end,
+    block_key,
+    drop_spans,
+    entry_line,
+    expanded_size,
+    keep_ending,
+    one_line_string,
+    same_value,
+    scalar_key,
+)
 from infgw_postrender.yaml import emitter, reader
 from infgw_postrender.yaml.roundtrip import dump_document, load_document, load_errors, one_line
 
@@ -127,7 +141,7 @@ class Document:
             node = YAML(typ="safe", pure=True).compose(self.body)
         except YAMLError:
             return  # malformed: reported where the document is parsed, or passed through for Helm to report
-        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+        if expanded_size(node, {}, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
             raise InputError(
                 f"{where(self.index, self.source)}: its aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
                 "(an alias bomb?); no Kubernetes object needs that"
@@ -148,8 +162,8 @@ class Document:
         text, (start, end), depth = self.body, block, len(keys)
         found: dict[str, str] = {}
         for line in _CONTENT_LINE.finditer(text, start, end):
-            entry = _entry(depth).fullmatch(text, line.start(), line.end())
-            value = _one_line_string(entry) if entry else None
+            entry = entry_line(depth).fullmatch(text, line.start(), line.end())
+            value = one_line_string(entry) if entry else None
             if entry is None or value is None or entry.group("key") in found:
                 return None
             found[entry.group("key")] = value
@@ -162,11 +176,11 @@ class Document:
             return None
         text, start, end = self.body, 0, len(self.body)
         for depth, key in enumerate(keys):
-            found = _block_key(depth, key).search(text, start, end)
+            found = block_key(depth, key).search(text, start, end)
             if found is None:
                 return None
-            block_end = _block_end(depth).search(text, found.end(), end)  # the next line indented no more
-            start, end = found.end(), block_end.start() if block_end else end
+            following = block_end(depth).search(text, found.end(), end)  # the next line indented no more
+            start, end = found.end(), following.start() if following else end
         return start, end
 
     def _locate(self, keys: tuple, block: tuple[int, int] | None = None) -> tuple[int, int, str, str] | None:
@@ -176,19 +190,19 @@ class Document:
         if block is None:
             return None
         text, (start, end), depth = self.body, block, len(keys) - 1
-        found = _scalar_key(depth, keys[-1]).search(text, start, end)
+        found = scalar_key(depth, keys[-1]).search(text, start, end)
         if found is None:
             return None
         following = _CONTENT_INDENT.search(text, found.end(), end)
         if following is not None and len(following.group(1)) > 2 * depth:
             return None  # a scalar continued on the next lines
-        value = _one_line_string(found)
+        value = one_line_string(found)
         if value is None:
             return None
         at = found.start("value")
         if not self._untouched(at, found.end("value")):
             return None  # changed by a splice that has not been applied yet
-        return at, found.end("value"), value, _STYLES.get(text[at], "plain")
+        return at, found.end("value"), value, STYLES.get(text[at], "plain")
 
     def _untouched(self, start: int, end: int) -> bool:
         """No pending splice overlaps this span of the body."""
@@ -284,7 +298,7 @@ class Document:
             self._splices.append((span.start, span.end, emitter.scalar_text(value, span.style)))
             parent[key] = value
             return True
-        self.rewrite((path[0],), functools.partial(_assign, path, value))
+        self.rewrite((path[0],), functools.partial(assign, path, value))
         return True
 
     def rewrite(self, keys: tuple[str, ...], transform: Callable[[Any], T]) -> T:
@@ -324,12 +338,12 @@ class Document:
         kept = [key for key in new if key in old]
         if kept != [key for key in old if key in new] or not set(new).symmetric_difference(old) <= set(keys):
             return False  # reordered, or an entry it did not name came or went
-        origin = _Origin(self, {id(made): original for original, made in memo.items()})
+        origin = Origin(spans, self.body, {id(made): original for original, made in memo.items()})
         body = self.body
         splices = list(self._splices or ())
         emitted: dict[Any, str] = {}
         for key, (start, end, key_text) in entries.items():
-            if key not in keys or key in new and _same(old[key], new[key]):
+            if key not in keys or key in new and same_value(old[key], new[key]):
                 continue
             block = body[start:end]
             if "#" in block or _BLOCK_SCALAR.search(block):
@@ -350,13 +364,13 @@ class Document:
             again = reader.parse("\n".join(emitted.values()))[0] if emitted else {}
         except reader.Unsupported:
             return False
-        if list(again or ()) != list(emitted) or not all(_same(again[key], new[key]) for key in emitted):
+        if list(again or ()) != list(emitted) or not all(same_value(again[key], new[key]) for key in emitted):
             return False
         own = spans.get(id(old), {})
         for key in keys:
             if key in old and (key not in new or key in emitted):
                 own.pop(key, None)  # its text is replaced: a later change re-emits the entry again
-                _drop_spans(spans, old[key])
+                drop_spans(spans, old[key])
         for key in [key for key in old if key not in new]:
             del old[key]
         old.update((key, again[key]) for key in new if key in emitted)
@@ -395,7 +409,7 @@ class Document:
         return self._tree
 
     def _spliced(self) -> str:
-        return _apply(self.body, self._splices or ())
+        return apply_splices(self.body, self._splices or ())
 
     def text(self) -> str:
         if self._tree is not None:
@@ -409,7 +423,7 @@ class Document:
             return
         from ruamel.yaml import YAML
 
-        text = _keep_ending(dump_document(self._tree), self.body)
+        text = keep_ending(dump_document(self._tree), self.body)
         try:
             again = YAML(typ="safe", pure=True).load(text)
         except load_errors():
@@ -425,115 +439,6 @@ class Document:
                 "write it in plain block style (no explicit keys, anchors or tags)"
             )
         self.body, self._tree = text, None
-
-
-class _Origin:
-    """Where the values of a changed copy came from (by the copy's id), for the emitter to keep their form."""
-
-    def __init__(self, document: Document, originals: dict[int, int]) -> None:
-        read = document._read
-        self._spans = (read.spans if read is not None else None) or {}
-        self._body, self._originals = document.body, originals
-
-    def style(self, container: Any, key: Any) -> str | None:
-        span = self._spans.get(self._originals.get(id(container)), {}).get(key)
-        return span.style if span is not None else None
-
-    def flow_text(self, value: Any) -> str | None:
-        """The original one-line flow text of an unchanged flow collection."""
-        span = self._spans.get(self._originals.get(id(value)), {}).get(reader.FLOW)
-        if span is None:
-            return None
-        text = self._body[span.start : span.end]
-        return text if _same(reader.parse_flow(text), value) else None
-
-
-def _assign(path: Path, value: Any, obj: Any) -> None:
-    for step in path[:-1]:
-        obj = obj[step]
-    obj[path[-1]] = value
-
-
-def _drop_spans(spans: dict, value: Any) -> None:
-    """Forget the positions of a replaced value's containers: their ids may be reused by new objects."""
-    if isinstance(value, (dict, list)):
-        spans.pop(id(value), None)
-        for item in value.values() if isinstance(value, dict) else value:
-            _drop_spans(spans, item)
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as YAML values: True is not 1, and key order counts (it is what the text shows)."""
-    return json.dumps(a, default=repr) == json.dumps(b, default=repr)
-
-
-def _apply(text: str, splices: Iterable[tuple[int, int, str]]) -> str:
-    for start, end, replacement in sorted(splices, reverse=True):
-        text = text[:start] + replacement + text[end:]
-    return text
-
-
-@functools.cache
-def _block_key(depth: int, key: str) -> re.Pattern:
-    return re.compile(rf"^{'  ' * depth}{re.escape(key)}:[ \t]*(?:#.*)?$", re.MULTILINE)
-
-
-# A one-line scalar after `key: `: double-quoted without escapes, single-quoted without '', or plain; then at
-# most a comment. Whether it reads as that very string is _one_line_string()'s to say.
-_ONE_LINE = r"""(?P<value>"[^"\\\n]*"|'[^'\n]*'|[^\s'"#][^\n]*?)(?:[ \t]+#.*)?[ \t]*$"""
-_STYLES = {'"': '"', "'": "'"}
-
-
-@functools.cache
-def _scalar_key(depth: int, key: str) -> re.Pattern:
-    return re.compile(rf"^{'  ' * depth}{re.escape(key)}:[ \t]+{_ONE_LINE}", re.MULTILINE)
-
-
-@functools.cache
-def _entry(depth: int) -> re.Pattern:
-    """A line `key: value` of a block mapping at this depth, the key a plain word."""
-    return re.compile(rf"^{'  ' * depth}(?P<key>[A-Za-z_][-A-Za-z0-9_.]*):[ \t]+{_ONE_LINE}", re.MULTILINE)
-
-
-def _one_line_string(found: re.Match) -> str | None:
-    """The string a matched _ONE_LINE value reads as, or None when the reader might read it otherwise."""
-    text = found.group("value")
-    if text[0] == '"':
-        return text[1:-1] if text[1:-1].isprintable() else None
-    if text[0] == "'":
-        return text[1:-1]
-    return reader.plain_string(text)
-
-
-@functools.cache
-def _block_end(depth: int) -> re.Pattern:
-    return re.compile(rf"^ {{0,{2 * depth}}}[^ \n#]", re.MULTILINE)
-
-
-def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
-    """Nodes after expanding every alias: each node's size is counted once and reused (linear in the graph)."""
-    known = sizes.get(id(node))
-    if known is not None:
-        return known
-    sizes[id(node)] = 1  # a cycle counts once
-    value = node.value
-    children = (
-        [] if isinstance(value, str) else [n for pair in value for n in (pair if isinstance(pair, tuple) else (pair,))]
-    )
-    size = 1
-    for child in children:
-        size += _expanded_size(child, sizes)
-        if size > MAX_EXPANDED_NODES:
-            break
-    sizes[id(node)] = size
-    return size
-
-
-def _keep_ending(text: str, original: str) -> str:
-    """A rewritten document ends like the original did, so the next separator stays on its own line."""
-    if original.endswith("\n") or not original:
-        return text if text.endswith("\n") else text + "\n"
-    return text.rstrip("\n")
 
 
 def split(text: str) -> list[Document]:
@@ -561,7 +466,7 @@ def split_chunks(chunks: Iterable[str]) -> list[Document]:
         buffer, start = "".join(partial) + chunk, 0
         for found in _SEPARATOR_LINE.finditer(buffer):  # a separator line once its line break has come
             body = "".join(lines) + buffer[start : found.start()]
-            documents.append(_document(len(documents), separator, body, first_line))
+            documents.append(Document(len(documents), separator, body, first_line))
             first_line += body.count("\n") + 1
             separator, start, lines = sys.intern(found.group(0)), found.end(), []
         cut = buffer.rfind("\n", start) + 1
@@ -572,15 +477,11 @@ def split_chunks(chunks: Iterable[str]) -> list[Document]:
     last = _SEPARATOR.search(rest)  # a final separator without a line break after it
     if last is not None and last.end() == len(rest):
         body = rest[: last.start()]
-        documents.append(_document(len(documents), separator, body, first_line))
+        documents.append(Document(len(documents), separator, body, first_line))
         first_line += body.count("\n") + 1
         separator, rest = rest[last.start() :], ""
-    documents.append(_document(len(documents), separator, rest, first_line))
+    documents.append(Document(len(documents), separator, rest, first_line))
     return documents
-
-
-def _document(index: int, separator: str, body: str, line: int) -> Document:
-    return Document(index, separator, body, line)
 
 
 def join(documents: list[Document]) -> str:
@@ -595,4 +496,4 @@ def write(documents: list[Document], out: TextIO) -> None:
 
 def new_document(index: int, text: str, separator: str = "---\n") -> Document:
     """A document the post-renderer generates, already as text."""
-    return _document(index, separator, text, 0)
+    return Document(index, separator, text, 0)
