@@ -68,12 +68,35 @@ def _as_cel_sees_it(schema: dict, value):
     return value
 
 
+def _heterogeneous(compare):
+    """Kubernetes' CEL (cel-go) compares values of different types for equality: they are not equal (an
+    int-or-string port "metrics" != 0 holds on a real server); cel-python finds no overload and fails the rule."""
+    from celpy.celtypes import BoolType
+
+    def equal(a, b):
+        try:
+            return compare(a, b)
+        except TypeError:
+            return BoolType(compare is _ne)
+
+    return equal
+
+
+def _ne(a, b):
+    from celpy.evaluation import bool_ne
+
+    return bool_ne(a, b)
+
+
 @functools.cache
 def _program(rule: str):
     import celpy
+    from celpy.evaluation import bool_eq
 
     environment = celpy.Environment()
-    return environment.program(environment.compile(rule))
+    return environment.program(
+        environment.compile(rule), functions={"_==_": _heterogeneous(bool_eq), "_!=_": _heterogeneous(_ne)}
+    )
 
 
 def violations(schema: dict, value, path: str = "") -> list[str]:

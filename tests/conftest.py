@@ -19,6 +19,7 @@ import cel_rules
 import jsonschema
 import pytest
 import yaml
+from structural import unknown_fields
 
 if TYPE_CHECKING:
     from kube_api import KubeAPI
@@ -197,32 +198,6 @@ class Schemas:
         )
         broken = cel_rules.check(schema, obj)  # the CRD's x-kubernetes-validations, after its defaults
         assert not broken, f"{obj['kind']} {obj['metadata'].get('name')}: CEL rules fail: {broken}"
-
-
-def unknown_fields(schema: dict, value, path: str = "") -> list[str]:
-    """The fields of `value` that a structural schema does not declare: the API server prunes them, and with
-    strict field validation (kubectl's default) refuses the object. `metadata` at the root is the server's own."""
-    if isinstance(value, list):
-        return [
-            found
-            for n, item in enumerate(value)
-            for found in unknown_fields(schema.get("items") or {}, item, f"{path}[{n}]")
-        ]
-    if not isinstance(value, dict) or schema.get("x-kubernetes-preserve-unknown-fields"):
-        return []
-    properties = schema.get("properties")
-    extra = schema.get("additionalProperties")
-    found = []
-    for key, item in value.items():
-        if not path and key == "metadata":
-            continue
-        if properties is not None and key in properties:
-            found += unknown_fields(properties[key], item, f"{path}.{key}")
-        elif isinstance(extra, dict):
-            found += unknown_fields(extra, item, f"{path}.{key}")
-        elif extra is not True:
-            found.append(f"{path}.{key}".lstrip("."))
-    return found
 
 
 @pytest.fixture(scope="session")
@@ -514,35 +489,20 @@ GKE_GATEWAY_CLASS = {
 }
 
 
-def _gke_crd(group: str, kind: str, scope: str = "Namespaced") -> dict:
-    plural = kind.lower()[:-1] + "ies" if kind.endswith("y") else kind.lower() + "s"
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}", "labels": {"addonmanager.kubernetes.io/mode": "Reconcile"}},
-        "spec": {
-            "group": group,
-            "scope": scope,
-            "names": {"kind": kind, "plural": plural},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-                }
-            ],
-        },
-    }
+def _gke_crds() -> list[dict]:
+    """GKE's own CRDs as the fixtures hold them (HealthCheckPolicy and GCPBackendPolicy from gke-gateway-api,
+    ClusterPodMonitoring and PodMonitoring from Google Managed Prometheus), labelled as GKE's addon manager labels
+    what it installs: the emulator checks the objects of those kinds against their schemas and CEL rules, as a
+    real server does (the HealthCheckPolicy's portSpecification rule among them)."""
+    names = ("gke-gateway-api-fc40d60-healthcheckpolicies.yaml", "gke-gateway-api-fc40d60-gcpbackendpolicies.yaml",
+             "gmp-prometheus-engine-clusterpodmonitorings.yaml", "gmp-prometheus-engine-podmonitorings.yaml")  # fmt: skip
+    found = [crd for name in names for crd in docs((FIXTURES / "crds" / name).read_text())]
+    for crd in found:
+        crd["metadata"].setdefault("labels", {})["addonmanager.kubernetes.io/mode"] = "Reconcile"
+    return found
 
 
-# GKE's own CRDs (their schemas are not public fixtures: any content is accepted)
-GKE_CRDS = [
-    _gke_crd("networking.gke.io", "HealthCheckPolicy"),
-    _gke_crd("networking.gke.io", "GCPBackendPolicy"),
-    _gke_crd("monitoring.googleapis.com", "ClusterPodMonitoring", "Cluster"),
-    _gke_crd("monitoring.googleapis.com", "PodMonitoring"),
-]
+GKE_CRDS = _gke_crds()
 
 
 _ALPHA_STACK: dict = {}

@@ -30,7 +30,7 @@ def _objects_of(path: Path) -> list[dict]:
     return [obj for obj in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader) if obj]
 
 
-BUILTIN = [  # (group, version, plural, kind, namespaced)
+BUILTIN = [  # (group, version, plural, kind, namespaced[, short names])
     ("", "v1", "namespaces", "Namespace", False),
     ("", "v1", "services", "Service", True),
     ("", "v1", "configmaps", "ConfigMap", True),
@@ -55,6 +55,8 @@ class Resource:
     kind: str
     namespaced: bool
     short_names: tuple[str, ...] = ()
+    custom: bool = False  # served from a CRD: updates need a resourceVersion, no strategic-merge patch
+    status_subresource: bool = False  # a create's or an update's `status` is ignored (only /status writes it)
 
     @property
     def group_version(self) -> str:
@@ -96,7 +98,10 @@ class KubeAPI:
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         for group, version, plural, *rest in BUILTIN:
-            self.resources[(group, version, plural)] = Resource(group, version, plural, *rest)
+            status = plural in ("namespaces", "services", "deployments")  # a status subresource of their own
+            self.resources[(group, version, plural)] = Resource(
+                group, version, plural, *rest, status_subresource=status
+            )
         for name in ("default", "kube-system"):
             self.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
@@ -266,6 +271,8 @@ class KubeAPI:
                     spec["names"]["kind"],
                     spec.get("scope") == "Namespaced",
                     tuple(spec["names"].get("shortNames", ())),
+                    custom=True,
+                    status_subresource="status" in (version.get("subresources") or {}),
                 )
                 schema = (version.get("schema") or {}).get("openAPIV3Schema")
                 if schema:
@@ -284,15 +291,23 @@ class KubeAPI:
             for controller in self.controllers:
                 controller(self)
 
-    def validate(self, resource: Resource, obj: dict) -> None:
-        """As the API server does for a custom resource: its CRD's structural schema, then its CEL rules."""
+    def validate(self, resource: Resource, obj: dict, strict: bool = False) -> None:
+        """As the API server does for a custom resource: fields its CRD's structural schema does not declare are
+        refused with strict field validation (kubectl's default) and pruned otherwise; then the schema, then its
+        CEL rules."""
         import cel_rules
         import jsonschema
+        from structural import prune, unknown_fields
 
         schema = self.schemas.get((resource.group, resource.version, resource.plural))
         if schema is None:
             return
         name = f'{resource.kind}.{resource.group} "{obj["metadata"].get("name")}"'
+        unknown = unknown_fields(schema, obj)
+        if unknown and strict:
+            raise _Error(400, "BadRequest", f"{resource.kind} in version \"{resource.version}\" cannot be handled as a "
+                         f"{resource.kind}: strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown))  # fmt: skip
+        prune(schema, obj)
         error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(obj))
         if error is not None:
             where = ".".join(str(part) for part in error.absolute_path) or "<root>"
@@ -390,6 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, path: str, query: dict, body) -> None:
         api = self.api
+        self.strict = query.get("fieldValidation", [""])[0] == "Strict"  # kubectl's default; Helm 3 sends none
         if path == "/version":
             found = re.match(r"v(\d+)\.(\d+)", api.server_version)
             return self._send(
@@ -449,6 +465,13 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 return self._send(201, self._served(resource, self._create(resource, namespace, body, dry_run)))
             if method == "PUT":
+                given = (body.get("metadata") or {}).get("name")
+                if given != name:
+                    raise _Error(400, "BadRequest", f"the name of the object ({given}) does not match the name on the "
+                                 f"URL ({name})")  # fmt: skip
+                if resource.custom and not (body.get("metadata") or {}).get("resourceVersion"):
+                    raise _Error(422, "Invalid", f'{resource.plural}.{resource.group} "{name}" is invalid: '
+                                 "metadata.resourceVersion: Invalid value: 0: must be specified for an update")  # fmt: skip
                 return self._send(
                     200,
                     self._served(resource, self._update(resource, namespace, name, body, dry_run, found.group("sub"))),
@@ -464,6 +487,10 @@ class _Handler(BaseHTTPRequestHandler):
                     200, self._served(resource, self._update(resource, namespace, name, merged, dry_run, None))
                 )
             if method == "PATCH":
+                if resource.custom and "strategic-merge-patch" in self.headers.get("Content-Type", ""):
+                    raise _Error(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                 "accepted media types include: application/json-patch+json, "
+                                 "application/merge-patch+json, application/apply-patch+yaml")  # fmt: skip
                 current = self._existing(resource, namespace, name)
                 patched = _patch(current, body, self.headers.get("Content-Type", ""))
                 return self._send(
@@ -474,6 +501,13 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if method == "DELETE":
                 current = self._existing(resource, namespace, name)
+                if current["metadata"].get("finalizers"):  # held until its controller removes them
+                    if not dry_run and not current["metadata"].get("deletionTimestamp"):
+                        held = api._stamp(copy.deepcopy(current), current)
+                        held["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+                        api.objects[(resource.group, resource.plural, namespace, name)] = held
+                        current = held
+                    return self._send(200, self._served(resource, current))
                 if not dry_run:
                     del api.objects[(resource.group, resource.plural, namespace, name)]
                     if resource.kind == "CustomResourceDefinition":
@@ -520,11 +554,19 @@ class _Handler(BaseHTTPRequestHandler):
         key = (resource.group, resource.plural, namespace if resource.namespaced else "", name)
         if key in self.api.objects:
             raise _Error(409, "AlreadyExists", f'{resource.plural}.{resource.group or "core"} "{name}" already exists')
+        given = (body.get("metadata") or {}).get("namespace")
+        if resource.namespaced and given and given != namespace:
+            raise _Error(400, "BadRequest", "the namespace of the provided object does not match the namespace sent "
+                         "on the request")  # fmt: skip
+        if resource.namespaced and ("", "namespaces", "", namespace) not in self.api.objects:
+            raise _Error(404, "NotFound", f'namespaces "{namespace}" not found')
         obj = self.api._stamp(copy.deepcopy(body), None)
         obj["apiVersion"], obj["kind"] = resource.group_version, resource.kind
+        if resource.status_subresource:
+            obj.pop("status", None)  # only the status subresource writes it
         if resource.namespaced:
             obj["metadata"]["namespace"] = namespace
-        self.api.validate(resource, obj)
+        self.api.validate(resource, obj, getattr(self, "strict", False))
         obj["metadata"].pop("resourceVersion", None) if dry_run else None
         if not dry_run:
             self.api.objects[key] = obj
@@ -556,12 +598,19 @@ class _Handler(BaseHTTPRequestHandler):
             updated["metadata"]["namespace"] = namespace
         updated["metadata"]["generation"] = current["metadata"].get("generation", 1)
         updated["apiVersion"], updated["kind"] = resource.group_version, resource.kind
-        self.api.validate(resource, updated)
+        self.api.validate(resource, updated, getattr(self, "strict", False))
         if dry_run:
             return updated
         obj = self.api._stamp(updated, current)
         obj["apiVersion"], obj["kind"] = resource.group_version, resource.kind
-        self.api.objects[(resource.group, resource.plural, namespace if resource.namespaced else "", name)] = obj
+        key = (resource.group, resource.plural, namespace if resource.namespaced else "", name)
+        if current["metadata"].get("deletionTimestamp"):
+            obj["metadata"]["deletionTimestamp"] = current["metadata"]["deletionTimestamp"]
+            if not obj["metadata"].get("finalizers"):  # its last finalizer removed: deleted now
+                del self.api.objects[key]
+                self.api.reconcile()
+                return obj
+        self.api.objects[key] = obj
         if resource.kind == "CustomResourceDefinition":
             self.api._register(obj)
         self.api.reconcile()

@@ -69,7 +69,8 @@ class MemoryKubectl(Kubectl):
             dry_run = flags.get("--dry-run") == "server"
             return "".join(self._apply(obj, dry_run) for obj in _objects(input))
         if args[:3] == ["create", "-f", "-"]:
-            made = [self._call("POST", _path(self._resource_of(o), o), o, o) for o in _objects(input)]
+            strict = {"fieldValidation": ["Strict"]}
+            made = [self._call("POST", _path(self._resource_of(o), o), o, o, query=strict) for o in _objects(input)]
             return _printed(made)
         if args[0] == "patch" and flags.get("--type") in ("json", "merge"):
             resource = self._resource(words[1])
@@ -123,7 +124,8 @@ class MemoryKubectl(Kubectl):
         resource = self._resource_of(obj)
         given = json.loads(json.dumps(obj))
         given.setdefault("metadata", {}).setdefault("annotations", {})[LAST_APPLIED] = json.dumps(obj, sort_keys=True)
-        query = {"dryRun": ["All"]} if dry_run else {}
+        # as kubectl 1.35 asks (-v=6 on a real server): apply and create with fieldValidation=Strict, patch without
+        query = {"fieldValidation": ["Strict"], **({"dryRun": ["All"]} if dry_run else {})}
         live = self._read(obj)
         name = (
             f"{resource.plural}.{resource.group}/{obj['metadata']['name']}"

@@ -112,8 +112,8 @@ def test_releases_of_the_llm_d_router_chart_are_found(emulator):
             str(chart),
             "--set",
             "router.modelServers.matchLabels.app=vllm",
-            "--set",
-            "provider.name=gke",
+            # not provider.name=gke: GKE's HealthCheckPolicy CRD refuses the chart's own health check unless the
+            # post-renderer fixes it (docs/safety.md), and this release is installed without it
         ],
         check=True,
         capture_output=True,
