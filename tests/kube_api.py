@@ -94,6 +94,9 @@ class KubeAPI:
     # What a SelfSubjectAccessReview is refused: (verb, group, resource); the rest is allowed (an admin's token)
     denied: set[tuple[str, str, str]] = field(default_factory=set)
     username: str = "loopback-admin"  # who a SelfSubjectReview says the token's user is
+    # (method, path regex, action): the first matching request runs the action on the API first, once: another
+    # writer's change that lands between a client's read and its write
+    meanwhile: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -155,6 +158,9 @@ class KubeAPI:
             self.requests.append((method, path))
             if "All" in (query or {}).get("dryRun", []):
                 self.dry_runs.add(len(self.requests) - 1)
+            for hook in [h for h in self.meanwhile if h[0] == method and re.search(h[1], path)][:1]:
+                self.meanwhile.remove(hook)
+                hook[2](self)
             for fault in self.faults:
                 if (
                     fault.method in (method, "*")

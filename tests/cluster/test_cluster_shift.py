@@ -181,14 +181,24 @@ def test_a_route_without_the_pools_is_refused(live):
 
 
 def test_a_route_changed_meanwhile_is_not_overwritten(live):
+    """Another writer edits the route's rules between the shift's read and its write (a timeout on the first rule,
+    which the shift does not touch). The shift's patch tests the resourceVersion it read, so the stale write is
+    refused and the route read again: the other writer's edit survives, and the weights are the shift's."""
     assert live.migrate(*SHIFT, "--ga-weight", "0").returncode == 0
-    live.api.fail("PATCH", "/httproutes/llm-route$", 409)
-    before = copy.deepcopy(live.api.get(*ROUTE))
+
+    def edit(api) -> None:
+        route = copy.deepcopy(api.get(*ROUTE))
+        route["spec"]["rules"][0]["timeouts"] = {"request": "301s"}
+        api.put(route)  # a new resourceVersion, as a real server gives any write
+
+    live.api.meanwhile.append(("PATCH", "/httproutes/llm-route$", edit))
     done = live.migrate(*SHIFT, "--ga-weight", "50")
-    assert done.returncode == 1
-    assert done.stderr.startswith("Error: shift HTTPRoute default/llm-route to GA weight 50:")
-    assert live.api.get(*ROUTE) == before
-    assert live.migrate(*SHIFT, "--ga-weight", "50").returncode == 0  # the re-run goes through
+    assert not live.api.meanwhile, "the edit was not staged"
+    assert done.returncode == 0, done.stderr
+    assert "changed since it was read: reading it again" in done.stderr
+    rule = live.api.get(*ROUTE)["spec"]["rules"][0]
+    assert rule["timeouts"] == {"request": "301s"}, "the other writer's edit was overwritten"
+    assert [(ref["group"], ref["weight"]) for ref in rule["backendRefs"]] == [(ALPHA_GROUP, 50), (GA_GROUP, 50)]
 
 
 @pytest.mark.parametrize("weight", ["150", "-1", "x"])

@@ -110,7 +110,9 @@ def post_render(data: bytes, flags: list[str]):
     return CliRunner().invoke(command, [*flags, "-q"], input=data, catch_exceptions=True)
 
 
-def check_outcome(data: bytes, flags: list[str]) -> None:
+def check_outcome(data: bytes, flags: list[str]):
+    """The post-renderer's result for this input: a refusal in one line, or a stream it leaves as it is when run
+    again; never a traceback."""
     TALLY["tried"] += 1
     result = post_render(data, flags)
     try:
@@ -122,7 +124,7 @@ def check_outcome(data: bytes, flags: list[str]) -> None:
             assert result.stdout == "", "a refusal writes nothing on stdout"
             assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
             TALLY["refused"] += 1
-            return
+            return result
         assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr}"
         TALLY["results"] += 1
         if _parses(data):
@@ -136,6 +138,7 @@ def check_outcome(data: bytes, flags: list[str]) -> None:
     except AssertionError:
         TALLY["broke"] += 1
         raise
+    return result
 
 
 def _parses(data: bytes) -> bool:
@@ -201,8 +204,23 @@ def test_random_bytes(stream, flags):
 def test_any_name_in_the_pool(rendered, name, flags):
     """Names with newlines, quotes, `$(...)`, unicode: as a quoted scalar, the result is still the same name."""
     quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    stream = re.sub(r"(?m)^  name: vllm$", f"  name: {quoted}", rendered[1], count=1)
-    check_outcome(stream.encode("utf-8", "replace"), flags)
+    # the InferencePool's own name (the chart names other objects vllm too, the GCPBackendPolicy first)
+    stream = re.sub(r"(?m)(^kind: InferencePool\n(?:.*\n)*?^  name: )vllm$", lambda m: m.group(1) + quoted,
+                    rendered[1], count=1)  # fmt: skip
+    assert stream != rendered[1]
+    data = stream.encode("utf-8", "replace")
+    result = check_outcome(data, flags)
+    if result.exit_code != 0 or not _parses(data):
+        return  # refused, in one line; or input no YAML reader takes, which it passed through
+
+    def pool_names(text: str) -> list[str]:
+        return [d["metadata"]["name"] for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind") == "InferencePool"]  # fmt: skip
+
+    # the pool keeps the name (as YAML reads it: a NEL in quotes reads as a space), or takes the one --pool-name
+    # gives (its {release} is the pool's own name)
+    (read,) = pool_names(stream)
+    expected = {0: read, 1: read, 2: "vllm", 3: f"{read}-v1"}[FLAG_SETS.index(flags)]
+    assert pool_names(result.stdout) == [expected], (name, flags)
 
 
 LAUGHS = 'lol: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(

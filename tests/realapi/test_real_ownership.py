@@ -143,10 +143,10 @@ def test_a_finalizer_on_the_alpha_pool_is_waited_for_never_reported_deleted(alph
 
 
 def test_a_route_changed_between_read_and_write_is_read_again(alpha, tmp_path):
-    """The shift's patch carries a test of the resourceVersion it read; another writer changes the route just
-    before it (a kubectl shim labels the route before the first patch reaches the real server). The server
-    refuses the stale patch (422, test failed); the shift reads the route again and writes on it, keeping the
-    other writer's change."""
+    """The shift's patch carries a test of the resourceVersion it read; another writer changes the route's rules
+    just before it (a kubectl shim gives the first rule a timeout before the first patch reaches the real server:
+    a change the shift's replace of spec.rules would lose). The server refuses the stale patch (422, test
+    failed); the shift reads the route again and writes on it, keeping the other writer's change."""
     from conftest import tool
 
     done = alpha.migrate("migrate", "--path", "zero-downtime", "--stages", "0", *alpha.args)
@@ -155,7 +155,7 @@ def test_a_route_changed_between_read_and_write_is_read_again(alpha, tmp_path):
     shim.parent.mkdir()
     shim.write_text(f"""#!/bin/sh
 case "$*" in *" patch "*"--type=json"*|patch*"--type=json"*)
-  [ -e {marker} ] || {{ touch {marker}; {tool("kubectl")} "$1" label httproutes.v1.gateway.networking.k8s.io llm-route raced=yes >/dev/null; }};;
+  [ -e {marker} ] || {{ touch {marker}; {tool("kubectl")} "$1" patch httproutes.v1.gateway.networking.k8s.io llm-route --type=json -p '[{{"op":"add","path":"/spec/rules/0/timeouts","value":{{"request":"301s"}}}}]' >/dev/null; }};;
 esac
 exec {tool("kubectl")} "$@"
 """)
@@ -176,5 +176,5 @@ exec {tool("kubectl")} "$@"
     assert marker.exists(), "the race was not staged"
     assert shifted.returncode == 0, shifted.stderr
     assert "changed since it was read: reading it again" in shifted.stderr
-    assert alpha.get(ROUTE)["metadata"]["labels"]["raced"] == "yes"
+    assert alpha.get(ROUTE)["spec"]["rules"][0]["timeouts"] == {"request": "301s"}, "the other writer's edit was lost"
     assert backends(alpha) == [(ALPHA_GROUP, ALPHA_RELEASE, 50), (GA_GROUP, GA_RELEASE, 50)]
