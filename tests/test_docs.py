@@ -8,12 +8,9 @@ import re
 import shlex
 from pathlib import Path
 
-import click
 import pytest
+from command_lines import parses
 from conftest import REPO
-
-from infgw_postrender.cli.main import cli
-from infgw_postrender.cli.postrender import command as postrender_command
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
@@ -79,20 +76,4 @@ def command_lines() -> list[tuple[str, str]]:
 def test_each_command_example_parses(page, line):
     words = shlex.split(line.replace("[--delete-crds]", "--delete-crds"))
     program = words.pop(0) if words[0] != "helm" else " ".join(words.pop(0) for _ in range(2))
-    for piece in ("|", ">", "<", ";", "&&"):
-        if piece in words:
-            words = words[: words.index(piece)]
-    words = ["50" if word.startswith("$") else word for word in words]  # a shell loop's $weight
-    if program == "infgw-postrender":
-        try:
-            postrender_command.make_context("infgw-postrender", words)
-        except click.exceptions.Exit:
-            pass
-        return
-    with cli.make_context("infgw-migrate", list(words), resilient_parsing=False) as context:
-        name, command, rest = cli.resolve_command(context, list(words))
-        assert command is not None, line
-        try:
-            command.make_context(name, rest, parent=context)
-        except click.exceptions.Exit:
-            pass
+    parses("infgw-postrender" if program == "infgw-postrender" else "infgw-migrate", words)

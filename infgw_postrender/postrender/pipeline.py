@@ -20,7 +20,7 @@ from infgw_postrender.postrender.objectives import (
     parse_priority_map,
 )
 from infgw_postrender.postrender.report import Report
-from infgw_postrender.postrender.rewrites import rewrite_group, rewrite_others
+from infgw_postrender.postrender.rewrites import forget_group, rewrite_group, rewrite_others
 from infgw_postrender.postrender.route import new_route, rewrite_route
 from infgw_postrender.postrender.stream import Document, join, new_document, split, write
 from infgw_postrender.postrender.target import group_target
@@ -159,11 +159,13 @@ def _convert(
         claimed.update(document.index for document in group.own)
         if own is None:
             rewrite_group(index, group)
+            forget_group(group)
             continue
         rewrite_group(index, group, own.alpha_pool, own.alpha_namespace)
         pool, namespace = group.final_pool, group.namespace
         kept = _of_alpha_pool(models, own, namespace, report, strict=not options.templated)
         target = _objectives_target(index, group, asked, bool(own.objectives or kept))
+        forget_group(group)  # only now: the target reads the EPP Deployment the rewrites parsed
         mine = [from_flag(*parse_objective_flag(item), pool, namespace, target) for item in own.objectives]
         for model in kept:
             mine += from_model(model, pool, namespace, priorities, target, options.model_routing)

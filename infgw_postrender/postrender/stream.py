@@ -14,21 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
 
 from infgw_postrender.errors import InputError, where
-from infgw_postrender.postrender.text import (
-    STYLES,
-    Origin,
-    apply_splices,
-    assign,
-    block_end,
-    block_key,
-    drop_spans,
-    entry_line,
-    expanded_size,
-    keep_ending,
-    one_line_string,
-    same_value,
-    scalar_key,
-)
+from infgw_postrender.postrender import textual
 from infgw_postrender.yaml import emitter, reader
 from infgw_postrender.yaml.roundtrip import dump_document, load_document, load_errors, one_line
 
@@ -141,7 +127,7 @@ class Document:
             node = YAML(typ="safe", pure=True).compose(self.body)
         except YAMLError:
             return  # malformed: reported where the document is parsed, or passed through for Helm to report
-        if expanded_size(node, {}, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+        if textual.expanded_size(node, {}, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
             raise InputError(
                 f"{where(self.index, self.source)}: its aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
                 "(an alias bomb?); no Kubernetes object needs that"
@@ -162,12 +148,24 @@ class Document:
         text, (start, end), depth = self.body, block, len(keys)
         found: dict[str, str] = {}
         for line in _CONTENT_LINE.finditer(text, start, end):
-            entry = entry_line(depth).fullmatch(text, line.start(), line.end())
-            value = one_line_string(entry) if entry else None
+            entry = textual.entry_line(depth).fullmatch(text, line.start(), line.end())
+            value = textual.one_line_string(entry) if entry else None
             if entry is None or value is None or entry.group("key") in found:
                 return None
             found[entry.group("key")] = value
         return found or None
+
+    def add_beside(self, keys: tuple[str, ...], after: str, key: str, value: str) -> list[str] | None:
+        """In each block mapping of one-line scalars under the mapping at `keys` that has `after` and not `key`,
+        add `key: value` (a plain scalar) on the line after `after`'s, at its indentation: a splice of the text,
+        no parse. The names of those mappings; None when the text is not laid out so (parse then)."""
+        block = self._block(keys)
+        if block is None or not self._untouched(*block):
+            return None
+        found = textual.add_beside(self.body, block, len(keys), after, f"{key}: {value}", key)
+        if found is not None and found[0]:
+            self._splices = (self._splices or []) + found[0]
+        return found[1] if found is not None else None
 
     def _block(self, keys: tuple) -> tuple[int, int] | None:
         """(start, end) of the lines under the block-mapping path `keys`, found by indentation alone; None once
@@ -176,10 +174,10 @@ class Document:
             return None
         text, start, end = self.body, 0, len(self.body)
         for depth, key in enumerate(keys):
-            found = block_key(depth, key).search(text, start, end)
+            found = textual.block_key(depth, key).search(text, start, end)
             if found is None:
                 return None
-            following = block_end(depth).search(text, found.end(), end)  # the next line indented no more
+            following = textual.block_end(depth).search(text, found.end(), end)  # the next line indented no more
             start, end = found.end(), following.start() if following else end
         return start, end
 
@@ -190,19 +188,19 @@ class Document:
         if block is None:
             return None
         text, (start, end), depth = self.body, block, len(keys) - 1
-        found = scalar_key(depth, keys[-1]).search(text, start, end)
+        found = textual.scalar_key(depth, keys[-1]).search(text, start, end)
         if found is None:
             return None
         following = _CONTENT_INDENT.search(text, found.end(), end)
         if following is not None and len(following.group(1)) > 2 * depth:
             return None  # a scalar continued on the next lines
-        value = one_line_string(found)
+        value = textual.one_line_string(found)
         if value is None:
             return None
         at = found.start("value")
         if not self._untouched(at, found.end("value")):
             return None  # changed by a splice that has not been applied yet
-        return at, found.end("value"), value, STYLES.get(text[at], "plain")
+        return at, found.end("value"), value, textual.STYLES.get(text[at], "plain")
 
     def _untouched(self, start: int, end: int) -> bool:
         """No pending splice overlaps this span of the body."""
@@ -298,7 +296,7 @@ class Document:
             self._splices.append((span.start, span.end, emitter.scalar_text(value, span.style)))
             parent[key] = value
             return True
-        self.rewrite((path[0],), functools.partial(assign, path, value))
+        self.rewrite((path[0],), functools.partial(textual.assign, path, value))
         return True
 
     def rewrite(self, keys: tuple[str, ...], transform: Callable[[Any], T]) -> T:
@@ -338,12 +336,12 @@ class Document:
         kept = [key for key in new if key in old]
         if kept != [key for key in old if key in new] or not set(new).symmetric_difference(old) <= set(keys):
             return False  # reordered, or an entry it did not name came or went
-        origin = Origin(spans, self.body, {id(made): original for original, made in memo.items()})
+        origin = textual.Origin(spans, self.body, {id(made): original for original, made in memo.items()})
         body = self.body
         splices = list(self._splices or ())
         emitted: dict[Any, str] = {}
         for key, (start, end, key_text) in entries.items():
-            if key not in keys or key in new and same_value(old[key], new[key]):
+            if key not in keys or key in new and textual.same_value(old[key], new[key]):
                 continue
             block = body[start:end]
             if "#" in block or _BLOCK_SCALAR.search(block):
@@ -364,13 +362,13 @@ class Document:
             again = reader.parse("\n".join(emitted.values()))[0] if emitted else {}
         except reader.Unsupported:
             return False
-        if list(again or ()) != list(emitted) or not all(same_value(again[key], new[key]) for key in emitted):
+        if list(again or ()) != list(emitted) or not all(textual.same_value(again[key], new[key]) for key in emitted):
             return False
         own = spans.get(id(old), {})
         for key in keys:
             if key in old and (key not in new or key in emitted):
                 own.pop(key, None)  # its text is replaced: a later change re-emits the entry again
-                drop_spans(spans, old[key])
+                textual.drop_spans(spans, old[key])
         for key in [key for key in old if key not in new]:
             del old[key]
         old.update((key, again[key]) for key in new if key in emitted)
@@ -409,7 +407,7 @@ class Document:
         return self._tree
 
     def _spliced(self) -> str:
-        return apply_splices(self.body, self._splices or ())
+        return textual.apply_splices(self.body, self._splices or ())
 
     def text(self) -> str:
         if self._tree is not None:
@@ -423,7 +421,7 @@ class Document:
             return
         from ruamel.yaml import YAML
 
-        text = keep_ending(dump_document(self._tree), self.body)
+        text = textual.keep_ending(dump_document(self._tree), self.body)
         try:
             again = YAML(typ="safe", pure=True).load(text)
         except load_errors():

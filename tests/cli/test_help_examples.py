@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import shlex
 
-import click
 import pytest
+from command_lines import parses
 
 from infgw_postrender.cli.main import cli
 from infgw_postrender.cli.postrender import command as postrender_command
@@ -32,17 +32,4 @@ def test_every_command_has_an_example():
 
 @pytest.mark.parametrize("origin, line", examples(), ids=[f"{origin}:{line[:40]}" for origin, line in examples()])
 def test_each_example_parses(origin, line):
-    args = ["50" if arg.startswith("$") else arg for arg in shlex.split(line)]  # a shell loop's $weight
-    group_flags = [param.opts[0] for param in cli.params if param.opts[0].startswith("--")]
-    while args and args[0] in group_flags:  # infgw-migrate's own flags (--debug) come before the command
-        args = args[1:]
-    for piece in ("|", ">", "<"):
-        if piece in args:
-            args = args[: args.index(piece)]
-    with cli.make_context("infgw-migrate", list(args), resilient_parsing=False) as context:
-        sub_name, sub_command, rest = cli.resolve_command(context, list(args))
-        assert sub_command is not None, line
-        try:
-            sub_command.make_context(sub_name, rest, parent=context)
-        except click.exceptions.Exit:
-            pass  # --help in an example
+    parses("infgw-migrate", shlex.split(line))

@@ -32,11 +32,16 @@ REWRITES: tuple[Callable[[Job], None], ...] = (
 def rewrite_group(
     index: Index, group: PoolGroup, alpha_pool: str | None = None, alpha_namespace: str | None = None
 ) -> None:
-    """Every rewrite for one pool group, then its parsed trees are dropped (memory stays flat)."""
+    """Every rewrite for one pool group. Its parsed trees are kept for what the pipeline reads of the group next
+    (the EPP's image, for the target), and dropped by forget_group (memory stays flat)."""
     taken = alpha_names(index, group, alpha_pool, alpha_namespace) if alpha_pool else frozenset()
     job = Job(index, group, alpha_pool, taken)
     for rewrite in REWRITES:
         rewrite(job)
+
+
+def forget_group(group: PoolGroup) -> None:
+    """Drop the group's parsed trees, once nothing reads them any more."""
     for document in group.own:
         document.forget()
 

@@ -14,6 +14,13 @@ def fix_health_check_port(job: Job) -> None:
     for document in job.index.of_kind(table.kind, job.group.own):
         if not document.contains("port"):
             continue
+        # as the charts render it, a splice of the text beside the port: no parse (one a release, issue 33)
+        spliced = document.add_beside(tuple(table.config_path.split(".")), "port", "portSpecification",
+                                      table.port_specification)  # fmt: skip
+        if spliced is not None:
+            for name in spliced:
+                _record(job, document, name)
+            continue
         for at, config in list(containers(document.data, table.config_path)):
             checks = [
                 name
@@ -25,9 +32,14 @@ def fix_health_check_port(job: Job) -> None:
             ]
             for name in checks:
                 document.set(at + (name, "portSpecification"), table.port_specification)
-                job.index.record(
-                    document,
-                    "updated",
-                    f"{table.config_path}.{name}.portSpecification -> "
-                    f"{table.port_specification} (its port; GKE's CRD refuses a port without it)",
-                )
+                _record(job, document, name)
+
+
+def _record(job: Job, document, name: str) -> None:
+    table = api().health_check
+    job.index.record(
+        document,
+        "updated",
+        f"{table.config_path}.{name}.portSpecification -> "
+        f"{table.port_specification} (its port; GKE's CRD refuses a port without it)",
+    )

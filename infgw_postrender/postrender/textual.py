@@ -119,3 +119,59 @@ def expanded_size(node: Any, sizes: dict[int, int], limit: int) -> int:
             break
     sizes[id(node)] = size
     return size
+
+
+_INDENTED = re.compile(r"^( +)(?P<key>[A-Za-z_][-A-Za-z0-9_.]*):(?P<rest>.*)$", re.MULTILINE)
+_ANY_CONTENT = re.compile(r"^(?! *(?:#|$)).*$", re.MULTILINE)
+
+
+def block_children(text: str, start: int, end: int, depth: int) -> dict[str, tuple[int, int]] | None:
+    """The entries at `depth` (two spaces a level) of a block mapping's lines text[start:end], by key: the span of
+    the lines under each; None when a line at that depth is anything else (a list, a scalar, a comment is fine)."""
+    indent = "  " * depth
+    found: dict[str, tuple[int, int]] = {}
+    last = None
+    for line in _ANY_CONTENT.finditer(text, start, end):
+        content = line.group(0)
+        if len(content) - len(content.lstrip(" ")) > len(indent):
+            continue  # under the entry before it
+        entry = _INDENTED.fullmatch(content)
+        if entry is None or entry.group(1) != indent or entry.group("key") in found:
+            return None
+        if last is not None:
+            found[last] = (found[last][0], line.start())
+        last = entry.group("key")
+        found[last] = (line.end(), end)
+    return found
+
+
+def flat_entries(text: str, start: int, end: int) -> dict[str, tuple[int, str]] | None:
+    """A block mapping of one-line scalars whose lines are text[start:end], all at one indentation (whatever it
+    is): each key's (end of its line, the indentation); None when it is not written so."""
+    found: dict[str, tuple[int, str]] = {}
+    indent = None
+    for line in _ANY_CONTENT.finditer(text, start, end):
+        entry = _INDENTED.fullmatch(line.group(0))
+        rest = entry.group("rest") if entry else ""
+        if entry is None or (indent is not None and entry.group(1) != indent) or entry.group("key") in found:
+            return None
+        if not re.fullmatch(r"[ \t]+" + ONE_LINE, rest):
+            return None  # an empty value (a block under it), a flow collection over lines, a block scalar
+        indent = entry.group(1)
+        found[entry.group("key")] = (line.end(), indent)
+    return found or None
+
+
+def add_beside(text: str, block: tuple[int, int], depth: int, after: str, line: str, key: str):
+    """(the insertions, the names of the mappings that get them) for Document.add_beside, or None."""
+    children = block_children(text, *block, depth)
+    if children is None:
+        return None
+    splices, names = [], []
+    for name, span in children.items():
+        entries = flat_entries(text, *span) if span[0] < span[1] else None
+        if entries is not None and after in entries and key not in entries:
+            line_end, indent = entries[after]
+            splices.append((line_end, line_end, f"\n{indent}{line}"))
+            names.append(name)
+    return splices, names
