@@ -102,10 +102,12 @@ def _prepared(options: dict, from_file: str | None = None, server_version: str |
     """(settings, steps, the state of each step) for `plan` and `migrate`: one judgement of where the migration
     stands, from the cluster (or a snapshot), made before anything changes. Each step's state is what `migrate`
     judges it by before running it: done, pending, or check (changes nothing, runs every time)."""
-    from infgw_postrender.cluster.access import missing
+    from infgw_postrender.cluster.access import check as check_access
+    from infgw_postrender.cluster.access import described
     from infgw_postrender.cluster.detect import read_cluster, read_snapshot
     from infgw_postrender.cluster.prepare import prepare, read_and_prepare
     from infgw_postrender.cluster.run import is_done
+    from infgw_postrender.cluster.settings import own_command
     from infgw_postrender.cluster.steps import describe_crds, steps
 
     settings = _settings(**options, reads=not from_file)
@@ -129,11 +131,10 @@ def _prepared(options: dict, from_file: str | None = None, server_version: str |
         found = steps(settings, kubectl, helm)
         states = ["from a snapshot"] * len(found)
     else:
-        refused = missing(kubectl, settings.namespace)
+        refused = check_access(kubectl, settings.namespace, own_command(), reads_only=True)  # before any read
         settings = read_and_prepare(settings, kubectl, helm)
         if refused:
-            denied = "; ".join(f"{', '.join(verbs)} {resource}" for resource, verbs in refused.items())
-            settings.notes.append(f"migrate will be refused (exit 3): you may not {denied}")
+            settings.notes.append(f"migrate will be refused (exit 3): you may not {described(refused)}")
         findings = read_cluster(kubectl, helm, settings.namespace)
         found = steps(settings, kubectl, helm)
         # as run_steps asks: done first (a check is skipped once its step is done), then a check, else pending

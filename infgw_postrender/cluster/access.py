@@ -25,6 +25,7 @@ _CLUSTER_WIDE = {
     "subjectaccessreviews",
 }
 _LISTED_EVERYWHERE = {("list", "httproutes")}
+_READS = ("get", "list", "watch")
 
 
 @lru_cache(maxsize=1)
@@ -134,15 +135,23 @@ def _created(kubectl: Kubectl, objects: list[dict], step: str) -> list[dict]:
     return answers
 
 
-def check(kubectl: Kubectl, namespace: str, own: list[str]) -> None:
+def check(kubectl: Kubectl, namespace: str, own: list[str], reads_only: bool = False) -> dict[str, list[str]]:
     """Refused, before anything is read or changed, when the server denies any permission a migration needs:
-    the verbs refused, by resource, and who the server takes the user for."""
+    the verbs refused, by resource, and who the server takes the user for. With `reads_only` (plan, which changes
+    nothing), only a refused read is refused; the refused writes are returned, for a note."""
     refused = missing(kubectl, namespace)
-    if refused:
+    reads = {resource: [verb for verb in verbs if verb in _READS] for resource, verbs in refused.items()}
+    stopping = {resource: verbs for resource, verbs in (reads if reads_only else refused).items() if verbs}
+    if stopping:
         who = subject(kubectl)
-        denied = "; ".join(f"{', '.join(verbs)} {resource}" for resource, verbs in refused.items())
         raise Refused(
-            f"{who.partition(':')[2]} may not {denied}: nothing was read or changed; as a cluster admin, apply "
-            f"what `{' '.join(own)} rbac --subject {who}` prints (| kubectl apply -f -), then run the same "
-            "command again"
+            f"{who.partition(':')[2]} may not {described(stopping)}: nothing was read or changed; as a cluster "
+            f"admin, apply what `{' '.join(own)} rbac --subject {who}` prints (| kubectl apply -f -), then run the "
+            "same command again"
         )
+    return refused
+
+
+def described(refused: dict[str, list[str]]) -> str:
+    """`get, list httproutes.gateway.networking.k8s.io in default; delete ...`: the verbs by resource."""
+    return "; ".join(f"{', '.join(verbs)} {resource}" for resource, verbs in refused.items())

@@ -110,6 +110,13 @@ def test_a_user_with_no_grant_is_refused_before_anything_is_read(alpha):
                          "run the same command again"), line  # fmt: skip
     assert "nothing was read or changed" in line
     assert after == before and not any((alpha.folder.parent / "state").iterdir())
+    # plan changes nothing: it is refused for what it cannot read, and names only that
+    planned = alpha.migrate("plan", "--path", "zero-downtime", "--kube-context", "limited", *alpha.args)
+    assert planned.returncode == 3, planned.stderr
+    (line,) = planned.stderr.strip().splitlines()
+    assert line.startswith("Error: limited may not get, list, watch customresourcedefinitions.apiextensions.k8s.io "
+                           "cluster-wide; "), line  # fmt: skip
+    assert "create" not in line and "delete" not in line
 
 
 def test_a_user_without_patch_on_routes_learns_it_first(alpha):
