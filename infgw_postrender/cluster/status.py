@@ -12,7 +12,7 @@ from infgw_postrender.api.objects import accepted_parents, condition
 from infgw_postrender.cluster.analysis import describe_analysis, last_analysis
 from infgw_postrender.cluster.backends import ga_share, is_pool, weight_of
 from infgw_postrender.cluster.helm import Helm
-from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.cluster.kube import ClusterError, Kubectl
 from infgw_postrender.cluster.state import read_items
 from infgw_postrender.defaults import GA_SUFFIX
 from infgw_postrender.errors import InputError
@@ -151,10 +151,11 @@ def judge(status: Status, kubectl: Kubectl, helm: Helm, alpha_pool: str, ga_pool
         status.stage = "finished"
         status.next = ["nothing: the migration is finished"]
         return
-    key = state_key(kubectl, namespace, alpha_pool)
-    try:
+    try:  # the command migrate saved; a state file of another migration, or a cluster whose identity this user
+        # may not read (get namespaces), gives the guide's command instead
+        key = state_key(kubectl, namespace, alpha_pool)
         saved = read_items(key.path(state_dir, RUN), key, RUN, "--state-dir") or [{}]
-    except InputError:
+    except (InputError, ClusterError):
         saved = [{}]
     route = status.route.partition("/")[2]
     context = ["--kube-context", kubectl.context] if kubectl.context else []
