@@ -7,14 +7,12 @@ from infgw_postrender.api.mapping import api
 from infgw_postrender.cluster.analysis import last_analysis
 from infgw_postrender.cluster.backends import ga_share
 from infgw_postrender.cluster.helm import Helm
-from infgw_postrender.cluster.kube import Kubectl
+from infgw_postrender.cluster.kube import Kubectl, NotFound, references
 from infgw_postrender.cluster.settings import Settings
 
 
 def unserved_crds(kubectl: Kubectl, names: tuple[str, ...]) -> list[str]:
     """Those of these CRDs the cluster lacks, in one read."""
-    from infgw_postrender.cluster.kube import references
-
     crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition"}
     listed = references([{**crd, "metadata": {"name": name}} for name in names])
     served = {obj["metadata"]["name"] for obj in kubectl.get_listed(listed, "read the CRDs the chart needs")}
@@ -39,8 +37,6 @@ def alpha_gone(kubectl: Kubectl, helm: Helm, namespace: str, alpha_pool: str) ->
 
 def alpha_pools(kubectl: Kubectl, namespace: str) -> list[str]:
     """The names of the v1alpha2 InferencePools in the namespace (none once the alpha CRDs are gone)."""
-    from infgw_postrender.cluster.kube import NotFound
-
     try:
         pools = kubectl.get([api().cluster.resources.alpha_pool], f"list the alpha pools of {namespace}", namespace)
     except NotFound:

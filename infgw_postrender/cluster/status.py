@@ -104,9 +104,9 @@ def read_status(kubectl: Kubectl, route_name: str, alpha_pool: str, ga_pool: str
     for name, pool, group in ((alpha_pool, alpha, "alpha"), (ga_pool, ga, "GA")):
         if name == alpha_pool == ga_pool and pool is None:
             continue  # the simple path: one name for both pools, and one of them is there
-        state = _pool_state(group, pool, deployments.get(epps.get(name) or ""), epps.get(name))
-        status.pools[name] = state
-        if pool is not None and "0/" in state.rpartition("EPP ")[2]:
+        epp = deployments.get(epps.get(name) or "")
+        status.pools[name] = _pool_state(group, pool, epp, epps.get(name))
+        if pool is not None and epp is not None and not _ready(epp):
             status.warnings.append(f"the {group} pool {name}'s EPP has no ready pod: requests to it fail")
     if route is None:
         return status
@@ -139,7 +139,7 @@ def read_status(kubectl: Kubectl, route_name: str, alpha_pool: str, ga_pool: str
 
 def judge(status: Status, kubectl: Kubectl, helm: Helm, alpha_pool: str, ga_pool: str, state_dir: str) -> None:
     """Finished when all traffic is on GA and the alpha stack is gone, judged as migrate judges its last step
-    (steps.alpha_gone); otherwise the commands that go on (the migrate command this migration's run state
+    (judge.alpha_gone); otherwise the commands that go on (the migrate command this migration's run state
     saved, or the guide's zero-downtime one) and, while the alpha pool can take the traffic back, abort."""
     from infgw_postrender.cluster.judge import alpha_gone
     from infgw_postrender.cluster.settings import RUN, own_command
@@ -178,5 +178,8 @@ def _pool_state(group: str, pool: dict | None, epp: dict | None, epp_name: str |
     said = f"{group}, accepted by {', '.join(accepted)}" if accepted else group
     if epp is None:
         return f"{said}; EPP Deployment {epp_name or '(none named)'} not there"
-    ready = (epp.get("status") or {}).get("readyReplicas") or 0
-    return f"{said}; EPP {epp_name} {ready}/{(epp.get('spec') or {}).get('replicas', 1)} ready"
+    return f"{said}; EPP {epp_name} {_ready(epp)}/{(epp.get('spec') or {}).get('replicas', 1)} ready"
+
+
+def _ready(epp: dict) -> int:
+    return (epp.get("status") or {}).get("readyReplicas") or 0
