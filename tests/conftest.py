@@ -222,30 +222,11 @@ def repo_copy(tmp_path_factory) -> Path:
 
 
 def crd_mirror(root: Path, release: str = "v1.0.0") -> Path:
-    """The fixtures' CRD files of a release at upstream's paths below `root`, as `crds --source` reads a mirror
-    (no traffic leaves the machine): v1.0.0's bundle and objective file; for llm-d-router v0.10.0, GIE v1.6.0's
-    bundle and its two llm-d.ai files, each CRD of the fixture in a file of its own as config/crd/bases has them."""
-    crds = FIXTURES / "crds"
-    if release == "v1.0.0":
-        files = {
-            "releases/download/v1.0.0/manifests.yaml": (crds / "inference-extension-v1.0.0-manifests.yaml").read_text(),
-            "raw/v1.0.0/config/crd/bases/inference.networking.x-k8s.io_inferenceobjectives.yaml": (
-                crds / "inference.networking.x-k8s.io_inferenceobjectives-v1.0.0.yaml"
-            ).read_text(),
-        }
-    else:
-        assert release == "llm-d-router/v0.10.0", release
-        files = {
-            "releases/download/v1.6.0/manifests.yaml": (
-                crds / "inference-extension-v1.6.0-release-manifests.yaml"
-            ).read_text()
-        }
-        for crd in docs((crds / "llm-d-router-v0.10.0-llm-d.ai-crds.yaml").read_text()):
-            files[f"raw/v0.10.0/config/crd/bases/llm-d.ai_{crd['spec']['names']['plural']}.yaml"] = yaml.safe_dump(crd)
-    for relative, text in files.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(text)
-    return root
+    """The fixtures' CRD files of a release at upstream's paths below `root` (scripts/crd_mirror.py, which
+    scripts/try-it runs too)."""
+    import runpy
+
+    return runpy.run_path(str(REPO / "scripts" / "crd_mirror.py"))["crd_mirror"](FIXTURES / "crds", root, release)
 
 
 def run_postrender(stdin: str, *args: str) -> subprocess.CompletedProcess:
