@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 
+
+@functools.lru_cache(maxsize=256)  # a stream of a thousand releases names the same few images
 def parse_version(text: str):
     """A semver.Version from `v1.2.3` or `1.2.3`; ValueError when it is not one."""
     import semver  # imported here: most post-renders never compare versions, and it costs start-up time

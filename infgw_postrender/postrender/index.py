@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import Any
 
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.names import epp_name
@@ -26,6 +27,8 @@ class PoolGroup:
     documents: list[Document] = field(default_factory=list)
     new_pool: str | None = None
     helm_release: str = ""  # the pool's first name, kept in an annotation once the pool is renamed
+    # (Deployment, image) of the first container with a pool flag: the EPP, as the rewrites found it
+    epp_image: tuple[Document, Any] | None = None
 
     @property
     def final_pool(self) -> str:

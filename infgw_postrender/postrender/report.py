@@ -63,11 +63,15 @@ class Report:
     def entries(self) -> list[Entry]:
         return [self._entries[key] for key in sorted(self._entries)]
 
-    def as_dict(self) -> dict[str, Any]:
-        entries = self.entries
+    def summary(self) -> dict[str, int]:
+        """How many objects each action touched, and how many carry an assumption."""
+        entries = self._entries.values()
         counts = {action: sum(action in entry.actions for entry in entries) for action in ACTIONS}
         counts["assumed"] = sum(bool(entry.assumed) for entry in entries)
-        return {"summary": counts, "objects": [asdict(entry) for entry in entries], "notes": self.notes}
+        return counts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"summary": self.summary(), "objects": [asdict(entry) for entry in self.entries], "notes": self.notes}
 
     def as_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2) + "\n"
@@ -75,15 +79,17 @@ class Report:
     def as_text(self) -> str:
         """The short summary for people, on stderr."""
         lines = []
-        width = max((len(", ".join(entry.actions) or "checked") for entry in self.entries), default=0)
-        for entry in self.entries:
-            lines.append(f"{', '.join(entry.actions) or 'checked':<{width}}  {entry.ref}")
+        entries = self.entries
+        heads = [", ".join(entry.actions) or "checked" for entry in entries]
+        width = max(map(len, heads), default=0)
+        for head, entry in zip(heads, entries, strict=True):
+            lines.append(f"{head:<{width}}  {entry.ref}")
             lines.extend(f"    - {change}" for change in entry.changes)
             lines.extend(f"    assumed: {assumption}" for assumption in entry.assumed)
             lines.extend(
                 f"    NOT CARRIED OVER: {loss.what}: {loss.why} Fix: {loss.fix}" for loss in entry.not_carried_over
             )
         lines.extend(f"note: {note}" for note in self.notes)
-        counts = self.as_dict()["summary"]
+        counts = self.summary()
         lines.append("infgw-postrender: " + ", ".join(f"{count} {action}" for action, count in counts.items()))
         return "\n".join(lines) + "\n"

@@ -16,14 +16,25 @@ from typing import Any, TextIO, TypeVar
 from infgw_postrender.errors import InputError, where
 from infgw_postrender.postrender import textual
 from infgw_postrender.yaml import emitter, reader
+from infgw_postrender.yaml.reader import plain_string
 from infgw_postrender.yaml.roundtrip import dump_document, load_document, load_errors, one_line
 
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
 _SEPARATOR_LINE = re.compile(r"^---[ \t]*(?:#[^\n]*)?\n", re.MULTILINE)
-_SOURCE = re.compile(r"^# Source: (.+?)[ \t]*$", re.MULTILINE)
-_TOP_KEY = re.compile(r"^(apiVersion|kind):[ \t]*['\"]?([^'\"#\s]+)['\"]?[ \t]*(?:#.*)?$", re.MULTILINE)
-_CONTENT = re.compile(r"^[ \t]*[^#\s]", re.MULTILINE)
-_CONTENT_INDENT = re.compile(r"^( *)[^ \n#]", re.MULTILINE)
+_SOURCE = textual.LinePattern(r"# Source: (?P<source>.+?)[ \t]*$")
+_TOP_KEY = textual.LinePattern(r"(?P<key>apiVersion|kind):[ \t]*['\"]?(?P<value>[^'\"#\s]+)['\"]?[ \t]*(?:#.*)?$")
+# A document's first lines as charts render them: comments, apiVersion and kind (a word), then metadata's name (a
+# word), maybe its namespace, each value alone on its line (the next line indented no more).
+_WORD_LINE = r"[ \t]+(?P<{}>[a-z][-a-z0-9.]*)[ \t]*\n"
+_HEAD = re.compile(
+    r"(?:[ \t]*(?:#[^\n]*)?\n)*"
+    r"(?:apiVersion:[^\n]*\nkind:[ \t]*(?P<kind>[A-Z][A-Za-z0-9]*)[ \t]*\n"
+    r"|kind:[ \t]*(?P<kind_first>[A-Z][A-Za-z0-9]*)[ \t]*\napiVersion:[^\n]*\n)"
+    rf"metadata:[ \t]*\n  name:{_WORD_LINE.format('name')}(?:  namespace:{_WORD_LINE.format('namespace')})?"
+    r"(?=  [^ \n]|[^ \n]|\Z)"
+)
+_CONTENT = textual.LinePattern(r"[ \t]*[^#\s]")
+_CONTENT_INDENT = textual.LinePattern(r"(?P<indent> *)[^ \n#]")
 _CONTENT_LINE = re.compile(r"^ *[^ \n#].*$", re.MULTILINE)
 _BLOCK_SCALAR = re.compile(r"(?:^|[:-])[ \t]+[|>]", re.MULTILINE)
 
@@ -78,7 +89,7 @@ class Document:
     @property
     def source(self) -> str | None:
         found = _SOURCE.search(self.body)
-        return found.group(1) if found else None
+        return found.group("source") if found else None
 
     @property
     def is_empty(self) -> bool:
@@ -86,7 +97,7 @@ class Document:
 
     def header(self) -> tuple[str, str]:
         """(apiVersion, kind) read from the text without parsing; falls back to parsing when in doubt."""
-        found: dict[str, str] = {match.group(1): match.group(2) for match in _TOP_KEY.finditer(self.body)}
+        found: dict[str, str] = {match.group("key"): match.group("value") for match in _TOP_KEY.finditer(self.body)}
         if "apiVersion" in found and "kind" in found:
             return found["apiVersion"], found["kind"]
         data = self.data
@@ -95,15 +106,25 @@ class Document:
     def identify(self) -> None:
         """Set kind, name and namespace, from the text when it is plain block YAML, else from parsing."""
         # a few kinds, thousands of documents; str(): ruamel's string subclasses cannot be interned
+        body = self.body
+        head = _HEAD.match(body)
+        if head is not None and (plain_string(head["name"]) and plain_string(head["namespace"] or "x")):
+            # the layout charts render, read in one match: the kind, unless a later line says it again
+            kind = head["kind"] or head["kind_first"]
+            self.kind = sys.intern(kind if body.find("\nkind:", head.end() - 1) < 0 else self.header()[1])
+            name, namespace = head["name"], head["namespace"]
+            if namespace is None and body.find("\n  namespace:", head.end() - 1, self._metadata_end(head.end())) >= 0:
+                found = self._locate(("metadata", "namespace"))
+                namespace = found[2] if found else None
+            self.name, self.namespace = name, namespace and sys.intern(namespace)
+            return
         self.kind = sys.intern(str(self.header()[1]))
-        block = self._block(("metadata",))  # found once for both
-        found = self._locate(("metadata", "name"), block) if block else None
-        name = found[2] if found else None
-        if name is not None:
-            found = self._locate(("metadata", "namespace"), block)
+        if (found := self._locate(("metadata", "name"))) is not None:
+            name = found[2]
+            found = self._locate(("metadata", "namespace"))
             namespace = found[2] if found else None
         elif self.too_big_to_parse:
-            namespace = None  # too big to parse for its name; it is passed through unless something must change it
+            name = namespace = None  # too big to parse for its name: passed through unless something must change it
         else:
             metadata = self.data.get("metadata") or {}
             name, namespace = metadata.get("name"), metadata.get("namespace")
@@ -113,6 +134,11 @@ class Document:
                         f"{where(self.index, self.source)}: metadata.{field_name} is {value!r}, not a string; quote it"
                     )
         self.name, self.namespace = name, sys.intern(str(namespace)) if isinstance(namespace, str) else namespace
+
+    def _metadata_end(self, start: int) -> int:
+        """Where the top-level entry whose lines run on at `start` ends."""
+        following = textual.block_end(0).search(self.body, start - 1)
+        return following.start("line") if following else len(self.body)
 
     def check_aliases(self) -> None:
         """Refuse an alias bomb (anchors whose aliases expand without bound), counted without expanding it."""
@@ -167,6 +193,72 @@ class Document:
             self._splices = (self._splices or []) + found[0]
         return found[1] if found is not None else None
 
+    def peek_items(self, keys: tuple[str, ...], fields: tuple[str, ...]) -> list[dict[str, Any]] | None:
+        """The block sequence of mappings at a path of keys (a Deployment's containers, a Role's rules), read off
+        the text: for each item, those of `fields` it has, a TextValue where the value is a one-line string, a list
+        of them or empty, None where it is anything else (parse for that). None when the sequence is not written
+        so, when the document was parsed already (read its data then), or when a change waits inside it."""
+        block = self._block(keys) if self._read is None else None
+        if block is None or not self._untouched(*block):
+            return None
+        body = self.body
+        items = textual.sequence_items(body, *block)
+        if items is None:
+            return None
+        found = []
+        for first, end, column in items:
+            if not textual.is_mapping_item(body, first):
+                return None
+            item = {}
+            for key in fields:
+                entry = textual.item_entry(body, first, end, column, key)
+                if entry is not None:
+                    item[key] = textual.entry_value(body, *entry)
+            found.append(item)
+        return found
+
+    def replace(self, span: tuple[int, int, str], old: str, new: str) -> bool:
+        """Splice `new` over the string `old` that peek_items() found at `span`, in its style; True if it changed."""
+        if old == new:
+            return False
+        start, end, style = span
+        if not self._untouched(start, end):
+            raise ValueError(f"{where(self.index, self.source)}: a value changed twice")  # a rewrite's own mistake
+        self._splices = (self._splices or []) + [(start, end, emitter.scalar_text(new, style))]
+        return True
+
+    def add_entry(self, keys: tuple[str, ...], value: str) -> bool | None:
+        """`keys[-1]: value` (a string) in the block mapping at keys[:-1], made under keys[:-2] when there is none
+        (an annotation where a chart renders no annotations): a splice after that mapping's last line, no parse.
+        False when the key is there already; None when the text is not laid out so (parse then)."""
+        if self._read is not None:
+            return None  # parsed: its data would no longer say what the text does
+        *outer, parent, key = keys
+        block = self._block(tuple(outer))
+        if block is None:
+            return None
+        depth = len(outer)
+        children = textual.block_children(self.body, *block, depth)
+        if children is None:
+            return None
+        line = f"{emitter.scalar_text(key, 'plain')}: {emitter.scalar_text(value, 'plain')}"
+        if parent in children:
+            under = children[parent]
+            entries = textual.flat_entries(self.body, *under) if under[0] < under[1] else None
+            if entries is None:
+                return None
+            if key in entries:
+                return False
+            at, indent = max(entries.values())
+            insertion = f"\n{indent}{line}"
+        else:
+            at = textual.last_line_end(self.body, *block)
+            insertion = f"\n{'  ' * depth}{parent}:\n{'  ' * (depth + 1)}{line}"
+        if any(start < at < end for start, end, _ in self._splices or ()):
+            return None
+        self._splices = (self._splices or []) + [(at, at, insertion)]
+        return True
+
     def _block(self, keys: tuple) -> tuple[int, int] | None:
         """(start, end) of the lines under the block-mapping path `keys`, found by indentation alone; None once
         the text no longer holds the values (a round-tripped tree is emitted only at settle())."""
@@ -178,7 +270,7 @@ class Document:
             if found is None:
                 return None
             following = textual.block_end(depth).search(text, found.end(), end)  # the next line indented no more
-            start, end = found.end(), following.start() if following else end
+            start, end = found.end(), following.start("line") if following else end
         return start, end
 
     def _locate(self, keys: tuple, block: tuple[int, int] | None = None) -> tuple[int, int, str, str] | None:
@@ -192,7 +284,7 @@ class Document:
         if found is None:
             return None
         following = _CONTENT_INDENT.search(text, found.end(), end)
-        if following is not None and len(following.group(1)) > 2 * depth:
+        if following is not None and len(following.group("indent")) > 2 * depth:
             return None  # a scalar continued on the next lines
         value = textual.one_line_string(found)
         if value is None:

@@ -6,16 +6,14 @@ objectives), whose EPP reads llm-d.ai and ignores the x-k8s.io objects once both
 from __future__ import annotations
 
 from infgw_postrender.api.mapping import api
-from infgw_postrender.api.paths import containers
 from infgw_postrender.api.releases import Target, default_target, gie, router, target_of_epp
 from infgw_postrender.errors import InputError, where
 from infgw_postrender.postrender.index import Index, PoolGroup
-from infgw_postrender.postrender.rewrites.epp import flag_value
 
 
 def group_target(index: Index, group: PoolGroup, asked: Target) -> tuple[Target, str | None]:
     """(the target the group's objects are written for, why it is not `asked`, or None)."""
-    found = _epp_image(index, group)
+    found = _epp_image(group)
     stream = target_of_epp(found[1]) if found else None
     if stream is None and _role_reads_router_objectives(index, group):
         stream = default_target(router())
@@ -41,16 +39,11 @@ def group_target(index: Index, group: PoolGroup, asked: Target) -> tuple[Target,
     )
 
 
-def _epp_image(index: Index, group: PoolGroup):
-    """(document, image) of the Deployment whose container runs the EPP of this pool (its --pool-name), or None."""
-    epp = api().epp
-    for document in index.of_kind("Deployment", group.documents):
-        for _, container in containers(document.data, epp.containers_path):
-            args = container.get("args")
-            if isinstance(args, list) and flag_value(args, epp.pool_name_flags)[0] is not None:
-                image = container.get("image")
-                return (document, image) if isinstance(image, str) else None
-    return None
+def _epp_image(group: PoolGroup):
+    """(document, image) of the Deployment whose container runs the EPP of this pool (its --pool-name), or None:
+    what update_epp_flags found as it read the group's Deployments."""
+    found = group.epp_image
+    return found if found is not None and isinstance(found[1], str) else None
 
 
 def _role_reads_router_objectives(index: Index, group: PoolGroup) -> bool:

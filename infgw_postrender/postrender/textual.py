@@ -7,8 +7,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 from infgw_postrender.yaml import reader
 
@@ -24,9 +24,39 @@ def apply_splices(text: str, splices: Iterable[tuple[int, int, str]]) -> str:
     return text
 
 
+class LinePattern:
+    """A pattern that starts at a line's start (`^` in MULTILINE), searched the fast way: the engine scans for a
+    line break, a literal, where `^` would have it try every character (several times faster on a document).
+    Its matches name the line's start `line`: match.start("line")."""
+
+    __slots__ = ("_after_break", "_at_start")
+
+    def __init__(self, source: str) -> None:
+        self._after_break = re.compile(f"\n(?P<line>{source})", re.MULTILINE)
+        self._at_start = re.compile(f"(?P<line>{source})", re.MULTILINE)
+
+    def search(self, text: str, start: int = 0, end: int | None = None) -> re.Match | None:
+        """The first match whose line starts in text[start:end] (at `start` itself when a line starts there)."""
+        end = len(text) if end is None else end
+        if start == 0 or text[start - 1] == "\n":
+            found = self._at_start.match(text, start, end)
+            if found is not None:
+                return found
+        return self._after_break.search(text, start, end)
+
+    def finditer(self, text: str, start: int = 0, end: int | None = None) -> Iterator[re.Match]:
+        end = len(text) if end is None else end
+        if start == 0 or text[start - 1] == "\n":
+            found = self._at_start.match(text, start, end)
+            if found is not None:
+                yield found
+                start = found.end()
+        yield from self._after_break.finditer(text, start, end)
+
+
 @functools.cache
-def block_key(depth: int, key: str) -> re.Pattern:
-    return re.compile(rf"^{'  ' * depth}{re.escape(key)}:[ \t]*(?:#.*)?$", re.MULTILINE)
+def block_key(depth: int, key: str) -> LinePattern:
+    return LinePattern(rf"{'  ' * depth}{re.escape(key)}:[ \t]*(?:#.*)?$")
 
 
 # A one-line scalar after `key: `: double-quoted without escapes, single-quoted without '', or plain; then at
@@ -36,8 +66,8 @@ STYLES = {'"': '"', "'": "'"}
 
 
 @functools.cache
-def scalar_key(depth: int, key: str) -> re.Pattern:
-    return re.compile(rf"^{'  ' * depth}{re.escape(key)}:[ \t]+{ONE_LINE}", re.MULTILINE)
+def scalar_key(depth: int, key: str) -> LinePattern:
+    return LinePattern(rf"{'  ' * depth}{re.escape(key)}:[ \t]+{ONE_LINE}")
 
 
 @functools.cache
@@ -53,12 +83,17 @@ def one_line_string(found: re.Match) -> str | None:
         return text[1:-1] if text[1:-1].isprintable() else None
     if text[0] == "'":
         return text[1:-1]
-    return reader.plain_string(text)
+    return reader.plain_string(text) or reader.plain_word(text)
 
 
 @functools.cache
-def block_end(depth: int) -> re.Pattern:
-    return re.compile(rf"^ {{0,{2 * depth}}}[^ \n#]", re.MULTILINE)
+def block_end(depth: int) -> LinePattern:
+    """The first line after a key's block: indented no more than the key, unless it is an item of a sequence
+    written at the key's own indentation (`args:` then `- --pool-name`, as charts write lists)."""
+    item = r"(?!-(?: |$))"
+    if depth == 0:
+        return LinePattern(rf"{item}[^ \n#]")
+    return LinePattern(rf"(?: {{0,{2 * depth - 1}}}[^ \n#]| {{{2 * depth}}}{item}[^ \n#])")
 
 
 def keep_ending(text: str, original: str) -> str:
@@ -145,6 +180,14 @@ def block_children(text: str, start: int, end: int, depth: int) -> dict[str, tup
     return found
 
 
+def last_line_end(text: str, start: int, end: int) -> int:
+    """The end of the last content line of text[start:end] (`start` when there is none)."""
+    last = start
+    for line in _ANY_CONTENT.finditer(text, start, end):
+        last = line.end()
+    return last
+
+
 def flat_entries(text: str, start: int, end: int) -> dict[str, tuple[int, str]] | None:
     """A block mapping of one-line scalars whose lines are text[start:end], all at one indentation (whatever it
     is): each key's (end of its line, the indentation); None when it is not written so."""
@@ -175,3 +218,164 @@ def add_beside(text: str, block: tuple[int, int], depth: int, after: str, line: 
             splices.append((line_end, line_end, f"\n{indent}{line}"))
             names.append(name)
     return splices, names
+
+
+class TextValue(NamedTuple):
+    """An entry's value read off the text: a one-line string, a list of them (flow or block), or None (empty).
+    `spans` are where each string sits, (start, end, style), for a change to be spliced: one for a string, one
+    per item for a block list, None for a flow list (read, never spliced)."""
+
+    value: str | list[str] | None
+    spans: list[tuple[int, int, str]] | None
+
+
+_DASH = re.compile(r"- +(?=[^ \t\n#])")
+_ENTRY = re.compile(r"(?P<key>[A-Za-z_][-A-Za-z0-9_.]*):(?=[ \t]|$)", re.MULTILINE)
+_INLINE = re.compile(rf"[ \t]+{ONE_LINE}")
+_EMPTY = re.compile(r"[ \t]*(?:#.*)?")
+_FLOW_LIST = re.compile(r"[ \t]+(?P<flow>\[[^\n#]*\])[ \t]*(?:#.*)?")
+
+
+def _column(content: str) -> int | None:
+    """Where a content line's text starts; None when a tab is part of its indentation (the reader's refusal)."""
+    column = len(content) - len(content.lstrip(" "))
+    return None if content[column] == "\t" else column
+
+
+@functools.cache
+def _shallow(column: int) -> LinePattern:
+    """A content line indented `column` spaces or less (a comment is not content; a tab is, to be refused)."""
+    return LinePattern(rf"(?P<indent> {{0,{column}}})[^ \n#]")
+
+
+def sequence_items(text: str, start: int, end: int) -> list[tuple[int, int, int]] | None:
+    """The items of the block sequence whose lines are text[start:end], dashes at one indentation: for each,
+    (offset of its content after `- `, end of its lines, that content's column). None when a line at the dashes'
+    indentation starts no item with content on its line, or a line is indented less. Only the lines at the
+    dashes' indentation are visited; what is under them is read when asked for."""
+    first = _ANY_CONTENT.search(text, start, end)
+    if first is None:
+        return None
+    indent = _column(first.group(0))
+    if indent is None:
+        return None
+    items: list[list[int]] = []
+    for line in _shallow(indent).finditer(text, first.start(), end):
+        at = line.start("line")
+        dash = _DASH.match(text, at + indent)
+        if len(line.group("indent")) < indent or dash is None:
+            return None
+        if items:
+            items[-1][1] = at
+        items.append([dash.end(), end, dash.end() - at])
+    return [(first, last, column) for first, last, column in items]
+
+
+@functools.cache
+def _key_line(column: int, key: str) -> re.Pattern:
+    return re.compile(rf"\n {{{column}}}{re.escape(key)}:(?=[ \t\n]|$)")
+
+
+@functools.cache
+def _next_key(column: int) -> re.Pattern:
+    """The next line indented `column` or less that is not an item of a sequence at that column."""
+    return re.compile(
+        rf"\n(?: {{0,{column - 1}}}[^ \n#]| {{{column}}}(?!-(?: |$))[^ \n#])" if column else r"\n[^ \n#-]"
+    )
+
+
+def item_entry(text: str, first: int, end: int, column: int, key: str) -> tuple[int, int, int] | None:
+    """The entry `key` of the block mapping that starts at `first` (an item's content, after its dash) at
+    `column`, its other lines up to `end`: (offset after `key:`, end of that line, end of the lines under it), or
+    None when it has no such key. A line at `column` is one of the mapping's keys or an item of a sequence written
+    at its key's indentation (`args:` then `- --pool-name`): whatever else is under a key is indented more."""
+    if text.startswith(key + ":", first) and text[first + len(key) + 1 : first + len(key) + 2] in ("", " ", "\t", "\n"):
+        value_at = first + len(key) + 1
+    else:
+        found = _key_line(column, key).search(text, first, end)
+        if found is None:
+            return None
+        value_at = found.end()
+    line_end = text.find("\n", value_at, end)
+    if line_end < 0:
+        return value_at, end, end
+    following = _next_key(column).search(text, line_end, end)
+    return value_at, line_end, following.start() if following else end
+
+
+def is_mapping_item(text: str, first: int) -> bool:
+    """An item's content starts with a key (`- name: epp`), as a block mapping's first line."""
+    return _ENTRY.match(text, first) is not None
+
+
+def entry_value(text: str, value_at: int, line_end: int, under_end: int) -> TextValue | None:
+    """The value of an entry item_entries() found, when it is a one-line string, a list of them or empty; else
+    None (a nested mapping, a number, a block scalar: parse then)."""
+    if _ANY_CONTENT.search(text, line_end, under_end):  # lines under the key's: a block list?
+        return scalar_sequence(text, line_end, under_end) if _EMPTY.fullmatch(text, value_at, line_end) else None
+    flow = _FLOW_LIST.fullmatch(text, value_at, line_end)
+    if flow is not None:
+        return _flow_strings(flow.group("flow"))
+    inline = _INLINE.fullmatch(text, value_at, line_end)
+    if inline is not None:
+        value = one_line_string(inline)
+        return TextValue(value, [_span(text, inline)]) if value is not None else None
+    return TextValue(None, []) if _EMPTY.fullmatch(text, value_at, line_end) else None
+
+
+@functools.cache
+def _sequence_line(column: int) -> re.Pattern:
+    return re.compile(rf"\n {{{column}}}- +{ONE_LINE}", re.MULTILINE)
+
+
+_BLANK_LINES = re.compile(r"(?:\n[ \t]*(?:#.*)?)*")
+
+
+def scalar_sequence(text: str, start: int, end: int) -> TextValue | None:
+    """A block sequence of one-line strings, text[start:end] (from a line break), one item a line at one
+    indentation, blank and comment lines between; else None."""
+    first = _CONTENT_AFTER_BREAK.search(text, start, end)
+    if first is None:
+        return None
+    values: list[str] = []
+    spans: list[tuple[int, int, str]] = []
+    at = first.start()
+    for item in _sequence_line(len(first.group("indent"))).finditer(text, at, end):
+        if item.start() != at and not _BLANK_LINES.fullmatch(text, at, item.start()):
+            return None
+        value = one_line_string(item)
+        if value is None:
+            return None
+        values.append(value)
+        spans.append(_span(text, item))
+        at = item.end()
+    return TextValue(values, spans) if values and _BLANK_LINES.fullmatch(text, at, end) else None
+
+
+_CONTENT_AFTER_BREAK = re.compile(r"\n(?P<indent> *)[^ \n#]")
+
+
+_FLOW_WORD = r"""(?:"[^"\\\n]*"|[A-Za-z/][-A-Za-z0-9./]*)"""
+_FLOW_WORDS = re.compile(rf"\[[ \t]*(?:{_FLOW_WORD}[ \t]*(?:,[ \t]*{_FLOW_WORD}[ \t]*)*)?\]")
+_FLOW_ITEM = re.compile(r"""(?:"([^"\\\n]*)"|([A-Za-z/][-A-Za-z0-9./]*))""")
+
+
+def _flow_strings(flow: str) -> TextValue | None:
+    """A one-line flow list of strings (`["get", "list"]`, as charts write a Role's rules); None when an item is
+    anything else. Double-quoted items without escapes and plain words are read here, the rest by the reader."""
+    if _FLOW_WORDS.fullmatch(flow):
+        items = [quoted if word == "" else word for quoted, word in _FLOW_ITEM.findall(flow)]
+        if all(item.isprintable() for item in items) and all(
+            reader.plain_word(word) for _, word in _FLOW_ITEM.findall(flow) if word
+        ):
+            return TextValue(items, None)
+    try:
+        items = reader.parse_flow(flow)
+    except reader.Unsupported:
+        return None
+    return TextValue(items, None) if all(isinstance(item, str) for item in items) else None
+
+
+def _span(text: str, found: re.Match) -> tuple[int, int, str]:
+    """(start, end, style) of a matched ONE_LINE value."""
+    return found.start("value"), found.end("value"), STYLES.get(text[found.start("value")], "plain")

@@ -378,14 +378,21 @@ _YAML11_BOOLS = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on"
 
 def plain_string(text: str) -> str | None:
     """The plain scalar `text` when every reader Kubernetes users run reads it as that same string (not a
-    number, bool or null, YAML 1.1's yes/no/on/off included; no indicator)."""
-    if text in _YAML11_BOOLS:
+    number, bool or null, YAML 1.1's yes/no/on/off included; no indicator). _SAFE_PLAIN's first character is
+    one no number starts with, so only the words are left to rule out."""
+    if text in _YAML11_BOOLS or text in _BOOLS or text in _NULLS:
         return None
-    return text if _SAFE_PLAIN.fullmatch(text) and _resolve_safely(text) == text else None
+    return text if _SAFE_PLAIN.fullmatch(text) else None
 
 
-def _resolve_safely(text: str) -> Any:
-    try:
-        return _resolve(text)
-    except Unsupported:
+# A word: a letter or `/` first (or a flag's dashes, then a letter), then nothing a reader stops at.
+_WORD = re.compile(r"(?:--?)?[A-Za-z/][^\s#,\[\]{}'\"]*")
+
+
+def plain_word(text: str) -> str | None:
+    """A one-line plain scalar read as a string, wider than plain_string() (an image `registry/epp:v1.0.0`, a flag
+    `--pool-name`): no number, timestamp or null starts with a letter or `/`, so it is a string to YAML 1.1 and
+    1.2 readers alike, unless it is one of their words (true, yes, null...)."""
+    if text in _YAML11_BOOLS or text in _BOOLS or text in _NULLS or text.endswith(":") or not _WORD.fullmatch(text):
         return None
+    return text

@@ -2,42 +2,107 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from infgw_postrender.api.mapping import api, ga_group
 from infgw_postrender.api.paths import containers
 from infgw_postrender.api.versions import parse_version
 from infgw_postrender.errors import InputError, where
+from infgw_postrender.postrender import textual
 from infgw_postrender.postrender.rewrites.job import Job
 from infgw_postrender.postrender.stream import Document
 
 
+@dataclass(frozen=True, slots=True)
+class Container:
+    """A container of a Deployment, with args: `replace(position, text)` changes one of them (a splice of the text,
+    or a set of the parsed tree)."""
+
+    document: Document
+    args: list
+    image: Any
+    replace: Callable[[int, str], bool]
+
+
 def update_epp_flags(job: Job) -> None:
-    epp = api().epp
-    for document in job.index.of_kind("Deployment", job.group.documents):
-        for at, container in list(containers(document.data, epp.containers_path)):
-            args = container.get("args")
-            if isinstance(args, list) and flag_value(args, epp.pool_name_flags)[1] in (
-                job.group.pool,
-                job.group.final_pool,
-            ):
-                _update_container(job, document, at, container)
+    group = job.group
+    for document in job.index.of_kind("Deployment", group.documents):
+        for container in containers_with_args(document):
+            position, value = flag_value(container.args, api().epp.pool_name_flags)
+            if position is None:
+                continue
+            if group.epp_image is None:  # what the objectives are written for: the first EPP's image
+                group.epp_image = (document, container.image)
+            if value in (group.pool, group.final_pool):
+                _update_container(job, container)
 
 
-def _update_container(job: Job, document: Document, at: tuple, container: dict) -> None:
+def containers_with_args(document: Document) -> list[Container]:
+    """The Deployment's containers whose args are a list; read off the text as charts render them (args one-line
+    strings, a block list: no parse, one a release, issue 33), parsed when written otherwise."""
+    found = _from_text(document)
+    if found is not None:
+        return found
+    return [
+        Container(document, args, container.get("image"), _set_parsed(document, at))
+        for at, container in containers(document.data, api().epp.containers_path)
+        if isinstance(args := container.get("args"), list)
+    ]
+
+
+def _from_text(document: Document) -> list[Container] | None:
+    keys = _containers_keys()
+    items = document.peek_items(keys, ("args", "image")) if keys else None
+    if items is None:
+        return None
+    found = []
+    for item in items:
+        args, image = item.get("args"), item.get("image")
+        if ("args" in item and args is None) or ("image" in item and image is None):
+            return None  # written otherwise: parsed, where the checks name what is wrong
+        if args is None or not isinstance(args.value, list):
+            continue  # no args, as the parsed path sees a container whose args are not a list
+        if args.spans is None:
+            return None  # a flow list: read, but no positions to splice at
+        found.append(Container(document, args.value, image.value if image else None, _splice(document, args)))
+    return found
+
+
+def _splice(document: Document, args: textual.TextValue) -> Callable[[int, str], bool]:
+    values, spans = args.value, args.spans
+    assert isinstance(values, list) and spans is not None
+    return lambda position, text: document.replace(spans[position], values[position], text)
+
+
+@functools.cache
+def _containers_keys() -> tuple[str, ...] | None:
+    """mapping.yaml's containers path as keys, when it is keys then `[]` (peek_items reads no other)."""
+    path = api().epp.containers_path
+    head = path.removesuffix("[]")
+    return tuple(head.split(".")) if head != path and "[" not in head else None
+
+
+def _set_parsed(document: Document, at: tuple) -> Callable[[int, str], bool]:
+    return lambda position, text: document.set(at + ("args", position), text)
+
+
+def _update_container(job: Job, container: Container) -> None:
+    """The pool flags of one EPP container changed; its image checked."""
+    document, args, image, replace = container.document, container.args, container.image, container.replace
     epp = api().epp
     final_pool = job.group.final_pool
-    args = container["args"]
     changes = []
     position, value = flag_value(args, epp.pool_name_flags)
-    if document.set(at + ("args", position), _flag_text(args[position], value, final_pool)):
+    assert position is not None  # update_epp_flags chose the container by this flag's value
+    if replace(position, _flag_text(args[position], value, final_pool)):
         changes.append(f"EPP pool name flag -> {final_pool}")
     position, value = flag_value(args, epp.pool_group_flags)
-    if position is not None and document.set(at + ("args", position), _flag_text(args[position], value, ga_group())):
+    if position is not None and replace(position, _flag_text(args[position], value, ga_group())):
         changes.append(f"--pool-group -> {ga_group()}")
     legacy = [flag for flag in epp.legacy_flags if flag in args]
-    image = container.get("image")
     if image is not None and not isinstance(image, str):
         raise InputError(
             f"{where(document.index, document.source)}: the EPP container's image is {image!r}, not a string; quote it"

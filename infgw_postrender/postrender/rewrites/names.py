@@ -20,9 +20,11 @@ def rename_pool(job: Job) -> None:
     rename(index, group, group.document, new_name)
     # a later run reads the release from here: {release} in its flags must mean the same release again
     key = api().release_annotation
-    annotations = group.document.data["metadata"].get("annotations")
-    if not (isinstance(annotations, dict) and key in annotations):
-        group.document.rewrite(("metadata",), lambda pool: _annotate(pool, key, group.helm_release))
+    # as charts render metadata, a line spliced in, no parse (one a release, issue 33)
+    if group.document.add_entry(("metadata", "annotations", key), group.helm_release) is None:
+        annotations = group.document.data["metadata"].get("annotations")
+        if not (isinstance(annotations, dict) and key in annotations):
+            group.document.rewrite(("metadata",), lambda pool: _annotate(pool, key, group.helm_release))
     namespace = group.namespace or "default"
     for rule in api().named_after_pool:
         old = rule.pattern.format(pool=group.pool, namespace=namespace)

@@ -17,10 +17,12 @@ def grant_ga_pools(job: Job) -> None:
         for document in job.index.of_kind(kind, job.group.documents):
             if not document.contains("inferencepools"):
                 continue
-            rules = document.data.get("rules")
-            if not isinstance(rules, list):
-                continue
-            _check_rules(document, rules)
+            rules = _rules_from_text(document)
+            if rules is None:
+                rules = document.data.get("rules")
+                if not isinstance(rules, list):
+                    continue
+                _check_rules(document, rules)
             if any(grants(existing, rule) for existing in rules):
                 continue
             document.rewrite(("rules",), lambda role: role["rules"].append(copy.deepcopy(rule)))
@@ -29,12 +31,34 @@ def grant_ga_pools(job: Job) -> None:
             )
 
 
+def _rules_from_text(document: Document) -> list[dict] | None:
+    """The rules' lists read off the text, as charts render them (flow or block lists of strings): a Role is not
+    parsed only to be found granting what it should (one a release, issue 33). None when written otherwise."""
+    items = document.peek_items(("rules",), _RULE_FIELDS)
+    if items is None:
+        return None
+    rules = []
+    for item in items:
+        rule = {}
+        for field_name in _RULE_FIELDS:
+            if field_name in item:
+                found = item[field_name]
+                if found is None or isinstance(found.value, str):
+                    return None  # parsed: _check_rules names what is wrong, or the parse reads what this does not
+                rule[field_name] = found.value
+        rules.append(rule)
+    return rules
+
+
+_RULE_FIELDS = ("apiGroups", "resources", "verbs")
+
+
 def _check_rules(document: Document, rules: list) -> None:
     """A PolicyRule's lists are lists of strings; anything else is the chart's mistake, named by its path."""
     for number, rule in enumerate(rules):
         if not isinstance(rule, dict):
             raise InputError(f"{where(document.index, document.source)}: rules[{number}] is not a mapping")
-        for field_name in ("apiGroups", "resources", "verbs"):
+        for field_name in _RULE_FIELDS:
             value = rule.get(field_name)
             if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                 raise InputError(
