@@ -12,8 +12,6 @@ import click
 
 from infgw_postrender import __version__, defaults
 from infgw_postrender.cli.params import DNS_LABEL, PERCENT, Command
-from infgw_postrender.cluster.backends import check_generated_routes
-from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.errors import InputError, MigrateError
 from infgw_postrender.postrender.pipeline import Options, post_render_documents
 from infgw_postrender.postrender.stream import read_chunks, split_chunks
@@ -183,8 +181,13 @@ def _run(report_path: str | None, quiet: bool, offline: bool, kube_context: str 
     except RecursionError:  # parsing catches its own; this is for a deep tree that parsed but cannot be walked
         raise InputError("stdin: a document is nested too deeply for a Kubernetes object") from None
     report = result.report
-    kubectl = None if offline else Kubectl.from_options(kube_context, None)
-    check_generated_routes(result.routes, report.notes, kubectl)
+    if result.routes:  # imported only then: most post-renders generate no route, and start-up counts (issue 33)
+        from infgw_postrender.cluster.backends import check_generated_routes
+        from infgw_postrender.cluster.kube import Kubectl
+
+        check_generated_routes(
+            result.routes, report.notes, None if offline else Kubectl.from_options(kube_context, None)
+        )
     if report_path:
         try:
             with open(report_path, "w", encoding="utf-8") as handle:

@@ -49,9 +49,8 @@ class Index:
         self.by_kind: dict[str, list[Document]] = {}
         self._sorted_names: list[tuple[str, int]] = []
         for document in documents:
-            if not document.is_empty:
-                document.check_aliases()
-                document.identify()
+            document.check_aliases()
+            if document.identify():
                 self.by_kind.setdefault(document.kind, []).append(document)
                 if document.name:
                     self._sorted_names.append((document.name, document.index))

@@ -25,7 +25,7 @@ from infgw_postrender.postrender.route import new_route, rewrite_route
 from infgw_postrender.postrender.stream import Document, join, new_document, split, write
 from infgw_postrender.postrender.target import group_target
 from infgw_postrender.yaml import emitter
-from infgw_postrender.yaml.roundtrip import load_file_documents
+from infgw_postrender.yaml.roundtrip import load_file_documents, plain
 
 
 @dataclass
@@ -225,7 +225,7 @@ def _generated_earlier(document: Document) -> bool:
 
 def _models(path: str) -> list[dict]:
     kind = api().alpha_model.kind
-    models = load_file_documents(path, "--objectives-from")
+    models = [plain(item) for item in load_file_documents(path, "--objectives-from")]
     for position, item in enumerate(models):
         if not isinstance(item, dict) or item.get("kind") != kind:
             raise InputError(
@@ -282,7 +282,7 @@ def preflight(options: Options) -> None:
 
 
 def _route_source(path: str) -> dict:
-    items = load_file_documents(path, "--route-from")
+    items = [plain(item) for item in load_file_documents(path, "--route-from")]
     routes = [item for item in items if isinstance(item, dict) and item.get("kind") == api().route.kind]
     if len(routes) != 1:
         raise InputError(f"--route-from {path}: expected exactly one HTTPRoute, found {len(routes)}")
@@ -326,19 +326,10 @@ def append_generated(documents: list[Document], generated: list[Generated], repo
         metadata = item.obj["metadata"]
         metadata.setdefault("annotations", {})[key] = "true"
         ends_line = not documents or documents[-1].text().endswith("\n")
-        document = new_document(len(documents), emitter.dump(_plain(item.obj)), "---\n" if ends_line else "\n---\n")
+        document = new_document(len(documents), emitter.dump(item.obj), "---\n" if ends_line else "\n---\n")
         documents.append(document)
         entry = report.entry(document.index, item.obj["kind"], metadata["name"], metadata.get("namespace"))
         for change in item.changes or ["generated"]:
             entry.record("generated", change)
         entry.assume(*item.assumed)
         entry.lose(*item.not_carried_over)
-
-
-def _plain(value):
-    """Round-trip containers (from a user's file) as plain dicts and lists, for the emitter."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -16,22 +17,25 @@ from typing import Any, TextIO, TypeVar
 from infgw_postrender.errors import InputError, where
 from infgw_postrender.postrender import textual
 from infgw_postrender.yaml import emitter, reader
-from infgw_postrender.yaml.reader import plain_string
+from infgw_postrender.yaml.reader import NOT_STRINGS
 from infgw_postrender.yaml.roundtrip import dump_document, load_document, load_errors, one_line
 
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
-_SEPARATOR_LINE = re.compile(r"^---[ \t]*(?:#[^\n]*)?\n", re.MULTILINE)
+# A separator line whose line break has come. Its own break is left unmatched (a lookahead), to be the break the
+# next separator line follows: a literal the engine scans for, where `^` would have it try every character.
+_SEPARATOR_LINE = re.compile(r"(?P<line>---[ \t]*(?:#[^\n]*)?)(?=\n)")
+_SEPARATOR_AFTER_BREAK = re.compile(r"\n(?P<line>---[ \t]*(?:#[^\n]*)?)(?=\n)")
 _SOURCE = textual.LinePattern(r"# Source: (?P<source>.+?)[ \t]*$")
 _TOP_KEY = textual.LinePattern(r"(?P<key>apiVersion|kind):[ \t]*['\"]?(?P<value>[^'\"#\s]+)['\"]?[ \t]*(?:#.*)?$")
 # A document's first lines as charts render them: comments, apiVersion and kind (a word), then metadata's name (a
-# word), maybe its namespace, each value alone on its line (the next line indented no more).
+# word), maybe its namespace, each value alone on its line (the next line indented no more), then the rest of metadata.
 _WORD_LINE = r"[ \t]+(?P<{}>[a-z][-a-z0-9.]*)[ \t]*\n"
 _HEAD = re.compile(
     r"(?:[ \t]*(?:#[^\n]*)?\n)*"
     r"(?:apiVersion:[^\n]*\nkind:[ \t]*(?P<kind>[A-Z][A-Za-z0-9]*)[ \t]*\n"
     r"|kind:[ \t]*(?P<kind_first>[A-Z][A-Za-z0-9]*)[ \t]*\napiVersion:[^\n]*\n)"
     rf"metadata:[ \t]*\n  name:{_WORD_LINE.format('name')}(?:  namespace:{_WORD_LINE.format('namespace')})?"
-    r"(?=  [^ \n]|[^ \n]|\Z)"
+    r"(?=  [^ \n]|[^ \n]|\Z)(?P<rest>(?:[ \t#][^\n]*(?:\n|\Z)|\n)*)"  # the rest of metadata: a namespace may be there
 )
 _CONTENT = textual.LinePattern(r"[ \t]*[^#\s]")
 _CONTENT_INDENT = textual.LinePattern(r"(?P<indent> *)[^ \n#]")
@@ -78,6 +82,7 @@ class Document:
     _read: _Read | None = field(default=None, repr=False)
     _splices: list | None = field(default=None, repr=False)  # None, not [], saves a list per document
     _tree: Any = field(default=None, repr=False)
+    _blocks: dict | None = field(default=None, repr=False)  # _block()'s paths found in this body
 
     @property
     def too_big_to_parse(self) -> bool:
@@ -103,26 +108,31 @@ class Document:
         data = self.data
         return data["apiVersion"], data["kind"]
 
-    def identify(self) -> None:
-        """Set kind, name and namespace, from the text when it is plain block YAML, else from parsing."""
+    def identify(self) -> bool:
+        """Set kind, name and namespace, from the text when it is plain block YAML, else from parsing. False,
+        and nothing set, when the document is empty (comments at most)."""
         # a few kinds, thousands of documents; str(): ruamel's string subclasses cannot be interned
         body = self.body
         head = _HEAD.match(body)
-        if head is not None and (plain_string(head["name"]) and plain_string(head["namespace"] or "x")):
-            # the layout charts render, read in one match: the kind, unless a later line says it again
-            kind = head["kind"] or head["kind_first"]
-            self.kind = sys.intern(kind if body.find("\nkind:", head.end() - 1) < 0 else self.header()[1])
-            name, namespace = head["name"], head["namespace"]
-            if namespace is None and body.find("\n  namespace:", head.end() - 1, self._metadata_end(head.end())) >= 0:
-                found = self._locate(("metadata", "namespace"))
-                namespace = found[2] if found else None
-            self.name, self.namespace = name, namespace and sys.intern(namespace)
-            return
+        if head is not None and head["name"] not in NOT_STRINGS and head["namespace"] not in NOT_STRINGS:
+            # the layout charts render, read in one match; a namespace further down metadata is read off its line
+            namespace = head["namespace"]
+            later = namespace is None and body.find("\n  namespace:", head.start("rest") - 1, head.end()) >= 0
+            found = self._locate(("metadata", "namespace")) if later else None
+            if not later or found is not None:
+                kind = head["kind"] or head["kind_first"]  # unless a later line says it again
+                self.kind = sys.intern(kind if body.find("\nkind:", head.end() - 1) < 0 else self.header()[1])
+                namespace = found[2] if found else namespace
+                self.name, self.namespace = head["name"], namespace and sys.intern(namespace)
+                return True
+        if self.is_empty:
+            return False
         self.kind = sys.intern(str(self.header()[1]))
-        if (found := self._locate(("metadata", "name"))) is not None:
-            name = found[2]
-            found = self._locate(("metadata", "namespace"))
-            namespace = found[2] if found else None
+        name: Any
+        namespace: Any
+        found, namespace_found = self._locate(("metadata", "name")), self._locate(("metadata", "namespace"))
+        if found is not None and (namespace_found is not None or not self._has_namespace()):
+            name, namespace = found[2], namespace_found[2] if namespace_found else None
         elif self.too_big_to_parse:
             name = namespace = None  # too big to parse for its name: passed through unless something must change it
         else:
@@ -134,11 +144,12 @@ class Document:
                         f"{where(self.index, self.source)}: metadata.{field_name} is {value!r}, not a string; quote it"
                     )
         self.name, self.namespace = name, sys.intern(str(namespace)) if isinstance(namespace, str) else namespace
+        return True
 
-    def _metadata_end(self, start: int) -> int:
-        """Where the top-level entry whose lines run on at `start` ends."""
-        following = textual.block_end(0).search(self.body, start - 1)
-        return following.start("line") if following else len(self.body)
+    def _has_namespace(self) -> bool:
+        """A metadata.namespace line, whatever its value (one the text does not say plainly is parsed)."""
+        block = self._block(("metadata",))
+        return block is not None and self.body.find("\n  namespace:", block[0], block[1]) >= 0
 
     def check_aliases(self) -> None:
         """Refuse an alias bomb (anchors whose aliases expand without bound), counted without expanding it."""
@@ -153,7 +164,7 @@ class Document:
             node = YAML(typ="safe", pure=True).compose(self.body)
         except YAMLError:
             return  # malformed: reported where the document is parsed, or passed through for Helm to report
-        if textual.expanded_size(node, {}, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+        if node is not None and textual.expanded_size(node, {}, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
             raise InputError(
                 f"{where(self.index, self.source)}: its aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
                 "(an alias bomb?); no Kubernetes object needs that"
@@ -213,7 +224,7 @@ class Document:
             for key in fields:
                 entry = textual.item_entry(body, first, end, column, key)
                 if entry is not None:
-                    item[key] = textual.entry_value(body, *entry)
+                    item[key] = None if entry is textual.TWICE else textual.entry_value(body, *entry)
             found.append(item)
         return found
 
@@ -230,13 +241,16 @@ class Document:
     def add_entry(self, keys: tuple[str, ...], value: str) -> bool | None:
         """`keys[-1]: value` (a string) in the block mapping at keys[:-1], made under keys[:-2] when there is none
         (an annotation where a chart renders no annotations): a splice after that mapping's last line, no parse.
-        False when the key is there already; None when the text is not laid out so (parse then)."""
-        if self._read is not None:
-            return None  # parsed: its data would no longer say what the text does
+        False when the key is there already; None when the text is not laid out so (parse then). A parsed
+        document is read again after it (its data would no longer say what the text does)."""
         *outer, parent, key = keys
+        if self._read is not None and outer[0] in self._read.replaced:
+            return None  # the entry's text waits to be replaced: the body no longer says what it holds
         block = self._block(tuple(outer))
-        if block is None:
-            return None
+        if block is None or any(
+            start == end and block[0] <= start <= block[1] for start, end, _ in self._splices or ()
+        ):
+            return None  # not found, or a line added there already that the body does not show yet
         depth = len(outer)
         children = textual.block_children(self.body, *block, depth)
         if children is None:
@@ -257,20 +271,36 @@ class Document:
         if any(start < at < end for start, end, _ in self._splices or ()):
             return None
         self._splices = (self._splices or []) + [(at, at, insertion)]
+        self._read = None
         return True
 
     def _block(self, keys: tuple) -> tuple[int, int] | None:
         """(start, end) of the lines under the block-mapping path `keys`, found by indentation alone; None once
-        the text no longer holds the values (a round-tripped tree is emitted only at settle())."""
+        the text no longer holds the values (a round-tripped tree is emitted only at settle()). Each path is found
+        once while the body stays the same (splices wait beside it): several rewrites read one document."""
         if self._tree is not None:
             return None
-        text, start, end = self.body, 0, len(self.body)
-        for depth, key in enumerate(keys):
-            found = textual.block_key(depth, key).search(text, start, end)
+        if self._blocks is None:
+            self._blocks = {}
+        blocks = self._blocks
+        if keys in blocks:
+            return blocks[keys]
+        text, start, end, known = self.body, 0, len(self.body), max(len(keys) - 1, 0)
+        while known > 0 and keys[:known] not in blocks:
+            known -= 1  # the longest path above it found already
+        if known:
+            found_above = blocks[keys[:known]]
+            if found_above is None:
+                return None
+            start, end = found_above
+        for depth in range(known, len(keys)):
+            found = textual.block_key(depth, keys[depth]).search(text, start, end)
             if found is None:
+                blocks[keys[: depth + 1]] = None
                 return None
             following = textual.block_end(depth).search(text, found.end(), end)  # the next line indented no more
             start, end = found.end(), following.start("line") if following else end
+            blocks[keys[: depth + 1]] = start, end
         return start, end
 
     def _locate(self, keys: tuple, block: tuple[int, int] | None = None) -> tuple[int, int, str, str] | None:
@@ -335,13 +365,14 @@ class Document:
         return self._read.data
 
     def forget(self) -> None:
-        """Forget the parsed tree (memory); pending splices are kept, a later read parses the result."""
-        self._read = None
+        """Forget the parsed tree and the paths found (memory); pending splices are kept, a later read parses the
+        result."""
+        self._read = self._blocks = None
 
     def _commit(self) -> None:
         """Apply pending splices to a text of this document's own, so that positions start afresh."""
         if self._splices:
-            self.body, self._splices = self._spliced(), None
+            self.body, self._splices, self._blocks = self._spliced(), None, None
 
     def _load(self, text: str) -> Any:
         try:
@@ -528,7 +559,7 @@ class Document:
                 f"{where(self.index, self.source)}: its YAML cannot be rewritten faithfully; "
                 "write it in plain block style (no explicit keys, anchors or tags)"
             )
-        self.body, self._tree = text, None
+        self.body, self._tree, self._blocks = text, None, None
 
 
 def split(text: str) -> list[Document]:
@@ -554,11 +585,13 @@ def split_chunks(chunks: Iterable[str]) -> list[Document]:
             partial.append(chunk)
             continue
         buffer, start = "".join(partial) + chunk, 0
-        for found in _SEPARATOR_LINE.finditer(buffer):  # a separator line once its line break has come
-            body = "".join(lines) + buffer[start : found.start()]
+        first = _SEPARATOR_LINE.match(buffer)  # at the buffer's start; after it, one that follows a line break
+        for found in itertools.chain([first] if first else [], _SEPARATOR_AFTER_BREAK.finditer(buffer)):
+            line = found.start("line")
+            body = "".join(lines) + buffer[start:line] if lines else buffer[start:line]
             documents.append(Document(len(documents), separator, body, first_line))
             first_line += body.count("\n") + 1
-            separator, start, lines = sys.intern(found.group(0)), found.end(), []
+            separator, start, lines = sys.intern(found.group("line") + "\n"), found.end() + 1, []
         cut = buffer.rfind("\n", start) + 1
         if cut > start:
             lines.append(buffer[start:cut])

@@ -45,13 +45,10 @@ class LinePattern:
         return self._after_break.search(text, start, end)
 
     def finditer(self, text: str, start: int = 0, end: int | None = None) -> Iterator[re.Match]:
-        end = len(text) if end is None else end
-        if start == 0 or text[start - 1] == "\n":
-            found = self._at_start.match(text, start, end)
-            if found is not None:
-                yield found
-                start = found.end()
-        yield from self._after_break.finditer(text, start, end)
+        """Each match in turn, as search() finds it: a line right after a matched line break is found too."""
+        while (found := self.search(text, start, end)) is not None:
+            yield found
+            start = max(found.end(), found.start("line") + 1)
 
 
 @functools.cache
@@ -212,8 +209,12 @@ def add_beside(text: str, block: tuple[int, int], depth: int, after: str, line: 
         return None
     splices, names = [], []
     for name, span in children.items():
-        entries = flat_entries(text, *span) if span[0] < span[1] else None
-        if entries is not None and after in entries and key not in entries:
+        if not _ANY_CONTENT.search(text, *span):
+            continue  # a scalar: nothing under it
+        entries = flat_entries(text, *span)
+        if entries is None:
+            return None  # a mapping written otherwise (an anchor, a nested block): parse it
+        if after in entries and key not in entries:
             line_end, indent = entries[after]
             splices.append((line_end, line_end, f"\n{indent}{line}"))
             names.append(name)
@@ -284,10 +285,13 @@ def _next_key(column: int) -> re.Pattern:
     )
 
 
+TWICE = (-1, -1, -1)  # item_entry() of a key the mapping has twice: what it means is the parser's to say
+
+
 def item_entry(text: str, first: int, end: int, column: int, key: str) -> tuple[int, int, int] | None:
     """The entry `key` of the block mapping that starts at `first` (an item's content, after its dash) at
     `column`, its other lines up to `end`: (offset after `key:`, end of that line, end of the lines under it), or
-    None when it has no such key. A line at `column` is one of the mapping's keys or an item of a sequence written
+    None when it has no such key (TWICE when it has it twice). A line at `column` is one of the mapping's keys or an item of a sequence written
     at its key's indentation (`args:` then `- --pool-name`): whatever else is under a key is indented more."""
     if text.startswith(key + ":", first) and text[first + len(key) + 1 : first + len(key) + 2] in ("", " ", "\t", "\n"):
         value_at = first + len(key) + 1
@@ -299,6 +303,8 @@ def item_entry(text: str, first: int, end: int, column: int, key: str) -> tuple[
     line_end = text.find("\n", value_at, end)
     if line_end < 0:
         return value_at, end, end
+    if _key_line(column, key).search(text, line_end, end):
+        return TWICE
     following = _next_key(column).search(text, line_end, end)
     return value_at, line_end, following.start() if following else end
 
@@ -364,10 +370,17 @@ def _flow_strings(flow: str) -> TextValue | None:
     """A one-line flow list of strings (`["get", "list"]`, as charts write a Role's rules); None when an item is
     anything else. Double-quoted items without escapes and plain words are read here, the rest by the reader."""
     if _FLOW_WORDS.fullmatch(flow):
-        items = [quoted if word == "" else word for quoted, word in _FLOW_ITEM.findall(flow)]
-        if all(item.isprintable() for item in items) and all(
-            reader.plain_word(word) for _, word in _FLOW_ITEM.findall(flow) if word
-        ):
+        items = []
+        for quoted, word in _FLOW_ITEM.findall(flow):
+            if word:
+                if reader.plain_word(word) is None:
+                    break
+                items.append(word)
+            elif quoted.isprintable():
+                items.append(quoted)
+            else:
+                break
+        else:
             return TextValue(items, None)
     try:
         items = reader.parse_flow(flow)

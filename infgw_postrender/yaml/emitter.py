@@ -42,12 +42,13 @@ def _emit(obj: Any, indent: int, lines: list[str], first_prefix: str | None, ori
     prefix = pad if first_prefix is None else first_prefix
     if isinstance(obj, dict):
         for key, value in obj.items():
-            head = f"{prefix}{scalar_text(str(key), 'plain')}:"
+            head = f"{prefix}{_key_text(key)}:"
             prefix = pad
-            flow = origin.flow_text(value) if origin and isinstance(value, (dict, list)) else None
+            nested = isinstance(value, (dict, list))
+            flow = origin.flow_text(value) if origin and nested else None
             if flow is not None:
                 lines.append(f"{head} {flow}")
-            elif isinstance(value, (dict, list)) and value:
+            elif nested and value:
                 lines.append(head)
                 _emit(value, indent + 2 if isinstance(value, dict) else indent, lines, None, origin)
             else:
@@ -56,10 +57,11 @@ def _emit(obj: Any, indent: int, lines: list[str], first_prefix: str | None, ori
         if first_prefix is not None:  # a list inside a list: its dash alone on the line above
             lines.append(first_prefix.rstrip())
         for number, item in enumerate(obj):
-            flow = origin.flow_text(item) if origin and isinstance(item, (dict, list)) else None
+            nested = isinstance(item, (dict, list))
+            flow = origin.flow_text(item) if origin and nested else None
             if flow is not None:
                 lines.append(f"{pad}- {flow}")
-            elif isinstance(item, (dict, list)) and item:
+            elif nested and item:
                 _emit(item, indent + 2, lines, f"{pad}- ", origin)
             else:
                 lines.append(f"{pad}- {_scalar(item, origin.style(obj, number) if origin else None)}")
@@ -67,7 +69,21 @@ def _emit(obj: Any, indent: int, lines: list[str], first_prefix: str | None, ori
         lines.append(prefix + _scalar(obj))
 
 
+_KEY_TEXTS: dict[str, str] = {}  # keys recur (apiVersion, metadata, name): each written once per process
+
+
+def _key_text(key: Any) -> str:
+    text = _KEY_TEXTS.get(key) if isinstance(key, str) else None
+    if text is None:
+        text = scalar_text(str(key), "plain")
+        if isinstance(key, str) and len(_KEY_TEXTS) < 4096:
+            _KEY_TEXTS[key] = text
+    return text
+
+
 def _scalar(value: Any, style: str | None = None) -> str:
+    if isinstance(value, str):  # most are
+        return scalar_text(value, style or "plain")
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -376,13 +376,15 @@ def _resolve(text: str) -> Any:
 _YAML11_BOOLS = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"}
 
 
+# The words some reader takes for a bool or null: no string may be written so, plain.
+NOT_STRINGS = frozenset(_YAML11_BOOLS | set(_BOOLS) | _NULLS)
+
+
 def plain_string(text: str) -> str | None:
     """The plain scalar `text` when every reader Kubernetes users run reads it as that same string (not a
     number, bool or null, YAML 1.1's yes/no/on/off included; no indicator). _SAFE_PLAIN's first character is
     one no number starts with, so only the words are left to rule out."""
-    if text in _YAML11_BOOLS or text in _BOOLS or text in _NULLS:
-        return None
-    return text if _SAFE_PLAIN.fullmatch(text) else None
+    return text if text not in NOT_STRINGS and _SAFE_PLAIN.fullmatch(text) else None
 
 
 # A word: a letter or `/` first (or a flag's dashes, then a letter), then nothing a reader stops at.
@@ -393,6 +395,6 @@ def plain_word(text: str) -> str | None:
     """A one-line plain scalar read as a string, wider than plain_string() (an image `registry/epp:v1.0.0`, a flag
     `--pool-name`): no number, timestamp or null starts with a letter or `/`, so it is a string to YAML 1.1 and
     1.2 readers alike, unless it is one of their words (true, yes, null...)."""
-    if text in _YAML11_BOOLS or text in _BOOLS or text in _NULLS or text.endswith(":") or not _WORD.fullmatch(text):
+    if text in NOT_STRINGS or text.endswith(":") or not _WORD.fullmatch(text):
         return None
     return text

@@ -91,3 +91,13 @@ def one_line(exc: BaseException, first_line: int = 1) -> str:
     if problem and mark is not None:
         return f"{problem.splitlines()[0]} at line {mark.line + first_line}, column {mark.column + 1}"
     return " ".join(str(exc).split())
+
+
+def plain(value: Any) -> Any:
+    """A round-trip tree (a user's file) as plain dicts and lists with string keys, as the emitter writes objects
+    the post-renderer generates from it."""
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value

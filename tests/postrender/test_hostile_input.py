@@ -341,3 +341,52 @@ def test_a_pool_whose_spec_is_a_list_is_named_in_the_error():
     stream = f"apiVersion: {ALPHA_GROUP}/v1alpha2\nkind: InferencePool\nmetadata:\n  name: x\nspec:\n- 1\n"
     done = run_postrender(stream)
     assert done.returncode == 2 and "InferencePool x: spec is not a mapping" in done.stderr
+
+
+def _parse_only(result):
+    """The post-renderer's outcome with every read and change off the text turned off: each document it looks at
+    parsed, as before issue 33."""
+    from unittest import mock
+
+    from infgw_postrender.postrender import stream
+
+    never = staticmethod(lambda *args, **kwargs: None)
+    with (
+        mock.patch.object(stream.Document, "peek_items", lambda self, *a: None),
+        mock.patch.object(stream.Document, "add_entry", lambda self, *a: None),
+        mock.patch.object(stream.Document, "add_beside", lambda self, *a: None),
+        mock.patch.object(stream.Document, "peek_mapping", lambda self, *a: None),
+        mock.patch.object(stream, "_HEAD", mock.Mock(match=never.__func__)),
+    ):
+        return result()
+
+
+@settings(
+    max_examples=max(EXAMPLES // 5, 50),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_what_is_read_off_the_text_is_what_parsing_reads(rendered, data, tmp_path_factory):
+    """The same outcome, whether a document is read and changed off its text or parsed: a refusal, or the same
+    objects and the same report (the text may differ only in how a re-emitted entry is written)."""
+    charts = st.tuples(st.sampled_from(rendered), st.sampled_from(FLAG_SETS)).map(
+        lambda pair: (pair[0].encode(), pair[1])
+    )
+    stream, flags = data.draw(st.one_of(charts, mutated(rendered)))
+    folder = tmp_path_factory.mktemp("report")
+
+    def run(name: str):
+        result = post_render(stream, [*flags, f"--report={folder / name}"])
+        return result, (folder / name).read_text() if (folder / name).exists() else None
+
+    fast, fast_report = run("fast.json")
+    slow, slow_report = _parse_only(lambda: run("slow.json"))
+    if not _parses(stream) or (fast.exit_code == 0 and "malformed YAML" in slow.stderr):
+        return  # a parse refuses what the text passes through untouched (a key twice in an entry nothing reads):
+        # Helm refuses it then, visibly
+    assert fast.exit_code == slow.exit_code, (fast.stderr, slow.stderr)  # input with two faults: either is named
+    if fast.exit_code == 0:
+        assert fast_report == slow_report
+        if _parses(fast.stdout_bytes):  # (what a YAML library reads of them; the text may be written otherwise)
+            assert list(yaml.safe_load_all(fast.stdout)) == list(yaml.safe_load_all(slow.stdout))

@@ -153,3 +153,143 @@ def test_what_is_read_off_the_text_is_never_older_than_a_change_waiting_to_be_ap
     assert (policy.peek_mapping("spec", "targetRef") or {}).get("name") in (None, "vllm-ga")
     assert policy.data["spec"]["targetRef"]["name"] == "vllm-ga"
     assert '    name: "vllm-ga"\n' in policy.text()
+
+
+# Sequences of mappings as chart templates write a Deployment's containers or a Role's rules: lists at their key's
+# indentation or indented, block or flow, items plain or quoted; other entries nested under them.
+flags = st.sampled_from(["--pool-name", "--pool-group", "-v", "--v=2", "--config-file", "--zap-encoder"])
+list_items = st.one_of(words, flags, strings, st.integers(0, 99), st.sampled_from(["yes", "null", "registry/epp:v1.0"]))
+items = st.fixed_dictionaries(
+    {"name": words},
+    optional={
+        "args": st.lists(list_items, max_size=6),
+        "image": st.one_of(words, st.sampled_from(["registry.k8s.io/epp:v1.0.0", "epp@sha256:ab", "7", "true"])),
+        "ports": st.lists(st.fixed_dictionaries({"containerPort": st.integers(1, 9999)}), min_size=1, max_size=2),
+        "verbs": st.lists(words, max_size=3),
+    },
+)
+
+
+def as_template_writes(obj: dict, quote: str | None, sequence_indent: int, flow: bool) -> str:
+    """Block YAML with the list indentation and flow lists of scalars that templates write (`args: ["a", "b"]`)."""
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=sequence_indent + 2, offset=sequence_indent)
+    yaml.width = 4096
+
+    def styled(value):
+        from ruamel.yaml.comments import CommentedSeq
+        from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+
+        if isinstance(value, dict):
+            return {key: styled(item) for key, item in value.items()}
+        if isinstance(value, list):
+            made = CommentedSeq(styled(item) for item in value)
+            if flow and value and all(not isinstance(item, (dict, list)) for item in value):
+                made.fa.set_flow_style()
+            return made
+        if isinstance(value, str) and quote:
+            return (DoubleQuotedScalarString if quote == '"' else SingleQuotedScalarString)(value)
+        return value
+
+    out = io.StringIO()
+    yaml.dump(styled(obj), out)
+    return out.getvalue()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(items, min_size=1, max_size=3),
+    st.sampled_from([None, '"', "'"]),
+    st.sampled_from([0, 2]),
+    st.booleans(),
+)
+def test_items_read_off_the_text_are_what_yaml_reads_or_nothing(containers, quote, sequence_indent, flow):
+    obj = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": containers}}}}
+    text = as_template_writes(obj, quote, sequence_indent, flow)
+    truth = SAFE.load(text)["spec"]["template"]["spec"]["containers"]
+    found = split(text)[0].peek_items(("spec", "template", "spec", "containers"), ("args", "image", "verbs"))
+    if found is None:
+        return
+    assert len(found) == len(truth), text
+    for item, expected in zip(found, truth, strict=True):
+        for field_name in ("args", "image", "verbs"):
+            assert (field_name in item) == (field_name in expected), (field_name, text)
+            if item.get(field_name) is not None:
+                value = item[field_name].value
+                assert value == (expected[field_name] if expected[field_name] != [] else value), (field_name, text)
+                assert value is not None or expected[field_name] in (None, []), (field_name, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(items, min_size=1, max_size=3), st.sampled_from([None, '"']), st.sampled_from([0, 2]), st.data())
+def test_a_list_item_replaced_off_the_text_reads_back_changed_and_nothing_else(containers, quote, indent, data):
+    obj = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": containers}}}}
+    text = as_template_writes(obj, quote, indent, flow=False)
+    document = split(text)[0]
+    found = document.peek_items(("spec", "template", "spec", "containers"), ("args",))
+    readable = [
+        (number, item["args"]) for number, item in enumerate(found or []) if item.get("args") and item["args"].spans
+    ]
+    if not readable:
+        return
+    number, args = data.draw(st.sampled_from(readable))
+    position = data.draw(st.integers(0, len(args.value) - 1))
+    new = data.draw(st.one_of(words, flags, strings))
+    assert document.replace(args.spans[position], args.value[position], new) == (new != args.value[position])
+    expected = SAFE.load(text)
+    expected["spec"]["template"]["spec"]["containers"][number]["args"][position] = new
+    assert SAFE.load(document.text()) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(blocks, st.sampled_from([None, '"', "'"]), words, strings)
+def test_an_entry_added_off_the_text_reads_back_added_and_nothing_else(metadata, quote, key, value):
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": {"a": "b"}}
+    text = as_chart_renders(obj, quote)
+    document = split(text)[0]
+    added = document.add_entry(("metadata", "annotations", key), value)
+    expected = SAFE.load(text)
+    annotations = expected["metadata"].get("annotations")
+    if added is None:
+        assert document.text() == text  # nothing spliced: the caller parses
+        return
+    if added is False:
+        assert isinstance(annotations, dict) and key in annotations and document.text() == text
+        return
+    assert not (isinstance(annotations, dict) and key in annotations)
+    if not isinstance(annotations, dict):
+        expected["metadata"]["annotations"] = {}
+    expected["metadata"]["annotations"][key] = value
+    assert SAFE.load(document.text()) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.permutations(["apiVersion", "kind", "metadata"]),
+    st.permutations(["name", "namespace", "labels"]),
+    st.one_of(words, st.sampled_from(["yes", "null", "0123", "a b"])),
+    st.one_of(st.none(), words, st.sampled_from(["on", "~"])),
+    st.booleans(),
+)
+def test_a_document_is_identified_as_yaml_reads_it(order, metadata_order, name, namespace, trailing_newline):
+    metadata = {"name": name, "namespace": namespace, "labels": {"app": "x"}}
+    obj = {
+        key: {field: metadata[field] for field in metadata_order if metadata[field] is not None}
+        if key == "metadata"
+        else {"apiVersion": "v1", "kind": "Service"}[key]
+        for key in order
+    }
+    text = "# Source: chart/templates/x.yaml\n" + as_chart_renders(obj, None)
+    text = text if trailing_newline else text.rstrip("\n")
+    truth = SAFE.load(text)
+    document = split(text)[0]
+    try:
+        assert document.identify()
+    except Exception:  # a name that is not a string is refused, as the post-renderer refuses it
+        assert not isinstance(truth["metadata"]["name"], str) or not isinstance(
+            truth["metadata"].get("namespace", ""), str
+        )
+        return
+    assert document.kind == "Service"
+    assert document.name == truth["metadata"]["name"]
+    assert document.namespace == truth["metadata"].get("namespace")
