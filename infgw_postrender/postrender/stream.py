@@ -116,7 +116,7 @@ class Document:
         head = _HEAD.match(body)
         if head is not None and head["name"] not in NOT_STRINGS and head["namespace"] not in NOT_STRINGS:
             # the layout charts render, read in one match; a namespace further down metadata is read off its line
-            namespace = head["namespace"]
+            namespace: Any = head["namespace"]
             later = namespace is None and body.find("\n  namespace:", head.start("rest") - 1, head.end()) >= 0
             found = self._locate(("metadata", "namespace")) if later else None
             if not later or found is not None:
@@ -129,7 +129,6 @@ class Document:
             return False
         self.kind = sys.intern(str(self.header()[1]))
         name: Any
-        namespace: Any
         found, namespace_found = self._locate(("metadata", "name")), self._locate(("metadata", "namespace"))
         if found is not None and (namespace_found is not None or not self._has_namespace()):
             name, namespace = found[2], namespace_found[2] if namespace_found else None
