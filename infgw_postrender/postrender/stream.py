@@ -293,7 +293,7 @@ class Document:
                 return None
             start, end = found_above
         for depth in range(known, len(keys)):
-            found = textual.block_key(depth, keys[depth]).search(text, start, end)
+            found = textual.find_key(text, 2 * depth, keys[depth], textual.BLOCK_KEY_REST, start, end)
             if found is None:
                 blocks[keys[: depth + 1]] = None
                 return None
@@ -309,7 +309,7 @@ class Document:
         if block is None:
             return None
         text, (start, end), depth = self.body, block, len(keys) - 1
-        found = textual.scalar_key(depth, keys[-1]).search(text, start, end)
+        found = textual.find_key(text, 2 * depth, keys[-1], textual.SCALAR_KEY_REST, start, end)
         if found is None:
             return None
         following = _CONTENT_INDENT.search(text, found.end(), end)

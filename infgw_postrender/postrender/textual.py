@@ -51,20 +51,33 @@ class LinePattern:
             start = max(found.end(), found.start("line") + 1)
 
 
-@functools.cache
-def block_key(depth: int, key: str) -> LinePattern:
-    return LinePattern(rf"{'  ' * depth}{re.escape(key)}:[ \t]*(?:#.*)?$")
+def find_key(text: str, column: int, key: str, rest: re.Pattern, start: int, end: int) -> re.Match | None:
+    """The first line in text[start:end] (the line at `start` itself when one starts there) that is `key:` at
+    `column`, followed by what `rest` matches: the match of `rest`. A literal find, no pattern per key: keys are
+    many, and each compiled pattern costs a start-up (issue 33)."""
+    needle = "\n" + " " * column + key + ":"
+    size = len(needle)
+    if start == 0 and text.startswith(needle[1:], 0, end):  # the first line: no line break before it
+        found = rest.match(text, size - 1, end)
+        if found is not None:
+            return found
+        at = text.find(needle, 0, end)
+    else:
+        at = text.find(needle, start - 1 if start and text[start - 1] == "\n" else start, end)
+    while at >= 0:
+        found = rest.match(text, at + size, end)
+        if found is not None:
+            return found
+        at = text.find(needle, at + 1, end)
+    return None
 
 
 # A one-line scalar after `key: `: double-quoted without escapes, single-quoted without '', or plain; then at
 # most a comment. Whether it reads as that very string is one_line_string()'s to say.
 ONE_LINE = r"""(?P<value>"[^"\\\n]*"|'[^'\n]*'|[^\s'"#][^\n]*?)(?:[ \t]+#.*)?[ \t]*$"""
 STYLES = {'"': '"', "'": "'"}
-
-
-@functools.cache
-def scalar_key(depth: int, key: str) -> LinePattern:
-    return LinePattern(rf"{'  ' * depth}{re.escape(key)}:[ \t]+{ONE_LINE}")
+BLOCK_KEY_REST = re.compile(r"[ \t]*(?:#.*)?$", re.MULTILINE)  # `key:` alone: a block under it
+SCALAR_KEY_REST = re.compile(rf"[ \t]+{ONE_LINE}", re.MULTILINE)  # `key: value` on one line
 
 
 @functools.cache
@@ -272,9 +285,7 @@ def sequence_items(text: str, start: int, end: int) -> list[tuple[int, int, int]
     return [(first, last, column) for first, last, column in items]
 
 
-@functools.cache
-def _key_line(column: int, key: str) -> re.Pattern:
-    return re.compile(rf"\n {{{column}}}{re.escape(key)}:(?=[ \t\n]|$)")
+_AFTER_KEY = re.compile(r"(?=[ \t\n]|$)")
 
 
 @functools.cache
@@ -296,14 +307,14 @@ def item_entry(text: str, first: int, end: int, column: int, key: str) -> tuple[
     if text.startswith(key + ":", first) and text[first + len(key) + 1 : first + len(key) + 2] in ("", " ", "\t", "\n"):
         value_at = first + len(key) + 1
     else:
-        found = _key_line(column, key).search(text, first, end)
+        found = find_key(text, column, key, _AFTER_KEY, first, end)
         if found is None:
             return None
-        value_at = found.end()
+        value_at = found.start()
     line_end = text.find("\n", value_at, end)
     if line_end < 0:
         return value_at, end, end
-    if _key_line(column, key).search(text, line_end, end):
+    if find_key(text, column, key, _AFTER_KEY, line_end, end):
         return TWICE
     following = _next_key(column).search(text, line_end, end)
     return value_at, line_end, following.start() if following else end
