@@ -5,7 +5,6 @@ text through these."""
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
@@ -14,8 +13,26 @@ from infgw_postrender.yaml import reader
 
 
 def same_value(a: Any, b: Any) -> bool:
-    """Equal as YAML values: True is not 1, and key order counts (it is what the text shows)."""
-    return json.dumps(a, default=repr) == json.dumps(b, default=repr)
+    """Equal as YAML values: True is not 1, 1 is not 1.0, and key order counts (it is what the text shows). Walked,
+    not serialised: it runs on every entry a rewrite emits (issue 33)."""
+    if isinstance(a, dict):
+        return (
+            isinstance(b, dict)
+            and len(a) == len(b)
+            and all(ka == kb and same_value(va, vb) for (ka, va), (kb, vb) in zip(a.items(), b.items(), strict=True))
+        )
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(same_value, a, b))
+    if isinstance(b, (dict, list)) or _scalar_kind(a) != _scalar_kind(b):
+        return False
+    return a == b or (a != a and b != b)  # NaN reads back as NaN
+
+
+def _scalar_kind(value: Any) -> type:
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind
+    return type(value)
 
 
 def apply_splices(text: str, splices: Iterable[tuple[int, int, str]]) -> str:

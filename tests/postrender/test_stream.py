@@ -293,3 +293,26 @@ def test_a_document_is_identified_as_yaml_reads_it(order, metadata_order, name, 
     assert document.kind == "Service"
     assert document.name == truth["metadata"]["name"]
     assert document.namespace == truth["metadata"].get("namespace")
+
+
+yaml_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.floats(allow_nan=True), st.sampled_from(["", "1", "a"])),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["a", "b", "1"]), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(yaml_values, yaml_values)
+def test_same_value_is_what_the_values_read_as_in_json(a, b):
+    """Two values are the same when their JSON is (what the API server gets): True is not 1, 1 is not 1.0, key order
+    counts; a value is the same as itself, and as its copy."""
+    import copy
+    import json
+
+    from infgw_postrender.postrender.textual import same_value
+
+    assert same_value(a, b) == (json.dumps(a) == json.dumps(b))
+    assert same_value(a, copy.deepcopy(a))
