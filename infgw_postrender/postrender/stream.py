@@ -178,17 +178,22 @@ class Document:
     def peek_mapping(self, *keys: str) -> dict[str, str] | None:
         """The block mapping at a path of keys when every entry of it is a one-line string, read off the text as
         peek() reads one (a GKE policy's targetRef, say). None when it is not written so: parse then."""
+        found = self.peek_entries(*keys)
+        return {key: value for key, (value, _) in found.items()} if found is not None else None
+
+    def peek_entries(self, *keys: str) -> dict[str, tuple[str, tuple[int, int, str]]] | None:
+        """peek_mapping() with where each string sits, (start, end, style), for replace()."""
         block = self._block(keys)
         if block is None or not self._untouched(*block):
             return None
         text, (start, end), depth = self.body, block, len(keys)
-        found: dict[str, str] = {}
+        found: dict[str, tuple[str, tuple[int, int, str]]] = {}
         for line in _CONTENT_LINE.finditer(text, start, end):
             entry = textual.entry_line(depth).fullmatch(text, line.start(), line.end())
             value = textual.one_line_string(entry) if entry else None
             if entry is None or value is None or entry.group("key") in found:
                 return None
-            found[entry.group("key")] = value
+            found[entry.group("key")] = value, textual.span_of(text, entry)
         return found or None
 
     def add_beside(self, keys: tuple[str, ...], after: str, key: str, value: str) -> list[str] | None:
@@ -232,8 +237,10 @@ class Document:
         if old == new:
             return False
         start, end, style = span
-        if not self._untouched(start, end):
-            raise ValueError(f"{where(self.index, self.source)}: a value changed twice")  # a rewrite's own mistake
+        quote = "" if style == "plain" else style
+        if not self._untouched(start, end) or self.body[start:end] != quote + old + quote:
+            # a rewrite's own mistake: a value changed twice, or positions read before the body was rewritten
+            raise ValueError(f"{where(self.index, self.source)}: {old!r} is no longer at {start}")
         self._splices = (self._splices or []) + [(start, end, emitter.scalar_text(new, style))]
         return True
 

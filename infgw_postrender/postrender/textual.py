@@ -353,7 +353,7 @@ def entry_value(text: str, value_at: int, line_end: int, under_end: int) -> Text
     inline = _INLINE.fullmatch(text, value_at, line_end)
     if inline is not None:
         value = one_line_string(inline)
-        return TextValue(value, [_span(text, inline)]) if value is not None else None
+        return TextValue(value, [span_of(text, inline)]) if value is not None else None
     return TextValue(None, []) if _EMPTY.fullmatch(text, value_at, line_end) else None
 
 
@@ -381,7 +381,7 @@ def scalar_sequence(text: str, start: int, end: int) -> TextValue | None:
         if value is None:
             return None
         values.append(value)
-        spans.append(_span(text, item))
+        spans.append(span_of(text, item))
         at = item.end()
     return TextValue(values, spans) if values and _BLANK_LINES.fullmatch(text, at, end) else None
 
@@ -417,6 +417,6 @@ def _flow_strings(flow: str) -> TextValue | None:
     return TextValue(items, None) if all(isinstance(item, str) for item in items) else None
 
 
-def _span(text: str, found: re.Match) -> tuple[int, int, str]:
+def span_of(text: str, found: re.Match) -> tuple[int, int, str]:
     """(start, end, style) of a matched ONE_LINE value."""
     return found.start("value"), found.end("value"), STYLES.get(text[found.start("value")], "plain")

@@ -3,6 +3,8 @@ final name: mapping.yaml's pool_references say where each kind keeps its referen
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from infgw_postrender.api.mapping import alpha_group, api, ga_group
 from infgw_postrender.api.paths import containers
 from infgw_postrender.postrender.index import Index
@@ -21,7 +23,7 @@ def follow(index: Index, documents: list[Document]) -> None:
         rule = rules.get(document.kind)
         if rule is None:
             continue
-        for at, ref in _references(document, rule.ref):
+        for ref, change in _references(document, rule.ref):
             if ref.get("kind", pool_kind) != pool_kind:
                 continue
             group = index.by_pool.get((str(ref.get("name")), ref.get("namespace") or document.namespace))
@@ -29,18 +31,28 @@ def follow(index: Index, documents: list[Document]) -> None:
             if group is None or ref_group not in (alpha_group(), ga_group()):
                 continue
             old_name = ref.get("name")
-            if document.set(at + ("group",), ga_group()):
+            if change("group", ga_group()):
                 index.record(document, "updated", f"{rule.ref} group {ref_group or '(core)'} -> {ga_group()}")
-            if document.set(at + ("name",), group.final_pool):
+            if change("name", group.final_pool):
                 index.record(document, "updated", f"{rule.ref} name {old_name} -> {group.final_pool}")
 
 
-def _references(document: Document, path: str) -> list[tuple[tuple, dict]]:
-    """(path, mapping) of each reference. One at a path without lists (a policy's targetRef) is read off the text
-    when it is written as one-line strings, so that a policy that only needs a new name is not parsed."""
+Change = Callable[[str, str], bool]  # sets one key of the reference; True when the value changed
+
+
+def _references(document: Document, path: str) -> list[tuple[dict, Change]]:
+    """Each reference, and how to change it. One at a path without lists (a policy's targetRef) is read off the
+    text when it is written as one-line strings, and changed by splices, so that a policy that only needs a new
+    name is not parsed."""
     if "[" not in path:
         keys = tuple(path.split("."))
-        ref = document.peek_mapping(*keys)
-        if ref is not None:
-            return [(keys, ref)]
-    return list(containers(document.data, path))
+        entries = document.peek_entries(*keys)
+        if entries is not None and {"group", "name"} <= entries.keys():  # a key to add: the parsed tree adds it
+
+            def change(key: str, value: str) -> bool:
+                return document.replace(entries[key][1], entries[key][0], value)
+
+            return [({key: value for key, (value, _) in entries.items()}, change)]
+    return [
+        (ref, lambda key, value, at=at: document.set(at + (key,), value)) for at, ref in containers(document.data, path)
+    ]
