@@ -53,6 +53,8 @@ def _references(document: Document, path: str) -> list[tuple[dict, Change]]:
                 return document.replace(entries[key][1], entries[key][0], value)
 
             return [({key: value for key, (value, _) in entries.items()}, change)]
-    return [
-        (ref, lambda key, value, at=at: document.set(at + (key,), value)) for at, ref in containers(document.data, path)
-    ]
+    return [(ref, _set_parsed(document, at)) for at, ref in containers(document.data, path)]
+
+
+def _set_parsed(document: Document, at: tuple) -> Change:
+    return lambda key, value: document.set(at + (key,), value)
