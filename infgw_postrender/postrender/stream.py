@@ -453,8 +453,9 @@ class Document:
         """Splice the re-emitted entries that differ; False (nothing changed) when that cannot be done faithfully.
 
         The entries' new text waits as splices over the original body, like a changed scalar, so the positions of
-        every other entry stay valid and the document is not parsed again: only the emitted entries are read back,
-        to check that they mean the new values."""
+        every other entry stay valid and the document is not parsed again. The emitted entries are read back, to
+        check that they mean the new values, unless the emitter writes them exactly by construction
+        (emitter.exactly_written: strings, ints, bools, null; a property test holds it to that)."""
         read = self._read
         if read is None or read.spans is None:  # round-tripped: no positions to splice at
             return False
@@ -487,12 +488,15 @@ class Document:
                 emitted[key] = emitter.dump_entry(emitter.scalar_text(str(key), "plain"), new[key], origin)
             tail = "".join(emitted[key] + "\n" for key in added)
             splices.append((len(body), len(body), ("" if body.endswith("\n") or not body else "\n") + tail))
-        try:
-            again = reader.parse("\n".join(emitted.values()))[0] if emitted else {}
-        except reader.Unsupported:
-            return False
-        if list(again or ()) != list(emitted) or not all(textual.same_value(again[key], new[key]) for key in emitted):
-            return False
+        if not emitter.exactly_written({key: new[key] for key in emitted}):  # else read back, to be sure
+            try:
+                again = reader.parse("\n".join(emitted.values()))[0] if emitted else {}
+            except reader.Unsupported:
+                return False
+            if list(again or ()) != list(emitted) or not all(
+                textual.same_value(again[key], new[key]) for key in emitted
+            ):
+                return False
         own = spans.get(id(old), {})
         for key in keys:
             if key in old and (key not in new or key in emitted):
@@ -500,7 +504,7 @@ class Document:
                 textual.drop_spans(spans, old[key])
         for key in [key for key in old if key not in new]:
             del old[key]
-        old.update((key, again[key]) for key in new if key in emitted)
+        old.update((key, new[key]) for key in new if key in emitted)
         self._splices = splices
         read.replaced.update(emitted)
         return True

@@ -4,6 +4,7 @@ objects the post-renderer generates and the entries it rewrites. What it writes 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 from infgw_postrender.yaml.reader import plain_string
@@ -135,3 +136,22 @@ def _printable(code: int) -> bool:
     return (
         0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
     ) and code not in (0xFEFF, 0x2028, 0x2029)  # line breaks to YAML 1.1 readers, and the byte order mark
+
+
+# What double_quoted() escapes in a form the fast reader leaves to ruamel.yaml (`\x1f`), and surrogates.
+_NOT_EXACT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def exactly_written(value: Any) -> bool:
+    """Whether the emitter's text for `value` reads back as `value` by construction, with no need to read it back:
+    string keys, and scalars that are strings (plain only where plain_string() says so, else quoted; control
+    characters and surrogates aside), ints, bools or null. A float's text is not (1e+100 reads back as a string to some readers)."""
+    if isinstance(value, dict):
+        return all(
+            isinstance(key, str) and exactly_written(key) and exactly_written(item) for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return all(map(exactly_written, value))
+    if isinstance(value, str):
+        return not _NOT_EXACT.search(value)
+    return value is None or (isinstance(value, int) and type(value) in (int, bool))

@@ -179,3 +179,21 @@ def test_a_file_is_read_as_ruamel_reads_it_whichever_reader_reads_it(tmp_path):
             expected = expected[0]["items"]
         assert items == expected, path.name
         assert (type(items[0]) is dict) == fast, f"{path.name}: read by {'ruamel' if fast else 'the fast reader'}"
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.one_of(keys, st.sampled_from(["\x1f", "a\x85", "\u2028"])),
+    st.one_of(trees, st.dictionaries(st.sampled_from(["\x1f", "k"]), trees)),
+)
+def test_what_the_emitter_writes_exactly_reads_back_exactly(key, value):
+    """Where emitter.exactly_written() says so, a rewrite splices the emitted entry without reading it back: the
+    reader and ruamel.yaml must then read exactly the value (types and key order too)."""
+    from infgw_postrender.postrender.textual import same_value
+
+    if not (emitter.exactly_written(key) and emitter.exactly_written(value)):
+        return
+    text = emitter.dump_entry(emitter.scalar_text(key, "plain"), value) + "\n"
+    read, _ = reader.parse(text)  # never Unsupported
+    assert list(read) == [key] and same_value(read[key], value), text
+    assert same_value(ruamel_value(text)[key], value), text
