@@ -46,14 +46,18 @@ class LinePattern:
     line break, a literal, where `^` would have it try every character (several times faster on a document).
     Its matches name the line's start `line`: match.start("line")."""
 
-    __slots__ = ("_after_break", "_at_start")
+    __slots__ = ("_source", "_after_break", "_at_start")
 
     def __init__(self, source: str) -> None:
-        self._after_break = re.compile(f"\n(?P<line>{source})", re.MULTILINE)
-        self._at_start = re.compile(f"(?P<line>{source})", re.MULTILINE)
+        self._source = source
+        self._after_break: re.Pattern | None = None  # compiled when first searched: start-up counts (issue 33)
+        self._at_start: re.Pattern | None = None
 
     def search(self, text: str, start: int = 0, end: int | None = None) -> re.Match | None:
         """The first match whose line starts in text[start:end] (at `start` itself when a line starts there)."""
+        if self._after_break is None or self._at_start is None:
+            self._after_break = re.compile(f"\n(?P<line>{self._source})", re.MULTILINE)
+            self._at_start = re.compile(f"(?P<line>{self._source})", re.MULTILINE)
         end = len(text) if end is None else end
         if start == 0 or text[start - 1] == "\n":
             found = self._at_start.match(text, start, end)
