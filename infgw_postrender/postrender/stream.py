@@ -299,14 +299,22 @@ class Document:
             if found_above is None:
                 return None
             start, end = found_above
+        above: int | None = None  # the depth of a level whose end was not looked for: its key line ends at start
         for depth in range(known, len(keys)):
-            found = textual.find_key(text, 2 * depth, keys[depth], textual.BLOCK_KEY_REST, start, end)
+            key = keys[depth]
+            found = textual.find_key(text, 2 * depth, key, textual.BLOCK_KEY_REST, start, end)
+            line = found.start() - len(key) - 1 - 2 * depth if found is not None else 0
+            if found is not None and above is not None and textual.block_end(above).search(text, start, line):
+                found = None  # the level above ended before this key: it is not under it
             if found is None:
                 blocks[keys[: depth + 1]] = None
                 return None
+            if depth < len(keys) - 1:  # a level on the way: the next key must come before its end, not found here
+                above, start = depth, found.end()
+                continue
             following = textual.block_end(depth).search(text, found.end(), end)  # the next line indented no more
             start, end = found.end(), following.start("line") if following else end
-            blocks[keys[: depth + 1]] = start, end
+            blocks[keys] = start, end
         return start, end
 
     def _locate(self, keys: tuple, block: tuple[int, int] | None = None) -> tuple[int, int, str, str] | None:
