@@ -37,6 +37,7 @@ _HEAD = re.compile(
     rf"metadata:[ \t]*\n  name:{_WORD_LINE.format('name')}(?:  namespace:{_WORD_LINE.format('namespace')})?"
     r"(?=  [^ \n]|[^ \n]|\Z)(?P<rest>(?:[ \t#][^\n]*(?:\n|\Z)|\n)*)"  # the rest of metadata: a namespace may be there
 )
+_NOT_READ = "not read off the text"  # Document._block's mark of a body whose text paths are closed
 _CONTENT = textual.LinePattern(r"[ \t]*[^#\s]")
 _CONTENT_INDENT = textual.LinePattern(r"(?P<indent> *)[^ \n#]")
 _CONTENT_LINE = re.compile(r"^ *[^ \n#].*$", re.MULTILINE)
@@ -114,6 +115,8 @@ class Document:
         # a few kinds, thousands of documents; str(): ruamel's string subclasses cannot be interned
         body = self.body
         head = _HEAD.match(body)
+        if head is not None and reader.OTHER_BREAK.search(body, 0, head.end()):
+            head = None  # a line break other than LF among its first lines: where lines end is the parser's to say
         if head is not None and head["name"] not in NOT_STRINGS and head["namespace"] not in NOT_STRINGS:
             # the layout charts render, read in one match; a namespace further down metadata is read off its line
             namespace: Any = head["namespace"]
@@ -286,9 +289,11 @@ class Document:
         once while the body stays the same (splices wait beside it): several rewrites read one document."""
         if self._tree is not None:
             return None
-        if self._blocks is None:
-            self._blocks = {}
+        if self._blocks is None:  # first read off this body: one with a line break other than LF is parsed
+            self._blocks = {} if reader.OTHER_BREAK.search(self.body) is None else {_NOT_READ: None}
         blocks = self._blocks
+        if _NOT_READ in blocks:
+            return None
         if keys in blocks:
             return blocks[keys]
         text, start, end, known = self.body, 0, len(self.body), max(len(keys) - 1, 0)

@@ -41,7 +41,11 @@ def _epp_port(job: Job) -> int | None:
     port_name = api().epp.grpc_port_name
     for document in job.index.of_kind("Service", job.group.documents):
         if document.name == job.group.epp:
-            ports = (document.data.get("spec") or {}).get("ports") or []
-            named = [p for p in ports if p.get("name") == port_name] or ports[:1]
-            return named[0].get("port") if named else None
+            spec = document.data.get("spec")
+            ports = spec.get("ports") if isinstance(spec, dict) else None
+            ports = [port for port in ports if isinstance(port, dict)] if isinstance(ports, list) else []
+            named = [port for port in ports if port.get("name") == port_name] or ports[:1]
+            number = named[0].get("port") if named else None
+            # a Service written otherwise is the API server's to refuse; the pool takes the chart's port meanwhile
+            return number if isinstance(number, int) and not isinstance(number, bool) else None
     return None
