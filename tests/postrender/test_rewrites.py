@@ -76,6 +76,22 @@ def test_alpha_pool_becomes_a_valid_v1_pool_with_the_epp_services_grpc_port(sche
     )
 
 
+@pytest.mark.parametrize(
+    "spec", ["spec: [a]", "spec:\n  ports: {}", "spec:\n  ports:\n  - 9003", "spec:\n  ports:\n  - port: x"]
+)
+def test_an_epp_service_written_otherwise_gives_the_pool_the_charts_port_and_says_so(spec, schemas):
+    """A mangled EPP Service is the API server's to refuse (a Service's spec is a mapping, its ports a list of
+    mappings with an int port); the pool converts with the chart's port 9002, as if the Service named none, and the
+    report says it assumed so (this was a traceback, found by the fuzzing)."""
+    service = EPP_SERVICE[: EPP_SERVICE.index("spec:")] + spec + "\n"
+    done = job(ALPHA_POOL + service)
+    convert_alpha_pool(done)
+    pool = docs(join(done.index.documents))[0]
+    schemas.validate(pool)
+    assert pool["spec"]["endpointPickerRef"] == {"name": "vllm-epp", "port": {"number": 9002}}
+    assert "the chart's EPP port" in entry(done, "InferencePool").assumed[0]
+
+
 def test_a_comment_in_the_rewritten_block_is_kept_by_the_round_trip():
     commented = ALPHA_POOL.replace('    app: "vllm"\n', '    app: "vllm"  # the model servers\n')
     done = job(commented + EPP_SERVICE)
