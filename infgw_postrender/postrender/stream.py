@@ -30,12 +30,15 @@ _TOP_KEY = textual.LinePattern(r"(?P<key>apiVersion|kind):[ \t]*['\"]?(?P<value>
 # A document's first lines as charts render them: comments, apiVersion and kind (a word), then metadata's name (a
 # word), maybe its namespace, each value alone on its line (the next line indented no more), then the rest of metadata.
 _WORD_LINE = r"[ \t]+(?P<{}>[a-z][-a-z0-9.]*)[ \t]*\n"
+_IN_LINE = "[^\n\r\x85\u2028\u2029\ufeff]"  # no line break of any reader's (reader.OTHER_BREAK): those are parsed
 _HEAD = re.compile(
-    r"(?:[ \t]*(?:#[^\n]*)?\n)*"
-    r"(?:apiVersion:[^\n]*\nkind:[ \t]*(?P<kind>[A-Z][A-Za-z0-9]*)[ \t]*\n"
-    r"|kind:[ \t]*(?P<kind_first>[A-Z][A-Za-z0-9]*)[ \t]*\napiVersion:[^\n]*\n)"
+    rf"(?:[ \t]*(?:#{_IN_LINE}*)?\n)*"
+    rf"(?:apiVersion:{_IN_LINE}*\nkind:[ \t]*(?P<kind>[A-Z][A-Za-z0-9]*)[ \t]*\n"
+    rf"|kind:[ \t]*(?P<kind_first>[A-Z][A-Za-z0-9]*)[ \t]*\napiVersion:{_IN_LINE}*\n)"
     rf"metadata:[ \t]*\n  name:{_WORD_LINE.format('name')}(?:  namespace:{_WORD_LINE.format('namespace')})?"
-    r"(?=  [^ \n]|[^ \n]|\Z)(?P<rest>(?:[ \t#][^\n]*(?:\n|\Z)|\n)*)"  # the rest of metadata: a namespace may be there
+    r"(?=  [^ \n]|[^ \n]|\Z)"
+    rf"(?P<rest>(?:[ \t#]{_IN_LINE}*(?:\n|\Z)|\n)*)"  # the rest of metadata: a namespace may be there
+    r"(?=[^ \t#\n\r\x85\u2028\u2029\ufeff]|\Z)"  # then a top-level line, or the end
 )
 _NOT_READ = "not read off the text"  # Document._block's mark of a body whose text paths are closed
 _CONTENT = textual.LinePattern(r"[ \t]*[^#\s]")
@@ -115,23 +118,25 @@ class Document:
         # a few kinds, thousands of documents; str(): ruamel's string subclasses cannot be interned
         body = self.body
         head = _HEAD.match(body)
-        if head is not None and reader.OTHER_BREAK.search(body, 0, head.end()):
-            head = None  # a line break other than LF among its first lines: where lines end is the parser's to say
-        if head is not None and head["name"] not in NOT_STRINGS and head["namespace"] not in NOT_STRINGS:
+        name: Any
+        namespace: Any
+        name, namespace, kind, kind_first = (
+            head.group("name", "namespace", "kind", "kind_first") if head else (None,) * 4
+        )
+        if head is not None and name not in NOT_STRINGS and namespace not in NOT_STRINGS:
             # the layout charts render, read in one match; a namespace further down metadata is read off its line
-            namespace: Any = head["namespace"]
-            later = namespace is None and body.find("\n  namespace:", head.start("rest") - 1, head.end()) >= 0
+            end = head.end()
+            later = namespace is None and body.find("\n  namespace:", head.start("rest") - 1, end) >= 0
             found = self._locate(("metadata", "namespace")) if later else None
             if not later or found is not None:
-                kind = head["kind"] or head["kind_first"]  # unless a later line says it again
-                self.kind = sys.intern(kind if body.find("\nkind:", head.end() - 1) < 0 else self.header()[1])
+                kind = str(kind or kind_first)  # unless a later line says it again
+                self.kind = sys.intern(kind if body.find("\nkind:", end - 1) < 0 else self.header()[1])
                 namespace = found[2] if found else namespace
-                self.name, self.namespace = head["name"], namespace and sys.intern(namespace)
+                self.name, self.namespace = name, namespace and sys.intern(namespace)
                 return True
         if self.is_empty:
             return False
         self.kind = sys.intern(str(self.header()[1]))
-        name: Any
         found, namespace_found = self._locate(("metadata", "name")), self._locate(("metadata", "namespace"))
         if found is not None and (namespace_found is not None or not self._has_namespace()):
             name, namespace = found[2], namespace_found[2] if namespace_found else None

@@ -267,7 +267,7 @@ def test_an_entry_added_off_the_text_reads_back_added_and_nothing_else(metadata,
 @given(
     st.permutations(["apiVersion", "kind", "metadata"]),
     st.permutations(["name", "namespace", "labels"]),
-    st.one_of(words, st.sampled_from(["yes", "null", "0123", "a b"])),
+    st.one_of(words, st.sampled_from(["yes", "null", "0123", "a b", "a\u2028b", "a\x85"])),
     st.one_of(st.none(), words, st.sampled_from(["on", "~"])),
     st.booleans(),
 )
