@@ -252,6 +252,15 @@ class Document:
         self._splices = (self._splices or []) + [(start, end, emitter.scalar_text(new, style))]
         return True
 
+    def setter(self, at: Path) -> Callable[[Any, str], bool]:
+        """`setter(key, value)`: set() of a child of the parsed path `at` (an arg by its position, a key)."""
+        return lambda key, value: self.set(at + (key,), value)
+
+    def replacer(self, found: Any) -> Callable[[Any, str], bool]:
+        """`replacer(key, new)`: replace() of what a read off the text found, `found[key]` its (value, span) (a
+        list by position, a mapping by key)."""
+        return lambda key, new: self.replace(found[key][1], found[key][0], new)
+
     def add_entry(self, keys: tuple[str, ...], value: str) -> bool | None:
         """`keys[-1]: value` (a string) in the block mapping at keys[:-1], made under keys[:-2] when there is none
         (an annotation where a chart renders no annotations): a splice after that mapping's last line, no parse.

@@ -11,7 +11,6 @@ from infgw_postrender.api.mapping import api, ga_group
 from infgw_postrender.api.paths import containers
 from infgw_postrender.api.versions import parse_version
 from infgw_postrender.errors import InputError, where
-from infgw_postrender.postrender import textual
 from infgw_postrender.postrender.rewrites.job import Job
 from infgw_postrender.postrender.stream import Document
 
@@ -47,7 +46,7 @@ def containers_with_args(document: Document) -> list[Container]:
     if found is not None:
         return found
     return [
-        Container(document, args, container.get("image"), _set_parsed(document, at))
+        Container(document, args, container.get("image"), document.setter(at + ("args",)))
         for at, container in containers(document.data, api().epp.containers_path)
         if isinstance(args := container.get("args"), list)
     ]
@@ -67,14 +66,9 @@ def _from_text(document: Document) -> list[Container] | None:
             continue  # no args, as the parsed path sees a container whose args are not a list
         if args.spans is None:
             return None  # a flow list: read, but no positions to splice at
-        found.append(Container(document, args.value, image.value if image else None, _splice(document, args)))
+        replace = document.replacer(list(zip(args.value, args.spans, strict=True)))
+        found.append(Container(document, args.value, image.value if image else None, replace))
     return found
-
-
-def _splice(document: Document, args: textual.TextValue) -> Callable[[int, str], bool]:
-    values, spans = args.value, args.spans
-    assert isinstance(values, list) and spans is not None
-    return lambda position, text: document.replace(spans[position], values[position], text)
 
 
 @functools.cache
@@ -83,10 +77,6 @@ def _containers_keys() -> tuple[str, ...] | None:
     path = api().epp.containers_path
     head = path.removesuffix("[]")
     return tuple(head.split(".")) if head != path and "[" not in head else None
-
-
-def _set_parsed(document: Document, at: tuple) -> Callable[[int, str], bool]:
-    return lambda position, text: document.set(at + ("args", position), text)
 
 
 def _update_container(job: Job, container: Container) -> None:

@@ -4,6 +4,7 @@ final name: mapping.yaml's pool_references say where each kind keeps its referen
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from infgw_postrender.api.mapping import alpha_group, api, ga_group
 from infgw_postrender.api.paths import containers
@@ -37,7 +38,7 @@ def follow(index: Index, documents: list[Document]) -> None:
                 index.record(document, "updated", f"{rule.ref} name {old_name} -> {group.final_pool}")
 
 
-Change = Callable[[str, str], bool]  # sets one key of the reference; True when the value changed
+Change = Callable[[Any, str], bool]  # sets one key of the reference; True when the value changed
 
 
 def _references(document: Document, path: str) -> list[tuple[dict, Change]]:
@@ -48,13 +49,5 @@ def _references(document: Document, path: str) -> list[tuple[dict, Change]]:
         keys = tuple(path.split("."))
         entries = document.peek_entries(*keys)
         if entries is not None and {"group", "name"} <= entries.keys():  # a key to add: the parsed tree adds it
-
-            def change(key: str, value: str) -> bool:
-                return document.replace(entries[key][1], entries[key][0], value)
-
-            return [({key: value for key, (value, _) in entries.items()}, change)]
-    return [(ref, _set_parsed(document, at)) for at, ref in containers(document.data, path)]
-
-
-def _set_parsed(document: Document, at: tuple) -> Change:
-    return lambda key, value: document.set(at + (key,), value)
+            return [({key: value for key, (value, _) in entries.items()}, document.replacer(entries))]
+    return [(ref, document.setter(at)) for at, ref in containers(document.data, path)]
