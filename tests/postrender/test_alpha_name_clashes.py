@@ -94,3 +94,24 @@ def test_pool_renamed_to_the_alpha_name_keeps_policies_apart(helm3):
     assert pool["metadata"]["name"] == "vllm"
     policies = [o for o in ga if o["kind"] in ("HealthCheckPolicy", "GCPBackendPolicy")]
     assert {p["spec"]["targetRef"]["name"] for p in policies} == {"vllm"}
+
+
+def test_a_pool_named_like_its_epp_keeps_the_epps_objects_apart_from_the_first_run(helm3):
+    """A pool named like its EPP (`vllm-epp`, a chart's output edited so; found by the fuzzing): the EPP's objects
+    are named after both, and the alpha release `vllm` has the EPP's (`vllm-epp`). The first run must rename them
+    already, as a second run on its output would: a post-render run twice gives the same stream."""
+    import re
+
+    from conftest import run_postrender
+
+    alpha = docs(helm3.template("vllm", "inferencepool-v1.0.0", "--set", "provider.name=gke"))
+    rendered = helm3.template("vllm", "inferencepool-v1.0.0", "--set", "provider.name=gke")
+    stream = re.sub(r"(?m)(^kind: InferencePool\n(?:.*\n)*?^  name: )vllm$", r"\1vllm-epp", rendered, count=1)
+    assert stream != rendered
+    flags = ["--pool-name=vllm", "--alpha-pool=vllm", "--ga-weight=100", "--offline", "-q"]
+    once = run_postrender(stream, *flags)
+    assert once.returncode == 0, once.stderr
+    twice = run_postrender(once.stdout, *flags)
+    assert twice.returncode == 0 and twice.stdout == once.stdout
+    ga = [o for o in docs(once.stdout) if "infgw-migrate.io/generated" not in o["metadata"].get("annotations", {})]
+    assert identities(ga) & identities([o for o in alpha if o["kind"] != "InferencePool"]) == set()

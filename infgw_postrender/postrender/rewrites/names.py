@@ -56,12 +56,11 @@ def alpha_names(index: Index, group: PoolGroup, alpha_pool: str, alpha_namespace
     alpha release name, for every object of this release (computed before anything is renamed)."""
     ga_ns = group.namespace or "default"
     alpha_ns = alpha_namespace or ga_ns
-    taken = set()
+    taken: set[Identity] = set()
     for document in group.documents:
         kind, namespace, name = index.identity(group, document)
-        alpha_name = _template(group, name, ga_ns, alpha_pool, alpha_ns)
-        if alpha_name is not None:
-            taken.add((kind, None if namespace is None else alpha_ns, alpha_name))
+        scoped = None if namespace is None else alpha_ns
+        taken.update((kind, scoped, alpha_name) for alpha_name in _templates(group, name, ga_ns, alpha_pool, alpha_ns))
     return frozenset(taken)
 
 
@@ -85,18 +84,21 @@ def _annotate(obj: dict, key: str, value: str) -> None:
     metadata["annotations"][key] = value
 
 
-def _template(group: PoolGroup, name: str, ga_ns: str, alpha_pool: str, alpha_ns: str) -> str | None:
-    """The name the same chart template gives the alpha release's object, or None if `name` is not derived."""
+def _templates(group: PoolGroup, name: str, ga_ns: str, alpha_pool: str, alpha_ns: str) -> list[str]:
+    """The names the chart templates that could have given `name` give the alpha release's object: none if `name`
+    is not derived, two when it fits two (a pool named like its EPP: its EPP's objects are named after both)."""
     if name.endswith(RENAME_SUFFIX):  # renamed by an earlier run: its alpha twin is its original's
-        original = _template(group, name[: -len(RENAME_SUFFIX)], ga_ns, alpha_pool, alpha_ns)
-        if original is not None:
+        original = _templates(group, name[: -len(RENAME_SUFFIX)], ga_ns, alpha_pool, alpha_ns)
+        if original:
             return original
+    found = []
     if name in (group.pool, group.final_pool):
-        return alpha_pool
+        found.append(alpha_pool)
     if name in (f"{ga_ns}-{group.pool}", f"{ga_ns}-{group.final_pool}"):
-        return f"{alpha_ns}-{alpha_pool}"
+        found.append(f"{alpha_ns}-{alpha_pool}")
     # the chart names the EPP after the release; a pool that names another EPP brought that one's objects along
     for own_epp in dict.fromkeys((epp_name(group.helm_release), group.epp or "")):
         if own_epp and name.startswith(own_epp):
-            return epp_name(alpha_pool) + name[len(own_epp) :]
-    return None
+            found.append(epp_name(alpha_pool) + name[len(own_epp) :])
+            break
+    return found
