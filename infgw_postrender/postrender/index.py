@@ -16,7 +16,7 @@ from infgw_postrender.postrender.stream import Document
 Identity = tuple[str, "str | None", str]  # kind, namespace (None when cluster-scoped), name
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # one is itself: no field-by-field __eq__ to create at start
 class PoolGroup:
     """One InferencePool of the stream and the objects the chart derived from its release name."""
 

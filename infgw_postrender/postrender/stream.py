@@ -30,7 +30,9 @@ _TOP_KEY = textual.LinePattern(r"(?P<key>apiVersion|kind):[ \t]*['\"]?(?P<value>
 # A document's first lines as charts render them: comments, apiVersion and kind (a word), then metadata's name (a
 # word), maybe its namespace, each value alone on its line (the next line indented no more), then the rest of metadata.
 _WORD_LINE = r"[ \t]+(?P<{}>[a-z][-a-z0-9.]*)[ \t]*\n"
-_IN_LINE = "[^\n\r\x85\u2028\u2029\ufeff]"  # no line break of any reader's (reader.OTHER_BREAK): those are parsed
+# No CR; the other breaks reader.has_other_break() finds are not ASCII, looked for after a match (identify): a class of them
+# costs this pattern 1.5 ms to compile, at every start (issue 33).
+_IN_LINE = "[^\n\r]"
 _HEAD = re.compile(
     rf"(?:[ \t]*(?:#{_IN_LINE}*)?\n)*"
     rf"(?:apiVersion:{_IN_LINE}*\nkind:[ \t]*(?P<kind>[A-Z][A-Za-z0-9]*)[ \t]*\n"
@@ -38,7 +40,7 @@ _HEAD = re.compile(
     rf"metadata:[ \t]*\n  name:{_WORD_LINE.format('name')}(?:  namespace:{_WORD_LINE.format('namespace')})?"
     r"(?=  [^ \n]|[^ \n]|\Z)"
     rf"(?P<rest>(?:[ \t#]{_IN_LINE}*(?:\n|\Z)|\n)*)"  # the rest of metadata: a namespace may be there
-    r"(?=[^ \t#\n\r\x85\u2028\u2029\ufeff]|\Z)"  # then a top-level line, or the end
+    r"(?=[^ \t#\n\r]|\Z)"  # then a top-level line, or the end
 )
 _NOT_READ = "not read off the text"  # Document._block's mark of a body whose text paths are closed
 _CONTENT = textual.LinePattern(r"[ \t]*[^#\s]")
@@ -58,7 +60,7 @@ _ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s,\[\]{}]+", re.MULTILINE)
 _ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s,\[\]{}]+", re.MULTILINE)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # one is itself: no field-by-field __eq__ to create at start
 class _Read:
     """What was read from a document's text: its value and where each scalar of it sits in that text."""
 
@@ -68,7 +70,7 @@ class _Read:
     replaced: set = field(default_factory=set)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # one is itself: no field-by-field __eq__ to create at start
 class Document:
     """One document of the stream: its separator line and its body.
 
@@ -118,6 +120,8 @@ class Document:
         # a few kinds, thousands of documents; str(): ruamel's string subclasses cannot be interned
         body = self.body
         head = _HEAD.match(body)
+        if head is not None and not body.isascii() and reader.has_other_break(body, 0, head.end() + 1):
+            head = None  # a line break a YAML 1.1 reader sees and ruamel.yaml does not: parsed
         name: Any
         namespace: Any
         name, namespace, kind, kind_first = (
@@ -304,7 +308,7 @@ class Document:
         if self._tree is not None:
             return None
         if self._blocks is None:  # first read off this body: one with a line break other than LF is parsed
-            self._blocks = {} if reader.OTHER_BREAK.search(self.body) is None else {_NOT_READ: None}
+            self._blocks = {_NOT_READ: None} if reader.has_other_break(self.body) else {}
         blocks = self._blocks
         if _NOT_READ in blocks:
             return None

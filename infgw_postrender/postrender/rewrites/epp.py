@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from infgw_postrender.api.mapping import api, ga_group
 from infgw_postrender.api.paths import containers
@@ -15,8 +14,7 @@ from infgw_postrender.postrender.rewrites.job import Job
 from infgw_postrender.postrender.stream import Document
 
 
-@dataclass(frozen=True, slots=True)
-class Container:
+class Container(NamedTuple):
     """A container of a Deployment, with args: `replace(position, text)` changes one of them (a splice of the text,
     or a set of the parsed tree)."""
 
