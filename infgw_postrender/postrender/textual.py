@@ -306,9 +306,6 @@ def sequence_items(text: str, start: int, end: int) -> list[tuple[int, int, int]
     return [(first, last, column) for first, last, column in items]
 
 
-_AFTER_KEY = re.compile(r"(?=[ \t\n]|$)")
-
-
 @functools.cache
 def _next_key(column: int) -> re.Pattern:
     """The next line indented `column` or less that is not an item of a sequence at that column."""
@@ -317,28 +314,45 @@ def _next_key(column: int) -> re.Pattern:
     )
 
 
-TWICE = (-1, -1, -1)  # item_entry() of a key the mapping has twice: what it means is the parser's to say
+TWICE = (-1, -1, -1)  # item_entries() of a key the mapping has twice: what it means is the parser's to say
 
 
-def item_entry(text: str, first: int, end: int, column: int, key: str) -> tuple[int, int, int] | None:
-    """The entry `key` of the block mapping that starts at `first` (an item's content, after its dash) at
-    `column`, its other lines up to `end`: (offset after `key:`, end of that line, end of the lines under it), or
-    None when it has no such key (TWICE when it has it twice). A line at `column` is one of the mapping's keys or an item of a sequence written
-    at its key's indentation (`args:` then `- --pool-name`): whatever else is under a key is indented more."""
-    if text.startswith(key + ":", first) and text[first + len(key) + 1 : first + len(key) + 2] in ("", " ", "\t", "\n"):
-        value_at = first + len(key) + 1
-    else:
-        found = find_key(text, column, key, _AFTER_KEY, first, end)
-        if found is None:
-            return None
-        value_at = found.start()
-    line_end = text.find("\n", value_at, end)
-    if line_end < 0:
-        return value_at, end, end
-    if find_key(text, column, key, _AFTER_KEY, line_end, end):
-        return TWICE
-    following = _next_key(column).search(text, line_end, end)
-    return value_at, line_end, following.start() if following else end
+@functools.cache
+def _keys_at(column: int, keys: tuple[str, ...]) -> re.Pattern:
+    """A line that is one of `keys` at `column`, then `:` and a space, a tab or the line's end."""
+    names = "|".join(map(re.escape, keys))
+    return re.compile(rf"\n {{{column}}}(?P<key>{names}):(?=[ \t\n]|$)")
+
+
+def item_entries(
+    text: str, first: int, end: int, column: int, keys: tuple[str, ...]
+) -> dict[str, tuple[int, int, int]]:
+    """The entries among `keys` of the block mapping that starts at `first` (an item's content, after its dash) at
+    `column`, its other lines up to `end`: for each key it has, (offset after `key:`, end of that line, end of the
+    lines under it), TWICE for a key it has twice. The keys' lines are found in one pass (a Role's rules ask for
+    three keys an item, issue 33). A line at `column` is one of the mapping's keys or an item of a sequence
+    written at its key's indentation (`args:` then `- --pool-name`): whatever else is under a key is indented more."""
+    found: dict[str, Any] = {}
+    for key in keys:  # the item's first line: `- key: ...`
+        after = first + len(key) + 1
+        if text.startswith(key + ":", first) and text[after : after + 1] in ("", " ", "\t", "\n"):
+            found[key] = after
+            break
+    for line in _keys_at(column, keys).finditer(text, first, end):
+        key = line.group("key")
+        found[key] = TWICE if key in found else line.end()
+    entries = {}
+    for key, value_at in found.items():
+        if value_at is TWICE:
+            entries[key] = TWICE
+            continue
+        line_end = text.find("\n", value_at, end)
+        if line_end < 0:
+            entries[key] = (value_at, end, end)
+            continue
+        following = _next_key(column).search(text, line_end, end)
+        entries[key] = (value_at, line_end, following.start() if following else end)
+    return entries
 
 
 def is_mapping_item(text: str, first: int) -> bool:
@@ -349,11 +363,12 @@ def is_mapping_item(text: str, first: int) -> bool:
 def entry_value(text: str, value_at: int, line_end: int, under_end: int) -> TextValue | None:
     """The value of an entry item_entries() found, when it is a one-line string, a list of them or empty; else
     None (a nested mapping, a number, a block scalar: parse then)."""
-    if _ANY_CONTENT.search(text, line_end, under_end):  # lines under the key's: a block list?
+    if line_end < under_end and _ANY_CONTENT.search(text, line_end, under_end):  # lines under it: a block list?
         return scalar_sequence(text, line_end, under_end) if _EMPTY.fullmatch(text, value_at, line_end) else None
-    flow = _FLOW_LIST.fullmatch(text, value_at, line_end)
+    words = _FLOW_LIST_OF_WORDS.fullmatch(text, value_at, line_end)  # a Role's lists: one match, not two
+    flow = words if words is not None else _FLOW_LIST.fullmatch(text, value_at, line_end)
     if flow is not None:
-        return _flow_strings(flow.group("flow"))
+        return _flow_strings(flow.group("flow"), words is not None)
     inline = _INLINE.fullmatch(text, value_at, line_end)
     if inline is not None:
         value = one_line_string(inline)
@@ -395,17 +410,23 @@ _CONTENT_AFTER_BREAK = re.compile(r"\n(?P<indent> *)[^ \n#]")
 
 _FLOW_WORD = r"""(?:"[^"\\\n]*"|[A-Za-z/][-A-Za-z0-9./]*)"""
 _FLOW_WORDS = re.compile(rf"\[[ \t]*(?:{_FLOW_WORD}[ \t]*(?:,[ \t]*{_FLOW_WORD}[ \t]*)*)?\]")
+# An entry's value that is such a list, as _FLOW_LIST would find it: no `#` in it, so no comment cut short
+_FLOW_WORD_NO_HASH = r"""(?:"[^"\\\n#]*"|[A-Za-z/][-A-Za-z0-9./]*)"""
+_FLOW_LIST_OF_WORDS = re.compile(
+    rf"[ \t]+(?P<flow>\[[ \t]*(?:{_FLOW_WORD_NO_HASH}[ \t]*(?:,[ \t]*{_FLOW_WORD_NO_HASH}[ \t]*)*)?\])[ \t]*(?:#.*)?"
+)
 _FLOW_ITEM = re.compile(r"""(?:"([^"\\\n]*)"|([A-Za-z/][-A-Za-z0-9./]*))""")
 
 
-def _flow_strings(flow: str) -> TextValue | None:
+def _flow_strings(flow: str, words: bool = False) -> TextValue | None:
     """A one-line flow list of strings (`["get", "list"]`, as charts write a Role's rules); None when an item is
-    anything else. Double-quoted items without escapes and plain words are read here, the rest by the reader."""
-    if _FLOW_WORDS.fullmatch(flow):
+    anything else. Double-quoted items without escapes and plain words are read here, the rest by the reader.
+    `words`: the list is known to fullmatch _FLOW_WORDS."""
+    if words or _FLOW_WORDS.fullmatch(flow):
         items = []
         for quoted, word in _FLOW_ITEM.findall(flow):
             if word:
-                if reader.plain_word(word) is None:
+                if word in reader.NOT_STRINGS:  # else a string: _FLOW_WORD is a plain_word() with nothing to strip
                     break
                 items.append(word)
             elif quoted.isprintable():

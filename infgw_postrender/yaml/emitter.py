@@ -149,14 +149,26 @@ def _not_exact() -> re.Pattern:
 def exactly_written(value: Any) -> bool:
     """Whether the emitter's text for `value` reads back as `value` by construction, with no need to read it back:
     string keys, and scalars that are strings (plain only where plain_string() says so, else quoted; control
-    characters and surrogates aside), ints, bools or null. A float's text is not (1e+100 reads back as a string to some readers)."""
-    if isinstance(value, dict):
-        return all(
-            isinstance(key, str) and exactly_written(key) and exactly_written(item) for key, item in value.items()
-        )
-    if isinstance(value, list):
-        return all(map(exactly_written, value))
-    if isinstance(value, str):
-        # printable ASCII holds none of them (two flags, no pattern); tab and line feed are written exactly too
-        return (value.isascii() and value.isprintable()) or not _not_exact().search(value)
-    return value is None or (isinstance(value, int) and type(value) in (int, bool))
+    characters and surrogates aside), ints, bools or null. A float's text is not (1e+100 reads back as a string to
+    some readers). Walked with a stack, no call a node: it runs on every entry a rewrite emits (issue 33)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is str:
+            # printable ASCII holds none of them (two flags, no pattern); tab and line feed are written exactly too
+            if not (item.isascii() and item.isprintable()) and _not_exact().search(item):
+                return False
+        elif kind is dict:
+            for key in item:
+                if not isinstance(key, str):
+                    return False
+            pending.extend(item)
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+        elif isinstance(item, (str, dict, list)):  # a subclass (ruamel.yaml's): judged as its base type
+            pending.append(next(base(item) for base in (str, dict, list) if isinstance(item, base)))
+        elif not (item is None or kind is int or kind is bool):
+            return False
+    return True

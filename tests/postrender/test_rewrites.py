@@ -207,6 +207,22 @@ def test_epp_flags_name_the_final_pool_and_the_ga_group():
     assert container["args"] == ["--pool-name", "vllm-ga", "--pool-group=inference.networking.k8s.io"]
 
 
+@pytest.mark.parametrize("anchored", [False, True], ids=["read off the text", "round-tripped (an anchor)"])
+def test_epp_flags_already_right_are_not_reported_updated(anchored):
+    """Nothing to change, nothing said, however the Deployment is read: an anchor sends it through ruamel.yaml,
+    whose quoted string is the str it holds (it was reported `updated` to the value it had; found by the
+    fuzzing of tests/postrender/test_hostile_input.py)."""
+    args = '        - --pool-name\n        - vllm\n        - --pool-group\n        - "inference.networking.k8s.io"\n'
+    deployment = epp_deployment("registry.k8s.io/gateway-api-inference-extension/epp:v1.0.0", args)
+    if anchored:
+        deployment = deployment.replace("  name: vllm-epp\n", "  name: &name vllm-epp\n")
+    done = job(ALPHA_POOL + deployment)
+    before = join(done.index.documents)
+    update_epp_flags(done)
+    assert [e.kind for e in done.index.report.entries if e.actions] == []
+    assert docs(join(done.index.documents)) == docs(before)
+
+
 def test_an_epp_too_old_for_v1_pools_is_refused():
     # v0.3.0's EPP takes single-dash flags and watches only v1alpha2 pools
     done = job(

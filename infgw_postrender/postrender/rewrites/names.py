@@ -3,6 +3,8 @@ namespace and name of an alpha release object (the chart's own name patterns, ev
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from infgw_postrender.api.mapping import api
 from infgw_postrender.api.names import RENAME_SUFFIX, epp_name, with_suffix
 from infgw_postrender.api.paths import slots
@@ -56,11 +58,12 @@ def alpha_names(index: Index, group: PoolGroup, alpha_pool: str, alpha_namespace
     alpha release name, for every object of this release (computed before anything is renamed)."""
     ga_ns = group.namespace or "default"
     alpha_ns = alpha_namespace or ga_ns
+    templates = _templates(group, ga_ns, alpha_pool, alpha_ns)
     taken: set[Identity] = set()
     for document in group.documents:
         kind, namespace, name = index.identity(group, document)
         scoped = None if namespace is None else alpha_ns
-        taken.update((kind, scoped, alpha_name) for alpha_name in _templates(group, name, ga_ns, alpha_pool, alpha_ns))
+        taken.update((kind, scoped, alpha_name) for alpha_name in templates(name))
     return frozenset(taken)
 
 
@@ -84,21 +87,30 @@ def _annotate(obj: dict, key: str, value: str) -> None:
     metadata["annotations"][key] = value
 
 
-def _templates(group: PoolGroup, name: str, ga_ns: str, alpha_pool: str, alpha_ns: str) -> list[str]:
-    """The names the chart templates that could have given `name` give the alpha release's object: none if `name`
-    is not derived, two when it fits two (a pool named like its EPP: its EPP's objects are named after both)."""
-    if name.endswith(RENAME_SUFFIX):  # renamed by an earlier run: its alpha twin is its original's
-        original = _templates(group, name[: -len(RENAME_SUFFIX)], ga_ns, alpha_pool, alpha_ns)
-        if original:
-            return original
-    found = []
-    if name in (group.pool, group.final_pool):
-        found.append(alpha_pool)
-    if name in (f"{ga_ns}-{group.pool}", f"{ga_ns}-{group.final_pool}"):
-        found.append(f"{alpha_ns}-{alpha_pool}")
+def _templates(group: PoolGroup, ga_ns: str, alpha_pool: str, alpha_ns: str) -> Callable[[str], list[str]]:
+    """`templates(name)`: the names the chart templates that could have given `name` give the alpha release's
+    object: none if `name` is not derived, two when it fits two (a pool named like its EPP: its EPP's objects are
+    named after both). The group's own names are worked out once, not per object (issue 33)."""
+    pools = (group.pool, group.final_pool)
+    namespaced = (f"{ga_ns}-{group.pool}", f"{ga_ns}-{group.final_pool}")
     # the chart names the EPP after the release; a pool that names another EPP brought that one's objects along
-    for own_epp in dict.fromkeys((epp_name(group.helm_release), group.epp or "")):
-        if own_epp and name.startswith(own_epp):
-            found.append(epp_name(alpha_pool) + name[len(own_epp) :])
-            break
-    return found
+    own_epps = [own_epp for own_epp in dict.fromkeys((epp_name(group.helm_release), group.epp or "")) if own_epp]
+    alpha_epp = epp_name(alpha_pool)
+
+    def templates(name: str) -> list[str]:
+        if name.endswith(RENAME_SUFFIX):  # renamed by an earlier run: its alpha twin is its original's
+            original = templates(name[: -len(RENAME_SUFFIX)])
+            if original:
+                return original
+        found = []
+        if name in pools:
+            found.append(alpha_pool)
+        if name in namespaced:
+            found.append(f"{alpha_ns}-{alpha_pool}")
+        for own_epp in own_epps:
+            if name.startswith(own_epp):
+                found.append(alpha_epp + name[len(own_epp) :])
+                break
+        return found
+
+    return templates
