@@ -167,8 +167,12 @@ def exactly_written(value: Any) -> bool:
             pending.extend(item.values())
         elif kind is list:
             pending.extend(item)
-        elif isinstance(item, (str, dict, list)):  # a subclass (ruamel.yaml's): judged as its base type
-            pending.append(next(base(item) for base in (str, dict, list) if isinstance(item, base)))
+        elif isinstance(item, str):  # a subclass (ruamel.yaml's): judged as its base type
+            pending.append(str(item))
+        elif isinstance(item, dict):
+            pending.append(dict(item))
+        elif isinstance(item, list):
+            pending.append(list(item))
         elif not (item is None or kind is int or kind is bool):
             return False
     return True
