@@ -4,7 +4,7 @@ its chart."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import NamedTuple
 
 from infgw_postrender.api.mapping import Chart, Project, ReleaseRow, api
@@ -126,12 +126,12 @@ def chart_target(chart: str, chart_version: str | None) -> Target:
     """The target of a chart reference (an OCI or repository ref, or a local folder) at `chart_version` (None:
     the project's default): its project by the chart's name (Chart.yaml's, for a folder). A chart this tool does
     not know is refused."""
-    folder = Path(chart) / "Chart.yaml"
+    folder = os.path.join(chart, "Chart.yaml")  # not pathlib: its import costs every post-render 3 ms
     name = None
-    if "://" not in chart and folder.is_file():
+    if "://" not in chart and os.path.isfile(folder):
         from infgw_postrender.yaml.roundtrip import load_file_documents
 
-        found = load_file_documents(str(folder), "--chart")
+        found = load_file_documents(folder, "--chart")
         name = found[0].get("name") if found and isinstance(found[0], dict) else None
     name = name or chart.rstrip("/").rsplit("/", 1)[-1].removesuffix(".tgz")
     for project in projects():

@@ -198,10 +198,10 @@ class Document:
         block = self._block(keys)
         if block is None or not self._untouched(*block):
             return None
-        text, (start, end), depth = self.body, block, len(keys)
+        text, (start, end), entry_line = self.body, block, textual.entry_line(len(keys))
         found: dict[str, tuple[str, tuple[int, int, str]]] = {}
         for line in _CONTENT_LINE.finditer(text, start, end):
-            entry = textual.entry_line(depth).fullmatch(text, line.start(), line.end())
+            entry = entry_line.fullmatch(text, line.start(), line.end())
             value = textual.one_line_string(entry) if entry else None
             if entry is None or value is None or entry.group("key") in found:
                 return None
@@ -378,7 +378,7 @@ class Document:
 
     def _untouched(self, start: int, end: int) -> bool:
         """No pending splice overlaps this span of the body."""
-        return not any(s[0] < end and start < s[1] for s in self._splices or ())
+        return not self._splices or not any(s[0] < end and start < s[1] for s in self._splices)
 
     @property
     def data(self) -> Any:

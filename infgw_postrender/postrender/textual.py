@@ -107,14 +107,23 @@ def entry_line(depth: int) -> re.Pattern:
     return re.compile(rf"^{'  ' * depth}(?P<key>[A-Za-z_][-A-Za-z0-9_.]*):[ \t]+{ONE_LINE}", re.MULTILINE)
 
 
+_READ_AS: dict[str, str | None] = {}  # values recur (flags, `default`, API groups): each judged once
+
+
 def one_line_string(found: re.Match) -> str | None:
     """The string a matched ONE_LINE value reads as, or None when the reader might read it otherwise."""
     text = found.group("value")
+    if text in _READ_AS:
+        return _READ_AS[text]
     if text[0] == '"':
-        return text[1:-1] if text[1:-1].isprintable() else None
-    if text[0] == "'":
-        return text[1:-1]
-    return reader.plain_string(text) or reader.plain_word(text)
+        value = text[1:-1] if text[1:-1].isprintable() else None
+    elif text[0] == "'":
+        value = text[1:-1]
+    else:
+        value = reader.plain_string(text) or reader.plain_word(text)
+    if len(_READ_AS) < 4096:
+        _READ_AS[text] = value
+    return value
 
 
 @functools.cache
@@ -400,7 +409,8 @@ def scalar_sequence(text: str, start: int, end: int) -> TextValue | None:
         if value is None:
             return None
         values.append(value)
-        spans.append(span_of(text, item))
+        start, stop = item.span("value")  # span_of(), inline: an EPP has a dozen args (issue 33)
+        spans.append((start, stop, STYLES.get(text[start], "plain")))
         at = item.end()
     return TextValue(values, spans) if values and _BLANK_LINES.fullmatch(text, at, end) else None
 
@@ -418,10 +428,23 @@ _FLOW_LIST_OF_WORDS = re.compile(
 _FLOW_ITEM = re.compile(r"""(?:"([^"\\\n]*)"|([A-Za-z/][-A-Za-z0-9./]*))""")
 
 
+_FLOW_READ: dict[str, tuple[str, ...] | None] = {}  # the same lists recur (a Role's verbs): each read once
+
+
 def _flow_strings(flow: str, words: bool = False) -> TextValue | None:
     """A one-line flow list of strings (`["get", "list"]`, as charts write a Role's rules); None when an item is
-    anything else. Double-quoted items without escapes and plain words are read here, the rest by the reader.
-    `words`: the list is known to fullmatch _FLOW_WORDS."""
+    anything else. `words`: the list is known to fullmatch _FLOW_WORDS. A list read before is not read again."""
+    if flow in _FLOW_READ:
+        items = _FLOW_READ[flow]
+    else:
+        items = _flow_items(flow, words)
+        if len(_FLOW_READ) < 4096:
+            _FLOW_READ[flow] = items
+    return TextValue(list(items), None) if items is not None else None
+
+
+def _flow_items(flow: str, words: bool) -> tuple[str, ...] | None:
+    """Double-quoted items without escapes and plain words are read here, the rest by the reader."""
     if words or _FLOW_WORDS.fullmatch(flow):
         items = []
         for quoted, word in _FLOW_ITEM.findall(flow):
@@ -434,12 +457,12 @@ def _flow_strings(flow: str, words: bool = False) -> TextValue | None:
             else:
                 break
         else:
-            return TextValue(items, None)
+            return tuple(items)
     try:
-        items = reader.parse_flow(flow)
+        parsed = reader.parse_flow(flow)
     except reader.Unsupported:
         return None
-    return TextValue(items, None) if all(isinstance(item, str) for item in items) else None
+    return tuple(parsed) if all(isinstance(item, str) for item in parsed) else None
 
 
 def span_of(text: str, found: re.Match) -> tuple[int, int, str]:

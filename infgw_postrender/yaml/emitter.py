@@ -83,8 +83,18 @@ def _key_text(key: Any) -> str:
     return text
 
 
+_PLAIN_TEXTS: dict[str, str] = {}  # values recur too (groups, kinds, `true`): each written once per process
+
+
 def _scalar(value: Any, style: str | None = None) -> str:
-    if isinstance(value, str):  # most are
+    if type(value) is str and style is None:  # most are: a generated object's strings
+        text = _PLAIN_TEXTS.get(value)
+        if text is None:
+            text = scalar_text(value, "plain")
+            if len(_PLAIN_TEXTS) < 4096:
+                _PLAIN_TEXTS[value] = text
+        return text
+    if isinstance(value, str):
         return scalar_text(value, style or "plain")
     if value is None:
         return "null"

@@ -3,10 +3,11 @@ final name: mapping.yaml's pool_references say where each kind keeps its referen
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from infgw_postrender.api.mapping import alpha_group, api, ga_group
+from infgw_postrender.api.mapping import PoolReference, alpha_group, api, ga_group
 from infgw_postrender.api.paths import containers
 from infgw_postrender.postrender.index import Index
 from infgw_postrender.postrender.rewrites.job import Job
@@ -18,8 +19,7 @@ def follow_pool_references(job: Job) -> None:
 
 
 def follow(index: Index, documents: list[Document]) -> None:
-    pool_kind = api().pool.kind
-    rules = {rule.kind: rule for rule in api().pool_references}
+    pool_kind, rules = api().pool.kind, _rules()
     for document in documents:
         rule = rules.get(document.kind)
         if rule is None:
@@ -36,6 +36,12 @@ def follow(index: Index, documents: list[Document]) -> None:
                 index.record(document, "updated", f"{rule.ref} group {ref_group or '(core)'} -> {ga_group()}")
             if change("name", group.final_pool):
                 index.record(document, "updated", f"{rule.ref} name {old_name} -> {group.final_pool}")
+
+
+@functools.cache
+def _rules() -> dict[str, PoolReference]:
+    """mapping.yaml's pool_references by kind (looked up for every pool's objects)."""
+    return {rule.kind: rule for rule in api().pool_references}
 
 
 Change = Callable[[Any, str], bool]  # sets one key of the reference; True when the value changed
