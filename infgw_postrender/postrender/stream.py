@@ -89,6 +89,7 @@ class Document:
     _splices: list | None = field(default=None, repr=False)  # None, not [], saves a list per document
     _tree: Any = field(default=None, repr=False)
     _blocks: dict | None = field(default=None, repr=False)  # _block()'s paths found in this body
+    _name_at: int = field(default=-1, repr=False)  # where identify() read metadata.name in this body (-1: not so)
 
     @property
     def too_big_to_parse(self) -> bool:
@@ -137,6 +138,7 @@ class Document:
                 self.kind = sys.intern(kind if body.find("\nkind:", end - 1) < 0 else self.header()[1])
                 namespace = found[2] if found else namespace
                 self.name, self.namespace = name, namespace and sys.intern(namespace)
+                self._name_at = head.start("name")
                 return True
         if self.is_empty:
             return False
@@ -366,14 +368,15 @@ class Document:
         return at, found.end("value"), value, textual.STYLES.get(text[at], "plain")
 
     def _name_in_head(self) -> tuple[int, int, str, str] | None:
-        """metadata.name where identify() reads it, in the first lines as charts render them: one match, where
+        """metadata.name where identify() read it, in the first lines as charts render them (_HEAD): where
         finding metadata's block and the key in it takes five times as long (a rename a release, issue 33)."""
-        body = self.body
-        head = _HEAD.match(body)
-        if head is None or reader.has_other_break(body):  # as _block() refuses such a body
+        at, body = self._name_at, self.body
+        if at < 0 or reader.has_other_break(body):  # as _block() refuses such a body
             return None
-        value = head.group("name")
-        at, end = head.span("name")
+        end = body.index("\n", at)  # _HEAD's name: a word alone on its line, trailing blanks aside
+        while body[end - 1] in " \t":
+            end -= 1
+        value = body[at:end]
         return (at, end, value, "plain") if value not in NOT_STRINGS and self._untouched(at, end) else None
 
     def _untouched(self, start: int, end: int) -> bool:
@@ -424,7 +427,7 @@ class Document:
     def _commit(self) -> None:
         """Apply pending splices to a text of this document's own, so that positions start afresh."""
         if self._splices:
-            self.body, self._splices, self._blocks = self._spliced(), None, None
+            self.body, self._splices, self._blocks, self._name_at = self._spliced(), None, None, -1
 
     def _load(self, text: str) -> Any:
         try:
@@ -617,7 +620,7 @@ class Document:
                 f"{where(self.index, self.source)}: its YAML cannot be rewritten faithfully; "
                 "write it in plain block style (no explicit keys, anchors or tags)"
             )
-        self.body, self._tree, self._blocks = text, None, None
+        self.body, self._tree, self._blocks, self._name_at = text, None, None, -1
 
 
 def split(text: str) -> list[Document]:

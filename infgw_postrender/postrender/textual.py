@@ -204,13 +204,13 @@ def block_children(text: str, start: int, end: int, depth: int) -> dict[str, tup
     """The entries at `depth` (two spaces a level) of a block mapping's lines text[start:end], by key: the span of
     the lines under each; None when a line at that depth is anything else (a list, a scalar, a comment is fine)."""
     indent = "  " * depth
+    deeper = indent + " "
     found: dict[str, tuple[int, int]] = {}
     last = None
     for line in _ANY_CONTENT.finditer(text, start, end):
-        content = line.group(0)
-        if len(content) - len(content.lstrip(" ")) > len(indent):
+        if text.startswith(deeper, line.start()):
             continue  # under the entry before it
-        entry = _INDENTED.fullmatch(content)
+        entry = _INDENTED.fullmatch(text, line.start(), line.end())
         if entry is None or entry.group(1) != indent or entry.group("key") in found:
             return None
         if last is not None:

@@ -97,11 +97,7 @@ def _templates(group: PoolGroup, ga_ns: str, alpha_pool: str, alpha_ns: str) -> 
     own_epps = [own_epp for own_epp in dict.fromkeys((epp_name(group.helm_release), group.epp or "")) if own_epp]
     alpha_epp = epp_name(alpha_pool)
 
-    def templates(name: str) -> list[str]:
-        if name.endswith(RENAME_SUFFIX):  # renamed by an earlier run: its alpha twin is its original's
-            original = templates(name[: -len(RENAME_SUFFIX)])
-            if original:
-                return original
+    def derived(name: str) -> list[str]:
         found = []
         if name in pools:
             found.append(alpha_pool)
@@ -112,5 +108,12 @@ def _templates(group: PoolGroup, ga_ns: str, alpha_pool: str, alpha_ns: str) -> 
                 found.append(alpha_epp + name[len(own_epp) :])
                 break
         return found
+
+    def templates(name: str) -> list[str]:
+        # renamed by earlier runs (`-ga`, `-ga-ga`): its alpha twin is its original's, the first name it had
+        names = [name]
+        while names[-1].endswith(RENAME_SUFFIX):
+            names.append(names[-1][: -len(RENAME_SUFFIX)])
+        return next((found for found in map(derived, reversed(names)) if found), [])
 
     return templates
