@@ -238,7 +238,7 @@ def flat_entries(text: str, start: int, end: int) -> dict[str, tuple[int, str]] 
         rest = entry.group("rest") if entry else ""
         if entry is None or (indent is not None and entry.group(1) != indent) or entry.group("key") in found:
             return None
-        if not re.fullmatch(r"[ \t]+" + ONE_LINE, rest):
+        if not _INLINE.fullmatch(rest):  # compiled once, not looked up in re's cache a line
             return None  # an empty value (a block under it), a flow collection over lines, a block scalar
         indent = entry.group(1)
         found[entry.group("key")] = (line.end(), indent)
