@@ -137,7 +137,7 @@ def _convert(
 ) -> list[dict]:
     """The stream converted in place; the routes generated."""
     key = api().generated_annotation
-    documents[:] = [document for document in documents if not (document.contains(key) and _generated_earlier(document))]
+    documents[:] = [document for document in documents if not (key in document.body and _generated_earlier(document))]
     for position, document in enumerate(documents):
         document.index = position  # indexes stay positions once an earlier run's objects are dropped
     index = Index(documents, report)

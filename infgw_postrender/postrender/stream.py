@@ -594,6 +594,13 @@ class Document:
     def _spliced(self) -> str:
         return textual.apply_splices(self.body, self._splices or ())
 
+    def write_to(self, out: TextIO) -> None:
+        if self._tree is None and not self._splices:  # as it came: no copy of it joined to its separator
+            out.write(self.separator)
+            out.write(self.body)
+        else:
+            out.write(self.text())
+
     def text(self) -> str:
         if self._tree is not None:
             self.settle()
@@ -690,7 +697,7 @@ def join(documents: list[Document]) -> str:
 def write(documents: list[Document], out: TextIO) -> None:
     """Document by document, so that the whole output never sits in memory at once."""
     for document in documents:
-        out.write(document.text())
+        document.write_to(out)
 
 
 def new_document(index: int, text: str, separator: str = "---\n") -> Document:
