@@ -185,11 +185,13 @@ def _run(report_path: str | None, quiet: bool, offline: bool, kube_context: str 
     report = result.report
     if result.routes:  # imported only then: most post-renders generate no route, and start-up counts (issue 33)
         from infgw_postrender.cluster.backends import check_generated_routes
-        from infgw_postrender.cluster.kube import Kubectl
 
-        check_generated_routes(
-            result.routes, report.notes, None if offline else Kubectl.from_options(kube_context, None)
-        )
+        kubectl = None
+        if not offline:
+            from infgw_postrender.cluster.kube import Kubectl
+
+            kubectl = Kubectl.from_options(kube_context, None)
+        check_generated_routes(result.routes, report.notes, kubectl)
     if report_path:
         try:
             with open(report_path, "w", encoding="utf-8") as handle:

@@ -4,9 +4,13 @@ absent weight is 1) may name a pool that does not exist, or whose EPP Deployment
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from infgw_postrender.api.mapping import alpha_group, api, ga_group
-from infgw_postrender.cluster.kube import ClusterError, Kubectl
 from infgw_postrender.errors import Refused
+
+if TYPE_CHECKING:  # kubectl's module (json, subprocess) only where a cluster is asked: --offline imports none of it
+    from infgw_postrender.cluster.kube import ClusterError, Kubectl
 
 
 def weight_of(ref: dict) -> int:
@@ -94,6 +98,8 @@ def check_generated_routes(routes: list[dict], notes: list[str], kubectl: Kubect
     asked again for the next route (1,000 releases of an umbrella chart rendered without a cluster: one kubectl
     call, not 1,000)."""
     unread: dict[str, ClusterError] = {}
+    if kubectl is not None:
+        from infgw_postrender.cluster.kube import ClusterError
     for route in routes:
         rules = alpha_refs((route.get("spec") or {}).get("rules") or [])
         if not rules:

@@ -112,6 +112,8 @@ def _templates(group: PoolGroup, ga_ns: str, alpha_pool: str, alpha_ns: str) -> 
         return found
 
     def templates(name: str) -> list[str]:
+        if not name.endswith(RENAME_SUFFIX):
+            return derived(name)
         # renamed by earlier runs (`-ga`, `-ga-ga`): its alpha twin is its original's, the first name it had
         names = [name]
         while names[-1].endswith(RENAME_SUFFIX):
