@@ -143,6 +143,9 @@ def keep_ending(text: str, original: str) -> str:
     return text.rstrip("\n")
 
 
+_NO_SPANS: dict = {}
+
+
 class Origin:
     """Where the values of a changed copy came from (by the copy's id), for the emitter to keep their form."""
 
@@ -151,12 +154,14 @@ class Origin:
         self._body, self._originals = body, originals
 
     def style(self, container: Any, key: Any) -> str | None:
-        span = self._spans.get(self._originals.get(id(container)), {}).get(key)
+        original = self._originals.get(id(container))  # None for what the change made: nothing to look up
+        span = self._spans.get(original, _NO_SPANS).get(key) if original is not None else None
         return span.style if span is not None else None
 
     def flow_text(self, value: Any) -> str | None:
         """The original one-line flow text of an unchanged flow collection."""
-        span = self._spans.get(self._originals.get(id(value)), {}).get(reader.FLOW)
+        original = self._originals.get(id(value))
+        span = self._spans.get(original, _NO_SPANS).get(reader.FLOW) if original is not None else None
         if span is None:
             return None
         text = self._body[span.start : span.end]
