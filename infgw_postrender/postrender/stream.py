@@ -226,22 +226,35 @@ class Document:
         """The block sequence of mappings at a path of keys (a Deployment's containers, a Role's rules), read off
         the text: for each item, those of `fields` it has, a TextValue where the value is a one-line string, a list
         of them or empty, None where it is anything else (parse for that). None when the sequence is not written
-        so, when the document was parsed already (read its data then), or when a change waits inside it."""
+        so, when the document was parsed already (read its data then), or when a change waits inside it.
+
+        What is read depends on the block's text alone (every position in it is read from its start): a block
+        read before (a Role's rules, the same in every release of a chart) is not read again (issue 33)."""
         block = self._block(keys) if self._read is None else None
         if block is None or not self._untouched(*block):
             return None
+        start, end = block
+        memo_key = (fields, self.body[start:end])
+        if memo_key in _ITEMS_READ:
+            return _moved(_ITEMS_READ[memo_key], start)
+        found = self._read_items(start, end, fields)
+        if len(_ITEMS_READ) < 64:
+            _ITEMS_READ[memo_key] = _moved(found, -start)
+        return found
+
+    def _read_items(self, start: int, end: int, fields: tuple[str, ...]) -> list[dict[str, Any]] | None:
         body = self.body
-        items = textual.sequence_items(body, *block)
+        items = textual.sequence_items(body, start, end)
         if items is None:
             return None
         found = []
-        for first, end, column in items:
+        for first, last, column in items:
             if not textual.is_mapping_item(body, first):
                 return None
             found.append(
                 {
                     key: None if entry is textual.TWICE else textual.entry_value(body, *entry)
-                    for key, entry in textual.item_entries(body, first, end, column, fields).items()
+                    for key, entry in textual.item_entries(body, first, last, column, fields).items()
                 }
             )
         return found
@@ -639,6 +652,28 @@ def split(text: str) -> list[Document]:
 def read_chunks(source: TextIO, size: int = 1 << 16) -> Iterator[str]:
     while chunk := source.read(size):
         yield chunk
+
+
+# peek_items()'s readings by (fields, the block's text), positions from the block's start: the same few blocks recur
+_ITEMS_READ: dict[tuple[tuple[str, ...], str], list[dict[str, Any]] | None] = {}
+
+
+def _moved(items: list[dict[str, Any]] | None, offset: int) -> list[dict[str, Any]] | None:
+    """A copy of peek_items()'s reading with every position moved by `offset` (its lists copied: callers keep them)."""
+    if items is None:
+        return None
+    return [
+        {
+            key: None
+            if found is None
+            else textual.TextValue(
+                list(found.value) if isinstance(found.value, list) else found.value,
+                None if found.spans is None else [(at + offset, to + offset, style) for at, to, style in found.spans],
+            )
+            for key, found in item.items()
+        }
+        for item in items
+    ]
 
 
 def _copied(value: Any, memo: dict[int, Any]) -> Any:
