@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from test_rewrites import ALPHA_POOL
 
+from infgw_postrender.postrender import stream
 from infgw_postrender.postrender.stream import read_chunks, split, split_chunks
 
 SAFE = YAML(typ="safe", pure=True)
@@ -237,6 +238,34 @@ def test_a_list_item_replaced_off_the_text_reads_back_changed_and_nothing_else(c
     new = data.draw(st.one_of(words, flags, strings))
     assert document.replace(args.spans[position], args.value[position], new) == (new != args.value[position])
     expected = SAFE.load(text)
+    expected["spec"]["template"]["spec"]["containers"][number]["args"][position] = new
+    assert SAFE.load(document.text()) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(items, min_size=1, max_size=3), st.sampled_from([None, '"']), st.integers(1, 40), st.data())
+def test_a_block_read_before_in_another_document_is_changed_at_its_own_place(containers, quote, shift, data):
+    """peek_items() remembers a block's reading by its text (a Role's rules recur in every release): the same
+    block further down another document is read from that memo, and a change lands where this one has it."""
+    stream._ITEMS_READ.clear()  # the memo is full after the other tests: this one is about what it gives back
+    obj = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": containers}}}}
+    text = as_template_writes(obj, quote, 0, flow=False)
+    moved = f"metadata:\n  name: {'x' * shift}\n{text}"
+    keys = ("spec", "template", "spec", "containers")
+    read_first = split(text)[0].peek_items(keys, ("args",))
+    document = split(moved)[0]
+    found = document.peek_items(keys, ("args",))
+    assert (found is None) == (read_first is None)
+    readable = [
+        (number, item["args"]) for number, item in enumerate(found or []) if item.get("args") and item["args"].spans
+    ]
+    if not readable:
+        return
+    number, args = data.draw(st.sampled_from(readable))
+    position = data.draw(st.integers(0, len(args.value) - 1))
+    new = data.draw(st.one_of(words, flags, strings))
+    assert document.replace(args.spans[position], args.value[position], new) == (new != args.value[position])
+    expected = SAFE.load(moved)
     expected["spec"]["template"]["spec"]["containers"][number]["args"][position] = new
     assert SAFE.load(document.text()) == expected
 
