@@ -217,10 +217,23 @@ class Document:
         block = self._block(keys)
         if block is None or not self._untouched(*block):
             return None
-        found = textual.add_beside(self.body, block, len(keys), after, f"{key}: {value}", key)
-        if found is not None and found[0]:
-            self._splices = (self._splices or []) + found[0]
-        return found[1] if found is not None else None
+        start, end = block
+        # as peek_items(): what is added depends on the block's text alone (a health check, the same in every
+        # release of a chart), remembered with its positions from the block's start
+        memo_key = (len(keys), after, key, value, self.body[start:end])
+        if memo_key in _ADDED_BESIDE:
+            found = _ADDED_BESIDE[memo_key]
+        else:
+            found = textual.add_beside(self.body, (start, end), len(keys), after, f"{key}: {value}", key)
+            if found is not None:
+                found = [(at - start, to - start, text) for at, to, text in found[0]], found[1]
+            if len(_ADDED_BESIDE) < 64:
+                _ADDED_BESIDE[memo_key] = found
+        if found is None:
+            return None
+        if found[0]:
+            self._splices = (self._splices or []) + [(at + start, to + start, text) for at, to, text in found[0]]
+        return list(found[1])
 
     def peek_items(self, keys: tuple[str, ...], fields: tuple[str, ...]) -> list[dict[str, Any]] | None:
         """The block sequence of mappings at a path of keys (a Deployment's containers, a Role's rules), read off
@@ -656,6 +669,8 @@ def read_chunks(source: TextIO, size: int = 1 << 16) -> Iterator[str]:
 
 # peek_items()'s readings by (fields, the block's text), positions from the block's start: the same few blocks recur
 _ITEMS_READ: dict[tuple[tuple[str, ...], str], list[dict[str, Any]] | None] = {}
+# add_beside()'s insertions by what it was asked and the block's text, positions from the block's start
+_ADDED_BESIDE: dict[tuple, tuple[list[tuple[int, int, str]], list[str]] | None] = {}
 
 
 def _moved(items: list[dict[str, Any]] | None, offset: int) -> list[dict[str, Any]] | None:

@@ -345,3 +345,20 @@ def test_same_value_is_what_the_values_read_as_in_json(a, b):
 
     assert same_value(a, b) == (json.dumps(a) == json.dumps(b))
     assert same_value(a, copy.deepcopy(a))
+
+
+def test_a_line_added_beside_in_a_block_seen_before_lands_in_each_document_at_its_own_place():
+    """add_beside() remembers what it adds to a block by the block's text (a health check recurs in every
+    release): the same block further down another document gets its line where that document has it."""
+    stream._ADDED_BESIDE.clear()  # the memo may be full after the other tests
+    config = "  default:\n    config:\n      type: HTTP\n      httpHealthCheck:\n          requestPath: /health\n          port:  8000\n"
+    texts = [f"kind: HealthCheckPolicy\nmetadata:\n  name: {'p' * length}\nspec:\n{config}" for length in (1, 37)]
+    for text in texts:
+        document = split(text)[0]
+        assert document.add_beside(("spec", "default", "config"), "port", "portSpecification", "USE_FIXED_PORT") == [
+            "httpHealthCheck"
+        ]
+        expected = SAFE.load(text)
+        expected["spec"]["default"]["config"]["httpHealthCheck"]["portSpecification"] = "USE_FIXED_PORT"
+        assert SAFE.load(document.text()) == expected
+        assert document.text().count("\n") == text.count("\n") + 1  # one line added, the others as they were
