@@ -4,7 +4,6 @@ chart derived from its release name, so that the work per pool does not grow wit
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 from typing import Any
 
 from infgw_postrender.api.mapping import api
@@ -16,19 +15,22 @@ from infgw_postrender.postrender.stream import Document
 Identity = tuple[str, "str | None", str]  # kind, namespace (None when cluster-scoped), name
 
 
-@dataclass(slots=True, eq=False)  # one is itself: no field-by-field __eq__ to create at start
 class PoolGroup:
-    """One InferencePool of the stream and the objects the chart derived from its release name."""
+    """One InferencePool of the stream and the objects the chart derived from its release name. Not a dataclass:
+    creating one costs every start half a millisecond, and one group is itself (identity, not equal fields)."""
 
-    document: Document
-    pool: str  # the pool's name as rendered: the release name
-    namespace: str | None
-    epp: str | None  # the EPP Service the pool points at
-    documents: list[Document] = field(default_factory=list)
-    new_pool: str | None = None
-    helm_release: str = ""  # the pool's first name, kept in an annotation once the pool is renamed
-    # (Deployment, image) of the first container with a pool flag: the EPP, as the rewrites found it
-    epp_image: tuple[Document, Any] | None = None
+    __slots__ = ("document", "pool", "namespace", "epp", "documents", "new_pool", "helm_release", "epp_image")
+
+    def __init__(self, document: Document, pool: str, namespace: str | None, epp: str | None) -> None:
+        self.document = document
+        self.pool = pool  # the pool's name as rendered: the release name
+        self.namespace = namespace
+        self.epp = epp  # the EPP Service the pool points at
+        self.documents: list[Document] = []
+        self.new_pool: str | None = None
+        self.helm_release = ""  # the pool's first name, kept in an annotation once the pool is renamed
+        # (Deployment, image) of the first container with a pool flag: the EPP, as the rewrites found it
+        self.epp_image: tuple[Document, Any] | None = None
 
     @property
     def final_pool(self) -> str:

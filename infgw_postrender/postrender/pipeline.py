@@ -95,11 +95,12 @@ class Options:
             )
 
 
-@dataclass
 class Result:
-    documents: list[Document]
-    report: Report
-    routes: list[dict] = field(default_factory=list)  # the routes generated (--ga-weight), for a check on a cluster
+    __slots__ = ("documents", "report", "routes")
+
+    def __init__(self, documents: list[Document], report: Report, routes: list[dict]) -> None:
+        self.documents, self.report = documents, report
+        self.routes = routes  # the routes generated (--ga-weight), for a check on a cluster
 
     def text(self) -> str:
         return join(self.documents)

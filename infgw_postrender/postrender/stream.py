@@ -10,7 +10,6 @@ import itertools
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
 
 from infgw_postrender.errors import InputError, where
@@ -60,17 +59,20 @@ _ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s,\[\]{}]+", re.MULTILINE)
 _ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s,\[\]{}]+", re.MULTILINE)
 
 
-@dataclass(slots=True, eq=False)  # one is itself: no field-by-field __eq__ to create at start
+# _Read and Document are plain classes, not dataclasses: creating those costs every start half a millisecond each,
+# and one is itself (identity, not field-by-field equality).
 class _Read:
     """What was read from a document's text: its value and where each scalar of it sits in that text."""
 
-    data: Any
-    spans: dict | None  # None when ruamel.yaml read it (outside the fast reader's subset): no positions
-    # top-level entries whose new text waits as a splice: their values have no positions (nor quoting) to go by
-    replaced: set = field(default_factory=set)
+    __slots__ = ("data", "spans", "replaced")
+
+    def __init__(self, data: Any, spans: dict | None) -> None:
+        self.data = data
+        self.spans = spans  # None when ruamel.yaml read it (outside the fast reader's subset): no positions
+        # top-level entries whose new text waits as a splice: their values have no positions (nor quoting) to go by
+        self.replaced: set = set()
 
 
-@dataclass(slots=True, eq=False)  # one is itself: no field-by-field __eq__ to create at start
 class Document:
     """One document of the stream: its separator line and its body.
 
@@ -78,18 +80,26 @@ class Document:
     on demand); `_splices` are edits to the text not yet applied; `_tree` is ruamel.yaml's round-trip tree once a
     change needed it, the document's truth until settle() emits it."""
 
-    index: int
-    separator: str
-    body: str = field(repr=False)  # its own text: a change makes a new one
-    line: int = 1  # the body's first line in the stream, for messages
-    kind: str = ""  # kind, name and namespace once identify() has read them
-    name: str | None = None
-    namespace: str | None = None
-    _read: _Read | None = field(default=None, repr=False)
-    _splices: list | None = field(default=None, repr=False)  # None, not [], saves a list per document
-    _tree: Any = field(default=None, repr=False)
-    _blocks: dict | None = field(default=None, repr=False)  # _block()'s paths found in this body
-    _name_at: int = field(default=-1, repr=False)  # where identify() read metadata.name in this body (-1: not so)
+    __slots__ = (
+        "index", "separator", "body", "line", "kind", "name", "namespace",
+        "_read", "_splices", "_tree", "_blocks", "_name_at",
+    )  # fmt: skip
+
+    def __init__(self, index: int, separator: str, body: str, line: int = 1) -> None:
+        self.index, self.separator = index, separator
+        self.body = body  # its own text: a change makes a new one
+        self.line = line  # the body's first line in the stream, for messages
+        self.kind = ""  # kind, name and namespace once identify() has read them
+        self.name: str | None = None
+        self.namespace: str | None = None
+        self._read: _Read | None = None
+        self._splices: list | None = None  # None, not [], saves a list per document
+        self._tree: Any = None
+        self._blocks: dict | None = None  # _block()'s paths found in this body
+        self._name_at = -1  # where identify() read metadata.name in this body (-1: not so)
+
+    def __repr__(self) -> str:
+        return f"Document(index={self.index}, kind={self.kind!r}, name={self.name!r}, namespace={self.namespace!r})"
 
     @property
     def too_big_to_parse(self) -> bool:
