@@ -11,9 +11,8 @@ from infgw_postrender.postrender.rewrites.job import Job
 def convert_alpha_pool(job: Job) -> None:
     group, document = job.group, job.group.document
     if not document.contains(api().pool.alpha_api_version) and not document.contains("\\"):
-        return  # not written anywhere, not even escaped: a GA pool (one look, not a read of its header)
-    api_version, kind = document.header()  # off the text: a GA pool is not parsed only to be told it is one
-    if not is_alpha_pool({"apiVersion": api_version, "kind": kind}):
+        return  # not written anywhere, not even escaped: a GA pool, not parsed only to be told it is one
+    if not is_alpha_pool(document.data):  # an alpha pool is parsed to be converted: its header needs no read
         return
     spec = document.data.get("spec")
     if not isinstance(spec, dict):
