@@ -121,7 +121,7 @@ def one_line_string(found: re.Match) -> str | None:
         value = text[1:-1]
     else:
         value = reader.plain_string(text) or reader.plain_word(text)
-    if len(_READ_AS) < 4096:
+    if len(_READ_AS) < 512:
         _READ_AS[text] = value
     return value
 
@@ -443,7 +443,7 @@ def _flow_strings(flow: str, words: bool = False) -> TextValue | None:
         items = _FLOW_READ[flow]
     else:
         items = _flow_items(flow, words)
-        if len(_FLOW_READ) < 4096:
+        if len(_FLOW_READ) < 512:
             _FLOW_READ[flow] = items
     return TextValue(list(items), None) if items is not None else None
 

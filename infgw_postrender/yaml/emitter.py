@@ -91,7 +91,7 @@ def _scalar(value: Any, style: str | None = None) -> str:
         text = _PLAIN_TEXTS.get(value)
         if text is None:
             text = scalar_text(value, "plain")
-            if len(_PLAIN_TEXTS) < 4096:
+            if len(_PLAIN_TEXTS) < 512:
                 _PLAIN_TEXTS[value] = text
         return text
     if isinstance(value, str):
