@@ -14,6 +14,9 @@ class Loss(NamedTuple):
     fix: str
 
 
+_ACTIONS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
 class Entry:
     """Tuples, not lists: a stream has thousands of entries, most with one change and nothing else."""
 
@@ -38,17 +41,21 @@ class Entry:
         }
 
     def record(self, action: str, change: str) -> None:
-        if action not in self.actions:
-            self.actions += (action,)
+        self._act(action)
         self.changes += (change,)
 
     def assume(self, *assumptions: str) -> None:
         self.assumed += assumptions
 
     def lose(self, *losses: Loss) -> None:
-        if losses and "not carried over" not in self.actions:
-            self.actions += ("not carried over",)
+        if losses:
+            self._act("not carried over")
         self.not_carried_over += losses
+
+    def _act(self, action: str) -> None:
+        if action not in self.actions:
+            actions = self.actions + (action,)
+            self.actions = _ACTIONS.setdefault(actions, actions)  # a few combinations, thousands of entries
 
     @property
     def ref(self) -> str:
