@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, NamedTuple
 
 ACTIONS = ("converted", "renamed", "updated", "generated", "not carried over")
@@ -42,7 +43,7 @@ class Entry:
 
     def record(self, action: str, change: str) -> None:
         self._act(action)
-        self.changes += (change,)
+        self.changes += (sys.intern(change),)  # the same change recurs (a health check's fix, a group): one copy
 
     def assume(self, *assumptions: str) -> None:
         self.assumed += assumptions
