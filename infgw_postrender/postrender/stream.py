@@ -28,8 +28,8 @@ _TOP_KEY = textual.LinePattern(r"(?P<key>apiVersion|kind):[ \t]*['\"]?(?P<value>
 # A document's first lines as charts render them: comments, apiVersion and kind (a word), then metadata's name (a
 # word), maybe its namespace, each value alone on its line (the next line indented no more), then the rest of metadata.
 _WORD_LINE = r"[ \t]+(?P<{}>[a-z][-a-z0-9.]*)[ \t]*\n"
-# No CR; the other breaks reader.has_other_break() finds are not ASCII, looked for after a match (identify): a class of them
-# costs this pattern 1.5 ms to compile, at every start (issue 33).
+# No CR; the other line breaks reader.has_other_break() finds are not ASCII, looked for after a match (identify):
+# a class of them cost this pattern 1.5 ms to compile, at every start (issue 33).
 _IN_LINE = "[^\n\r]"
 _HEAD = re.compile(
     rf"(?:[ \t]*(?:#{_IN_LINE}*)?\n)*"
