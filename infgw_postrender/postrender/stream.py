@@ -228,23 +228,20 @@ class Document:
         block = self._block(keys)
         if block is None or not self._untouched(*block):
             return None
-        start, end = block
-        # as peek_items(): what is added depends on the block's text alone (a health check, the same in every
-        # release of a chart), remembered with its positions from the block's start
-        memo_key = (len(keys), after, key, value, self.body[start:end])
-        if memo_key in _ADDED_BESIDE:
-            found = _ADDED_BESIDE[memo_key]
-        else:
-            found = textual.add_beside(self.body, (start, end), len(keys), after, f"{key}: {value}", key)
-            if found is not None:
-                found = [(at - start, to - start, text) for at, to, text in found[0]], found[1]
-            if len(_ADDED_BESIDE) < 64:
-                _ADDED_BESIDE[memo_key] = found
+        # what is added depends on the block's text alone: a health check, the same in every release of a chart
+        found = _by_block_text(
+            _ADDED_BESIDE,
+            (len(keys), after, key, value),
+            self.body,
+            block,
+            lambda: textual.add_beside(self.body, block, len(keys), after, f"{key}: {value}", key),
+            _moved_splices,
+        )
         if found is None:
             return None
         if found[0]:
-            self._splices = (self._splices or []) + [(at + start, to + start, text) for at, to, text in found[0]]
-        return list(found[1])
+            self._splices = (self._splices or []) + found[0]
+        return found[1]
 
     def peek_items(self, keys: tuple[str, ...], fields: tuple[str, ...]) -> list[dict[str, Any]] | None:
         """The block sequence of mappings at a path of keys (a Deployment's containers, a Role's rules), read off
@@ -257,14 +254,7 @@ class Document:
         block = self._block(keys) if self._read is None else None
         if block is None or not self._untouched(*block):
             return None
-        start, end = block
-        memo_key = (fields, self.body[start:end])
-        if memo_key in _ITEMS_READ:
-            return _moved(_ITEMS_READ[memo_key], start)
-        found = self._read_items(start, end, fields)
-        if len(_ITEMS_READ) < 64:
-            _ITEMS_READ[memo_key] = _moved(found, -start)
-        return found
+        return _by_block_text(_ITEMS_READ, fields, self.body, block, lambda: self._read_items(*block, fields), _moved)
 
     def _read_items(self, start: int, end: int, fields: tuple[str, ...]) -> list[dict[str, Any]] | None:
         body = self.body
@@ -679,10 +669,40 @@ def read_chunks(source: TextIO, size: int = 1 << 16) -> Iterator[str]:
         yield chunk
 
 
-# peek_items()'s readings by (fields, the block's text), positions from the block's start: the same few blocks recur
-_ITEMS_READ: dict[tuple[tuple[str, ...], str], list[dict[str, Any]] | None] = {}
-# add_beside()'s insertions by what it was asked and the block's text, positions from the block's start
-_ADDED_BESIDE: dict[tuple, tuple[list[tuple[int, int, str]], list[str]] | None] = {}
+# What peek_items() read and add_beside() added, by what was asked and the block's text, positions from the block's
+# start: the same few blocks recur in every release of a chart
+_ITEMS_READ: dict[tuple, Any] = {}
+_ADDED_BESIDE: dict[tuple, Any] = {}
+
+
+def _by_block_text(
+    memo: dict[tuple, Any],
+    asked: Any,
+    body: str,
+    block: tuple[int, int],
+    read: Callable[[], T],
+    moved: Callable[[T, int], T],
+) -> T:
+    """What `read()` finds in body[block] (a function of that text and of `asked`), remembered: the same block
+    elsewhere gets a copy with its positions moved there. 64 blocks at most: what recurs is seen in the first
+    releases (issue 33)."""
+    start, end = block
+    key = (asked, body[start:end])
+    if key in memo:
+        return moved(memo[key], start)
+    found = read()
+    if len(memo) < 64:
+        memo[key] = moved(found, -start)
+    return found
+
+
+def _moved_splices(
+    found: tuple[list[tuple[int, int, str]], list[str]] | None, offset: int
+) -> tuple[list[tuple[int, int, str]], list[str]] | None:
+    """A copy of add_beside()'s insertions with their positions moved by `offset`."""
+    if found is None:
+        return None
+    return [(at + offset, to + offset, text) for at, to, text in found[0]], list(found[1])
 
 
 def _moved(items: list[dict[str, Any]] | None, offset: int) -> list[dict[str, Any]] | None:

@@ -107,23 +107,18 @@ def entry_line(depth: int) -> re.Pattern:
     return re.compile(rf"^{'  ' * depth}(?P<key>[A-Za-z_][-A-Za-z0-9_.]*):[ \t]+{ONE_LINE}", re.MULTILINE)
 
 
-_READ_AS: dict[str, str | None] = {}  # values recur (flags, `default`, API groups): each judged once
-
-
 def one_line_string(found: re.Match) -> str | None:
     """The string a matched ONE_LINE value reads as, or None when the reader might read it otherwise."""
-    text = found.group("value")
-    if text in _READ_AS:
-        return _READ_AS[text]
+    return _reads_as(found.group("value"))
+
+
+@functools.lru_cache(maxsize=512)  # values recur (flags, `default`, API groups): each judged once (issue 33)
+def _reads_as(text: str) -> str | None:
     if text[0] == '"':
-        value = text[1:-1] if text[1:-1].isprintable() else None
-    elif text[0] == "'":
-        value = text[1:-1]
-    else:
-        value = reader.plain_string(text) or reader.plain_word(text)
-    if len(_READ_AS) < 512:
-        _READ_AS[text] = value
-    return value
+        return text[1:-1] if text[1:-1].isprintable() else None
+    if text[0] == "'":
+        return text[1:-1]
+    return reader.plain_string(text) or reader.plain_word(text)
 
 
 @functools.cache
@@ -379,10 +374,9 @@ def entry_value(text: str, value_at: int, line_end: int, under_end: int) -> Text
     None (a nested mapping, a number, a block scalar: parse then)."""
     if line_end < under_end and _ANY_CONTENT.search(text, line_end, under_end):  # lines under it: a block list?
         return scalar_sequence(text, line_end, under_end) if _EMPTY.fullmatch(text, value_at, line_end) else None
-    words = _FLOW_LIST_OF_WORDS.fullmatch(text, value_at, line_end)  # a Role's lists: one match, not two
-    flow = words if words is not None else _FLOW_LIST.fullmatch(text, value_at, line_end)
+    flow = _FLOW_LIST.fullmatch(text, value_at, line_end)
     if flow is not None:
-        return _flow_strings(flow.group("flow"), words is not None)
+        return _flow_strings(flow.group("flow"))
     inline = _INLINE.fullmatch(text, value_at, line_end)
     if inline is not None:
         value = one_line_string(inline)
@@ -425,32 +419,20 @@ _CONTENT_AFTER_BREAK = re.compile(r"\n(?P<indent> *)[^ \n#]")
 
 _FLOW_WORD = r"""(?:"[^"\\\n]*"|[A-Za-z/][-A-Za-z0-9./]*)"""
 _FLOW_WORDS = re.compile(rf"\[[ \t]*(?:{_FLOW_WORD}[ \t]*(?:,[ \t]*{_FLOW_WORD}[ \t]*)*)?\]")
-# An entry's value that is such a list, as _FLOW_LIST would find it: no `#` in it, so no comment cut short
-_FLOW_WORD_NO_HASH = r"""(?:"[^"\\\n#]*"|[A-Za-z/][-A-Za-z0-9./]*)"""
-_FLOW_LIST_OF_WORDS = re.compile(
-    rf"[ \t]+(?P<flow>\[[ \t]*(?:{_FLOW_WORD_NO_HASH}[ \t]*(?:,[ \t]*{_FLOW_WORD_NO_HASH}[ \t]*)*)?\])[ \t]*(?:#.*)?"
-)
 _FLOW_ITEM = re.compile(r"""(?:"([^"\\\n]*)"|([A-Za-z/][-A-Za-z0-9./]*))""")
 
 
-_FLOW_READ: dict[str, tuple[str, ...] | None] = {}  # the same lists recur (a Role's verbs): each read once
-
-
-def _flow_strings(flow: str, words: bool = False) -> TextValue | None:
+def _flow_strings(flow: str) -> TextValue | None:
     """A one-line flow list of strings (`["get", "list"]`, as charts write a Role's rules); None when an item is
-    anything else. `words`: the list is known to fullmatch _FLOW_WORDS. A list read before is not read again."""
-    if flow in _FLOW_READ:
-        items = _FLOW_READ[flow]
-    else:
-        items = _flow_items(flow, words)
-        if len(_FLOW_READ) < 512:
-            _FLOW_READ[flow] = items
+    anything else."""
+    items = _flow_items(flow)
     return TextValue(list(items), None) if items is not None else None
 
 
-def _flow_items(flow: str, words: bool) -> tuple[str, ...] | None:
+@functools.lru_cache(maxsize=512)  # the same lists recur (a Role's verbs): each read once (issue 33)
+def _flow_items(flow: str) -> tuple[str, ...] | None:
     """Double-quoted items without escapes and plain words are read here, the rest by the reader."""
-    if words or _FLOW_WORDS.fullmatch(flow):
+    if _FLOW_WORDS.fullmatch(flow):
         items = []
         for quoted, word in _FLOW_ITEM.findall(flow):
             if word:

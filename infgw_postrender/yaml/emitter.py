@@ -71,29 +71,18 @@ def _emit(obj: Any, indent: int, lines: list[str], first_prefix: str | None, ori
         lines.append(prefix + _scalar(obj))
 
 
-_KEY_TEXTS: dict[str, str] = {}  # keys recur (apiVersion, metadata, name): each written once per process
-
-
 def _key_text(key: Any) -> str:
-    text = _KEY_TEXTS.get(key) if isinstance(key, str) else None
-    if text is None:
-        text = scalar_text(str(key), "plain")
-        if isinstance(key, str) and len(_KEY_TEXTS) < 4096:
-            _KEY_TEXTS[key] = text
-    return text
+    return _plain_text(str(key)) if isinstance(key, str) else scalar_text(str(key), "plain")
 
 
-_PLAIN_TEXTS: dict[str, str] = {}  # values recur too (groups, kinds, `true`): each written once per process
+@functools.lru_cache(maxsize=512)  # keys and values recur (apiVersion, groups, kinds, `true`): each written once
+def _plain_text(text: str) -> str:
+    return scalar_text(text, "plain")
 
 
 def _scalar(value: Any, style: str | None = None) -> str:
     if type(value) is str and style is None:  # most are: a generated object's strings
-        text = _PLAIN_TEXTS.get(value)
-        if text is None:
-            text = scalar_text(value, "plain")
-            if len(_PLAIN_TEXTS) < 512:
-                _PLAIN_TEXTS[value] = text
-        return text
+        return _plain_text(value)
     if isinstance(value, str):
         return scalar_text(value, style or "plain")
     if value is None:
