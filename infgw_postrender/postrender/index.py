@@ -4,6 +4,7 @@ chart derived from its release name, so that the work per pool does not grow wit
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from infgw_postrender.api.mapping import api
@@ -73,9 +74,14 @@ class Index:
 
     def identity(self, group: PoolGroup, document: Document) -> Identity:
         """(kind, namespace or None when cluster-scoped, name) as the API server tells objects apart."""
-        kind = document.kind
-        scoped = kind in api().cluster_scoped_kinds
-        return kind, None if scoped else (document.namespace or group.namespace or "default"), document.name or ""
+        return next(self.identities(group, (document,)))
+
+    def identities(self, group: PoolGroup, documents: Iterable[Document]) -> Iterator[Identity]:
+        """identity() of each document in turn, the table looked up once (a group's objects: issue 33)."""
+        scoped_kinds, default = api().cluster_scoped_kinds, group.namespace or "default"
+        for document in documents:
+            kind = document.kind
+            yield kind, None if kind in scoped_kinds else (document.namespace or default), document.name or ""
 
     def _named(self, name: str, prefix: bool = False) -> list[Document]:
         """Documents named `name` (or, with prefix, named `name` or `name-...`), in stream order."""

@@ -137,8 +137,7 @@ def _convert(
     asked: Target,
 ) -> list[dict]:
     """The stream converted in place; the routes generated."""
-    key = api().generated_annotation
-    documents[:] = [document for document in documents if not (key in document.body and _generated_earlier(document))]
+    documents[:] = [document for document in documents if not _generated_earlier(document)]
     for position, document in enumerate(documents):
         document.index = position  # indexes stay positions once an earlier run's objects are dropped
     index = Index(documents, report)
@@ -219,6 +218,8 @@ def _per_pool_flag(options: Options) -> str | None:
 def _generated_earlier(document: Document) -> bool:
     """A document an earlier run generated: dropped, then generated again, so that a second run is a no-op."""
     key = api().generated_annotation
+    if not document.contains(key):
+        return False
     annotations = (document.data.get("metadata") or {}).get("annotations") or {}
     return key in annotations
 

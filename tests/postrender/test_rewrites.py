@@ -51,7 +51,7 @@ def job(text: str, new_pool: str | None = None, alpha_pool: str | None = None) -
     index = Index(split(text), Report())
     group = index.groups[0]
     index.plan({group.document.index: new_pool} if new_pool else {})
-    taken = alpha_names(group, alpha_pool, None) if alpha_pool else frozenset()
+    taken = alpha_names(index, group, alpha_pool, None) if alpha_pool else frozenset()
     return Job(index, group, alpha_pool, taken)
 
 

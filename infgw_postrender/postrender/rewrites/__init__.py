@@ -34,7 +34,7 @@ def rewrite_group(
 ) -> None:
     """Every rewrite for one pool group. Its parsed trees are kept for what the pipeline reads of the group next
     (the EPP's image, for the target), and dropped by forget_group (memory stays flat)."""
-    taken = alpha_names(group, alpha_pool, alpha_namespace) if alpha_pool else frozenset()
+    taken = alpha_names(index, group, alpha_pool, alpha_namespace) if alpha_pool else frozenset()
     job = Job(index, group, alpha_pool, taken)
     for rewrite in REWRITES:
         rewrite(job)

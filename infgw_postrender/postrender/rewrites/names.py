@@ -43,8 +43,8 @@ def rename_pool(job: Job) -> None:
 def avoid_alpha_names(job: Job) -> None:
     """No object of this release may take the kind, namespace and name of an alpha release object."""
     taken = job.alpha_names
-    for document in job.group.documents:
-        kind, namespace, name = job.index.identity(job.group, document)
+    documents = job.group.documents
+    for document, (kind, namespace, name) in zip(documents, job.index.identities(job.group, documents), strict=True):
         if (kind, namespace, name) not in taken:
             continue
         new = with_suffix(name)
@@ -53,18 +53,16 @@ def avoid_alpha_names(job: Job) -> None:
         rename(job.index, job.group, document, new, reason=f"the alpha release {job.alpha_pool} has a {kind} {name}")
 
 
-def alpha_names(group: PoolGroup, alpha_pool: str, alpha_namespace: str | None) -> frozenset[Identity]:
+def alpha_names(index: Index, group: PoolGroup, alpha_pool: str, alpha_namespace: str | None) -> frozenset[Identity]:
     """The identities the alpha release's objects have: the chart's own name patterns evaluated for the
     alpha release name, for every object of this release (computed before anything is renamed)."""
     ga_ns = group.namespace or "default"
     alpha_ns = alpha_namespace or ga_ns
     templates = _templates(group, ga_ns, alpha_pool, alpha_ns)
-    scoped_kinds = api().cluster_scoped_kinds  # as index.identity() tells objects apart, without a call an object
     taken: set[Identity] = set()
-    for document in group.documents:
-        kind = document.kind
-        scoped = None if kind in scoped_kinds else alpha_ns
-        for alpha_name in templates(document.name or ""):
+    for kind, namespace, name in index.identities(group, group.documents):
+        scoped = None if namespace is None else alpha_ns
+        for alpha_name in templates(name):
             taken.add((kind, scoped, alpha_name))
     return frozenset(taken)
 
