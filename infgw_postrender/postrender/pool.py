@@ -7,16 +7,6 @@ from typing import Any
 from infgw_postrender.api.mapping import api
 
 
-def is_alpha_pool(obj: Any) -> bool:
-    pool = api().pool
-    return obj.get("kind") == pool.kind and obj.get("apiVersion") == pool.alpha_api_version
-
-
-def is_ga_pool(obj: Any) -> bool:
-    pool = api().pool
-    return obj.get("kind") == pool.kind and obj.get("apiVersion") == pool.ga_api_version
-
-
 def replace_key(obj: dict, old: str, new: str, value: Any) -> None:
     """Put `new: value` where `old` was, so the converted object keeps the original's key order."""
     keys = list(obj.keys())

@@ -45,6 +45,27 @@ _CONTENT = textual.LinePattern(r"[ \t]*[^#\s]")
 _CONTENT_INDENT = textual.LinePattern(r"(?P<indent> *)[^ \n#]")
 _CONTENT_LINE = re.compile(r"^ *[^ \n#].*$", re.MULTILINE)
 _BLOCK_SCALAR = re.compile(r"(?:^|[:-])[ \t]+[|>]", re.MULTILINE)
+# What rewrite() reads of a document not parsed: a top-level entry (`key:`, then a blank or the line's end), where its
+# lines end (before the blank and comment lines that follow them), and the lines outside the entries, which must be
+# plain enough that none opens a quoted or flow scalar that could run on to a line at column 0 (a hidden `spec:`)
+_ENTRY_REST = re.compile(r"(?=[ \t\n]|\Z)")
+_TRAILING_LINES = re.compile(r"(?:\n[ \t]*(?:#[^\n]*)?)*\Z")
+_TOP_LEVEL_KEY = textual.LinePattern(r"(?P<key>[^ \n#-][^:\n]*):")
+_PLAIN_VALUE = r"""(?:"[^"\\\n]*"|'[^'\n]*'|[^\s"'#\[\]{}&*!%@`][^\n"'#\[\]{}]*)"""
+_AFTER_VALUE = r"[ \t]*(?:#[^\n]*)?"
+_PLAIN_LINE = (
+    rf" *(?:#[^\n]*)?"  # blank, or a comment
+    rf"| *(?:- +)*[^\s\"'#\[\]{{}},&*!|>%@`?:-][^\s:\"'#\[\]{{}},]*:(?:[ \t]+{_PLAIN_VALUE}?)?{_AFTER_VALUE}"  # key
+    rf"| *(?:- +)+{_PLAIN_VALUE}?{_AFTER_VALUE}| *-"  # an item
+    rf"| +{_PLAIN_VALUE}{_AFTER_VALUE}"  # a plain scalar's next line, indented
+)
+
+
+@functools.cache
+def _plain_lines() -> re.Pattern:
+    """Lines that are each _PLAIN_LINE: compiled when first needed (0.6 ms, at every start otherwise)."""
+    return re.compile(rf"(?:{_PLAIN_LINE})(?:\n(?:{_PLAIN_LINE}))*")
+
 
 Path = tuple  # keys and list indexes from the document's root
 _NAME = ("metadata", "name")
@@ -453,9 +474,25 @@ class Document:
         self._read = self._blocks = None
 
     def _commit(self) -> None:
-        """Apply pending splices to a text of this document's own, so that positions start afresh."""
+        """Apply pending splices to a text of this document's own, so that positions start afresh (where identify()
+        read the name moves with the splices before its line: a converted pool is renamed next, issue 33)."""
         if self._splices:
-            self.body, self._splices, self._blocks, self._name_at = self._spliced(), None, None, -1
+            self._name_at = self._name_moved()
+            self.body, self._splices, self._blocks = self._spliced(), None, None
+
+    def _name_moved(self) -> int:
+        """Where identify() read the name, once the pending splices are applied: -1 unless every splice ends before
+        the name's line or starts after it."""
+        at, body = self._name_at, self.body
+        if at < 0:
+            return -1
+        line_start, line_end = body.rfind("\n", 0, at) + 1, body.find("\n", at)
+        for start, end, text in self._splices or ():
+            if end < line_start:
+                at += len(text) - (end - start)
+            elif start <= line_end:
+                return -1
+        return at
 
     def _load(self, text: str) -> Any:
         try:
@@ -509,85 +546,99 @@ class Document:
 
     def rewrite(self, keys: tuple[str, ...], transform: Callable[[Any], T]) -> T:
         """A structural change: `transform` changes the object in place, and returns what it likes. `keys` are
-        the top-level entries it changes (the pool's `spec:`, the Role's `rules:`): the smallest blocks that hold
-        the change. It must leave every other entry as it is.
+        the top-level entries it reads and changes (the pool's `spec:`, the Role's `rules:`): the smallest blocks
+        that hold the change. It must leave every other entry as it is, and change nothing but its argument (it
+        may be called again, on the whole object, when its change cannot be spliced).
 
         The entries that changed are emitted again by our emitter and spliced over their old text; every other line
-        stays byte for byte. When a changed entry holds what the emitter would not keep (a comment, a block scalar)
-        or the document is outside the fast reader's subset, the document goes through ruamel.yaml's round trip
-        instead; `transform` is then applied to that tree.
+        stays byte for byte. A document not parsed yet is not parsed whole: `transform` is given those entries
+        alone, each parsed from its own lines (an alpha pool's `spec`, not its metadata: issue 33). When a changed
+        entry holds what the emitter would not keep (a comment, a block scalar) or the document is outside the fast
+        reader's subset, the document goes through ruamel.yaml's round trip instead; `transform` is then applied
+        to that tree.
         """
+        if self._read is None and self._tree is None and not self._splices:
+            done = self._rewrite_entries(keys, transform)
+            if done is not None:
+                return done[0]
         if self._read is not None and self._read.replaced.intersection(keys):
             self.forget()
         data = self.data
-        if self._read is not None and self._read.spans is not None:
+        read = self._read
+        if read is not None and read.spans is not None:
             memo: dict = {}
             changed = {key: _copied(value, memo) if key in keys else value for key, value in data.items()}
             result = transform(changed)
-            if self._splice_entries(data, changed, keys, memo):
+            entries = self._top_entries()
+            spliced = (
+                _entry_splices(self.body, entries, read.spans, data, changed, keys, memo, self._splices or [])
+                if entries is not None and list(entries) == list(data)
+                else None
+            )
+            if spliced is not None:
+                self._splices, emitted = spliced
+                own = read.spans.get(id(data), {})
+                for key in keys:
+                    if key in data and (key not in changed or key in emitted):
+                        own.pop(key, None)  # its text is replaced: a later change re-emits the entry again
+                        textual.drop_spans(read.spans, data[key])
+                for key in [key for key in data if key not in changed]:
+                    del data[key]
+                data.update((key, changed[key]) for key in changed if key in emitted)
+                read.replaced.update(emitted)
                 return result
         return transform(self.edit())
 
-    def _splice_entries(self, old: dict, new: dict, keys: tuple[str, ...], memo: dict) -> bool:
-        """Splice the re-emitted entries that differ; False (nothing changed) when that cannot be done faithfully.
-
-        The entries' new text waits as splices over the original body, like a changed scalar, so the positions of
-        every other entry stay valid and the document is not parsed again. The emitted entries are read back, to
-        check that they mean the new values, unless the emitter writes them exactly by construction
-        (emitter.exactly_written: strings, ints, bools, null; a property test holds it to that)."""
-        read = self._read
-        if read is None or read.spans is None:  # round-tripped: no positions to splice at
-            return False
-        spans = read.spans
-        entries = self._top_entries()
-        if entries is None or list(entries) != list(old):
-            return False
-        kept = [key for key in new if key in old]
-        if kept != [key for key in old if key in new] or not set(new).symmetric_difference(old) <= set(keys):
-            return False  # reordered, or an entry it did not name came or went
-        origin = textual.Origin(spans, self.body, {id(made): original for original, made in memo.items()})
+    def _rewrite_entries(self, keys: tuple[str, ...], transform: Callable[[Any], T]) -> tuple[T] | None:
+        """rewrite() of a document not parsed yet, from the named entries alone, each parsed from its own lines and
+        spliced over them, the text then applied (the body is the truth again); None when that cannot be done so
+        (rewrite() parses the whole document then). The entries must be top-level keys written plainly at column
+        0, no line outside them may hide another such line (a quoted or flow scalar left open), and no top-level
+        key may be written twice."""
         body = self.body
-        splices = list(self._splices or ())
-        emitted: dict[Any, str] = {}
-        for key, (start, end, key_text) in entries.items():
-            if key not in keys or key in new and textual.same_value(old[key], new[key]):
-                continue
-            block = body[start:end]
-            # no `|` or `>` (a memchr each), no block scalar: the pattern, with no literal to look for, costs more
-            if "#" in block or (("|" in block or ">" in block) and _BLOCK_SCALAR.search(block)):
-                return False
-            splices = [splice for splice in splices if not start <= splice[0] < end]
-            if key in new:
-                emitted[key] = emitter.dump_entry(key_text, new[key], origin)
-                splices.append((start, end, emitted[key]))
-            else:
-                splices.append((start, end + 1, ""))
-        added = [key for key in new if key not in old]
-        if added:
-            for key in added:
-                emitted[key] = emitter.dump_entry(emitter.scalar_text(str(key), "plain"), new[key], origin)
-            tail = "".join(emitted[key] + "\n" for key in added)
-            splices.append((len(body), len(body), ("" if body.endswith("\n") or not body else "\n") + tail))
-        if not emitter.exactly_written({key: new[key] for key in emitted}):  # else read back, to be sure
-            try:
-                again = reader.parse("\n".join(emitted.values()))[0] if emitted else {}
-            except reader.Unsupported:
-                return False
-            if list(again or ()) != list(emitted) or not all(
-                textual.same_value(again[key], new[key]) for key in emitted
-            ):
-                return False
-        own = spans.get(id(old), {})
+        if self.too_big_to_parse or reader.has_other_break(body):
+            return None
+        entries: dict[Any, tuple[int, int, str]] = {}
         for key in keys:
-            if key in old and (key not in new or key in emitted):
-                own.pop(key, None)  # its text is replaced: a later change re-emits the entry again
-                textual.drop_spans(spans, old[key])
-        for key in [key for key in old if key not in new]:
-            del old[key]
-        old.update((key, new[key]) for key in new if key in emitted)
-        self._splices = splices
-        read.replaced.update(emitted)
-        return True
+            found = textual.find_key(body, 0, key, _ENTRY_REST, 0, len(body))
+            if found is None:
+                continue  # absent (a quoted key is not looked for: the whole document is parsed then)
+            start = found.start() - len(key) - 1
+            following = textual.block_end(0).search(body, found.end())
+            stop = following.start("line") if following is not None else len(body)
+            trailing = _TRAILING_LINES.search(body, found.end(), stop)  # at `stop` at the latest
+            entries[key] = start, trailing.start() if trailing is not None else stop, key
+        entries = dict(sorted(entries.items(), key=lambda item: item[1][0]))
+        outside, plain_lines = 0, _plain_lines()
+        for start, end, _ in entries.values():
+            if not plain_lines.fullmatch(body, outside, start):
+                return None
+            outside = end
+        if not plain_lines.fullmatch(body, outside):
+            return None
+        top_keys = [found.group("key") for found in _TOP_LEVEL_KEY.finditer(body)]
+        if len(set(top_keys)) != len(top_keys):
+            return None  # an entry written twice: the parser's to refuse
+        old: dict[Any, Any] = {}
+        spans: dict[int, dict[Any, Any]] = {}
+        for key, (start, end, _) in entries.items():
+            try:
+                value, found_spans = reader.parse(body[start:end], start)
+            except reader.Unsupported:
+                return None
+            if not isinstance(value, dict) or list(value) != [key]:
+                return None
+            old[key] = value[key]
+            spans.update(found_spans)
+        memo: dict = {}
+        changed = {key: _copied(value, memo) for key, value in old.items()}
+        result = transform(changed)
+        spliced = _entry_splices(body, entries, spans, old, changed, keys, memo, [])
+        if spliced is None:
+            return None
+        self._splices = spliced[0]
+        self._commit()
+        return (result,)
 
     def _top_entries(self) -> dict[Any, tuple[int, int, str]] | None:
         """Each top-level key: (start of its line, end of its last content line, the key as written); None unless
@@ -721,6 +772,59 @@ def _moved(items: list[dict[str, Any]] | None, offset: int) -> list[dict[str, An
         }
         for item in items
     ]
+
+
+def _entry_splices(
+    body: str,
+    entries: dict[Any, tuple[int, int, str]],
+    spans: dict,
+    old: dict,
+    new: dict,
+    keys: tuple[str, ...],
+    memo: dict,
+    splices: list,
+) -> tuple[list, dict[Any, str]] | None:
+    """The splices that re-emit the entries of `old` (top-level entries of `body`, at their `entries` positions)
+    that differ in `new`, added to the pending `splices` (those inside a replaced entry dropped), and the entries'
+    new texts; None (nothing changed) when that cannot be done faithfully.
+
+    The entries' new text waits as splices over the original body, like a changed scalar, so the positions of
+    every other entry stay valid and the document is not parsed again. The emitted entries are read back, to
+    check that they mean the new values, unless the emitter writes them exactly by construction
+    (emitter.exactly_written: strings, ints, bools, null; a property test holds it to that)."""
+    kept = [key for key in new if key in old]
+    if kept != [key for key in old if key in new] or not set(new).symmetric_difference(old) <= set(keys):
+        return None  # reordered, or an entry it did not name came or went
+    origin = textual.Origin(spans, body, {id(made): original for original, made in memo.items()})
+    splices = list(splices)
+    emitted: dict[Any, str] = {}
+    for key, (start, end, key_text) in entries.items():
+        if key not in keys or key in new and textual.same_value(old[key], new[key]):
+            continue
+        block = body[start:end]
+        # no `|` or `>` (a memchr each), no block scalar: the pattern, with no literal to look for, costs more
+        if "#" in block or (("|" in block or ">" in block) and _BLOCK_SCALAR.search(block)):
+            return None
+        splices = [splice for splice in splices if not start <= splice[0] < end]
+        if key in new:
+            emitted[key] = emitter.dump_entry(key_text, new[key], origin)
+            splices.append((start, end, emitted[key]))
+        else:
+            splices.append((start, end + 1, ""))
+    added = [key for key in new if key not in old]
+    if added:
+        for key in added:
+            emitted[key] = emitter.dump_entry(emitter.scalar_text(str(key), "plain"), new[key], origin)
+        tail = "".join(emitted[key] + "\n" for key in added)
+        splices.append((len(body), len(body), ("" if body.endswith("\n") or not body else "\n") + tail))
+    if not emitter.exactly_written({key: new[key] for key in emitted}):  # else read back, to be sure
+        try:
+            again = reader.parse("\n".join(emitted.values()))[0] if emitted else {}
+        except reader.Unsupported:
+            return None
+        if list(again or ()) != list(emitted) or not all(textual.same_value(again[key], new[key]) for key in emitted):
+            return None
+    return splices, emitted
 
 
 def _copied(value: Any, memo: dict[int, Any]) -> Any:

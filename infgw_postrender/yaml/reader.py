@@ -72,10 +72,10 @@ _SIMPLE_PLAIN = re.compile(r"[^\s#&*!|>%@`'\"\[\]{},?:-]\S*(?<!:)")
 class _Lines:
     """The document's lines, with a cursor that skips blank and comment lines unless asked for raw lines."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, base: int = 0) -> None:
         self.raw: list[tuple[int, int, str]] = []  # (offset, indent, line)
         is_content: list[bool] = []
-        offset = 0
+        offset = base
         raw, content = self.raw.append, is_content.append
         # most documents have no tab, directive or document end at all: then no line needs the checks
         suspect = "\t" in text or "%" in text or "..." in text
@@ -111,11 +111,12 @@ class _Lines:
         self.column = None
 
 
-def parse(text: str) -> tuple[Any, dict[int, dict[Any, Span]]]:
-    """The document's value, and for each container (by id) the spans of its scalar children."""
+def parse(text: str, base: int = 0) -> tuple[Any, dict[int, dict[Any, Span]]]:
+    """The document's value, and for each container (by id) the spans of its scalar children; `base` is where
+    `text` starts in a larger one (a document's entry read alone), for spans in that text's positions."""
     if has_other_break(text):
         raise Unsupported("a line break other than LF")
-    lines = _Lines(text)
+    lines = _Lines(text, base)
     spans: dict[int, dict[Any, Span]] = {}
     if lines.current() is None:
         return None, spans

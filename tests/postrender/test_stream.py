@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from test_rewrites import ALPHA_POOL
 
+from infgw_postrender.errors import InputError
 from infgw_postrender.postrender import stream
 from infgw_postrender.postrender.stream import read_chunks, split, split_chunks
 
@@ -350,3 +352,66 @@ def test_a_line_added_beside_in_a_block_seen_before_lands_in_each_document_at_it
         expected["spec"]["default"]["config"]["httpHealthCheck"]["portSpecification"] = "USE_FIXED_PORT"
         assert SAFE.load(document.text()) == expected
         assert document.text().count("\n") == text.count("\n") + 1  # one line added, the others as they were
+
+
+# A pool's top-level entries as templates and hands write them, the spec among them: some lines outside the spec
+# that hide a `spec:` line at column 0 inside a scalar (quoted or flow, run on to the next line), comments, blank
+# lines, an entry written twice.
+HEADER = "apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferencePool\n"
+OUTSIDE_SPEC = [
+    'metadata:\n  name: vllm\n  labels:\n    app.kubernetes.io/version: "0.0.0"\n',
+    'metadata:\n  name: vllm\n  annotations:\n    note: "a\nspec: {targetPortNumber: 1}"\n',
+    "metadata:\n  name: vllm\n  annotations:\n    note: 'a\nspec: 1'\n",
+    'metadata:\n  name: vllm\n  annotations:\n    note: "a\nspec:\n  targetPortNumber: 1"\n',
+    "metadata:\n  name: vllm\n  tags: [a,\nspec]\n",
+    "metadata:\n  name: vllm\n  annotations:\n    note: |\n      spec: not this one\n",
+    "# a comment at the top level\n",
+    "\n",
+    "status:\n  parent: []\n",
+    "spec2: x\n",
+]
+SPECS = [
+    "spec:\n  targetPortNumber: 8000\n  selector:\n    app: vllm\n",
+    'spec:\n  selector:\n    app: "vllm"   # quoted\n  targetPortNumber: 8000\n',
+    "spec:\n  targetPortNumber: 8000\n\n  # trailing, inside\n",
+    "spec:   \n  selector: {app: vllm}\n  list:\n  - a\n  - b\n",
+    "spec: 5\n",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(OUTSIDE_SPEC), max_size=5),
+    st.lists(st.sampled_from(SPECS), max_size=2),
+    st.data(),
+)
+def test_an_entry_rewritten_unparsed_reads_back_as_the_change_and_nothing_else(outside, specs, data):
+    at = data.draw(st.integers(0, len(outside)))
+    text = HEADER + "".join(outside[:at] + specs + outside[at:])
+
+    def change(obj):
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            spec["endpointPickerRef"] = {"name": "vllm-epp"}
+            spec.pop("targetPortNumber", None)
+        return "done"
+
+    try:
+        truth = SAFE.load(text)
+    except Exception:  # the document is malformed (a key twice): rewrite() refuses it as the parser does
+        truth = None
+    document = split(text)[0]
+    if truth is None or not isinstance(truth, dict):
+        with pytest.raises(InputError):
+            document.rewrite(("spec",), change)
+        return
+    assert document.rewrite(("spec",), change) == "done"
+    written = document.text()
+    change(truth)
+    assert SAFE.load(written) == truth, text
+    if len(specs) == 1 and "#" not in specs[0] and not any("\nspec" in entry for entry in outside):
+        # the lines before the spec and after it are as they were (else ruamel.yaml's round trip rewrites them)
+        start = text.index(specs[0])
+        assert written.startswith(text[:start]) and written.endswith(text[start + len(specs[0]) :].lstrip("\n")), (
+            written
+        )

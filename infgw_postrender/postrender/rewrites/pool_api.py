@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from infgw_postrender.api.mapping import api
 from infgw_postrender.errors import InputError, where
-from infgw_postrender.postrender.pool import convert_pool, is_alpha_pool
+from infgw_postrender.postrender.pool import convert_pool
 from infgw_postrender.postrender.rewrites.job import Job
 
 
 def convert_alpha_pool(job: Job) -> None:
-    group, document = job.group, job.group.document
+    document = job.group.document
     if not document.contains(api().pool.alpha_api_version) and not document.contains("\\"):
         return  # not written anywhere, not even escaped: a GA pool, not parsed only to be told it is one
-    if not is_alpha_pool(document.data):  # an alpha pool is parsed to be converted: its header needs no read
-        return
-    spec = document.data.get("spec")
+    # the entries it converts, parsed alone: not the metadata, which a rename splices (issue 33)
+    changes, assumed = document.rewrite(("apiVersion", "spec", "status"), lambda pool: _converted(job, pool))
+    entry = job.index.entry(document)
+    for change in changes:
+        entry.record("converted", change)
+    entry.assume(*assumed)
+
+
+def _converted(job: Job, pool: dict) -> tuple[list[str], list[str]]:
+    """convert_pool() of an alpha pool, checked first; nothing for a GA one. Its kind is the group's: the index
+    told pools by their kind."""
+    group, document = job.group, job.group.document
+    if pool.get("apiVersion") != api().pool.alpha_api_version:
+        return [], []
+    spec = pool.get("spec")
     if not isinstance(spec, dict):
         raise InputError(
             f"{where(document.index, document.source)}: InferencePool {group.pool}: spec is not a mapping; "
@@ -31,11 +43,7 @@ def convert_alpha_pool(job: Job) -> None:
             "its EPP (the inferencepool chart's inferenceExtension) and run again"
         )
     port = None if "portNumber" in extension else _epp_port(job)  # the Service is read only when it is needed
-    changes, assumed = document.rewrite(("apiVersion", "spec", "status"), lambda pool: convert_pool(pool, port))
-    entry = job.index.entry(document)
-    for change in changes:
-        entry.record("converted", change)
-    entry.assume(*assumed)
+    return convert_pool(pool, port)
 
 
 def _epp_port(job: Job) -> int | None:
