@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from infgw_postrender.cli.main import cli
-from infgw_postrender.cli.postrender import command as postrender_command
+from infgw_postrender.cli.postrender_command import command as postrender_command
 
 
 def parses(program: str, words: list[str]) -> None:

@@ -231,9 +231,23 @@ def crd_mirror(root: Path, release: str = "v1.0.0") -> Path:
 
 def run_postrender(stdin: str, *args: str) -> subprocess.CompletedProcess:
     """`infgw-postrender ARGS < stdin`, in this process."""
-    from infgw_postrender.cli.postrender import command
+    return in_process(postrender_entry(list(args)), "infgw-postrender", list(args), stdin)
 
-    return in_process(command, "infgw-postrender", list(args), stdin)
+
+def postrender_entry(args: list[str]):  # noqa: ANN201 (a click command)
+    """What the installed `infgw-postrender ARGS` runs (its console script's main() reads a plain command line
+    itself, and hands anything else to the click command), as a click command that CliRunner can run in this
+    process: it takes any arguments, and passes `args` on as they are."""
+    import click
+
+    from infgw_postrender.cli.postrender import run_command_line
+
+    return click.Command(
+        "infgw-postrender",
+        callback=lambda: run_command_line(list(args)),
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
 
 
 def in_process(

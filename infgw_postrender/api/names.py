@@ -30,6 +30,21 @@ def check_weight(weight: int, flag: str = "--ga-weight") -> int:
     return weight
 
 
+def check_name_flag(value: str, flag: str) -> str:
+    """A name flag's value: a DNS-1123 label, where {release} may stand for the release's name."""
+    check_label(value.replace(TEMPLATE, "x"), flag)
+    return value
+
+
+def weight_flag(value: object, flag: str) -> int:
+    """A weight flag's value: a whole number from 0 to 100."""
+    try:
+        weight = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise InputError(f"{flag} {value!r}: not a whole number; give a percentage from 0 to 100") from None
+    return check_weight(weight, flag)
+
+
 def epp_name(release: str) -> str:
     """The chart's `<release truncated to 40>-epp` (gateway-api-inference-extension.name)."""
     return release.lower().strip()[:40] + "-epp"

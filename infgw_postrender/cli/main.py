@@ -12,8 +12,9 @@ import click
 from infgw_postrender import __version__
 from infgw_postrender.cli import detect, migration, stack, traffic
 from infgw_postrender.cli.params import Group
-from infgw_postrender.cli.postrender import as_args, options_decorator, options_of
-from infgw_postrender.cli.postrender import command as postrender_command
+from infgw_postrender.cli.postrender_command import command as postrender_command
+from infgw_postrender.cli.postrender_command import options_decorator
+from infgw_postrender.cli.postrender_run import as_args, options_of
 from infgw_postrender.cluster.helm import Helm
 from infgw_postrender.cluster.kube import use_kubeconfig
 from infgw_postrender.helm_plugin.install import helm_command, run_helm

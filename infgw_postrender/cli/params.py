@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from infgw_postrender.api.names import TEMPLATE, check_label, check_weight
+from infgw_postrender.api.names import check_name_flag, weight_flag
 from infgw_postrender.errors import InputError, MigrateError
 
 
@@ -27,11 +27,7 @@ class Percent(click.ParamType):
     name = "0-100"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        try:
-            weight = int(value)
-        except (TypeError, ValueError):
-            raise InputError(f"{_flag(param)} {value!r}: not a whole number; give a percentage from 0 to 100") from None
-        return check_weight(weight, _flag(param))
+        return weight_flag(value, _flag(param))
 
 
 class Percents(click.ParamType):
@@ -57,8 +53,7 @@ class DnsLabel(click.ParamType):
     name = "NAME"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        check_label(str(value).replace(TEMPLATE, "x"), _flag(param))
-        return str(value)
+        return check_name_flag(str(value), _flag(param))
 
 
 class Duration(click.ParamType):

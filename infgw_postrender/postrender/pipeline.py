@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from infgw_postrender import defaults
 from infgw_postrender.api.mapping import api
@@ -28,8 +27,10 @@ from infgw_postrender.yaml import emitter
 from infgw_postrender.yaml.roundtrip import load_file_documents, plain
 
 
-@dataclass
-class Options:
+class Options(NamedTuple):
+    """What a post-render is asked for: the post-renderer's flags. A NamedTuple, not a dataclass: the dataclasses
+    module (and the inspect module it imports) is a tenth of the post-renderer's start (issue 33)."""
+
     pool_name: str | None = None
     release: str | None = None
     alpha_pool: str | None = None
@@ -38,7 +39,7 @@ class Options:
     route_name: str = defaults.ROUTE
     gateway: str = defaults.GATEWAY
     route_from: str | None = None
-    objectives: list[str] = field(default_factory=list)
+    objectives: tuple[str, ...] = ()
     objectives_from: str | None = None
     priority_map: str | None = None
     target_version: str = defaults.TARGET_VERSION
@@ -54,12 +55,11 @@ class Options:
         def fill(value: str | None) -> str | None:
             return value.replace(TEMPLATE, release) if value else value
 
-        return replace(
-            self,
+        return self._replace(
             pool_name=fill(self.pool_name),
             alpha_pool=fill(self.alpha_pool),
             route_name=self.route_name.replace(TEMPLATE, release),
-            objectives=[item.replace(TEMPLATE, release) for item in self.objectives],
+            objectives=tuple(item.replace(TEMPLATE, release) for item in self.objectives),
         )
 
     def check(self) -> None:

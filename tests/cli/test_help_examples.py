@@ -9,7 +9,7 @@ import pytest
 from command_lines import parses
 
 from infgw_postrender.cli.main import cli
-from infgw_postrender.cli.postrender import command as postrender_command
+from infgw_postrender.cli.postrender_command import command as postrender_command
 
 
 def examples() -> list[tuple[str, str]]:

@@ -16,11 +16,10 @@ import traceback
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import ALPHA_GROUP, CHARTS, POSTRENDER, run_postrender, tool
+from conftest import ALPHA_GROUP, CHARTS, POSTRENDER, postrender_entry, run_postrender, tool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infgw_postrender.cli.postrender import command
 from infgw_postrender.errors import InputError
 
 # More for a soak run: FUZZ_EXAMPLES=30000 pytest tests/postrender/test_hostile_input.py
@@ -106,8 +105,8 @@ def rendered() -> list[str]:
 
 
 def post_render(data: bytes, flags: list[str]):
-    """In process, through the same click command as the installed executable."""
-    return CliRunner().invoke(command, [*flags, "-q"], input=data, catch_exceptions=True)
+    """In process, through the same entry as the installed executable."""
+    return CliRunner().invoke(postrender_entry([*flags, "-q"]), [*flags, "-q"], input=data, catch_exceptions=True)
 
 
 def check_outcome(data: bytes, flags: list[str]):
