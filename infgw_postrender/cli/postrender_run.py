@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from infgw_postrender import defaults
@@ -128,11 +129,12 @@ def run(
     error_file: str | None = None,
     offline: bool = False,
     kube_context: str | None = None,
+    after_reading: Callable[[], None] | None = None,
     **flags,
 ) -> None:
-    """Read stdin, write stdout only when everything succeeded."""
+    """Read stdin, write stdout only when everything succeeded; `after_reading()` once the stream is read."""
     try:
-        _run(report_path, quiet, offline, kube_context, **flags)
+        _run(report_path, quiet, offline, kube_context, after_reading, **flags)
     except MigrateError as error:
         report_failure(error, error_file, report_path)
         raise
@@ -164,12 +166,21 @@ def _to_terminal(line: str) -> None:
         pass  # no terminal (a pipeline): --error-file and --report carry the line
 
 
-def _run(report_path: str | None, quiet: bool, offline: bool, kube_context: str | None, **flags) -> None:
+def _run(
+    report_path: str | None,
+    quiet: bool,
+    offline: bool,
+    kube_context: str | None,
+    after_reading: Callable[[], None] | None,
+    **flags,
+) -> None:
     options = options_of(flags)
     try:
         documents = split_chunks(read_chunks(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n")))
     except UnicodeDecodeError as exc:
         raise InputError(f"stdin: not UTF-8 text ({exc.reason}); pass the rendered manifests") from None
+    if after_reading is not None:
+        after_reading()
     try:
         result = post_render_documents(documents, options)
     except RecursionError:  # parsing catches its own; this is for a deep tree that parsed but cannot be walked
