@@ -27,6 +27,9 @@ class Span(NamedTuple):  # a tuple: one is made per scalar, a frozen dataclass i
     style: str  # "plain", "'" or '"'
 
 
+_new_span = tuple.__new__
+
+
 _KEY = re.compile(
     r"""(?P<key>"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s'"#\-?:,\[\]{}&*!|>%@`][^:#]*?)[ \t]*:(?:[ \t]+|$)"""
 )
@@ -143,7 +146,8 @@ def _mapping(lines: _Lines, indent: int, spans: dict) -> dict:
     result: dict = {}
     own: dict[Any, Span] = {}
     spans[id(result)] = own
-    while (current := lines.current()) is not None:
+    current = lines.current()
+    while current is not None:
         offset, column, line = current
         if column < indent:
             break
@@ -162,11 +166,14 @@ def _mapping(lines: _Lines, indent: int, spans: dict) -> dict:
         rest_at = found.end()
         lines.advance()
         if _SIMPLE_PLAIN.fullmatch(line, rest_at):
-            _no_continuation(lines, indent)
-            own[key] = Span(offset + rest_at, offset + len(line), "plain")
+            current = lines.current()  # read once: the next entry's line, unless it continues this scalar
+            if current is not None and current[1] > indent:
+                raise Unsupported("multi-line scalar")
+            own[key] = _new_span(Span, (offset + rest_at, offset + len(line), "plain"))  # no Python __new__ a scalar
             result[key] = _resolve(line[rest_at:])
             continue
         result[key] = _value(lines, indent, line[rest_at:], offset + rest_at, own, key, spans, in_sequence=False)
+        current = lines.current()
     return result
 
 
