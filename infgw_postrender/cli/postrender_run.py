@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from infgw_postrender import defaults
 from infgw_postrender.errors import InputError, MigrateError
-from infgw_postrender.postrender.pipeline import Options, post_render_documents
+from infgw_postrender.postrender.pipeline import Options, Result, post_render_documents
 from infgw_postrender.postrender.stream import read_chunks, split_chunks
 
 
@@ -131,10 +131,11 @@ def run(
     kube_context: str | None = None,
     after_reading: Callable[[], None] | None = None,
     **flags,
-) -> None:
-    """Read stdin, write stdout only when everything succeeded; `after_reading()` once the stream is read."""
+) -> Result:
+    """Read stdin, write stdout only when everything succeeded; `after_reading()` once the stream is read. What
+    was rendered."""
     try:
-        _run(report_path, quiet, offline, kube_context, after_reading, **flags)
+        return _run(report_path, quiet, offline, kube_context, after_reading, **flags)
     except MigrateError as error:
         report_failure(error, error_file, report_path)
         raise
@@ -173,7 +174,7 @@ def _run(
     kube_context: str | None,
     after_reading: Callable[[], None] | None,
     **flags,
-) -> None:
+) -> Result:
     options = options_of(flags)
     try:
         documents = split_chunks(read_chunks(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n")))
@@ -205,3 +206,4 @@ def _run(
     sys.stdout.flush()
     if not quiet:
         sys.stderr.write(report.as_text())
+    return result

@@ -111,7 +111,10 @@ def test_the_command_lines_helm_is_given_are_read_without_click(tmp_path):
 def test_a_post_render_of_a_plain_command_line_imports_no_click(tmp_path):
     # click is a fifth of the post-renderer's start, paid by every `helm install` (issue 33)
     stream = (REPO / "examples" / "vllm-ga-rendered.yaml").read_text()
-    script = "from infgw_postrender.cli.postrender import main; main(); import sys; print('click' in sys.modules)"
+    script = (
+        "import sys; from infgw_postrender.cli.postrender import run_command_line; run_command_line(sys.argv[1:]); "
+        "print('click' in sys.modules)"
+    )
     done = subprocess.run(
         [sys.executable, "-c", script, "--alpha-pool", "vllm", "--ga-weight", "50", "--offline", "-q"],
         input=stream,
