@@ -44,11 +44,18 @@ def _option(flag: Flag):  # noqa: ANN202 (a click decorator)
     )
 
 
-def options_decorator(func):  # noqa: ANN001, ANN201 (a click decorator)
-    """The post-renderer's flags, shared by `infgw-postrender` and `infgw-migrate postrender`."""
-    for flag in reversed(FLAGS):
-        func = _option(flag)(func)
-    return func
+def _options(flags: tuple[Flag, ...]):  # noqa: ANN202 (a click decorator)
+    """A decorator that gives a command these flags' options."""
+
+    def decorate(func):  # noqa: ANN001, ANN202
+        for flag in reversed(flags):
+            func = _option(flag)(func)
+        return func
+
+    return decorate
+
+
+options_decorator = _options(FLAGS)  # the post-renderer's flags: `infgw-postrender`'s and `infgw-migrate postrender`'s
 
 
 class PostRendererCommand(Command):
@@ -73,18 +80,12 @@ def _given(args: list[str], flag: str) -> str | None:
     return None
 
 
-def _command_options(func):  # noqa: ANN001, ANN201 (a click decorator)
-    for flag in reversed(COMMAND_FLAGS):
-        func = _option(flag)(func)
-    return func
-
-
 @click.command(
     "postrender", cls=PostRendererCommand, epilog=EXAMPLE, context_settings={"help_option_names": ["-h", "--help"]}
 )
 @click.version_option(__version__, prog_name="infgw-postrender")
 @options_decorator
-@_command_options
+@_options(COMMAND_FLAGS)
 def command(report_path: str | None, quiet: bool, **flags) -> None:
     """Post-render inferencepool chart output into a GA stack that runs beside the alpha one (also
     `infgw-migrate postrender`): manifests on stdin, the GA stack on stdout, the report on stderr.
