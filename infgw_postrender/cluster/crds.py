@@ -23,7 +23,7 @@ from infgw_postrender.cluster.detect import crd_owner
 from infgw_postrender.cluster.kube import Kubectl
 from infgw_postrender.cluster.waits import wait_established
 from infgw_postrender.errors import InputError, MigrateError
-from infgw_postrender.yaml.roundtrip import load_errors
+from infgw_postrender.yaml.roundtrip import load_errors, quiet
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?$")
 
@@ -185,7 +185,8 @@ def crd_documents(text: str, where: str) -> list[dict]:
     from ruamel.yaml import YAML
 
     try:
-        documents = [doc for doc in YAML(typ="safe", pure=True).load_all(text) if doc is not None]
+        with quiet():
+            documents = [doc for doc in YAML(typ="safe", pure=True).load_all(text) if doc is not None]
     except load_errors():
         raise DownloadError(f"{where}: not valid YAML; refused, nothing applied") from None
     for doc in documents:

@@ -16,7 +16,7 @@ from infgw_postrender.errors import InputError, where
 from infgw_postrender.postrender import textual
 from infgw_postrender.yaml import emitter, reader
 from infgw_postrender.yaml.reader import NOT_STRINGS
-from infgw_postrender.yaml.roundtrip import dump_document, load_document, load_errors, one_line
+from infgw_postrender.yaml.roundtrip import dump_document, load_document, load_errors, one_line, quiet
 
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
 # A separator line whose line break has come. Its own break is left unmatched (a lookahead), to be the break the
@@ -206,7 +206,8 @@ class Document:
         from ruamel.yaml.error import YAMLError
 
         try:
-            node = YAML(typ="safe", pure=True).compose(self.body)
+            with quiet():
+                node = YAML(typ="safe", pure=True).compose(self.body)
         except YAMLError:
             return  # malformed: reported where the document is parsed, or passed through for Helm to report
         if node is not None and textual.expanded_size(node, {}, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
@@ -698,7 +699,8 @@ class Document:
 
         text = textual.keep_ending(dump_document(self._tree), self.body)
         try:
-            again = YAML(typ="safe", pure=True).load(text)
+            with quiet():
+                again = YAML(typ="safe", pure=True).load(text)
         except load_errors():
             again = None
         expected = self._tree

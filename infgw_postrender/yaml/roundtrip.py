@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -24,10 +27,23 @@ def _round_trip():
     return yaml
 
 
+@contextmanager
+def quiet() -> Iterator[None]:
+    """ruamel.yaml's warnings kept off stderr while it reads: an anchor defined again is YAML (the later one
+    counts), and the tool's stderr is its summary, its progress or its one-line error, not a Python warning."""
+    from ruamel.yaml.error import YAMLFutureWarning, YAMLWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", YAMLWarning)
+        warnings.simplefilter("ignore", YAMLFutureWarning)
+        yield
+
+
 def load_document(text: str) -> Any:
     """One document, round-trip (comments and order kept). Raises YAMLError on malformed input."""
     try:
-        return _round_trip().load(text)
+        with quiet():
+            return _round_trip().load(text)
     except Exception:
         _round_trip.cache_clear()  # a failed load leaves the parser mid-stream: the next load needs a new one
         raise
@@ -59,7 +75,8 @@ def load_file_documents(path: str, what: str) -> list[Any]:
     documents = _one_block_document(text)
     if documents is None:
         try:
-            documents = [doc for doc in YAML(typ="rt").load_all(text) if doc is not None]
+            with quiet():
+                documents = [doc for doc in YAML(typ="rt").load_all(text) if doc is not None]
         except load_errors() as exc:
             raise InputError(f"{what} {path}: not valid YAML ({one_line(exc)}); fix the file") from None
     items: list[Any] = []

@@ -5,9 +5,10 @@ what happened."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
-from conftest import ALPHA_GROUP, FIXTURES, GA_GROUP, docs, run_postrender
+from conftest import ALPHA_GROUP, FIXTURES, GA_GROUP, REPO, docs, run_postrender
 
 MODELS = str(FIXTURES / "objects" / "v0.3.0-inferencemodels.yaml")
 ROUTE = str(FIXTURES / "objects" / "v0.3.0-gke-httproute.yaml")
@@ -398,3 +399,19 @@ def test_sheddable_becomes_a_negative_priority(alpha_stream, tmp_path):
     assert objective["spec"]["priority"] < 0
     entry = next(o for o in json.loads(report_path.read_text())["objects"] if o["name"] == "batch")
     assert any("sheds only a negative priority" in line for line in entry["assumed"])
+
+
+def test_an_anchor_defined_again_puts_nothing_on_stderr():
+    # YAML lets an anchor be defined again (the later one counts); ruamel.yaml warns of it, on stderr, where the
+    # post-renderer's stderr is its summary or its one-line error
+    stream = (REPO / "examples" / "vllm-ga-rendered.yaml").read_text()
+    config_map = (
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: &a x\n  namespace: &a default\ndata:\n  k: *a\n"
+    )
+    policy = stream.replace("      type: HTTP\n", "      type: &t HTTP\n      also: &t HTTP\n      again: *t\n", 1)
+    assert policy != stream
+    with warnings.catch_warnings(record=True) as issued:  # a process shows what is issued on its stderr
+        warnings.simplefilter("always")
+        done = run_postrender(policy + config_map, "--alpha-pool", "vllm", "--ga-weight", "50", "--offline", "-q")
+    assert (done.returncode, done.stderr, [str(warning.message) for warning in issued]) == (0, "", [])
+    assert "kind: HTTPRoute" in done.stdout and config_map in done.stdout
