@@ -45,12 +45,9 @@ _CONTENT = textual.LinePattern(r"[ \t]*[^#\s]")
 _CONTENT_INDENT = textual.LinePattern(r"(?P<indent> *)[^ \n#]")
 _CONTENT_LINE = re.compile(r"^ *[^ \n#].*$", re.MULTILINE)
 _BLOCK_SCALAR = re.compile(r"(?:^|[:-])[ \t]+[|>]", re.MULTILINE)
-# What rewrite() reads of a document not parsed: its top-level keys (a line at column 0 that starts with a key), where
-# an entry's lines end (before the blank and comment lines that follow them), and the lines outside the entries, which
-# must be plain enough that none opens a quoted or flow scalar that could run on to a line at column 0 (a hidden
-# `spec:`), and each top-level line a key, a comment or an item of the list above it
-_TRAILING_LINES = re.compile(r"(?:\n[ \t]*(?:#[^\n]*)?)*\Z")
-_TOP_LEVEL_KEY = textual.LinePattern(r"(?P<key>[^ \n#-][^:\n]*):(?=[ \t\n]|\Z)")
+# What rewrite() asks of the lines outside the entries it reads in a document not parsed: plain enough that none
+# opens a quoted or flow scalar that could run on to a line at column 0 (a hidden `spec:`), and each top-level line
+# a key, a comment or an item of the list above it
 _PLAIN_VALUE = r"""(?:"[^"\\\n]*"|'[^'\n]*'|[^\s"'#\[\]{}&*!%@`][^\n"'#\[\]{}]*)"""
 _AFTER_VALUE = r"[ \t]*(?:#[^\n]*)?"
 _PLAIN_LINE = (
@@ -593,22 +590,16 @@ class Document:
     def _rewrite_entries(self, keys: tuple[str, ...], transform: Callable[[Any], T]) -> tuple[T] | None:
         """rewrite() of a document not parsed yet, from the named entries alone, each parsed from its own lines and
         spliced over them, the text then applied (the body is the truth again); None when that cannot be done so
-        (rewrite() parses the whole document then). The entries must be top-level keys written plainly at column
-        0, no line outside them may hide another such line (a quoted or flow scalar left open), and no top-level
-        key may be written twice."""
+        (rewrite() parses the whole document then). The document must be a mapping written from column 0, each
+        top-level key once (_top_entries), and no line outside the entries may hide another key (a quoted or flow
+        scalar left open)."""
         body = self.body
         if self.too_big_to_parse or reader.has_other_break(body):
             return None
-        # the lines at column 0 that start with a key: the top-level entries, once the lines are checked below
-        top = [(found.group("key"), found.start("line")) for found in _TOP_LEVEL_KEY.finditer(body)]
-        if len({key for key, _ in top}) != len(top):
-            return None  # an entry written twice: the parser's to refuse
-        entries: dict[Any, tuple[int, int, str]] = {}
-        for position, (key, start) in enumerate(top):
-            if key in keys:  # a quoted key is not one of them: the lines check refuses it below
-                stop = top[position + 1][1] if position + 1 < len(top) else len(body)
-                trailing = _TRAILING_LINES.search(body, start, stop)  # at `stop` at the latest
-                entries[key] = start, trailing.start() if trailing is not None else stop, key
+        top = self._top_entries()
+        if top is None:
+            return None
+        entries = {key: at for key, at in top.items() if key in keys}
         outside, plain_lines = 0, _plain_lines()
         for start, end, _ in entries.values():
             if not plain_lines.fullmatch(body, outside, start):
@@ -618,8 +609,8 @@ class Document:
             return None
         old: dict[Any, Any] = {}
         spans: dict[int, dict[Any, Any]] = {}
-        for key, (start, end, _) in entries.items():
-            line = textual.SCALAR_KEY_REST.fullmatch(body, start + len(key) + 1, end)
+        for key, (start, end, key_text) in entries.items():
+            line = textual.SCALAR_KEY_REST.fullmatch(body, start + len(key_text) + 1, end)
             string = textual.one_line_string(line) if line is not None else None
             if string is not None:  # `apiVersion: ...`, read without a parse: re-emitted whole, it needs no span
                 old[key] = string
@@ -644,7 +635,7 @@ class Document:
 
     def _top_entries(self) -> dict[Any, tuple[int, int, str]] | None:
         """Each top-level key: (start of its line, end of its last content line, the key as written); None unless
-        the document is a mapping written from column 0."""
+        the document is a mapping written from column 0, each key once."""
         body = self.body
         entries: dict[Any, tuple[int, int, str]] = {}
         last_key, last_start, last_end = None, 0, 0
@@ -656,6 +647,8 @@ class Document:
                     return None
                 if last_key is not None:
                     entries[last_key[0]] = (last_start, last_end, last_key[1])
+                if key[0] in entries or (last_key is not None and key[0] == last_key[0]):
+                    return None  # written twice: the parser's to refuse
                 last_key, last_start = key, found.start()
             elif last_key is None:
                 return None
