@@ -166,9 +166,7 @@ def _mapping(lines: _Lines, indent: int, spans: dict) -> dict:
         rest_at = found.end()
         lines.advance()
         if _SIMPLE_PLAIN.fullmatch(line, rest_at):
-            current = lines.current()  # read once: the next entry's line, unless it continues this scalar
-            if current is not None and current[1] > indent:
-                raise Unsupported("multi-line scalar")
+            current = _no_continuation(lines, indent)  # read once: the next entry's line
             own[key] = _new_span(Span, (offset + rest_at, offset + len(line), "plain"))  # no Python __new__ a scalar
             result[key] = _resolve(line[rest_at:])
             continue
@@ -245,10 +243,12 @@ def _value(lines: _Lines, indent: int, rest: str, at: int, own: dict, key: Any, 
     return _resolve(text)
 
 
-def _no_continuation(lines: _Lines, indent: int) -> None:
+def _no_continuation(lines: _Lines, indent: int) -> tuple[int, int, str] | None:
+    """The next content line, refused when it goes on with the scalar just read (indented more than its key)."""
     following = lines.current()
     if following is not None and following[1] > indent:
         raise Unsupported("multi-line scalar")
+    return following
 
 
 def _block_scalar(lines: _Lines, indent: int, header: str) -> str:
